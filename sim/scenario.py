@@ -1,0 +1,513 @@
+"""What the user says: a client scenario, read from YAML and checked once, at the boundary.
+
+A scenario describes one client: its market, its economics, its channels and budget plan, how its
+customers buy again (MBG/NBD parameters), the experience it delivers and its operational capacity.
+Every field carries a description with its unit; units are stated as "[unit]" at the end of the text.
+Money is in the scenario's currency; rates are per month unless the field name says per day.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+
+from sim.errors import ScenarioError
+
+SCHEMA_VERSION = 1
+PURPOSES = ("front", "back", "winback")
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+
+
+class _Block(BaseModel):
+    """Common settings: unknown keys are errors, values never change after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExistingBase(_Block):
+    """Customers the client already has when the simulation starts."""
+
+    customers: int = Field(0, ge=0, description="Active customers who have bought at least once [people].")
+    loyal: int = Field(0, ge=0, description="Active loyal (repeat, happy) customers [people].")
+    lapsed: int = Field(0, ge=0, description="Former customers who no longer buy [people].")
+    lapsed_months_ago_max: int = Field(
+        12, ge=1, le=120, description="Lapsed customers lapsed uniformly 1..this many months ago [months]."
+    )
+    snapshot: str | None = Field(
+        None,
+        description=(
+            "Optional CSV (relative to the scenario file) with one row per existing customer: customer_id, "
+            "frequency, recency, age (days), as written by `sim calibrate`; when given it replaces `customers`."
+        ),
+    )
+
+
+class Market(_Block):
+    """The addressable market: a finite number of people, most of whom have never met the brand."""
+
+    size: int = Field(..., gt=0, le=50_000_000, description="People who could ever buy [people].")
+    initially_aware: int = Field(
+        0, ge=0, description="People aware of the brand at the start, not yet buyers [people]."
+    )
+    existing: ExistingBase = Field(default_factory=ExistingBase, description="The customer base at the start.")
+
+    @model_validator(mode="after")
+    def _fits(self) -> Market:
+        used = self.initially_aware + self.existing.customers + self.existing.loyal + self.existing.lapsed
+        if used > self.size:
+            raise ValueError(
+                f"initially_aware + existing customers, loyal and lapsed = {used} exceed the market size {self.size}"
+            )
+        return self
+
+
+class Economics(_Block):
+    """Money per order and the cost of capital."""
+
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD, KRW, EUR.")
+    order_value_mean: Positive = Field(..., description="Mean order value of a customer [currency per order].")
+    order_value_cv: float = Field(
+        0.5, gt=0.0, le=3.0, description="Spread of order values: standard deviation / mean [ratio]."
+    )
+    gross_margin: Share = Field(..., description="Gross margin on revenue, before fulfilment [share].")
+    fulfilment_cost_per_order: NonNegative = Field(0.0, description="Pick, pack and ship [currency per order].")
+    annual_discount_rate: float = Field(0.10, ge=0.0, le=1.0, description="For NPV and CLV [share per year].")
+
+
+class ResponseCurve(_Block):
+    """Monthly spend to monthly reach, with diminishing returns."""
+
+    kind: Literal["hill", "exponential"] = Field(
+        "hill", description="hill: max*S^k/(S^k+K^k); exponential: max*(1-2^(-S/K))."
+    )
+    max_reach: Positive = Field(..., description="Reach when spend is unlimited [people reached per month].")
+    half_saturation: Positive = Field(..., description="Spend that buys half the maximum reach [currency per month].")
+    shape: float = Field(1.0, gt=0.0, le=5.0, description="Hill exponent; above 1 gives an S-shaped curve [1].")
+
+
+class Channel(_Block):
+    """A marketing channel. The same channel can carry front-end, back-end and win-back budgets."""
+
+    label: str | None = Field(None, max_length=80, description="Display name, e.g. 'Search ads'.")
+    reach: ResponseCurve = Field(..., description="Front-end reach of the channel's acquisition spend.")
+    backend_efficiency: float = Field(
+        1.0, ge=0.0, le=3.0, description="How well a unit of back-end spend in this channel works [multiplier]."
+    )
+    winback_cost_per_contact: Positive = Field(
+        1.0, description="Cost of one remarketing contact to a lapsed customer [currency per contact]."
+    )
+
+
+class Budget(_Block):
+    """The marketing plan: a total per period, split by purpose, then by channel within each purpose."""
+
+    period: Literal["month", "quarter"] = Field("month", description="What one entry of `totals` covers.")
+    totals: float | list[NonNegative] = Field(
+        ..., description="Budget per period; a list gives one value per period and its last value repeats [currency]."
+    )
+    purpose_split: dict[str, Share] = Field(
+        ..., description="Shares of the budget by purpose: front, back, winback; they add up to 1 [share]."
+    )
+    channel_split: dict[str, dict[str, Share]] = Field(
+        default_factory=dict,
+        description="For each purpose with budget, the shares by channel; they add up to 1 [share].",
+    )
+
+    @field_validator("totals")
+    @classmethod
+    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValueError("totals must not be empty")
+        for v in values:
+            if v < 0:
+                raise ValueError(f"budget must be >= 0, found {v}")
+        return value
+
+    @model_validator(mode="after")
+    def _splits_add_up(self) -> Budget:
+        unknown = sorted(set(self.purpose_split) - set(PURPOSES))
+        if unknown:
+            raise ValueError(f"unknown purpose {unknown[0]!r}; allowed: {', '.join(PURPOSES)}")
+        total = sum(self.purpose_split.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"purpose_split adds up to {total:g}, must add up to 1")
+        for purpose, split in self.channel_split.items():
+            if purpose not in PURPOSES:
+                raise ValueError(f"channel_split has unknown purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
+            s = sum(split.values())
+            if split and abs(s - 1.0) > 1e-6:
+                raise ValueError(f"channel_split -> {purpose} adds up to {s:g}, must add up to 1")
+        for purpose, share in self.purpose_split.items():
+            if share > 0 and not self.channel_split.get(purpose):
+                raise ValueError(f"purpose {purpose!r} has budget share {share:g} but no channel_split -> {purpose}")
+        return self
+
+
+class FirstPurchase(_Block):
+    """How aware people become customers, and how awareness fades."""
+
+    monthly_conversion: Probability = Field(
+        ..., description="Chance that an aware person buys for the first time within a month [share per month]."
+    )
+    landing_page_quality: float = Field(
+        1.0, ge=0.0, le=3.0, description="Detail/landing page quality; 1 is typical for the category [multiplier]."
+    )
+    offer_strength: float = Field(1.0, ge=0.0, le=3.0, description="Strength of the first-purchase offer [multiplier].")
+    forgetting_per_month: Probability = Field(
+        0.05, description="Chance that an aware person forgets the brand in a month without contact [share per month]."
+    )
+    negative_wom_impact: Share = Field(
+        0.5, description="Cut in conversion if every recent order were dissatisfied (word of mouth) [share]."
+    )
+
+
+class RepeatPurchase(_Block):
+    """Repeat buying as in the MBG/NBD model (Batislam, Denizel & Filiztekin 2007).
+
+    Each customer buys at a rate lambda ~ Gamma(r, alpha) per day while active and drops out after any
+    order (the first included) with probability p ~ Beta(a, b).
+    """
+
+    r: Positive = Field(..., description="Gamma shape of the purchase rate [1].")
+    alpha: Positive = Field(..., description="Gamma scale parameter of the purchase rate; mean rate is r/alpha [days].")
+    a: Positive = Field(..., description="Beta a of the dropout probability [1].")
+    b: Positive = Field(..., description="Beta b of the dropout probability; mean p is a/(a+b) [1].")
+
+
+class Retention(_Block):
+    """Back-end marketing: spend per active customer on CRM, personalization, loyalty offers, cross-sell."""
+
+    purchase_rate_uplift_max: float = Field(
+        0.4, ge=0.0, le=3.0, description="Most that back-end spend can raise the purchase rate [share]."
+    )
+    dropout_reduction_max: Share = Field(
+        0.4, description="Most that back-end spend can cut the dropout chance [share]."
+    )
+    order_value_uplift_max: float = Field(
+        0.10, ge=0.0, le=1.0, description="Most that cross-sell can raise order value [share]."
+    )
+    half_saturation_per_customer: Positive = Field(
+        1.0,
+        description="Back-end spend per active customer giving half the maximum effect [currency per customer per month].",
+    )
+    first_party_data_share: Share = Field(
+        0.5, description="Share of customers whose data the seller holds (own D2C store vs marketplace) [share]."
+    )
+    marketplace_effectiveness: Share = Field(
+        0.3, description="Effectiveness of back-end spend without first-party data, relative to full data [share]."
+    )
+    targeting_precision: Share = Field(
+        1.0, description="Targeting precision left after privacy limits (1 = no limits) [share]."
+    )
+
+
+class Experience(_Block):
+    """What each order feels like: expectations met, robust satisfaction, or delight."""
+
+    reliability: Probability = Field(0.95, description="Chance an order arrives on time and works [share].")
+    delay_tolerance_days: Positive = Field(
+        2.0, description="Fulfilment delay after which satisfaction fades by 1/e [days]."
+    )
+    proactive_coverage: Share = Field(
+        0.0, description="Share of orders with confirmations and shipping updates [share]."
+    )
+    proactive_rescue: Share = Field(
+        0.5, description="Share of small failures that proactive communication keeps satisfied [share]."
+    )
+    proactive_cost_per_order: NonNegative = Field(0.1, description="Cost of proactive messages [currency per order].")
+    delight_coverage: Share = Field(0.0, description="Share of orders given a surprise (gift, note, check-in) [share].")
+    delight_probability: Probability = Field(0.4, description="Chance a surprise on a good order delights [share].")
+    delight_cost_per_order: NonNegative = Field(2.0, description="Cost of a surprise [currency per covered order].")
+    baseline_delight: Probability = Field(0.02, description="Chance a good order delights without a surprise [share].")
+    dissatisfied_dropout_multiplier: float = Field(
+        3.0, ge=1.0, le=20.0, description="Dropout chance after a dissatisfied order, relative to normal [multiplier]."
+    )
+    delighted_dropout_multiplier: float = Field(
+        0.5, ge=0.0, le=1.0, description="Dropout chance after a delighted order, relative to normal [multiplier]."
+    )
+
+
+class Loyalty(_Block):
+    """The step from customer to loyal customer, and what loyalty is worth."""
+
+    step_probability_satisfied: Probability = Field(
+        0.10, description="Chance that a satisfied order makes a customer loyal [share per order]."
+    )
+    step_probability_delighted: Probability = Field(
+        0.40, description="Chance that a delighted order makes a customer loyal [share per order]."
+    )
+    demote_on_dissatisfied: Probability = Field(
+        0.5, description="Chance that a dissatisfied order sends a loyal customer back to customer [share]."
+    )
+    purchase_rate_multiplier: float = Field(
+        1.5, ge=1.0, le=5.0, description="Loyal customers buy more often [multiplier]."
+    )
+    dropout_multiplier: float = Field(0.5, ge=0.0, le=1.0, description="Loyal customers drop out less [multiplier].")
+    order_value_multiplier: float = Field(1.2, ge=1.0, le=5.0, description="Loyal customers spend more [multiplier].")
+
+
+class Referral(_Block):
+    """Word of mouth: loyal customers make unaware people aware (the Bass imitation term)."""
+
+    contacts_per_loyal_per_month: NonNegative = Field(
+        0.3, description="People a loyal customer tells about the brand in a month [people per month]."
+    )
+
+
+class Winback(_Block):
+    """Remarketing to lapsed customers: a cost per contact and a low, fading chance of a comeback."""
+
+    base_reactivation: Probability = Field(
+        0.05, description="Chance a contacted customer who lapsed this month comes back and orders [share]."
+    )
+    decay_months: Positive = Field(
+        6.0, description="Months after lapsing over which that chance falls by 1/e [months]."
+    )
+
+
+class Operations(_Block):
+    """Finite capacity: fulfilment and customer service queue when orders surge."""
+
+    fulfilment_capacity_per_day: Positive = Field(
+        1000.0, description="Orders the fulfilment team can ship per day [orders per day]."
+    )
+    service_capacity_per_day: Positive = Field(
+        100.0, description="Complaints customer service can handle per day [tickets per day]."
+    )
+    complaint_share: Share = Field(0.3, description="Share of dissatisfied orders that lead to a complaint [share].")
+    service_recovery: Share = Field(
+        0.4, description="Share of complaints handled in time that turn the order into a satisfied one [share]."
+    )
+    service_target_days: Positive = Field(2.0, description="A complaint answered within this is in time [days].")
+
+
+class Simulation(_Block):
+    """Time frame and randomness."""
+
+    start_date: date = Field(date(2027, 1, 1), description="First simulated day.")
+    horizon_months: int = Field(36, ge=1, le=120, description="Months simulated [months].")
+    seed: int = Field(42, ge=0, description="Seed of the random draws; same seed, same results.")
+
+
+class Scenario(_Block):
+    """One client's situation and plan."""
+
+    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Version of this file format.")
+    name: str = Field(
+        ..., min_length=1, max_length=200, description="Scenario name; the report file is named after it."
+    )
+    client: str | None = Field(None, max_length=200, description="Client name shown in reports.")
+    description: str = Field("", max_length=4000, description="What this scenario stands for.")
+    archetype: str | None = Field(None, max_length=80, description="Free label, e.g. 'early-stage D2C'.")
+    market: Market
+    economics: Economics
+    channels: dict[str, Channel] = Field(..., min_length=1, description="Marketing channels by id.")
+    budget: Budget
+    first_purchase: FirstPurchase
+    repeat_purchase: RepeatPurchase
+    retention: Retention = Field(default_factory=Retention)
+    experience: Experience = Field(default_factory=Experience)
+    loyalty: Loyalty = Field(default_factory=Loyalty)
+    referral: Referral = Field(default_factory=Referral)
+    winback: Winback = Field(default_factory=Winback)
+    operations: Operations = Field(default_factory=Operations)
+    simulation: Simulation = Field(default_factory=Simulation)
+    calibration: dict[str, Any] | None = Field(
+        None, description="Diagnostics written by `sim calibrate` (read-only information)."
+    )
+    _source: Path | None = PrivateAttr(None)
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_ids(cls, value: dict[str, Channel]) -> dict[str, Channel]:
+        for key in value:
+            if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
+                raise ValueError(f"channel id {key!r} may hold only letters, digits, '_' and '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> Scenario:
+        for purpose, split in self.budget.channel_split.items():
+            for channel in split:
+                if channel not in self.channels:
+                    hint = _did_you_mean(channel, list(self.channels))
+                    raise ValueError(
+                        f"budget -> channel_split -> {purpose} names channel {channel!r}, which is not in channels"
+                        f" ({', '.join(self.channels)}){hint}"
+                    )
+        return self
+
+    # -- derived views -------------------------------------------------------------------------
+    @property
+    def source_path(self) -> Path | None:
+        """The YAML file this scenario was read from, if any (relative paths inside resolve against it)."""
+        return self._source
+
+    def resolve(self, relative: str) -> Path:
+        """A path named in the scenario, resolved against the scenario file's folder."""
+        p = Path(relative)
+        if p.is_absolute() or self._source is None:
+            return p
+        return self._source.parent / p
+
+    @property
+    def display_name(self) -> str:
+        """Client name if given, else the scenario name."""
+        return self.client or self.name
+
+    def content_hash(self) -> str:
+        """A short hash of the scenario's content, for reproducibility notes and batch resumption."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    def with_changes(self, changes: dict[str, Any]) -> Scenario:
+        """A validated copy with dotted-path changes, e.g. {"experience.reliability": 0.8}."""
+        data = self.model_dump(mode="python")
+        for dotted, value in changes.items():
+            node = data
+            keys = dotted.split(".")
+            for key in keys[:-1]:
+                node = node[key]
+            node[keys[-1]] = value
+        copy = Scenario.model_validate(data)
+        copy._source = self._source
+        return copy
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def _did_you_mean(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at `loc` (for listing allowed keys)."""
+    model: Any = Scenario
+    for key in loc:
+        if isinstance(key, int):
+            continue
+        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
+        if field is None:
+            return model if hasattr(model, "model_fields") else None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+            model = args[-1]  # dict[str, Channel] -> Channel (after the key)
+        else:
+            return None
+    return model if hasattr(model, "model_fields") else None
+
+
+def _describe_error(err: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
+    """(path, message, found, allowed) for one pydantic error."""
+    loc = tuple(err.get("loc", ()))
+    path = " -> ".join(str(p) for p in loc) or "(top level)"
+    kind = err.get("type", "")
+    found = err.get("input")
+    found_text = None if kind == "missing" else _short(found)
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        owner = _model_at(loc[:-1])
+        allowed_keys = list(owner.model_fields) if owner else []
+        hint = _did_you_mean(str(loc[-1]), allowed_keys)
+        return path, f"unknown key {loc[-1]!r}{hint}", None, ", ".join(allowed_keys) or None
+    if kind == "missing":
+        return path, "required field is missing", None, None
+    allowed = None
+    if "ge" in ctx or "gt" in ctx or "le" in ctx or "lt" in ctx:
+        lo = f">= {ctx['ge']}" if "ge" in ctx else (f"> {ctx['gt']}" if "gt" in ctx else "")
+        hi = f"<= {ctx['le']}" if "le" in ctx else (f"< {ctx['lt']}" if "lt" in ctx else "")
+        allowed = " and ".join(x for x in (lo, hi) if x)
+    elif "expected" in ctx:
+        allowed = str(ctx["expected"])
+    elif "pattern" in ctx:
+        allowed = f"text matching {ctx['pattern']}"
+    message = err.get("msg", "invalid value")
+    if message.startswith("Value error, "):
+        message = message[len("Value error, ") :]
+    return path, message, found_text, allowed
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
+    """Validate a mapping as a scenario; raise `ScenarioError` naming the first problem."""
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            "a scenario must be a YAML mapping of sections (market, economics, ...)",
+            file=source,
+            found=type(data).__name__,
+        )
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        path, message, found, allowed = _describe_error(errors[0])
+        more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        raise ScenarioError(message + more, file=source, location=path, found=found, allowed=allowed) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a scenario YAML file."""
+    p = Path(path)
+    source = str(path)
+    if not p.exists():
+        raise ScenarioError("file not found", file=source)
+    if p.is_dir():
+        raise ScenarioError("is a folder, expected a scenario YAML file", file=source)
+    raw = p.read_bytes()
+    if b"\x00" in raw[:4096]:
+        raise ScenarioError("is a binary file, expected a scenario YAML file", file=source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"is not UTF-8 text (byte {exc.start})", file=source) from None
+    if not text.strip():
+        raise ScenarioError("is empty, expected a scenario YAML file", file=source)
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        problem = getattr(exc, "problem", None) or "not valid YAML"
+        raise ScenarioError(f"is not valid YAML: {problem}", file=source, location=where) from None
+    scenario = parse_scenario(data, source)
+    scenario._source = p.resolve()
+    snap = scenario.market.existing.snapshot
+    if snap is not None and not scenario.resolve(snap).exists():
+        raise ScenarioError(
+            "customer snapshot file not found", file=source, location="market -> existing -> snapshot", found=snap
+        )
+    return scenario
+
+
+def scenario_slug(scenario: Scenario) -> str:
+    """A file-name-safe slug of the scenario name (never a path: no separators, no dots at the start)."""
+    text = scenario.name.strip().lower()
+    out = []
+    for ch in text:
+        if ch.isalnum():
+            out.append(ch)
+        elif ch in " _-.":
+            out.append("-")
+    slug = "-".join(part for part in "".join(out).split("-") if part)
+    return slug[:80] or "scenario"

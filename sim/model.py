@@ -204,7 +204,7 @@ def monthly_budget(scenario: Scenario) -> np.ndarray:
     """Total marketing budget of each simulated month."""
     b = scenario.budget
     months = scenario.simulation.horizon_months
-    totals = b.totals if isinstance(b.totals, list) else [b.totals]
+    totals = b.totals
     per = 3 if b.period == "quarter" else 1
     out = np.empty(months)
     for m in range(months):

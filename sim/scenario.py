@@ -113,8 +113,10 @@ class Budget(_Block):
     """The marketing plan: a total per period, split by purpose, then by channel within each purpose."""
 
     period: Literal["month", "quarter"] = Field("month", description="What one entry of `totals` covers.")
-    totals: float | list[NonNegative] = Field(
-        ..., description="Budget per period; a list gives one value per period and its last value repeats [currency]."
+    totals: list[NonNegative] = Field(
+        ...,
+        min_length=1,
+        description="Budget per period: one number, or a list with one value per period whose last value repeats [currency].",
     )
     purpose_split: dict[str, Share] = Field(
         ..., description="Shares of the budget by purpose: front, back, winback; they add up to 1 [share]."
@@ -124,16 +126,10 @@ class Budget(_Block):
         description="For each purpose with budget, the shares by channel; they add up to 1 [share].",
     )
 
-    @field_validator("totals")
+    @field_validator("totals", mode="before")
     @classmethod
-    def _non_negative(cls, value: float | list[float]) -> float | list[float]:
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            raise ValueError("totals must not be empty")
-        for v in values:
-            if v < 0:
-                raise ValueError(f"budget must be >= 0, found {v}")
-        return value
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, int | float) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
     def _splits_add_up(self) -> Budget:
@@ -397,21 +393,24 @@ def _did_you_mean(word: str, options: list[str]) -> str:
 def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     """The pydantic model class that owns the field at `loc` (for listing allowed keys)."""
     model: Any = Scenario
+    skip_key = False
     for key in loc:
-        if isinstance(key, int):
+        if isinstance(key, int) or skip_key:
+            skip_key = False
             continue
-        field = model.model_fields.get(key) if hasattr(model, "model_fields") else None
+        field = model.model_fields.get(key)
         if field is None:
-            return model if hasattr(model, "model_fields") else None
+            return None
         annotation = field.annotation
         args = getattr(annotation, "__args__", ())
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
-        elif args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
-            model = args[-1]  # dict[str, Channel] -> Channel (after the key)
+        elif getattr(annotation, "__origin__", None) is dict and args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+            model = args[-1]  # dict[str, Channel]: the next key is the channel id
+            skip_key = True
         else:
             return None
-    return model if hasattr(model, "model_fields") else None
+    return model
 
 
 def _describe_error(err: dict[str, Any]) -> tuple[str, str, str | None, str | None]:

@@ -369,7 +369,7 @@ class AgentEngine:
             rec[_P], self.drop_mult_today, self.exp_mult[outcome], self.loyal_drop if loyal else 1.0
         )
         if draws.uniform() < p_drop:
-            self._lapse(rec, day)
+            self._lapse(rec, min(int(env.now), self.n_days - 1))  # after any queueing: the day it happens
             return True
         if not loyal:
             if draws.uniform() < self.step_loyal[outcome]:

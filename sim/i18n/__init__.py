@@ -1,0 +1,229 @@
+"""Words and number formats of the reports, in English and Korean: one message catalog, two languages.
+
+A catalog is a flat JSON object of `key -> text` per language (`en.json`, `ko.json`); both hold the same
+keys with the same `{placeholders}`. `t("summary.gain", "ko", gain="1.2억 원")` looks a text up and
+fills it in. Numbers are formatted here too, so that a figure reads the same in a sentence, a table and
+a plot axis: money follows the scenario's currency (KRW without decimals, in 만/억 when compact in
+Korean; USD with cents for small amounts), shares as percentages, ratios and months in each language.
+
+Texts are plain text: whoever puts them into HTML escapes them (`sim.report.html_text`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import string
+from datetime import date
+from functools import cache
+from importlib import resources
+
+LANGUAGES = ("en", "ko")
+
+# currency -> (symbol, decimals for amounts below 1,000); unknown codes are written as "CHF 1,234.00"
+_CURRENCIES: dict[str, tuple[str, int]] = {
+    "KRW": ("₩", 0),
+    "USD": ("$", 2),
+    "EUR": ("€", 2),
+    "GBP": ("£", 2),
+    "JPY": ("¥", 0),
+    "CNY": ("CN¥", 2),
+}
+# how Korean names a currency after a number written in 만/억 units
+_KO_CURRENCY_WORDS = {"KRW": "원", "USD": "달러", "EUR": "유로", "GBP": "파운드", "JPY": "엔", "CNY": "위안"}
+
+
+def check_lang(lang: str) -> str:
+    """The language code if supported, else a ValueError naming the allowed ones."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGUAGES)}")
+    return lang
+
+
+@cache
+def catalog(lang: str) -> dict[str, str]:
+    """The message catalog of a language (key -> text)."""
+    check_lang(lang)
+    text = resources.files(__package__).joinpath(f"{lang}.json").read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def placeholders(text: str) -> set[str]:
+    """Names of the `{placeholders}` in a catalog text."""
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def t(key: str, lang: str, **fmt: object) -> str:
+    """The text of `key` in `lang`, with its placeholders filled from `fmt` (a KeyError names what is missing)."""
+    texts = catalog(lang)
+    if key not in texts:
+        raise KeyError(f"message {key!r} is not in the {lang} catalog")
+    template = texts[key]
+    try:
+        return template.format(**fmt) if fmt or "{" in template else template
+    except KeyError as exc:
+        raise KeyError(f"message {key!r} ({lang}) needs placeholder {exc.args[0]!r}") from None
+
+
+def has(key: str, lang: str = "en") -> bool:
+    """Whether the catalog holds `key`."""
+    return key in catalog(lang)
+
+
+# -- numbers ------------------------------------------------------------------------------------------
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and not math.isfinite(value))
+
+
+def fmt_number(value: float | None, lang: str = "en", decimals: int = 0) -> str:
+    """1,234,567 (both languages group thousands with commas); '–' for a missing value."""
+    if _missing(value):
+        return "–"
+    return f"{value:,.{decimals}f}"
+
+
+def fmt_count(value: float | None, lang: str = "en") -> str:
+    """A count of people: 33,366 (en) or 33,366명 (ko)."""
+    if _missing(value):
+        return "–"
+    text = f"{round(value):,d}"
+    return text + "명" if lang == "ko" else text
+
+
+def fmt_percent(value: float | None, lang: str = "en", decimals: int = 1) -> str:
+    """A share as a percentage: 0.123 -> 12.3%."""
+    if _missing(value):
+        return "–"
+    return f"{100.0 * value:.{decimals}f}%"
+
+
+def fmt_points(value: float | None, lang: str = "en", decimals: int = 0) -> str:
+    """A difference of two shares in percentage points: +5 pp (en) or +5%p (ko)."""
+    if _missing(value):
+        return "–"
+    unit = "%p" if lang == "ko" else " pp"
+    return f"{100.0 * value:+.{decimals}f}{unit}"
+
+
+def fmt_ratio(value: float | None, lang: str = "en", decimals: int = 1) -> str:
+    """A ratio: 5.8× (en) or 5.8배 (ko)."""
+    if _missing(value):
+        return "–"
+    return f"{value:.{decimals}f}배" if lang == "ko" else f"{value:.{decimals}f}×"
+
+
+def fmt_roi(value: float | None, lang: str = "en", decimals: int = 2) -> str:
+    """A marginal ROI (extra contribution per unit of extra spend, 0 = break-even): +0.35 or −0.80."""
+    if _missing(value):
+        return "–"
+    return f"{value:+.{decimals}f}".replace("-", "−")
+
+
+def fmt_months(value: float | None, lang: str = "en") -> str:
+    """A duration in months: 7 months / 7개월."""
+    if _missing(value):
+        return "–"
+    n = round(value)
+    if lang == "ko":
+        return f"{n}개월"
+    return f"{n} month" if n == 1 else f"{n} months"
+
+
+def fmt_date(value: date, lang: str = "en", day: bool = True) -> str:
+    """1 Jan 2027 / 2027년 1월 1일 (or only month and year)."""
+    if lang == "ko":
+        return f"{value.year}년 {value.month}월 {value.day}일" if day else f"{value.year}년 {value.month}월"
+    return value.strftime("%-d %b %Y") if day else value.strftime("%b %Y")
+
+
+def currency_symbol(currency: str) -> str:
+    """₩, $, € ...; the ISO code itself for currencies without a known symbol."""
+    return _CURRENCIES.get(currency, (currency + " ", 2))[0]
+
+
+def _ko_units(value: float, digits: int = 3) -> str:
+    """A number in Korean 만/억/조 units: 32,771,000 -> '3,277만'; 3,276,716,592 -> '32.8억'."""
+    a = abs(value)
+    sign = "-" if value < 0 else ""
+    for unit, size in (("조", 1e12), ("억", 1e8), ("만", 1e4)):
+        if a >= size:
+            x = a / size
+            decimals = 0 if x >= 10 ** (digits - 1) else max(digits - 1 - int(math.floor(math.log10(x))), 0)
+            text = f"{x:,.{decimals}f}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return f"{sign}{text}{unit}"
+    return f"{sign}{a:,.0f}"
+
+
+def _en_compact(value: float) -> str:
+    a = abs(value)
+    sign = "-" if value < 0 else ""
+    for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if a >= size:
+            x = a / size
+            decimals = 0 if x >= 100 else (1 if x >= 10 else 2)
+            text = f"{x:.{decimals}f}"
+            if "." in text:
+                text = text.rstrip("0").rstrip(".")
+            return f"{sign}{text}{unit}"
+    return f"{sign}{a:,.0f}"
+
+
+def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: bool = False) -> str:
+    """An amount in the scenario's currency.
+
+    Full form: ₩19,421 / 19,421원 (KRW has no decimals), $54.00 / $12,345 (cents only below 1,000).
+    Compact form (sentences, axes): ₩3.28B / 32.8억 원, $1.2M / 120만 달러.
+    """
+    if _missing(value):
+        return "–"
+    symbol, decimals = _CURRENCIES.get(currency, (currency + " ", 2))
+    minus = "-" if value < 0 else ""
+    a = abs(value)
+    if compact and a >= 1e4:
+        if lang == "ko":
+            word = _KO_CURRENCY_WORDS.get(currency, currency)
+            return f"{minus}{_ko_units(a)} {word}"
+        return f"{minus}{symbol}{_en_compact(a)}"
+    places = decimals if a < 1000 else 0
+    text = f"{a:,.{places}f}"
+    if lang == "ko" and currency == "KRW":
+        return f"{minus}{text}원"
+    return f"{minus}{symbol}{text}"
+
+
+def money_axis_label(currency: str, lang: str) -> str:
+    """The unit part of a money axis label: 'KRW' / '원', 'USD' / '달러'."""
+    if lang == "ko":
+        return _KO_CURRENCY_WORDS.get(currency, currency)
+    return currency
+
+
+def fmt_kpi(name: str, value: float | None, currency: str, lang: str = "en") -> str:
+    """A KPI value in the format its kind needs (money, share, ratio, months, ROI)."""
+    if name in ("cac", "clv", "cumulative_contribution", "npv", "revenue", "gross_profit", "marketing_spend"):
+        return fmt_money(value, currency, lang)
+    if name in (
+        "first_purchase_conversion",
+        "repeat_purchase_rate",
+        "retention_12m",
+        "returning_revenue_share",
+        "unaware_share_end",
+        "dissatisfied_share",
+        "delighted_share",
+    ):
+        return fmt_percent(value, lang)
+    if name == "ltv_cac":
+        return fmt_ratio(value, lang)
+    if name == "payback_months":
+        return fmt_months(value, lang)
+    if name.startswith("marginal_roi_"):
+        return fmt_roi(value, lang)
+    if name in ("new_customers", "active_customers_end", "loyal_customers_end", "lapsed_customers_end"):
+        return fmt_count(value, lang)
+    if name == "orders":
+        return fmt_number(value, lang)
+    return fmt_number(value, lang, 2)

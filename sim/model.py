@@ -154,6 +154,15 @@ def complaint_recovery_probability(complaint_share, service_recovery, in_time_sh
 # -- win-back ---------------------------------------------------------------------------------------
 
 
+def winback_contact_probability(contacts_per_day, lapsed):
+    """Daily chance that a lapsed person gets a win-back contact that counts.
+
+    A campaign works month by month: a second coupon in the same month brings back nobody the first one
+    did not, so contacts saturate over a month's pool of lapsed people (and are wasted on a small pool).
+    """
+    return contact_probability(np.asarray(contacts_per_day) * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
+
+
 def reactivation_probability(base_reactivation, months_since_lapse, decay_months, targeting_precision):
     """Chance that a contacted lapsed customer comes back: low, and fading with time since lapsing."""
     months = np.maximum(np.asarray(months_since_lapse, dtype=float), 0.0)

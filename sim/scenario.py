@@ -405,7 +405,12 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
         args = getattr(annotation, "__args__", ())
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             model = annotation
-        elif getattr(annotation, "__origin__", None) is dict and args and isinstance(args[-1], type) and issubclass(args[-1], BaseModel):
+        elif (
+            getattr(annotation, "__origin__", None) is dict
+            and args
+            and isinstance(args[-1], type)
+            and issubclass(args[-1], BaseModel)
+        ):
             model = args[-1]  # dict[str, Channel]: the next key is the channel id
             skip_key = True
         else:

@@ -15,7 +15,10 @@ from sim.result import STAGES
 @pytest.fixture(scope="module")
 def runs():
     """One scaled-down run per sample, shared by the bookkeeping tests."""
-    return {name: run_agent(small(name, months=14)) for name in ("early_stage_d2c", "mature_marketplace", "consumables_subscription")}
+    return {
+        name: run_agent(small(name, months=14))
+        for name in ("early_stage_d2c", "mature_marketplace", "consumables_subscription")
+    }
 
 
 def test_stage_counts_add_up_to_market_every_day(runs):
@@ -30,8 +33,10 @@ def test_stage_changes_match_flows(runs):
         d = r.daily
         first = d.iloc[0]
         s = r.scenario
-        start_unaware = s.market.size - s.market.initially_aware - (
-            s.market.existing.customers + s.market.existing.loyal + s.market.existing.lapsed
+        start_unaware = (
+            s.market.size
+            - s.market.initially_aware
+            - (s.market.existing.customers + s.market.existing.loyal + s.market.existing.lapsed)
         )
         unaware = start_unaware + (d["forgotten"] - d["newly_aware"]).cumsum()
         assert np.array_equal(unaware.to_numpy(), d["unaware"].to_numpy()), name
@@ -100,7 +105,14 @@ def test_more_front_budget_never_means_less_reach():
     for factor in (0.0, 0.5, 1.0, 2.0, 4.0):
         spend = model.spend_by_month(base)
         spend[:, :, 0] *= factor
-        reached.append(np.mean([run_agent(base, seed, spend_month=spend, record_orders=False).daily["newly_aware"].sum() for seed in (1, 2)]))
+        reached.append(
+            np.mean(
+                [
+                    run_agent(base, seed, spend_month=spend, record_orders=False).daily["newly_aware"].sum()
+                    for seed in (1, 2)
+                ]
+            )
+        )
     assert reached[0] == pytest.approx(base.referral.contacts_per_loyal_per_month * 0, abs=2000)
     assert all(b > a for a, b in zip(reached, reached[1:], strict=False)), reached
     gains = np.diff(reached[1:])  # 0.5->1, 1->2, 2->4 (each step doubles the budget)
@@ -123,8 +135,12 @@ def test_back_end_spend_raises_repeat_orders():
     more = spend.copy()
     more[:, :, 1] *= 4.0
     seeds = (3, 4, 5)
-    low = np.mean([run_agent(base, sd, spend_month=spend, record_orders=False).daily["repeat_orders"].sum() for sd in seeds])
-    high = np.mean([run_agent(base, sd, spend_month=more, record_orders=False).daily["repeat_orders"].sum() for sd in seeds])
+    low = np.mean(
+        [run_agent(base, sd, spend_month=spend, record_orders=False).daily["repeat_orders"].sum() for sd in seeds]
+    )
+    high = np.mean(
+        [run_agent(base, sd, spend_month=more, record_orders=False).daily["repeat_orders"].sum() for sd in seeds]
+    )
     assert high > low * 1.03, (low, high)
 
 

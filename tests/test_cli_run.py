@@ -38,7 +38,9 @@ def test_run_writes_contract_files(tmp_path):
     kpis = json.loads((out / "kpis.json").read_text())
     for name in KPI_NAMES:
         assert name in kpis
-    assert kpis["cumulative_contribution"] == ts["contribution"].sum() or abs(kpis["cumulative_contribution"] - ts["contribution"].sum()) < 1e-3 * abs(ts["contribution"].sum())
+    assert kpis["cumulative_contribution"] == ts["contribution"].sum() or abs(
+        kpis["cumulative_contribution"] - ts["contribution"].sum()
+    ) < 1e-3 * abs(ts["contribution"].sum())
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no temporary files left"
 
 

@@ -15,7 +15,9 @@ def _name(spec: str) -> str:
 
 def test_environment_matches_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    pip_names = {_name(d) for d in project["dependencies"]} | {_name(d) for d in project["optional-dependencies"]["dev"]}
+    pip_names = {_name(d) for d in project["dependencies"]} | {
+        _name(d) for d in project["optional-dependencies"]["dev"]
+    }
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     conda, pip = set(), set()
     for dep in env["dependencies"]:

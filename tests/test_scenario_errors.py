@@ -45,11 +45,31 @@ CASES = [
     ("negative_budget_in_list", _mutate("budget.totals", [100, -1]), ["budget -> totals", ">= 0"]),
     ("probability_above_one", _mutate("experience.reliability", 1.5), ["experience -> reliability", "1.5", "<= 1"]),
     ("negative_probability", _mutate("first_purchase.monthly_conversion", -0.1), ["monthly_conversion", ">= 0"]),
-    ("purpose_shares_not_adding_up", _mutate("budget.purpose_split", {"front": 0.5, "back": 0.3, "winback": 0.1}), ["purpose_split", "adds up to 0.9"]),
-    ("channel_shares_not_adding_up", _mutate("budget.channel_split.front", {"search_ads": 0.5, "sns_content": 0.2}), ["channel_split -> front", "adds up to 0.7"]),
-    ("unknown_channel_in_split", _mutate("budget.channel_split.front", {"search_adz": 1.0}), ["search_adz", "did you mean 'search_ads'"]),
-    ("unknown_purpose", _mutate("budget.purpose_split", {"front": 0.5, "retention": 0.5}), ["unknown purpose 'retention'"]),
-    ("purpose_without_channels", _mutate("budget.channel_split", {"front": {"search_ads": 1.0}}), ["purpose 'back'", "no channel_split"]),
+    (
+        "purpose_shares_not_adding_up",
+        _mutate("budget.purpose_split", {"front": 0.5, "back": 0.3, "winback": 0.1}),
+        ["purpose_split", "adds up to 0.9"],
+    ),
+    (
+        "channel_shares_not_adding_up",
+        _mutate("budget.channel_split.front", {"search_ads": 0.5, "sns_content": 0.2}),
+        ["channel_split -> front", "adds up to 0.7"],
+    ),
+    (
+        "unknown_channel_in_split",
+        _mutate("budget.channel_split.front", {"search_adz": 1.0}),
+        ["search_adz", "did you mean 'search_ads'"],
+    ),
+    (
+        "unknown_purpose",
+        _mutate("budget.purpose_split", {"front": 0.5, "retention": 0.5}),
+        ["unknown purpose 'retention'"],
+    ),
+    (
+        "purpose_without_channels",
+        _mutate("budget.channel_split", {"front": {"search_ads": 1.0}}),
+        ["purpose 'back'", "no channel_split"],
+    ),
     ("missing_section", _mutate("economics", None, delete=True), ["economics", "missing"]),
     ("missing_field", _mutate("repeat_purchase.alpha", None, delete=True), ["repeat_purchase -> alpha", "missing"]),
     ("zero_market", _mutate("market.size", 0), ["market -> size", "> 0"]),
@@ -59,7 +79,11 @@ CASES = [
     ("horizon_too_long", _mutate("simulation.horizon_months", 500), ["horizon_months", "<= 120"]),
     ("bad_date", _mutate("simulation.start_date", "yesterday"), ["start_date", "'yesterday'"]),
     ("bad_schema_version", _mutate("schema_version", 3), ["schema_version", "3"]),
-    ("unknown_nested_key", _mutate("channels.search_ads.reach.max_reech", 5), ["max_reech", "did you mean 'max_reach'"]),
+    (
+        "unknown_nested_key",
+        _mutate("channels.search_ads.reach.max_reech", 5),
+        ["max_reech", "did you mean 'max_reach'"],
+    ),
     ("list_instead_of_mapping", [1, 2, 3], ["YAML mapping", "list"]),
     ("scalar_document", "just a sentence", ["YAML mapping", "str"]),
 ]
@@ -133,7 +157,9 @@ def test_bad_flags_are_rejected(tmp_path):
 
 def test_real_process_exit_code_and_stderr(tmp_path):
     path = _write(tmp_path, "typo", _mutate("economics.gross_margn", 0.5))
-    proc = subprocess.run([sys.executable, "-m", "sim", "validate", str(path)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sim", "validate", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "Traceback" not in proc.stderr

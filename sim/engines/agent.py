@@ -34,9 +34,15 @@ class _Draws:
     32k draws instead of one per draw). The order of draws is fixed by SimPy's deterministic event order,
     so a seed reproduces a run exactly."""
 
-    def __init__(self, rng: np.random.Generator, value_shape: float):
+    def __init__(self, rng: np.random.Generator, value_shape: float, r: float, alpha: float, a: float, b: float):
         self.rng = rng
         self.value_shape = value_shape
+        self.rate_params = (r, 1.0 / alpha)
+        self.dropout_params = (a, b)
+        self._lam: list[float] = []
+        self._li = 0
+        self._p: list[float] = []
+        self._pi = 0
         self._u: list[float] = []
         self._ui = 0
         self._e: list[float] = []
@@ -59,6 +65,24 @@ class _Draws:
             i = 0
         self._ei = i + 1
         return self._e[i]
+
+    def purchase_rate(self) -> float:
+        """A new customer's purchase rate: lambda ~ Gamma(r, 1/alpha) per day."""
+        i = self._li
+        if i >= len(self._lam):
+            self._lam = self.rng.gamma(*self.rate_params, size=4096).tolist()
+            i = 0
+        self._li = i + 1
+        return self._lam[i]
+
+    def dropout(self) -> float:
+        """A new customer's dropout chance: p ~ Beta(a, b)."""
+        i = self._pi
+        if i >= len(self._p):
+            self._p = self.rng.beta(*self.dropout_params, size=4096).tolist()
+            i = 0
+        self._pi = i + 1
+        return self._p[i]
 
     def order_value(self) -> float:
         """A Gamma draw with mean 1 and the scenario's spread (to be scaled by the mean)."""
@@ -88,17 +112,24 @@ class AgentEngine:
         self.progress = progress
         self.record_orders = record_orders
         shape, _ = model.gamma_order_value(1.0, scenario.economics.order_value_cv)
-        self.draws = _Draws(self.rng, shape)
+        rp = scenario.repeat_purchase
+        self.draws = _Draws(self.rng, shape, rp.r, rp.alpha, rp.a, rp.b)
         self.env = simpy.Environment()
         ops = scenario.operations
-        self.fulfilment = simpy.Resource(self.env, capacity=max(1, int(round(ops.fulfilment_capacity_per_day))))
-        self.service = simpy.Resource(self.env, capacity=max(1, int(round(ops.service_capacity_per_day))))
+        # the teams' daily capacity: slots that refill every morning; unused slots do not carry over
+        self.ship_per_day = max(1, int(round(ops.fulfilment_capacity_per_day)))
+        self.tickets_per_day = max(1, int(round(ops.service_capacity_per_day)))
+        self.fulfilment = simpy.Container(self.env, capacity=self.ship_per_day, init=self.ship_per_day)
+        self.service = simpy.Container(self.env, capacity=self.tickets_per_day, init=self.tickets_per_day)
         self.n_days = self.plan.n_days
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
         D = self.n_days
         self.fl = [[0.0] * D for _ in _FLOW_KEYS]
+        # orders judged and dissatisfied by the day the experience happens (after any queueing), for word
+        # of mouth: the order-day columns are still incomplete while that day's orders wait in a queue
+        self.judged = [[0, 0] for _ in range(D)]
         self.stage_rows = np.zeros((D, 5), dtype=np.int64)
         self.nU = self.nC = self.nL = self.nX = 0
         n_sources = len(self.plan.channels) + 2  # channels, referral, prior awareness
@@ -207,6 +238,8 @@ class AgentEngine:
             if d > 0:
                 self._record_stages(d - 1)
                 self._update_word_of_mouth(d - 1)
+                self._refill(self.fulfilment, self.ship_per_day)
+                self._refill(self.service, self.tickets_per_day)
             if d == cohort_day:
                 self.cohort["start"] = float(len(self.active))
             # back-end effect today: spend per active customer
@@ -259,23 +292,26 @@ class AgentEngine:
 
     def _new_customer(self, source: int, d: int) -> None:
         """An aware person buys for the first time at a random moment of day d."""
-        rp = self.s.repeat_purchase
-        lam = float(self.rng.gamma(rp.r, 1.0 / rp.alpha))
-        p = float(self.rng.beta(rp.a, rp.b))
-        rec = [self.next_cid, lam, p, False, 0, source, True, d, 0]
+        rec = [self.next_cid, self.draws.purchase_rate(), self.draws.dropout(), False, 0, source, True, d, 0]
         self.next_cid += 1
         self.nC += 1
         self.active[rec[_CID]] = rec
         self.fl[_F_NEW_CUSTOMERS][d] += 1
         self.env.process(self._customer(rec, self.draws.uniform()))
 
+    @staticmethod
+    def _refill(team: simpy.Container, per_day: int) -> None:
+        """A new working day: the team's slots refill (waiting orders take them first, in order)."""
+        if team.level < per_day:
+            team.put(per_day - team.level)
+
     def _record_stages(self, d: int) -> None:
         self.stage_rows[d] = (self.nU, int(self.aware.sum()), self.nC, self.nL, self.nX)
 
     def _update_word_of_mouth(self, d: int) -> None:
-        orders = self.fl[_F_ORDERS][d]
-        if orders > 0:
-            share = self.fl[_F_DISSATISFIED][d] / orders
+        judged, dissatisfied = self.judged[d]
+        if judged > 0:
+            share = dissatisfied / judged
             self.negative_share += (share - self.negative_share) / model.NEGATIVE_WOM_MEMORY_DAYS
 
     def _winback(self, d: int, month: int) -> None:
@@ -284,20 +320,19 @@ class AgentEngine:
         self.fl[_F_WINBACK_CONTACTS][d] = contacts
         if contacts <= 0 or self.nX <= 0:
             return
-        q = float(model.contact_probability(contacts, self.nX))
+        q = float(model.winback_contact_probability(contacts, self.nX))
         wb = self.s.winback
-        precision = self.s.retention.targeting_precision
-        rng = self.rng
-        for lapse_month in sorted(self.lapsed_pool):
-            bucket = self.lapsed_pool[lapse_month]
-            if not bucket:
-                continue
-            r = float(
-                model.reactivation_probability(wb.base_reactivation, month - lapse_month, wb.decay_months, precision)
-            )
-            k = int(rng.binomial(len(bucket), q * r))
+        pool = self.lapsed_pool
+        months = np.fromiter(pool, dtype=float, count=len(pool))
+        sizes = np.fromiter((len(b) for b in pool.values()), dtype=np.int64, count=len(pool))
+        r = model.reactivation_probability(
+            wb.base_reactivation, month - months, wb.decay_months, self.s.retention.targeting_precision
+        )
+        back = self.rng.binomial(sizes, q * r)
+        for lapse_month, k in zip(list(pool), back.tolist(), strict=True):
+            bucket = pool[lapse_month]
             for _ in range(k):
-                j = int(rng.integers(len(bucket)))
+                j = int(self.rng.integers(len(bucket)))
                 bucket[j], bucket[-1] = bucket[-1], bucket[j]
                 rec = bucket.pop()
                 rec[_LOYAL] = False
@@ -353,17 +388,20 @@ class AgentEngine:
             if rec[_ORDERS] == 2:
                 fl[_F_SECOND_ORDERS][day] += 1
         row = len(self.orders_log)
-        self.orders_log.append([rec[_CID], day, amount, rec[_ORDERS], rec[_CHANNEL], -1])
-        self.pending[row] = (day, t0)
-        # fulfilment: each slot of the team ships one order a day
-        req = self.fulfilment.request()
-        yield req
-        wait = env.now - t0
-        env.timeout(1.0).callbacks.append(lambda _e, r=req: self.fulfilment.release(r))
-        fl[_F_DELAY][day] += wait
-        outcome = yield from self._judge(wait, day)
-        del self.pending[row]
-        self.orders_log[row][5] = outcome
+        log_row = [rec[_CID], day, amount, rec[_ORDERS], rec[_CHANNEL], -1]
+        self.orders_log.append(log_row)
+        # fulfilment: the order takes one of today's shipping slots, or queues for tomorrow's
+        slot = self.fulfilment.get(1)
+        if slot.triggered:  # speed: a free slot needs no wait, so the process does not yield
+            wait = 0.0
+        else:
+            self.pending[row] = (day, t0)
+            yield slot
+            del self.pending[row]
+            wait = env.now - t0
+            fl[_F_DELAY][day] += wait
+        outcome = yield from self._judge(wait, day, row)
+        log_row[5] = outcome
         # dropout after the order (MBG/NBD: after any order, the first included)
         p_drop = model.dropout_probability(
             rec[_P], self.drop_mult_today, self.exp_mult[outcome], self.loyal_drop if loyal else 1.0
@@ -382,7 +420,7 @@ class AgentEngine:
             self.nC += 1
         return False
 
-    def _judge(self, wait: float, day: int):
+    def _judge(self, wait: float, day: int, row: int):
         """Experience of an order (0 dissatisfied, 1 satisfied, 2 delighted); complaints queue for service."""
         p_dis, p_met = self.exp_at_no_delay if wait <= 0 else self._experience_probs(wait)
         u = self.draws.uniform()
@@ -392,14 +430,24 @@ class AgentEngine:
             ops = self.s.operations
             if self.draws.uniform() < ops.complaint_share:
                 fl[_F_COMPLAINTS][day] += 1
-                t0 = self.env.now
-                req = self.service.request()
-                yield req
-                self.env.timeout(1.0).callbacks.append(lambda _e, r=req: self.service.release(r))
-                if self.env.now - t0 <= ops.service_target_days and self.draws.uniform() < ops.service_recovery:
+                ticket = self.service.get(1)
+                in_time = ticket.triggered
+                if not in_time:
+                    # The customer waits for an answer at most the service target: a later answer can no
+                    # longer turn the order around, so they move on (dissatisfied). The ticket stays in the
+                    # queue and still takes a slot when its turn comes.
+                    self.pending[row] = (day, -1.0)  # judged dissatisfied unless answered in time
+                    yield ticket | self.env.timeout(ops.service_target_days)
+                    del self.pending[row]
+                    in_time = ticket.triggered
+                if in_time and self.draws.uniform() < ops.service_recovery:
                     fl[_F_RECOVERED][day] += 1
                     outcome = 1
         fl[_F_DISSATISFIED + outcome][day] += 1
+        now = int(self.env.now)
+        if now < self.n_days:
+            self.judged[now][0] += 1
+            self.judged[now][1] += outcome == 0
         return outcome
 
     def _lapse(self, rec: list, day: int) -> None:
@@ -420,6 +468,10 @@ class AgentEngine:
         """Orders still queued at the horizon are judged with the delay they have had so far."""
         end = float(self.n_days)
         for row, (day, t0) in sorted(self.pending.items()):
+            if t0 < 0:  # shipped and dissatisfied, complaint not yet answered: stays dissatisfied
+                self.orders_log[row][5] = 0
+                self.fl[_F_DISSATISFIED][day] += 1
+                continue
             p_dis, p_met = self._experience_probs(end - t0)
             u = self.draws.uniform()
             outcome = 0 if u < p_dis else (1 if u < p_met else 2)

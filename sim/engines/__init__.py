@@ -6,6 +6,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from sim.result import SimulationResult, combine_replications
 from sim.scenario import Scenario
@@ -59,12 +60,20 @@ def simulate(
     if replications <= 1:
         return get_engine(engine)(scenario, base_seed, **kwargs)
     seeds = replication_seeds(base_seed, replications)
+    show = bool(kwargs.pop("progress", False))
     jobs = [(engine, scenario, s, kwargs) for s in seeds]
+    bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if show else True)
+    results = []
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(_run_one, jobs))
+            for res in pool.map(_run_one, jobs):
+                results.append(res)
+                bar.update(1)
     else:
-        results = [_run_one(j) for j in jobs]
+        for job in jobs:
+            results.append(_run_one(job))
+            bar.update(1)
+    bar.close()
     combined = combine_replications(results)
     combined.seed = base_seed
     return combined

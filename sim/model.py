@@ -191,6 +191,7 @@ class Plan:
     """A scenario's calendar and budget turned into arrays both engines read."""
 
     dates: pd.DatetimeIndex
+    month_starts: pd.DatetimeIndex  # (M,) first day of each plan month
     month_of_day: np.ndarray  # (D,) month index of each day
     days_in_month: np.ndarray  # (M,)
     channels: tuple[str, ...]
@@ -240,7 +241,11 @@ def build_plan(scenario: Scenario, spend_month: np.ndarray | None = None) -> Pla
     start = pd.Timestamp(sim.start_date)
     end = start + pd.DateOffset(months=sim.horizon_months)
     dates = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
-    month_of_day = ((dates.year - start.year) * 12 + (dates.month - start.month)).to_numpy()
+    # plan months run from the start date by anniversary (a start on the 17th gives months 17th-16th)
+    month_starts = pd.DatetimeIndex([start + pd.DateOffset(months=m) for m in range(sim.horizon_months)])
+    month_of_day = np.searchsorted(
+        month_starts.values.astype("datetime64[D]"), dates.values.astype("datetime64[D]"), side="right"
+    ) - 1
     days_in_month = np.bincount(month_of_day, minlength=sim.horizon_months).astype(float)
     spend = spend_by_month(scenario) if spend_month is None else np.asarray(spend_month, dtype=float)
     channels = tuple(scenario.channels)
@@ -261,6 +266,7 @@ def build_plan(scenario: Scenario, spend_month: np.ndarray | None = None) -> Pla
     spend_day = spend.sum(axis=1)[month_of_day] * per_day[:, None]
     return Plan(
         dates=dates,
+        month_starts=month_starts,
         month_of_day=month_of_day,
         days_in_month=days_in_month,
         channels=channels,

@@ -117,7 +117,7 @@ DATE_FORMATS = (
     "%Y%m",
 )
 _MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y%m")
-_KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|\.)\s*(\d{1,2})\s*(?:월|\.)\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
+_KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
 _MONEY_JUNK = re.compile(r"[,\s₩$€£¥원]|KRW|USD|EUR")
 
 
@@ -311,7 +311,12 @@ def parse_dates(values: pd.Series, source: str, column: str, formats: tuple[str,
     else:
         parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     bad = parsed.isna()
-    if bad.any():  # Korean Excel writes '2024. 1. 5.' or '2024년 1월 5일'
+    for fmt in formats:  # mixed formats in one column (dates with and without a time, ...)
+        if not bad.any():
+            break
+        parsed[bad] = pd.to_datetime(text[bad], format=fmt, errors="coerce")
+        bad = parsed.isna()
+    if bad.any():  # Korean Excel writes '2024. 1. 5.', '2024년 1월 5일' or '2024-01-05 오후 1:45:00'
         fixed = text[bad].map(_korean_date)
         parsed[bad] = pd.to_datetime(fixed, format="%Y-%m-%d", errors="coerce")
         bad = parsed.isna()
@@ -385,7 +390,10 @@ def read_orders(
     today_ts = pd.Timestamp(today or date.today())
     if until is not None and pd.Timestamp(until) > today_ts:
         raise DataError(
-            "--until is in the future", location="--until", found=str(pd.Timestamp(until).date()), allowed=f"<= {today_ts.date()}"
+            "--until is in the future",
+            location="--until",
+            found=str(pd.Timestamp(until).date()),
+            allowed=f"<= {today_ts.date()}",
         )
     frame, encoding = read_table(path, "order log")
     cust = find_column(frame, CUSTOMER_NAMES, customer_col, "customer id", "--customer-col", source)
@@ -436,9 +444,7 @@ def read_orders(
                 found=f"first order {dates.min().date()}",
                 allowed=f"--until after {dates.min().date()}",
             )
-    tx = pd.DataFrame(
-        {"customer_id": ids.to_numpy()[keep], "date": dates.to_numpy()[keep], "amount": amounts[keep]}
-    )
+    tx = pd.DataFrame({"customer_id": ids.to_numpy()[keep], "date": dates.to_numpy()[keep], "amount": amounts[keep]})
     raw = len(tx)
     tx = tx.groupby(["customer_id", "date"], sort=True, as_index=False)["amount"].sum()
     if len(tx) < raw:

@@ -566,7 +566,7 @@ def _orders_frame(rows: list, dates: pd.DatetimeIndex, channel_names: list[str])
 
 def _spend_frame(plan: model.Plan) -> pd.DataFrame:
     """Monthly spend by purpose and channel."""
-    months = pd.date_range(plan.dates[0], periods=plan.n_months, freq="MS")
+    months = plan.month_starts
     cols = pd.MultiIndex.from_product([["front", "back", "winback"], list(plan.channels)], names=["purpose", "channel"])
     data = plan.spend_month.transpose(0, 2, 1).reshape(plan.n_months, -1)
     return pd.DataFrame(data, index=months, columns=cols)

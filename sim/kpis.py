@@ -160,7 +160,7 @@ def bumped_spend(
 
 def marginal_rois(
     scenario: Scenario,
-    engine: str = "agent",
+    engine: str = "fast",
     seed: int | None = None,
     replications: int = 1,
     step: MarginalStep = MarginalStep(),
@@ -170,14 +170,22 @@ def marginal_rois(
 
     Runs the plan and, for each purpose, the plan with `step.share_of_budget` of the average monthly
     budget added to that purpose, with the same seeds (common random numbers keep the noise down).
+    The default fast engine uses expected values (deterministic: no noise, one batch).
     """
     from sim.engines import get_engine, replication_seeds
 
+    base_spend = model.spend_by_month(scenario)
+    amount = step.share_of_budget * max(float(model.monthly_budget(scenario).mean()), 1.0)
+    extra = amount * scenario.simulation.horizon_months
+    if engine == "fast":  # expected values, deterministic: the plan and its bumps in one batch
+        from sim.engines.fast import simulate_batch
+
+        spends = np.stack([base_spend] + [bumped_spend(scenario, p, amount, base_spend) for p in purposes])
+        value = simulate_batch(scenario, spends, mode="expected").kpi_vectors()["cumulative_contribution"]
+        return {p: float((value[i + 1] - value[0]) / extra) for i, p in enumerate(purposes)}
     run = get_engine(engine)
     base_seed = scenario.simulation.seed if seed is None else seed
     seeds = [base_seed] if replications <= 1 else replication_seeds(base_seed, replications)
-    base_spend = model.spend_by_month(scenario)
-    amount = step.share_of_budget * max(float(model.monthly_budget(scenario).mean()), 1.0)
     kwargs = {"record_orders": False} if engine == "agent" else {}
 
     def contribution(spend: np.ndarray) -> float:
@@ -187,7 +195,6 @@ def marginal_rois(
 
     base = contribution(base_spend)
     out: dict[str, float | None] = {}
-    extra = amount * scenario.simulation.horizon_months
     for purpose in purposes:
         bumped = contribution(bumped_spend(scenario, purpose, amount, base_spend))
         out[purpose] = (bumped - base) / extra

@@ -1,0 +1,1176 @@
+"""The fast engine: the agent engine's model as daily NumPy steps over a batch of scenarios at once.
+
+Instead of following each person, the engine keeps counts of people: how many are unaware, aware,
+customer, loyal or lapsed, in each scenario of the batch (the first array axis). Customers differ in how
+often they buy and how easily they drop out (the MBG/NBD Gamma and Beta); that heterogeneity is kept by
+splitting the customers into latent classes placed at Gauss quadrature nodes of the two distributions
+(Gauss-generalized-Laguerre for the Gamma purchase rate, Gauss-Jacobi for the Beta dropout chance,
+tensor product: 8 x 4 = 32 classes by default). Each class follows the model exactly; only the
+integral over customers is replaced by a weighted sum, so selection effects (the quick droppers leave
+first, the heavy buyers stay) happen as they do in the agent engine.
+
+A day runs in the agent engine's order: the back-end multipliers from spend per active customer;
+awareness from ads and referrals; aware people buy for the first time or forget; win-back contacts
+reactivate lapsed people; customers order at their class's rate; every order is judged (its delay
+comes from a fluid fulfilment queue, its complaint from a fluid customer-service queue); after each
+order a customer may drop out, step up to loyal or fall back.
+
+Two modes share one code path:
+- "expected": every flow is its expectation (no draws, deterministic, fastest), for sweeps and the
+  optimizer;
+- "sampled": flows are binomial, Poisson and multinomial draws from one seeded Generator, for Monte
+  Carlo bands.
+
+Lapsed people are remembered by class and by their "decayed weight": the win-back response fades
+exponentially with calendar months since lapsing (`model.reactivation_probability`), so the sum over a
+class's lapsed people of exp(-months/decay) and of its square are all the engine needs to reproduce
+the agent's month-by-month lapse buckets without a cap on how old a lapse can be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr, roots_genlaguerre, roots_jacobi
+from tqdm.auto import tqdm
+
+from sim import model
+from sim.base import existing_customers
+from sim.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult, finish_money
+from sim.scenario import PURPOSES, Scenario
+
+MODES = ("expected", "sampled")
+DEFAULT_RATE_CLASSES = 8
+DEFAULT_DROPOUT_CLASSES = 4
+CHUNK_ROWS = 128  # rows of a batch that share one random stream (fixed, so results do not depend on --workers)
+
+# raw daily columns the loop writes (the money columns are derived later by `finish_money`)
+RAW_COLUMNS = [
+    *STAGES,
+    "new_customers",
+    "orders",
+    "repeat_orders",
+    "revenue",
+    "revenue_new",
+    "revenue_returning",
+    "spend_front",
+    "spend_back",
+    "spend_winback",
+    "newly_aware",
+    "forgotten",
+    "dropouts",
+    "reactivations",
+    "winback_contacts",
+    "dissatisfied",
+    "satisfied",
+    "delighted",
+    "complaints",
+    "recovered",
+    "fulfilment_delay_days",  # total delay in the loop; per order in the result
+    "orders_acquired",
+    "revenue_acquired",
+    "second_orders",
+]
+_COL = {name: i for i, name in enumerate(RAW_COLUMNS)}
+
+# groups of active and lapsed people, for the order accounting the KPIs need
+_EXISTING, _ONE_ORDER, _REPEAT = 0, 1, 2  # existing base; acquired with one order; acquired with two or more
+_CUSTOMER, _LOYAL = 0, 1
+
+
+# -- latent classes ------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def latent_classes(
+    r: float,
+    alpha: float,
+    a: float,
+    b: float,
+    n_rate: int = DEFAULT_RATE_CLASSES,
+    n_dropout: int = DEFAULT_DROPOUT_CLASSES,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(purchase rate per day, dropout chance, weight) of each latent class, flattened (K,).
+
+    lambda ~ Gamma(r, scale 1/alpha): Gauss-generalized-Laguerre nodes x_i with weight x^(r-1) e^-x give
+    lambda_i = x_i / alpha. p ~ Beta(a, b): Gauss-Jacobi nodes on [-1, 1] with weight
+    (1-x)^(b-1) (1+x)^(a-1) give p_j = (1 + x_j) / 2. The weights are normalised to add up to 1, so the
+    classes reproduce the first 2n-1 moments of each distribution exactly.
+    """
+    x, wx = roots_genlaguerre(n_rate, r - 1.0)
+    y, wy = roots_jacobi(n_dropout, b - 1.0, a - 1.0)
+    lam = np.asarray(x, dtype=float) / alpha
+    p = np.clip((1.0 + np.asarray(y, dtype=float)) / 2.0, 0.0, 1.0)
+    w_lam = np.asarray(wx, dtype=float) / np.sum(wx)
+    w_p = np.asarray(wy, dtype=float) / np.sum(wy)
+    lam_k = np.repeat(lam, n_dropout)
+    p_k = np.tile(p, n_rate)
+    w_k = np.outer(w_lam, w_p).ravel()
+    for arr in (lam_k, p_k, w_k):
+        arr.setflags(write=False)
+    return lam_k, p_k, w_k
+
+
+def class_weights(
+    purchase_rate: np.ndarray, dropout: np.ndarray, lam_k: np.ndarray, p_k: np.ndarray, n_dropout: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each person spread over the (up to) four latent classes around them: (classes (n, 4), weights (n, 4)).
+
+    Along each axis a person between two nodes goes to both, in proportion to closeness (linear
+    interpolation), so the mean purchase rate and dropout chance of a group are kept exactly (a nearest
+    node would bias them: the nodes are far apart); beyond the outermost nodes a person goes to the outermost.
+    """
+    lam_nodes = lam_k[::n_dropout]
+    p_nodes = p_k[:n_dropout]
+
+    def bracket(x: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if len(nodes) == 1:
+            return np.zeros(len(x), dtype=np.int64), np.zeros(len(x))
+        i = np.clip(np.searchsorted(nodes, x) - 1, 0, len(nodes) - 2)
+        share = np.clip((x - nodes[i]) / (nodes[i + 1] - nodes[i]), 0.0, 1.0)
+        return i, share
+
+    i, a = bracket(np.asarray(purchase_rate, dtype=float), lam_nodes)
+    j, b = bracket(np.asarray(dropout, dtype=float), p_nodes)
+    j1 = np.minimum(j + 1, len(p_nodes) - 1)
+    i1 = np.minimum(i + 1, len(lam_nodes) - 1)
+    classes = np.stack([i * n_dropout + j, i1 * n_dropout + j, i * n_dropout + j1, i1 * n_dropout + j1], axis=1)
+    weights = np.stack([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b], axis=1)
+    return classes, weights
+
+
+# -- draws: one code path, two modes ---------------------------------------------------------------
+
+
+class _Expected:
+    """Flows as expectations: a binomial is n * p, a Poisson its mean (deterministic)."""
+
+    draws = 0
+
+    @staticmethod
+    def binomial(n, p):
+        return n * np.clip(p, 0.0, 1.0)
+
+    @staticmethod
+    def poisson(lam):
+        return lam
+
+    @staticmethod
+    def multinomial(n, pvals):
+        return n[..., None] * pvals
+
+    @staticmethod
+    def gamma_sum(count, shape, unit):
+        """Sum of `count` order values with mean `unit`."""
+        return count * unit
+
+    @staticmethod
+    def orders(people, rate):
+        """Orders placed today by `people` buying at `rate` a day (Euler step: at most one each)."""
+        return people * np.minimum(rate, 1.0)
+
+    @staticmethod
+    def fates(orderers, drop, step_up, fall_back):
+        """(dropped out, customers stepping up to loyal, loyal falling back) among (G, 2, S, K) orderers.
+
+        The chances are per order and joint (drop, or stay and step): expectations need no division.
+        """
+        return orderers * drop[None], orderers[:, _CUSTOMER] * step_up[None], orderers[:, _LOYAL] * fall_back[None]
+
+    @staticmethod
+    def comebacks(lapsed, weight1, weight2, chance):
+        """(reactivated, weights left) of lapsed people contacted with per-weight `chance` (S,).
+
+        A lapsed person with weight w = exp(-months since lapse / decay) comes back with chance * w, so a
+        class comes back in expectation chance * sum(w) = chance * W1 and takes away chance * W2 of W1;
+        W2 loses chance * sum(w^3), closed as W2^2 / W1 (exact when a class's lapses have one age).
+        """
+        c = chance[None, :, None]
+        react = c * weight1
+        w2_left = weight2 - c * _safe_div(weight2 * weight2, weight1)
+        return react, np.maximum(weight1 - c * weight2, 0.0), np.maximum(w2_left, 0.0)
+
+    @staticmethod
+    def zeros(shape):
+        return np.zeros(shape)
+
+    @staticmethod
+    def to_count(x):
+        return np.asarray(x, dtype=float)
+
+    @staticmethod
+    def sd(expected_count):
+        """Spread of a Poisson count with this mean (the queues' expected overflow needs it)."""
+        return np.sqrt(np.maximum(expected_count, 0.0))
+
+
+class _Sampled:
+    """Flows as draws from one seeded Generator; counts stay whole numbers."""
+
+    def __init__(self, rng: np.random.Generator, trace_days: Sequence[int] | None = None):
+        self.rng = rng
+        self.draws = 0  # how many scalar draws were made (the benchmark compares with a bare loop)
+        self.day = -1
+        self.trace_days = set(trace_days or ())  # the benchmark records these days' (n, p) and Poisson means
+        self.trace: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+
+    def binomial(self, n, p):
+        n = np.asarray(n)
+        self.draws += n.size
+        p = np.clip(p, 0.0, 1.0)
+        if self.day in self.trace_days:
+            shape = np.broadcast(n, p).shape
+            self.trace.append(
+                ("binomial", np.broadcast_to(n, shape).ravel().copy(), np.broadcast_to(p, shape).ravel().copy())
+            )
+        return self.rng.binomial(n, p)
+
+    def poisson(self, lam):
+        lam = np.asarray(lam)
+        self.draws += lam.size
+        if self.day in self.trace_days:
+            self.trace.append(("poisson", lam.ravel().copy(), None))
+        return self.rng.poisson(lam)
+
+    def multinomial(self, n, pvals):
+        self.draws += np.asarray(n).size * pvals.shape[-1]
+        p = pvals / pvals.sum(axis=-1, keepdims=True)
+        return self.rng.multinomial(n, p)
+
+    def gamma_sum(self, count, shape, unit):
+        """Sum of `count` Gamma(shape) order values of mean `unit`: one Gamma(count * shape) draw."""
+        count = np.asarray(count)
+        self.draws += count.size
+        k = np.maximum(count * shape, 1e-300)
+        return np.where(count > 0, self.rng.gamma(k, unit / shape), 0.0)
+
+    def orders(self, people, rate):
+        """Orders placed today: Poisson at the people's rate, at most one each (the daily step)."""
+        return np.minimum(self.poisson(people * rate), people)
+
+    def fates(self, orderers, drop, step_up, fall_back):
+        """Drop out with `drop`; of those who stay, customers step up with step_up / (1 - drop) and loyal
+        customers fall back with fall_back / (1 - drop) (chained binomials)."""
+        dropped = self.binomial(orderers, drop[None])
+        stay = orderers - dropped
+        up = self.binomial(stay[:, _CUSTOMER], _safe_div(step_up, 1.0 - drop[_CUSTOMER])[None])
+        down = self.binomial(stay[:, _LOYAL], _safe_div(fall_back, 1.0 - drop[_LOYAL])[None])
+        return dropped, up, down
+
+    def comebacks(self, lapsed, weight1, weight2, chance):
+        """Reactivations drawn per class with chance * (mean weight); the people who come back take away
+        their expected weights (they are drawn in proportion to weight)."""
+        react = self.binomial(lapsed, chance[None, :, None] * _safe_div(weight1, lapsed))
+        mean_w = _safe_div(weight2, weight1)
+        w1 = np.maximum(weight1 - react * mean_w, 0.0)
+        w2 = np.maximum(weight2 - react * mean_w * mean_w, 0.0)
+        return react, w1, w2
+
+    @staticmethod
+    def zeros(shape):
+        return np.zeros(shape, dtype=np.int64)
+
+    @staticmethod
+    def to_count(x):
+        return np.rint(np.asarray(x, dtype=float)).astype(np.int64)
+
+    @staticmethod
+    def sd(count):
+        """Drawn counts are already random: no smoothing."""
+        return None
+
+
+def _safe_div(num, den):
+    """num / den where den > 0, else 0 (shares of empty groups)."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den > 0)
+    return out
+
+
+@dataclass(frozen=True)
+class QueueDay:
+    """One day of a team's queue: how long the day's arrivals wait and what is left for tomorrow."""
+
+    mean_wait: np.ndarray  # days, averaged over the day's arrivals
+    mean_decay: np.ndarray  # average of exp(-wait / tolerance): the share of satisfaction that survives
+    in_time: np.ndarray  # share of the day's arrivals waiting at most `target` days
+    backlog: np.ndarray  # arrivals still waiting at the end of the day
+
+
+def daily_capacity_queue(
+    backlog, arrivals, capacity, tolerance=1.0, target=0.0, arrival_sd=None, max_segments: int = 6
+) -> QueueDay:
+    """One day of a team that gets `capacity` slots every morning, as in the agent engine.
+
+    The agent's team is a SimPy container refilled to `capacity` each morning (unused slots do not carry
+    over). Items still waiting from earlier days take the morning's slots first, in order; the day's
+    arrivals, spread evenly over the day (a fluid), take what is left; the rest queue and are served on
+    later mornings, `capacity` a morning. An arrival at time u of the day that is queued at position x
+    waits 1 + floor(x / capacity) - u days. Averages over the day's arrivals are integrated in closed
+    form, one whole-morning segment of the queue at a time (at most `max_segments`; a longer queue
+    lumps its tail into the last segment).
+
+    `arrival_sd`: when the arrivals are an expectation of a random count (expected mode), the overflow
+    is the expected overflow E[(backlog + N - capacity)+] for N ~ Normal(arrivals, arrival_sd^2), so a
+    queue starts to form, as in the agent engine, before the mean demand reaches the capacity.
+    """
+    backlog = np.asarray(backlog, dtype=float)
+    A = np.asarray(arrivals, dtype=float)
+    c = np.asarray(capacity, dtype=float)
+    margin = 0.0 if arrival_sd is None else 8.0 * np.asarray(arrival_sd, dtype=float)
+    if not np.any(backlog + A + margin > c):  # speed: no team near its capacity today
+        zero = np.zeros(np.broadcast(backlog, A, c).shape)
+        return QueueDay(mean_wait=zero, mean_decay=zero + 1.0, in_time=zero + 1.0, backlog=zero)
+    left = np.maximum(backlog - c, 0.0)  # still waiting after this morning's slots
+    free = np.maximum(c - backlog, 0.0)  # slots left for today's arrivals
+    immediate = np.minimum(A, free)
+    over = A - immediate
+    if arrival_sd is not None:
+        sd = np.maximum(np.asarray(arrival_sd, dtype=float), 1e-9)
+        x = backlog + A - c
+        expected_end = sd * np.exp(-0.5 * (x / sd) ** 2) / np.sqrt(2.0 * np.pi) + x * ndtr(x / sd)
+        over = np.clip(expected_end - left, over, A)
+        immediate = A - over
+    end = left + over
+    total_wait = np.zeros_like(A)
+    total_decay = immediate.copy()
+    total_in_time = immediate * (target >= 0.0)
+    if np.any(over > 0):
+        safe_a = np.where(A > 0, A, 1.0)
+        j0 = np.floor(left / c)
+        n_seg = int(min(max_segments, np.max(np.where(over > 0, np.floor(end / c) - j0 + 1, 0))))
+        for t in range(max(n_seg, 1)):
+            j = j0 + t
+            x1 = np.maximum(left, j * c)
+            x2 = end if t == n_seg - 1 else np.minimum(end, (j + 1) * c)
+            count = np.where(over > 0, np.maximum(x2 - x1, 0.0), 0.0)
+            u1 = (immediate + x1 - left) / safe_a
+            u2 = u1 + count / safe_a
+            total_wait += count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
+            total_decay += (
+                np.exp(-(1.0 + j) / tolerance) * safe_a * tolerance * (np.exp(u2 / tolerance) - np.exp(u1 / tolerance))
+            )
+            u_ok = np.maximum(u1, 1.0 + j - target)
+            total_in_time += safe_a * np.clip(u2 - u_ok, 0.0, None) * (count > 0)
+    has = A > 0
+    return QueueDay(
+        mean_wait=np.where(has, total_wait / np.where(has, A, 1.0), 0.0),
+        mean_decay=np.where(has, total_decay / np.where(has, A, 1.0), 1.0),
+        in_time=np.where(has, total_in_time / np.where(has, A, 1.0), 1.0),
+        backlog=end,
+    )
+
+
+# -- the batch's parameters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Params:
+    """Each scenario's levers as arrays over the batch (S,) or (S, K), read once before the loop."""
+
+    N: np.ndarray
+    conv: np.ndarray
+    page: np.ndarray
+    offer: np.ndarray
+    forget: np.ndarray
+    wom_impact: np.ndarray
+    per_loyal_day: np.ndarray
+    eff: np.ndarray
+    rate_up: np.ndarray
+    drop_red: np.ndarray
+    value_up: np.ndarray
+    half_sat: np.ndarray
+    value_mean: np.ndarray
+    value_shape: np.ndarray
+    experience: tuple[np.ndarray, ...]  # reliability, tolerance, proactive cov, rescue, delight cov/prob, baseline
+    exp_mult: np.ndarray  # (3, S): dropout multiplier by outcome
+    step: np.ndarray  # (3, S): chance to become loyal by outcome
+    demote: np.ndarray
+    loyal_rate: np.ndarray
+    loyal_drop: np.ndarray
+    loyal_value: np.ndarray
+    cap_fulfil: np.ndarray
+    cap_service: np.ndarray
+    complaint_share: np.ndarray
+    recovery: np.ndarray
+    target_days: np.ndarray
+    react0: np.ndarray  # reactivation chance of a contacted person who lapsed this month
+    react_decay: np.ndarray  # factor on that chance per calendar month since lapsing
+    lam: np.ndarray  # (S, K)
+    p: np.ndarray  # (S, K)
+    w: np.ndarray  # (S, K)
+    margin: np.ndarray
+    cost_per_order: np.ndarray
+    discount_rate: np.ndarray
+
+
+def _stack(scenarios: Sequence[Scenario], get) -> np.ndarray:
+    return np.array([float(get(s)) for s in scenarios], dtype=float)
+
+
+def _params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> _Params:
+    """The batch's parameters; a scenario repeated over many rows is read once (speed)."""
+    index: dict[int, int] = {}
+    unique: list[Scenario] = []
+    rows = np.empty(len(scenarios), dtype=np.int64)
+    for i, s in enumerate(scenarios):
+        if id(s) not in index:
+            index[id(s)] = len(unique)
+            unique.append(s)
+        rows[i] = index[id(s)]
+    P = _read_params(unique, n_rate, n_dropout)
+    if len(unique) == len(scenarios) and np.array_equal(rows, np.arange(len(rows))):
+        return P
+    taken = {}
+    for name in P.__dataclass_fields__:
+        value = getattr(P, name)
+        if isinstance(value, tuple):
+            taken[name] = tuple(v[rows] for v in value)
+        elif name in ("exp_mult", "step"):
+            taken[name] = value[:, rows]
+        else:
+            taken[name] = value[rows]
+    return _Params(**taken)
+
+
+def _read_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> _Params:
+    S = scenarios
+    ret = [s.retention for s in S]
+    eff = np.array(
+        [
+            model.backend_effectiveness(r.first_party_data_share, r.marketplace_effectiveness, r.targeting_precision)
+            for r in ret
+        ]
+    )
+    shapes = _stack(S, lambda s: model.gamma_order_value(1.0, s.economics.order_value_cv)[0])
+    react0 = _stack(
+        S,
+        lambda s: model.reactivation_probability(
+            s.winback.base_reactivation, 0.0, s.winback.decay_months, s.retention.targeting_precision
+        ),
+    )
+    react1 = _stack(
+        S,
+        lambda s: model.reactivation_probability(
+            s.winback.base_reactivation, 1.0, s.winback.decay_months, s.retention.targeting_precision
+        ),
+    )
+    react2 = _stack(
+        S,
+        lambda s: model.reactivation_probability(
+            s.winback.base_reactivation, 2.0, s.winback.decay_months, s.retention.targeting_precision
+        ),
+    )
+    decay = _safe_div(react1, react0)
+    if np.any(np.abs(react2 - react1 * decay) > 1e-9 * np.maximum(react0, 1e-300)):
+        raise ValueError("the fast engine needs a win-back response that fades exponentially with months since lapse")
+    classes = [
+        latent_classes(
+            s.repeat_purchase.r, s.repeat_purchase.alpha, s.repeat_purchase.a, s.repeat_purchase.b, n_rate, n_dropout
+        )
+        for s in S
+    ]
+    e = [s.experience for s in S]
+    return _Params(
+        N=_stack(S, lambda s: s.market.size),
+        conv=_stack(S, lambda s: s.first_purchase.monthly_conversion),
+        page=_stack(S, lambda s: s.first_purchase.landing_page_quality),
+        offer=_stack(S, lambda s: s.first_purchase.offer_strength),
+        forget=_stack(S, lambda s: s.first_purchase.forgetting_per_month),
+        wom_impact=_stack(S, lambda s: s.first_purchase.negative_wom_impact),
+        per_loyal_day=_stack(S, lambda s: s.referral.contacts_per_loyal_per_month / model.DAYS_PER_MONTH),
+        eff=eff,
+        rate_up=_stack(S, lambda s: s.retention.purchase_rate_uplift_max),
+        drop_red=_stack(S, lambda s: s.retention.dropout_reduction_max),
+        value_up=_stack(S, lambda s: s.retention.order_value_uplift_max),
+        half_sat=_stack(S, lambda s: s.retention.half_saturation_per_customer),
+        value_mean=_stack(S, lambda s: s.economics.order_value_mean),
+        value_shape=shapes,
+        experience=tuple(
+            np.array([getattr(x, f) for x in e], dtype=float)
+            for f in (
+                "reliability",
+                "delay_tolerance_days",
+                "proactive_coverage",
+                "proactive_rescue",
+                "delight_coverage",
+                "delight_probability",
+                "baseline_delight",
+            )
+        ),
+        exp_mult=np.array(
+            [
+                [x.dissatisfied_dropout_multiplier for x in e],
+                [1.0] * len(e),
+                [x.delighted_dropout_multiplier for x in e],
+            ]
+        ),
+        step=np.array(
+            [
+                [0.0] * len(S),
+                [s.loyalty.step_probability_satisfied for s in S],
+                [s.loyalty.step_probability_delighted for s in S],
+            ]
+        ),
+        demote=_stack(S, lambda s: s.loyalty.demote_on_dissatisfied),
+        loyal_rate=_stack(S, lambda s: s.loyalty.purchase_rate_multiplier),
+        loyal_drop=_stack(S, lambda s: s.loyalty.dropout_multiplier),
+        loyal_value=_stack(S, lambda s: s.loyalty.order_value_multiplier),
+        # the agent's SimPy resources have a whole number of slots
+        cap_fulfil=_stack(S, lambda s: max(1, int(round(s.operations.fulfilment_capacity_per_day)))),
+        cap_service=_stack(S, lambda s: max(1, int(round(s.operations.service_capacity_per_day)))),
+        complaint_share=_stack(S, lambda s: s.operations.complaint_share),
+        recovery=_stack(S, lambda s: s.operations.service_recovery),
+        target_days=_stack(S, lambda s: s.operations.service_target_days),
+        react0=react0,
+        react_decay=decay,
+        lam=np.stack([c[0] for c in classes]),
+        p=np.stack([c[1] for c in classes]),
+        w=np.stack([c[2] for c in classes]),
+        margin=_stack(S, lambda s: s.economics.gross_margin),
+        cost_per_order=_stack(S, lambda s: s.economics.fulfilment_cost_per_order + model.experience_cost_per_order(s)),
+        discount_rate=_stack(S, lambda s: s.economics.annual_discount_rate),
+    )
+
+
+@dataclass(frozen=True)
+class _MonthlyPlan:
+    """The batch's spend turned into monthly per-day drivers (S, M)."""
+
+    front_contacts_day: np.ndarray  # people reached per day, all channels
+    winback_contacts_day: np.ndarray  # win-back contacts per day
+    backend_effective: np.ndarray  # back-end spend per month weighted by channel efficiency
+    spend_day: np.ndarray  # (S, M, 3) spend per day by purpose
+
+
+def _monthly_plan(scenarios: Sequence[Scenario], spend: np.ndarray, days_in_month: np.ndarray) -> _MonthlyPlan:
+    """Reach, win-back contacts and back-end weight of each month (as `model.build_plan`, batched)."""
+    channels = list(scenarios[0].channels)
+    S, M, C, _ = spend.shape
+    reach = np.zeros((S, M))
+    cost = np.zeros((S, C))
+    eff = np.zeros((S, C))
+    for c, name in enumerate(channels):
+        chans = [s.channels[name] for s in scenarios]
+        cost[:, c] = [ch.winback_cost_per_contact for ch in chans]
+        eff[:, c] = [ch.backend_efficiency for ch in chans]
+        kinds = np.array([ch.reach.kind for ch in chans])
+        for kind in np.unique(kinds):
+            rows = kinds == kind
+            sel = [ch for ch, k in zip(chans, rows, strict=True) if k]
+            reach[rows] += model.reach_per_month(
+                spend[rows, :, c, 0],
+                np.array([ch.reach.max_reach for ch in sel])[:, None],
+                np.array([ch.reach.half_saturation for ch in sel])[:, None],
+                np.array([ch.reach.shape for ch in sel])[:, None],
+                str(kind),
+            )
+    per_day = 1.0 / days_in_month
+    return _MonthlyPlan(
+        front_contacts_day=reach * per_day,
+        winback_contacts_day=(spend[:, :, :, 2] / cost[:, None, :]).sum(axis=2) * per_day,
+        backend_effective=(spend[:, :, :, 1] * eff[:, None, :]).sum(axis=2),
+        spend_day=spend.sum(axis=2) * per_day[None, :, None],
+    )
+
+
+# -- the batch result ---------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchResult:
+    """What a batch run produced, per scenario (first axis).
+
+    `monthly` (S, M, len(RAW_COLUMNS)) holds flows summed by month and stage counts at month end
+    (`fulfilment_delay_days` summed over orders); `daily` (S, D, ...) is kept when asked for.
+    """
+
+    scenarios: list[Scenario]
+    spend: np.ndarray  # (S, M, C, 3)
+    mode: str
+    dates: pd.DatetimeIndex
+    month_of_day: np.ndarray
+    monthly: np.ndarray
+    npv: np.ndarray  # (S,) discounted contribution
+    cohort: np.ndarray  # (S, 2): active 365 days before the end, still active at the end
+    daily: np.ndarray | None = None
+    seeds: list[int] = field(default_factory=list)
+    draws: int = 0
+    trace: list = field(default_factory=list, repr=False)
+
+    @property
+    def n(self) -> int:
+        return len(self.scenarios)
+
+    def column(self, name: str) -> np.ndarray:
+        """(S, M) monthly values of a raw column."""
+        return self.monthly[:, :, _COL[name]]
+
+    def money(self) -> dict[str, np.ndarray]:
+        """(S, M) monthly money columns, by the same formulas as `finish_money`."""
+        margin = np.array([s.economics.gross_margin for s in self.scenarios])[:, None]
+        per_order = np.array(
+            [s.economics.fulfilment_cost_per_order + model.experience_cost_per_order(s) for s in self.scenarios]
+        )[:, None]
+        revenue, orders = self.column("revenue"), self.column("orders")
+        gross_profit = revenue * margin - orders * per_order
+        spend = self.column("spend_front") + self.column("spend_back") + self.column("spend_winback")
+        gpa = self.column("revenue_acquired") * margin - self.column("orders_acquired") * per_order
+        return {"gross_profit": gross_profit, "contribution": gross_profit - spend, "gross_profit_acquired": gpa}
+
+    def kpi_vectors(self) -> dict[str, np.ndarray]:
+        """Headline figures of every scenario, as (S,) arrays (the optimizer's objectives among them)."""
+        money = self.money()
+        last = self.monthly[:, -1]
+        front = self.column("spend_front")
+        gap = np.cumsum(money["gross_profit_acquired"] - front, axis=1)
+        paid = (gap >= 0) & (np.cumsum(front, axis=1) > 0)
+        payback = np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
+        new = self.column("new_customers").sum(axis=1)
+        return {
+            "cumulative_contribution": money["contribution"].sum(axis=1),
+            "npv": self.npv.copy(),
+            "revenue": self.column("revenue").sum(axis=1),
+            "gross_profit": money["gross_profit"].sum(axis=1),
+            "customers_at_horizon": last[:, _COL["customer"]] + last[:, _COL["loyal"]],
+            "new_customers": new,
+            "orders": self.column("orders").sum(axis=1),
+            "payback_months": payback,
+            "cac": _safe_div(front.sum(axis=1), new),
+            "marketing_spend": self.spend.sum(axis=(1, 2, 3)),
+        }
+
+    def result(self, i: int = 0, seed: int | None = None) -> SimulationResult:
+        """The `SimulationResult` of scenario i (needs `keep_daily=True`)."""
+        if self.daily is None:
+            raise ValueError("this batch was run without keep_daily=True; no daily table to return")
+        s = self.scenarios[i]
+        daily = pd.DataFrame(self.daily[i], index=self.dates, columns=RAW_COLUMNS)
+        orders = daily["orders"].to_numpy()
+        daily["fulfilment_delay_days"] = daily["fulfilment_delay_days"].to_numpy() / np.maximum(orders, 1.0)
+        finish_money(daily, s, model.experience_cost_per_order(s))
+        daily = daily[STAGES + FLOW_COLUMNS + EXTRA_COLUMNS]
+        start, kept = self.cohort[i]
+        return SimulationResult(
+            scenario=s,
+            engine="fast",
+            seed=seed,
+            daily=daily,
+            orders=None,
+            spend_by_channel=_spend_frame(self.spend[i], self.dates[0], list(s.channels)),
+            cohort={"start": float(start), "retained": float(kept)},
+            meta={"mode": self.mode, "draws": self.draws},
+        )
+
+
+def _spend_frame(spend: np.ndarray, start: pd.Timestamp, channels: list[str]) -> pd.DataFrame:
+    """Monthly spend by purpose and channel (the agent engine's layout)."""
+    M = spend.shape[0]
+    months = pd.date_range(start, periods=M, freq="MS")
+    cols = pd.MultiIndex.from_product([list(PURPOSES), channels], names=["purpose", "channel"])
+    return pd.DataFrame(spend.transpose(0, 2, 1).reshape(M, -1), index=months, columns=cols)
+
+
+# -- the engine ---------------------------------------------------------------------------------------
+
+
+def _calendar(scenario: Scenario) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
+    plan = model.build_plan(scenario, np.zeros((scenario.simulation.horizon_months, len(scenario.channels), 3)))
+    return plan.dates, plan.month_of_day, plan.days_in_month
+
+
+def _initial_base(scenario: Scenario, P: _Params, i: int, draw, rng: np.random.Generator, n_dropout: int):
+    """Existing customers of scenario i by class: (customers (K,), loyal (K,), lapsed (K,), weight1, weight2).
+
+    Without a customer snapshot the base is spread over the classes by their weights (the agent draws
+    each person from the same priors); with one, each person of `sim.base.existing_customers` is put
+    in the nearest class.
+    """
+    ex = scenario.market.existing
+    lam, p, w = P.lam[i], P.p[i], P.w[i]
+    g = P.react_decay[i]
+    if ex.snapshot is None:
+        months = np.arange(1, ex.lapsed_months_ago_max + 1)
+        cust = draw.multinomial(np.asarray(ex.customers), w)
+        loyal = draw.multinomial(np.asarray(ex.loyal), w)
+        by_month = draw.multinomial(np.asarray(ex.lapsed), np.outer(w, np.full(len(months), 1.0 / len(months))).ravel())
+        by_month = by_month.reshape(len(w), len(months))
+        return cust, loyal, by_month.sum(axis=1), by_month @ g**months, by_month @ g ** (2 * months)
+    base = existing_customers(scenario, rng)
+    classes, weights = class_weights(base.purchase_rate, base.dropout, lam, p, n_dropout)
+    if isinstance(draw, _Sampled):  # whole people: each goes to one of its classes, chosen by the weights
+        pick = (rng.random(len(weights))[:, None] > np.cumsum(weights, axis=1)).sum(axis=1)
+        pick = np.minimum(pick, 3)
+        classes = classes[np.arange(len(classes)), pick][:, None]
+        weights = np.ones_like(classes, dtype=float)
+    stage = np.asarray(base.stage)
+    K = len(w)
+    months = np.asarray(base.lapsed_months_ago, dtype=float)
+
+    def count(mask: np.ndarray, value: np.ndarray | float = 1.0) -> np.ndarray:
+        v = np.broadcast_to(np.asarray(value, dtype=float)[..., None] if np.ndim(value) else value, weights.shape)
+        return np.bincount(classes[mask].ravel(), weights=(weights * v)[mask].ravel(), minlength=K)
+
+    lapsed = stage == 2
+    return (
+        draw.to_count(count(stage == 0)),
+        draw.to_count(count(stage == 1)),
+        draw.to_count(count(lapsed)),
+        count(lapsed, g**months),
+        count(lapsed, g ** (2 * months)),
+    )
+
+
+def _run_chunk(
+    scenarios: Sequence[Scenario],
+    spend: np.ndarray,
+    mode: str,
+    seed: int | None,
+    keep_daily: bool,
+    n_rate: int,
+    n_dropout: int,
+    progress: bool,
+    detail: bool = True,
+    trace_days: Sequence[int] | None = None,
+) -> BatchResult:
+    """Simulate rows of a batch that share one random stream (the core daily loop). `trace_days`: sampled
+    mode records those days' draws in `trace` (for the benchmark's bare-loop comparison)."""
+    S = len(scenarios)
+    P = _params(scenarios, n_rate, n_dropout)
+    dates, month_of_day, days_in_month = _calendar(scenarios[0])
+    D, M = len(dates), len(days_in_month)
+    K = P.lam.shape[1]
+    plan = _monthly_plan(scenarios, spend, days_in_month)
+    rng = np.random.default_rng(seed)
+    draw = _Sampled(rng, trace_days) if mode == "sampled" else _Expected()
+
+    # state: U, A (S,); active (group, stage, S, K); lapsed count and decayed weights (group, S, K)
+    U = draw.zeros(S)
+    A = draw.zeros(S)
+    # groups for the order accounting: existing base, one-order and repeat acquired customers; a lean run
+    # (detail=False: no acquired-customer columns) keeps everybody in one group, three times less work
+    G = 3 if detail else 1
+    act = draw.zeros((G, 2, S, K))
+    lap = draw.zeros((G, S, K))
+    W1 = np.zeros((G, S, K))
+    W2 = np.zeros((G, S, K))
+    for i, s in enumerate(scenarios):
+        c, lo, x, w1, w2 = _initial_base(s, P, i, draw, rng, n_dropout)
+        act[_EXISTING, _CUSTOMER, i] = c
+        act[_EXISTING, _LOYAL, i] = lo
+        lap[_EXISTING, i] = x
+        W1[_EXISTING, i] = w1
+        W2[_EXISTING, i] = w2
+        A[i] = s.market.initially_aware
+        U[i] = s.market.size - s.market.initially_aware - c.sum() - lo.sum() - x.sum()
+
+    e = P.experience
+    dis_nodelay = model.experience_probabilities(e[0], 0.0, *e[1:])[0]
+    negative = np.asarray(dis_nodelay, dtype=float).copy()  # word of mouth starts at its steady level
+    backlog_f = np.zeros(S)
+    backlog_s = np.zeros(S)
+    cohort_day = D - 365 if D > 365 else None
+    cohort = np.full((S, 2), np.nan)
+    coh = None
+    years = np.arange(D) / 365.25
+    npv = np.zeros(S)
+    monthly = np.zeros((S, M, len(RAW_COLUMNS)))
+    daily = np.zeros((S, D, len(RAW_COLUMNS))) if keep_daily else None
+    buf = np.zeros((S, len(RAW_COLUMNS)))
+    prev_orders = np.zeros(S)
+    blocked_days = np.zeros(S)
+    prev_dissatisfied = np.zeros(S)
+
+    lam = P.lam[None]  # (1, S, K)
+    loyal_rate = np.stack([np.ones(S), P.loyal_rate])[:, :, None]  # (2, S, 1)
+    # dropout chance of a satisfied order before today's back-end multiplier, by stage (2, S, K)
+    p_stage = P.p[None] * np.stack([np.ones(S), P.loyal_drop])[:, :, None]
+    dis_mult = P.exp_mult[0][:, None]
+    del_mult = P.exp_mult[2][:, None]
+    step_sat = P.step[1][:, None]
+    step_del = P.step[2][:, None]
+    demote = P.demote[:, None]
+    value_unit = np.stack([P.value_mean, P.value_mean * P.loyal_value])  # (2, S) before cross-sell
+    decay1 = P.react_decay[None, :, None]
+    decay2 = decay1**2
+    drivers_front = plan.front_contacts_day
+    drivers_wb = plan.winback_contacts_day
+    spend_day = plan.spend_day
+
+    bar = tqdm(total=D, desc=f"fast x{S}", unit="day", disable=None if progress else True, leave=False)
+    month = -1
+    for d in range(D):
+        draw.day = d
+        m = int(month_of_day[d])
+        if m != month:
+            if month >= 0:  # a new calendar month: every lapse is a month older
+                W1 *= decay1
+                W2 *= decay2
+            month = m
+        if d > 0:  # word of mouth: EWMA of the dissatisfied share of yesterday's orders
+            share = _safe_div(prev_dissatisfied, prev_orders)
+            negative = np.where(
+                prev_orders > 0, negative + (share - negative) / model.NEGATIVE_WOM_MEMORY_DAYS, negative
+            )
+        if d == cohort_day:
+            coh = act.sum(axis=0)
+            cohort[:, 0] = coh.sum(axis=(0, 2))
+
+        # back-end effect today: spend per active customer
+        active_by_stage = act.sum(axis=(0, 3))  # (2, S)
+        n_loyal = active_by_stage[1]
+        per_customer = plan.backend_effective[:, m] / np.maximum(active_by_stage.sum(axis=0), 1.0)
+        sat = model.backend_saturation(per_customer, P.half_sat)
+        lever = model.retention_effect(sat, P.eff, P.rate_up, P.drop_red, P.value_up)
+
+        # awareness: contacts land on random people of the market, only the unaware count
+        contacts = drivers_front[:, m] + P.per_loyal_day * n_loyal
+        p_contact = model.contact_probability(contacts, P.N)
+        newly = draw.binomial(U, p_contact)
+        U = U - newly
+        A = A + newly
+        h_first = model.first_purchase_hazard(P.conv, P.page, P.offer, negative, P.wom_impact)
+        h_forget = model.forgetting_hazard(P.forget, p_contact)
+        p_buy, p_forget = model.aware_outcome_probabilities(h_first, h_forget)
+        buyers = draw.binomial(A, p_buy)
+        forgot = draw.binomial(A - buyers, _safe_div(p_forget, 1.0 - p_buy))
+        A = A - buyers - forgot
+        U = U + forgot
+        new_by_class = draw.multinomial(buyers, P.w)  # (S, K)
+
+        # win-back: contacts land on random lapsed people; response fades with months since lapsing
+        wb = drivers_wb[:, m]
+        n_lapsed = lap.sum(axis=(0, 2))
+        q = np.where(n_lapsed > 0, model.winback_contact_probability(wb, n_lapsed), 0.0)
+        react, W1, W2 = draw.comebacks(lap, W1, W2, q * P.react0)
+        lap = lap - react
+
+        # orders: active customers buy at their class's rate; new and returning people order at once
+        rate = lam * (lever.purchase_rate[None, :, None] * loyal_rate)  # (2, S, K)
+        # a customer whose order waits in a queue places no other order meanwhile (the agent's process
+        # is blocked): over a cycle of 1/rate + wait days the rate falls to rate / (1 + rate * wait)
+        if blocked_days.any():
+            rate = rate / (1.0 + rate * blocked_days[None, :, None])
+        ordering = draw.orders(act, rate)  # (3, 2, S, K)
+        by_group = ordering.sum(axis=3)  # (3, 2, S)
+        react_by_group = react.sum(axis=2)  # (3, S)
+        first_orders = new_by_class.sum(axis=1)
+        n_orders = by_group.sum(axis=(0, 1)) + react_by_group.sum(axis=0) + first_orders
+
+        # experience: fulfilment delay (the team's daily slots), then complaints and their recovery
+        shipping = daily_capacity_queue(backlog_f, n_orders, P.cap_fulfil, e[1], arrival_sd=draw.sd(n_orders))
+        backlog_f = shipping.backlog
+        # experience_probabilities is linear in exp(-delay / tolerance): use the delay with the day's mean decay
+        delay_eff = -e[1] * np.log(np.maximum(shipping.mean_decay, 1e-300))
+        dis0, _, del0 = model.experience_probabilities(e[0], delay_eff, *e[1:])
+        dis_orders = draw.binomial(n_orders, dis0)
+        complaints = draw.binomial(dis_orders, P.complaint_share)
+        service = daily_capacity_queue(
+            backlog_s, complaints, P.cap_service, 1.0, P.target_days, arrival_sd=draw.sd(complaints)
+        )
+        backlog_s = service.backlog
+        in_time = service.in_time
+        recovered = draw.binomial(complaints, P.recovery * in_time)
+        delighted = draw.binomial(n_orders - dis_orders, _safe_div(del0, 1.0 - dis0))
+        dissatisfied = dis_orders - recovered
+        satisfied = n_orders - dissatisfied - delighted
+        # days an order keeps its customer waiting: shipping, and for complaints the answer (at most the target)
+        blocked_days = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
+        rescue = model.complaint_recovery_probability(P.complaint_share, P.recovery, in_time)
+        pi_dis = (dis0 * (1.0 - rescue))[:, None]  # (S, 1) final outcome of an order
+        pi_del = del0[:, None]
+        pi_sat = 1.0 - pi_dis - pi_del
+
+        # after each order: drop out, step up to loyal, or (loyal, dissatisfied) fall back.
+        # model.dropout_probability = min(1, p x levers); only the dissatisfied multiplier (>= 1) can reach the cap
+        p_sat = p_stage * lever.dropout[None, :, None]  # (2, S, K)
+        p_dis = np.minimum(1.0, p_sat * dis_mult)
+        p_del = p_sat * del_mult
+        drop = pi_dis * p_dis + pi_sat * p_sat + pi_del * p_del  # (2, S, K) per order
+        step_up = pi_sat * (1.0 - p_sat[_CUSTOMER]) * step_sat + pi_del * (1.0 - p_del[_CUSTOMER]) * step_del
+        fall_back = pi_dis * (1.0 - p_dis[_LOYAL]) * demote  # (S, K)
+
+        # orderers by the group they belong to after the order (a sum of binomials with one chance is a
+        # binomial of the sum, so merging before the draws changes nothing): the existing base stays
+        # existing, first orders make one-order customers, any other acquired order makes repeat buyers
+        dest = ordering.copy()
+        if detail:
+            dest[_REPEAT] += dest[_ONE_ORDER]
+            dest[_ONE_ORDER] = 0
+            dest[_ONE_ORDER, _CUSTOMER] = new_by_class
+            dest[_EXISTING, _CUSTOMER] += react[_EXISTING]
+            dest[_REPEAT, _CUSTOMER] += react[_ONE_ORDER] + react[_REPEAT]
+        else:
+            dest[0, _CUSTOMER] += react[0] + new_by_class
+        dropped, up, down = draw.fates(dest, drop, step_up, fall_back)  # (G, 2, S, K), (G, S, K) x 2
+        stay = dest - dropped
+        act = act - ordering
+        act[:, _CUSTOMER] += stay[:, _CUSTOMER] - up + down
+        act[:, _LOYAL] += stay[:, _LOYAL] - down + up
+        lapsing = dropped.sum(axis=1)  # (3, S, K)
+        lap = lap + lapsing
+        W1 = W1 + lapsing
+        W2 = W2 + lapsing
+
+        if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
+            c_orders = draw.orders(coh, rate)[None]
+            c_drop, c_up, c_down = (x[0] for x in draw.fates(c_orders, drop, step_up, fall_back))
+            coh = coh - c_drop
+            coh[_CUSTOMER] += c_down - c_up
+            coh[_LOYAL] += c_up - c_down
+
+        # money: order values by kind (non-loyal/loyal x new/existing/acquired repeat)
+        unit = value_unit * lever.order_value  # (2, S)
+        existing_orders = by_group[_EXISTING].copy()
+        existing_orders[_CUSTOMER] += react_by_group[_EXISTING]
+        if detail:
+            acquired_repeat = by_group[_ONE_ORDER] + by_group[_REPEAT]
+            acquired_repeat[_CUSTOMER] += react_by_group[_ONE_ORDER] + react_by_group[_REPEAT]
+        else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
+            acquired_repeat = np.zeros_like(existing_orders)
+        rev_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
+        rev_existing = draw.gamma_sum(existing_orders, P.value_shape, unit)
+        rev_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit)
+        revenue_returning = rev_existing.sum(axis=0) + rev_acq_repeat.sum(axis=0)
+        revenue = rev_new + revenue_returning
+        acquired_orders = first_orders + acquired_repeat.sum(axis=0)
+        second_orders = by_group[_ONE_ORDER].sum(axis=0) + react_by_group[_ONE_ORDER] if detail else np.nan
+
+        # record the day (stages at the end of the day)
+        sd = spend_day[:, m]
+        buf[:, 0] = U
+        buf[:, 1] = A
+        buf[:, 2] = act[:, _CUSTOMER].sum(axis=(0, 2))
+        buf[:, 3] = act[:, _LOYAL].sum(axis=(0, 2))
+        buf[:, 4] = lap.sum(axis=(0, 2))
+        buf[:, 5] = buyers
+        buf[:, 6] = n_orders
+        buf[:, 7] = n_orders - first_orders
+        buf[:, 8] = revenue
+        buf[:, 9] = rev_new
+        buf[:, 10] = revenue_returning
+        buf[:, 11:14] = sd
+        buf[:, 14] = newly
+        buf[:, 15] = forgot
+        buf[:, 16] = lapsing.sum(axis=(0, 2))
+        buf[:, 17] = react_by_group.sum(axis=0)
+        buf[:, 18] = wb
+        buf[:, 19] = dissatisfied
+        buf[:, 20] = satisfied
+        buf[:, 21] = delighted
+        buf[:, 22] = complaints
+        buf[:, 23] = recovered
+        buf[:, 24] = n_orders * shipping.mean_wait
+        buf[:, 25] = acquired_orders
+        buf[:, 26] = rev_new + rev_acq_repeat.sum(axis=0)
+        if not detail:
+            buf[:, 25:28] = np.nan
+        buf[:, 27] = second_orders
+        monthly[:, m] += buf
+        monthly[:, m, :5] = buf[:, :5]
+        if daily is not None:
+            daily[:, d] = buf
+        contribution = revenue * P.margin - n_orders * P.cost_per_order - sd.sum(axis=1)
+        npv += contribution * np.power(1.0 + P.discount_rate, -years[d])
+        prev_orders = n_orders
+        prev_dissatisfied = dissatisfied
+        bar.update(1)
+    bar.close()
+    if coh is not None:
+        cohort[:, 1] = coh.sum(axis=(0, 2))
+    return BatchResult(
+        scenarios=list(scenarios),
+        spend=spend,
+        mode=mode,
+        dates=dates,
+        month_of_day=month_of_day,
+        monthly=monthly,
+        npv=npv,
+        cohort=cohort,
+        daily=daily,
+        seeds=[seed] if seed is not None else [],
+        draws=int(draw.draws),
+        trace=getattr(draw, "trace", []),
+    )
+
+
+def _run_chunk_args(args: tuple) -> BatchResult:
+    return _run_chunk(*args)
+
+
+def simulate_batch(
+    scenarios: Scenario | Sequence[Scenario],
+    spend: np.ndarray | None = None,
+    *,
+    mode: str = "expected",
+    seed: int | None = None,
+    keep_daily: bool = False,
+    workers: int = 1,
+    n_rate_classes: int = DEFAULT_RATE_CLASSES,
+    n_dropout_classes: int = DEFAULT_DROPOUT_CLASSES,
+    progress: bool = False,
+    detail: bool = True,
+) -> BatchResult:
+    """Simulate a batch of S scenario rows at once.
+
+    `scenarios`: one scenario (repeated over the rows of `spend`) or S scenarios that share horizon,
+    start date and channels (for instance variants with one parameter moved, for sensitivity).
+    `spend`: (S, M, C, 3) spend by row, month, channel and purpose (front, back, winback), or (M, C, 3)
+    for every row; default each scenario's own plan. In sampled mode the rows are cut into fixed chunks
+    of `CHUNK_ROWS`, each with its own stream from `SeedSequence(seed).spawn`, so results do not depend on
+    `workers` (the processes the chunks are spread over). `detail=False` (for sweeps) skips the
+    acquired-customer accounting (orders_acquired, revenue_acquired, second_orders and so payback become
+    NaN) and runs about twice as fast; every other column is the same (to ~1e-7: the win-back weights
+    of lapsed people are then pooled over groups).
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, found {mode!r}")
+    rows = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
+    if not rows:
+        raise ValueError("simulate_batch needs at least one scenario")
+    first = rows[0]
+    M, C = first.simulation.horizon_months, len(first.channels)
+    if spend is None:
+        spend_arr = np.stack([model.spend_by_month(s) for s in rows])
+    else:
+        spend_arr = np.asarray(spend, dtype=float)
+        if spend_arr.ndim == 3:
+            spend_arr = np.broadcast_to(spend_arr, (len(rows), *spend_arr.shape)).copy()
+        if spend_arr.ndim != 4 or spend_arr.shape[1:] != (M, C, 3):
+            raise ValueError(f"spend must have shape (S, {M}, {C}, 3), found {spend_arr.shape}")
+    if len(rows) == 1 and spend_arr.shape[0] > 1:
+        rows = rows * spend_arr.shape[0]
+    if len(rows) != spend_arr.shape[0]:
+        raise ValueError(f"{len(rows)} scenarios but {spend_arr.shape[0]} spend plans")
+    for s in rows[1:]:
+        if (
+            s.simulation.horizon_months != M
+            or s.simulation.start_date != first.simulation.start_date
+            or list(s.channels) != list(first.channels)
+        ):
+            raise ValueError("scenarios in one batch must share horizon, start date and channels")
+    base_seed = first.simulation.seed if seed is None else seed
+    bounds = list(range(0, len(rows), CHUNK_ROWS)) + [len(rows)]
+    n_chunks = len(bounds) - 1
+    seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in np.random.SeedSequence(base_seed).spawn(n_chunks)]
+    if n_chunks == 1:
+        seeds = [base_seed]  # a single row or small batch uses the seed itself, like the agent engine
+    jobs = [
+        (
+            rows[lo:hi],
+            spend_arr[lo:hi],
+            mode,
+            seeds[j],
+            keep_daily,
+            n_rate_classes,
+            n_dropout_classes,
+            progress and workers <= 1,
+            detail,
+        )
+        for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+    ]
+    if mode == "expected":  # no random stream: one big chunk is fastest
+        jobs = [(rows, spend_arr, mode, base_seed, keep_daily, n_rate_classes, n_dropout_classes, progress, detail)]
+        if workers > 1 and len(rows) >= 128:  # a process pool only pays for itself on a big batch
+            cut = np.linspace(0, len(rows), workers + 1).astype(int)
+            jobs = [
+                (
+                    rows[lo:hi],
+                    spend_arr[lo:hi],
+                    mode,
+                    base_seed,
+                    keep_daily,
+                    n_rate_classes,
+                    n_dropout_classes,
+                    False,
+                    detail,
+                )
+                for lo, hi in zip(cut[:-1], cut[1:], strict=True)
+            ]
+    if workers > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            parts = list(
+                tqdm(
+                    pool.map(_run_chunk_args, jobs),
+                    total=len(jobs),
+                    desc="fast batch",
+                    disable=None if progress else True,
+                    leave=False,
+                )
+            )
+    else:
+        parts = [_run_chunk(*job) for job in jobs]
+    return _concat(parts, seeds if mode == "sampled" else [base_seed])
+
+
+def _concat(parts: list[BatchResult], seeds: list[int]) -> BatchResult:
+    if len(parts) == 1:
+        parts[0].seeds = seeds
+        return parts[0]
+    first = parts[0]
+    return BatchResult(
+        scenarios=[s for p in parts for s in p.scenarios],
+        spend=np.concatenate([p.spend for p in parts]),
+        mode=first.mode,
+        dates=first.dates,
+        month_of_day=first.month_of_day,
+        monthly=np.concatenate([p.monthly for p in parts]),
+        npv=np.concatenate([p.npv for p in parts]),
+        cohort=np.concatenate([p.cohort for p in parts]),
+        daily=None if first.daily is None else np.concatenate([p.daily for p in parts]),
+        seeds=seeds,
+        draws=sum(p.draws for p in parts),
+    )
+
+
+def run_fast(
+    scenario: Scenario,
+    seed: int | None = None,
+    *,
+    spend_month: np.ndarray | None = None,
+    mode: str = "expected",
+    progress: bool = False,
+    **ignored,
+) -> SimulationResult:
+    """Run the fast engine on one scenario; same result type, KPIs and CSV columns as the agent engine.
+
+    `mode`: "expected" (deterministic expectations) or "sampled" (seeded draws). `spend_month` (M, C, 3)
+    overrides the scenario's budget plan. Other keywords (e.g. `record_orders`) are accepted and ignored:
+    the fast engine keeps no order log.
+    """
+    seed = scenario.simulation.seed if seed is None else seed
+    spend = None if spend_month is None else np.asarray(spend_month, dtype=float)[None]
+    batch = simulate_batch(scenario, spend, mode=mode, seed=seed, keep_daily=True, progress=progress)
+    return batch.result(0, seed=seed)
+
+
+def horizon_value(batch: BatchResult, objective: str) -> np.ndarray:
+    """(S,) objective values of a batch: contribution, npv, revenue or customers (at the horizon)."""
+    k = batch.kpi_vectors()
+    key = {
+        "contribution": "cumulative_contribution",
+        "npv": "npv",
+        "revenue": "revenue",
+        "customers": "customers_at_horizon",
+    }[objective]
+    return k[key]
+
+
+__all__ = [
+    "BatchResult",
+    "MODES",
+    "RAW_COLUMNS",
+    "daily_capacity_queue",
+    "horizon_value",
+    "class_weights",
+    "latent_classes",
+    "run_fast",
+    "simulate_batch",
+]

@@ -1,0 +1,161 @@
+"""The fast engine's own promises: heterogeneity kept by quadrature, expected mode = mean of sampled
+mode, batches that reproduce and do not depend on the worker count, levers that move the right way."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import small
+from scipy import stats
+
+from sim import model
+from sim.engines.fast import (
+    CHUNK_ROWS,
+    class_weights,
+    daily_capacity_queue,
+    latent_classes,
+    run_fast,
+    simulate_batch,
+)
+from sim.io import write_run_outputs
+from sim.kpis import compute_kpis, marginal_rois
+from sim.result import TIMESERIES_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def d2c():
+    return small("early_stage_d2c", factor=0.1, months=12)
+
+
+@pytest.mark.parametrize("r,alpha,a,b", [(1.3, 95.0, 1.0, 4.0), (0.9, 110.0, 1.5, 3.5), (2.5, 90.0, 1.0, 8.0)])
+def test_latent_classes_keep_the_gamma_and_beta_moments(r, alpha, a, b):
+    lam, p, w = latent_classes(r, alpha, a, b)
+    assert w.sum() == pytest.approx(1.0)
+    assert len(np.unique(lam)) == 8 and len(np.unique(p)) == 4  # heterogeneity kept, not an average
+    gamma, beta = stats.gamma(r, scale=1 / alpha), stats.beta(a, b)
+    for k in (1, 2, 3):
+        assert (w * lam**k).sum() == pytest.approx(gamma.moment(k), rel=1e-8)
+        assert (w * p**k).sum() == pytest.approx(beta.moment(k), rel=1e-8)
+
+
+def test_existing_customers_are_spread_over_classes_keeping_their_means():
+    lam, p, _ = latent_classes(1.3, 95.0, 1.0, 4.0)
+    classes, weights = class_weights(lam, p, lam, p, 4)  # a node belongs to its own class
+    assert np.array_equal(classes[np.arange(len(lam)), weights.argmax(axis=1)], np.arange(len(lam)))
+    rng = np.random.default_rng(0)
+    rate, drop = rng.uniform(lam[0], lam[-1], 500), rng.uniform(p[0], p[-1], 500)
+    classes, weights = class_weights(rate, drop, lam, p, 4)
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    np.testing.assert_allclose((weights * lam[classes]).sum(axis=1), rate)
+    np.testing.assert_allclose((weights * p[classes]).sum(axis=1), drop)
+
+
+def _brute_force_queue(backlog, arrivals, capacity, tolerance, target, n=100_000):
+    """Arrivals spread evenly over the day, fine-grained; slots refill each morning; first come first served."""
+    k = n / arrivals
+    left, free = max(backlog * k - capacity * k, 0.0), max(capacity * k - backlog * k, 0.0)
+    i = np.arange(n)
+    u = (i + 0.5) / n
+    wait = np.zeros(n)
+    queued = i >= free
+    x = left + (i[queued] - free)
+    wait[queued] = 1.0 + np.floor(x / (capacity * k)) - u[queued]
+    return wait.mean(), np.exp(-wait / tolerance).mean(), (wait <= target).mean()
+
+
+@pytest.mark.parametrize("backlog,arrivals", [(0, 80), (0, 120), (50, 120), (250, 130), (130, 300)])
+def test_daily_capacity_queue_matches_a_brute_force_queue(backlog, arrivals):
+    q = daily_capacity_queue(np.array([backlog]), np.array([arrivals]), np.array([100.0]), 1.5, 2.0)
+    wait, decay, in_time = _brute_force_queue(backlog, arrivals, 100.0, 1.5, 2.0)
+    assert q.mean_wait[0] == pytest.approx(wait, abs=1e-3)
+    assert q.mean_decay[0] == pytest.approx(decay, abs=1e-3)
+    assert q.in_time[0] == pytest.approx(in_time, abs=1e-3)
+    assert q.backlog[0] == pytest.approx(max(backlog + arrivals - 100.0, 0.0))
+
+
+def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
+    """Over 64 sampled replications the mean lies within z = 4 standard errors (plus 1%) of the
+    expected-value run, for the monthly flows and stage counts."""
+    cols = ["customer", "loyal", "lapsed", "new_customers", "orders", "revenue", "dropouts", "reactivations"]
+    expected = run_fast(d2c, mode="expected").monthly()[cols].to_numpy()
+    batch = simulate_batch([d2c] * 64, mode="sampled", seed=5, keep_daily=True)
+    runs = np.stack([batch.result(i).monthly()[cols].to_numpy() for i in range(batch.n)])
+    mean, se = runs.mean(axis=0), runs.std(axis=0, ddof=1) / np.sqrt(len(runs))
+    limit = 4.0 * se + 0.01 * np.abs(mean) + 1.0
+    assert (np.abs(expected - mean) <= limit).all(), np.argwhere(np.abs(expected - mean) > limit)
+    assert runs.std(axis=0).max() > 0  # sampled mode does draw
+
+
+def test_sampled_mode_is_whole_people_and_reproducible(d2c):
+    a = run_fast(d2c, 3, mode="sampled")
+    b = run_fast(d2c, 3, mode="sampled")
+    c = run_fast(d2c, 4, mode="sampled")
+    assert a.daily.equals(b.daily)
+    assert not a.daily.equals(c.daily)
+    stages = a.daily[["unaware", "aware", "customer", "loyal", "lapsed"]].to_numpy()
+    assert np.array_equal(stages, np.round(stages))
+    assert (stages.sum(axis=1) == d2c.market.size).all()
+
+
+def test_batch_results_do_not_depend_on_the_worker_count(d2c):
+    short = d2c.with_changes({"simulation.horizon_months": 4})
+    rows = CHUNK_ROWS + 6  # two random streams
+    one = simulate_batch([short] * rows, mode="sampled", seed=9, workers=1)
+    two = simulate_batch([short] * rows, mode="sampled", seed=9, workers=2)
+    assert np.array_equal(one.monthly, two.monthly)
+    assert len(set(one.seeds)) == 2  # independent streams from SeedSequence.spawn
+
+
+def test_a_batch_row_equals_the_single_run(d2c):
+    """Rows are independent in expected mode: row i of a batch equals the scenario run alone."""
+    spend = model.spend_by_month(d2c)
+    variants = [d2c, d2c.with_changes({"first_purchase.monthly_conversion": 0.03})]
+    batch = simulate_batch(variants, np.stack([spend, spend * 1.5]), keep_daily=True)
+    alone = run_fast(variants[1], spend_month=spend * 1.5)
+    np.testing.assert_allclose(batch.result(1).daily.to_numpy(), alone.daily.to_numpy(), rtol=1e-12)
+    kv = batch.kpi_vectors()
+    assert kv["cumulative_contribution"][1] == pytest.approx(compute_kpis(alone)["cumulative_contribution"])
+    assert kv["npv"][1] == pytest.approx(compute_kpis(alone)["npv"])
+
+
+def test_levers_move_the_right_way(d2c):
+    """More acquisition buys more new customers, more retention fewer dropouts per order, more win-back
+    more comebacks; a bigger market is not emptier."""
+    base = model.spend_by_month(d2c)
+    plans = [base]
+    for j in range(3):
+        more = base.copy()
+        more[:, :, j] *= 2.0
+        more[:, :, j] += (more[:, :, j].sum() == 0) * 1e6
+        plans.append(more)
+    b = simulate_batch(d2c, np.stack(plans))
+    new = b.column("new_customers").sum(axis=1)
+    drop_rate = b.column("dropouts").sum(axis=1) / b.column("orders").sum(axis=1)
+    react = b.column("reactivations").sum(axis=1)
+    assert new[1] > new[0]
+    assert drop_rate[2] < drop_rate[0]
+    assert react[3] > react[0]
+
+
+def test_capacity_limits_mean_delays_and_dissatisfaction(d2c):
+    tight = d2c.with_changes({"operations.fulfilment_capacity_per_day": 5.0})
+    loose, squeezed = run_fast(d2c), run_fast(tight)
+    assert squeezed.daily["fulfilment_delay_days"].max() > 0.5
+    assert loose.daily["fulfilment_delay_days"].max() < 0.01
+    assert squeezed.daily["dissatisfied"].sum() > 2 * loose.daily["dissatisfied"].sum()
+
+
+def test_run_outputs_have_the_agent_columns_and_no_order_log(d2c, tmp_path):
+    r = run_fast(d2c, record_orders=True)
+    written = write_run_outputs(r, compute_kpis(r), tmp_path)
+    assert {p.name for p in written} == {"timeseries.csv", "kpis.json"}
+    header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
+    assert header[: len(TIMESERIES_COLUMNS)] == TIMESERIES_COLUMNS
+
+
+def test_marginal_rois_default_to_the_fast_engine_and_are_deterministic(d2c):
+    a = marginal_rois(d2c)
+    b = marginal_rois(d2c)
+    assert a == b
+    assert set(a) == {"front", "back", "winback"}
+    assert all(np.isfinite(v) for v in a.values())

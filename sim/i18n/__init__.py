@@ -11,12 +11,14 @@ Texts are plain text: whoever puts them into HTML escapes them (`sim.report.html
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import string
 from datetime import date
 from functools import cache
 from importlib import resources
+from pathlib import Path
 
 LANGUAGES = ("en", "ko")
 
@@ -70,6 +72,16 @@ def has(key: str, lang: str = "en") -> bool:
     return key in catalog(lang)
 
 
+def korean_font_path(weight: str = "") -> Path | None:
+    """NanumGothic{weight}.ttf shipped inside the koreanize-matplotlib package (weight "" or "Bold"),
+    or None if the package is missing. Reports never download fonts."""
+    spec = importlib.util.find_spec("koreanize_matplotlib")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / "fonts" / f"NanumGothic{weight}.ttf"
+    return path if path.exists() else None
+
+
 # -- numbers ------------------------------------------------------------------------------------------
 
 
@@ -99,12 +111,12 @@ def fmt_percent(value: float | None, lang: str = "en", decimals: int = 1) -> str
     return f"{100.0 * value:.{decimals}f}%"
 
 
-def fmt_points(value: float | None, lang: str = "en", decimals: int = 0) -> str:
-    """A difference of two shares in percentage points: +5 pp (en) or +5%p (ko)."""
+def fmt_points(value: float | None, lang: str = "en", decimals: int = 0, signed: bool = False) -> str:
+    """A difference of two shares in percentage points: 5 pp (en) or 5%p (ko); +5 pp with `signed`."""
     if _missing(value):
         return "–"
     unit = "%p" if lang == "ko" else " pp"
-    return f"{100.0 * value:+.{decimals}f}{unit}"
+    return f"{100.0 * value:{'+' if signed else ''}.{decimals}f}{unit}"
 
 
 def fmt_ratio(value: float | None, lang: str = "en", decimals: int = 1) -> str:
@@ -170,6 +182,15 @@ def _en_compact(value: float) -> str:
                 text = text.rstrip("0").rstrip(".")
             return f"{sign}{text}{unit}"
     return f"{sign}{a:,.0f}"
+
+
+def fmt_compact(value: float | None, lang: str = "en") -> str:
+    """A large count in short form: 150k / 1.2M (en), 15만 / 120만 (ko); small numbers in full."""
+    if _missing(value):
+        return "–"
+    if abs(value) < 1e4:
+        return f"{value:,.0f}"
+    return _ko_units(value) if lang == "ko" else _en_compact(value)
 
 
 def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: bool = False) -> str:

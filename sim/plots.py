@@ -1,0 +1,342 @@
+"""The report's figures: free functions `plot_x(data, ax=None, *, lang, ...) -> Axes` (seaborn on matplotlib).
+
+Each takes one table of `sim.report_data.ReportData`, draws on the given axes (or a new figure), and
+sets a title, axis labels with units and a legend in the report's language; none shows or saves the
+figure, so they serve notebooks and reports alike. `use_report_style(lang)` sets the theme and, for
+Korean, the NanumGothic font that ships inside the koreanize-matplotlib package (registered from its
+file, never downloaded), with DejaVu Sans as fallback for any glyph it lacks.
+"""
+
+from __future__ import annotations
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+from sim.i18n import fmt_compact, fmt_count, fmt_money, fmt_percent, fmt_roi, has, korean_font_path, money_axis_label, t
+
+PURPOSE_COLORS = {"front": "#4C72B0", "back": "#55A868", "winback": "#C44E52"}
+STAGE_ORDER = ["aware", "customer", "loyal", "lapsed"]
+STAGE_COLORS = {"aware": "#8DA0CB", "customer": "#66C2A5", "loyal": "#1B9E77", "lapsed": "#BDBDBD"}
+FIGSIZE = (8.0, 4.2)
+
+
+def register_korean_font() -> str | None:
+    """Register the bundled NanumGothic (regular and bold, so bold titles need no substitute) with
+    matplotlib; its family name, or None if unavailable."""
+    from matplotlib import font_manager
+
+    path = korean_font_path()
+    if path is None:
+        return None
+    known = {f.fname for f in font_manager.fontManager.ttflist}
+    for weight in ("", "Bold"):
+        p = korean_font_path(weight)
+        if p is not None and str(p) not in known:
+            font_manager.fontManager.addfont(str(p))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
+def use_report_style(lang: str = "en", dpi: int = 96) -> None:
+    """The report's look: seaborn whitegrid, and a font with Korean glyphs first when lang is 'ko'.
+
+    Korean needs koreanize-matplotlib (a package dependency); without it Korean text would show boxes,
+    so a missing package is an error with the install hint rather than a silently broken report.
+    """
+    sns.set_theme(style="whitegrid", context="notebook")
+    korean = register_korean_font()
+    if korean is None and lang == "ko":
+        raise ImportError("Korean plots need the koreanize-matplotlib package: pip install koreanize-matplotlib")
+    families = ["DejaVu Sans"]
+    if korean:  # fallback per glyph: Korean channel names in an English report still render
+        families = [korean, "DejaVu Sans"] if lang == "ko" else ["DejaVu Sans", korean]
+    mpl.rcParams.update(
+        {
+            "font.family": families,
+            "axes.unicode_minus": False,  # NanumGothic has no U+2212 minus sign
+            "figure.dpi": dpi,
+            "savefig.dpi": dpi,
+            "figure.figsize": FIGSIZE,
+            "axes.titleweight": "normal",
+            "axes.titlesize": 13,
+        }
+    )
+
+
+def _axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> Axes:
+    if ax is not None:
+        return ax
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def money_formatter(currency: str, lang: str) -> FuncFormatter:
+    """Axis ticks as compact money: ₩3.3B / 32.8억 원, $1.2M / 120만 달러."""
+    return FuncFormatter(lambda x, _pos: fmt_money(x, currency, lang, compact=True))
+
+
+def count_formatter(lang: str) -> FuncFormatter:
+    """Axis ticks as compact counts: 150k (en) or 15만 (ko)."""
+    return FuncFormatter(lambda x, _pos: fmt_compact(x, lang))
+
+
+def purpose_label(purpose: str, lang: str) -> str:
+    return t(f"purpose.{purpose}", lang)
+
+
+# -- executive summary ---------------------------------------------------------------------------
+
+
+def plot_split(plan: dict, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Current and recommended shares of the budget by purpose (grouped bars, labelled in %)."""
+    ax = _axes(ax, (8.0, 3.6))
+    rows = []
+    for which in ("current", "recommended"):
+        split = plan.get(f"{which}_split")
+        if not split:
+            continue
+        for purpose, share in split.items():
+            rows.append(
+                {"plan": t(f"plot.split.{which}", lang), "purpose": purpose_label(purpose, lang), "share": share}
+            )
+    frame = pd.DataFrame(rows)
+    palette = ["#9E9E9E", "#DD8452"]
+    sns.barplot(data=frame, x="purpose", y="share", hue="plan", ax=ax, palette=palette[: frame["plan"].nunique()])
+    for container in ax.containers:
+        ax.bar_label(container, labels=[fmt_percent(v, lang, 0) for v in container.datavalues], fontsize=9, padding=2)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylim(0, max(1.0, float(frame["share"].max()) * 1.15) if len(frame) else 1.0)
+    ax.set_title(t("plot.split.title", lang))
+    ax.set_xlabel(t("plot.split.x", lang))
+    ax.set_ylabel(t("plot.split.y", lang))
+    ax.legend(title=None, loc="upper right")
+    return ax
+
+
+# -- lifecycle -----------------------------------------------------------------------------------
+
+
+def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Lifecycle funnel: people at each step with the conversion from the step before."""
+    ax = _axes(ax, (8.0, 3.6))
+    frame = funnel.copy()
+    frame["label"] = [t(f"funnel.{s}", lang) for s in frame["step"]]
+    colors = sns.color_palette("Blues_r", n_colors=len(frame) + 1)[: len(frame)]
+    sns.barplot(data=frame, y="label", x="count", hue="label", palette=colors, ax=ax, legend=False, orient="h")
+    top = float(frame["count"].max()) if len(frame) else 1.0
+    for i, row in enumerate(frame.itertuples()):
+        text = fmt_count(row.count, lang)
+        if isinstance(row.rate_from_previous, float) and np.isfinite(row.rate_from_previous):
+            text += "  (" + t("plot.funnel.rate", lang, rate=fmt_percent(row.rate_from_previous, lang)) + ")"
+        ax.text(row.count + top * 0.01, i, text, va="center", fontsize=9)
+    ax.set_xlim(0, top * 1.45)
+    ax.xaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.funnel.title", lang))
+    ax.set_xlabel(t("plot.funnel.x", lang))
+    ax.set_ylabel(t("plot.funnel.y", lang))
+    handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, frame["label"], strict=True)]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.funnel.legend", lang))
+    return ax
+
+
+def plot_stages(stages: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Customers by lifecycle stage at each month's end (stacked area; the unaware are left out)."""
+    ax = _axes(ax)
+    x = pd.to_datetime(stages["month"])
+    ys = [stages[s].to_numpy(dtype=float) for s in STAGE_ORDER]
+    labels = [t(f"stage.{s}", lang) for s in STAGE_ORDER]
+    ax.stackplot(x, ys, labels=labels, colors=[STAGE_COLORS[s] for s in STAGE_ORDER], alpha=0.9)
+    ax.yaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.stages.title", lang))
+    ax.set_xlabel(t("plot.month", lang))
+    ax.set_ylabel(t("plot.stages.y", lang))
+    ax.margins(x=0)
+    ax.legend(loc="upper left", fontsize=9, title=t("plot.stages.legend", lang))
+    return ax
+
+
+def plot_revenue(revenue: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD") -> Axes:
+    """Monthly revenue from new customers' first orders and from returning customers (stacked bars)."""
+    ax = _axes(ax)
+    x = pd.to_datetime(revenue["month"])
+    width = 25  # days
+    new = revenue["revenue_new"].to_numpy(dtype=float)
+    ret = revenue["revenue_returning"].to_numpy(dtype=float)
+    palette = sns.color_palette("deep")
+    ax.bar(x, new, width=width, color=palette[0], label=t("plot.revenue.new", lang))
+    ax.bar(x, ret, width=width, bottom=new, color=palette[2], label=t("plot.revenue.returning", lang))
+    ax.yaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.revenue.title", lang))
+    ax.set_xlabel(t("plot.month", lang))
+    ax.set_ylabel(t("plot.revenue.y", lang, unit=money_axis_label(currency, lang)))
+    ax.legend(loc="upper left", fontsize=9)
+    return ax
+
+
+def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Cohort retention heatmap: share of each first-purchase month's customers ordering k months later."""
+    ax = _axes(ax, (9.0, 5.6))
+    grid = cohorts.pivot(index="cohort", columns="age", values="retention")
+    grid = grid.drop(columns=[0], errors="ignore")  # month 0 is 100% by definition
+    vmax = float(np.nanpercentile(grid.to_numpy(dtype=float), 99)) if grid.size else 1.0
+    sns.heatmap(
+        grid,
+        ax=ax,
+        cmap="YlGnBu",
+        vmin=0.0,
+        vmax=max(vmax, 0.05),
+        cbar_kws={"label": t("plot.cohorts.cbar", lang), "format": PercentFormatter(1.0, decimals=0)},
+        linewidths=0.0,
+    )
+    ax.set_title(t("plot.cohorts.title", lang))
+    ax.set_xlabel(t("plot.cohorts.x", lang))
+    ax.set_ylabel(t("plot.cohorts.y", lang))
+    ax.tick_params(axis="y", labelsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    return ax
+
+
+# -- strategy ------------------------------------------------------------------------------------
+
+
+def plot_curve(
+    curve: pd.DataFrame, plan: dict, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD"
+) -> Axes:
+    """Contribution over the horizon against the back-end (retention) share of the budget, with its 90%
+    band; the current plan and the recommendation are marked."""
+    ax = _axes(ax)
+    x = curve["retention_share"].to_numpy(dtype=float)
+    palette = sns.color_palette("deep")
+    sns.lineplot(
+        x=x, y=curve["value_mean"].to_numpy(dtype=float), ax=ax, color=palette[0], label=t("plot.curve.mean", lang)
+    )
+    if {"value_p05", "value_p95"} <= set(curve.columns):
+        ax.fill_between(
+            x,
+            curve["value_p05"].to_numpy(dtype=float),
+            curve["value_p95"].to_numpy(dtype=float),
+            color=palette[0],
+            alpha=0.2,
+            label=t("plot.curve.band", lang),
+        )
+    for which, color, style in (("current", "#616161", "--"), ("recommended", "#DD8452", "-")):
+        share = retention_share(plan.get(f"{which}_split"))
+        if share is None:
+            continue
+        ax.axvline(
+            share,
+            color=color,
+            linestyle=style,
+            linewidth=1.6,
+            label=t(f"plot.curve.{which}", lang, share=fmt_percent(share, lang, 0)),
+        )
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.curve.title", lang))
+    ax.set_xlabel(t("plot.curve.x", lang))
+    ax.set_ylabel(t("plot.curve.y", lang, unit=money_axis_label(currency, lang)))
+    ax.legend(loc="best", fontsize=9)
+    return ax
+
+
+def retention_share(split: dict | None) -> float | None:
+    """The back-end (retention) share of the budget, the x axis of the optimizer's curve."""
+    if not split:
+        return None
+    return float(split.get("back", 0.0))
+
+
+def plot_marginal_roi(marginal: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Marginal ROI of front-end, back-end and win-back spend: extra contribution per extra unit of spend
+    (0 = the last unit just pays back; below 0 it loses money)."""
+    ax = _axes(ax, (8.0, 3.8))
+    frame = marginal.dropna(subset=["roi"]).copy()
+    frame["purpose_label"] = [purpose_label(p, lang) for p in frame["purpose"]]
+    colors = [PURPOSE_COLORS[p] for p in frame["purpose"]]
+    sns.barplot(data=frame, x="purpose_label", y="roi", hue="purpose_label", palette=colors, ax=ax, legend=False)
+    for container in ax.containers:
+        ax.bar_label(container, labels=[fmt_roi(v, lang) for v in container.datavalues], fontsize=9, padding=2)
+    ax.axhline(0.0, color="black", linewidth=1.0, label=t("plot.roi.breakeven", lang))
+    lo, hi = ax.get_ylim()
+    pad = 0.12 * (hi - lo)
+    ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
+    ax.set_title(t("plot.roi.title", lang))
+    ax.set_xlabel(t("plot.roi.x", lang))
+    ax.set_ylabel(t("plot.roi.y", lang))
+    ax.legend(fontsize=9, loc="best")
+    return ax
+
+
+def plot_levers(levers: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD") -> Axes:
+    """Change in contribution over the horizon as each experience lever moves (costs included); the
+    scenario's current value of each lever is marked."""
+    ax = _axes(ax)
+    frame = levers.copy()
+    frame["lever_label"] = [t(f"lever.{name}", lang) for name in frame["lever"]]
+    sns.lineplot(data=frame, x="value", y="gain", hue="lever_label", marker="o", ax=ax, palette="deep")
+    current = frame[frame["current"].astype(bool)]
+    ax.scatter(
+        current["value"],
+        current["gain"],
+        s=120,
+        facecolors="none",
+        edgecolors="black",
+        zorder=5,
+        label=t("plot.levers.current", lang),
+    )
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.levers.title", lang))
+    ax.set_xlabel(t("plot.levers.x", lang))
+    ax.set_ylabel(t("plot.levers.y", lang, unit=money_axis_label(currency, lang)))
+    ax.legend(title=None, fontsize=9, loc="best")
+    return ax
+
+
+def plot_tornado(
+    sensitivity: pd.DataFrame, base_share: float | None, ax: Axes | None = None, *, lang: str = "en"
+) -> Axes:
+    """Sensitivity tornado: the best retention (back-end) share when each uncertain input is set low
+    or high, widest swing on top; the line is the recommendation at the inputs as given."""
+    ax = _axes(ax, (8.0, 0.5 * max(len(sensitivity), 4) + 1.6))
+    frame = sensitivity.copy()
+    lo = frame["low_optimum_back_share"].to_numpy(dtype=float)
+    hi = frame["high_optimum_back_share"].to_numpy(dtype=float)
+    frame["swing"] = np.abs(hi - lo)
+    frame = frame.assign(lo=lo, hi=hi).sort_values("swing", ascending=True).reset_index(drop=True)
+    base = float(base_share) if base_share is not None else float(np.nanmean(np.r_[lo, hi]))
+    y = np.arange(len(frame))
+    palette = sns.color_palette("deep")
+    ax.barh(y, frame["lo"] - base, left=base, color=palette[0], height=0.6, label=t("plot.tornado.low", lang))
+    ax.barh(y, frame["hi"] - base, left=base, color=palette[3], height=0.6, label=t("plot.tornado.high", lang))
+    ax.axvline(base, color="black", linewidth=1.0, label=t("plot.tornado.base", lang, share=fmt_percent(base, lang, 0)))
+    ax.scatter(frame["lo"], y, marker="|", s=200, color=palette[0], zorder=4)
+    ax.scatter(frame["hi"], y, marker="|", s=200, color=palette[3], zorder=4)
+    labels = [
+        sensitivity_label(p, lbl, lang)
+        for p, lbl in zip(frame["parameter"], frame.get("label", frame["parameter"]), strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=9)
+    values = np.r_[frame["lo"].to_numpy(), frame["hi"].to_numpy(), base]
+    values = values[np.isfinite(values)]
+    if len(values) and np.ptp(values) < 0.1:  # no swing: a readable window around the recommendation
+        centre = float(np.mean([values.min(), values.max()]))
+        ax.set_xlim(max(-0.02, centre - 0.1), min(1.02, centre + 0.1))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt_percent(abs(x) if abs(x) < 1e-9 else x, lang, 0)))
+    ax.set_title(t("plot.tornado.title", lang))
+    ax.set_xlabel(t("plot.tornado.x", lang))
+    ax.set_ylabel(t("plot.tornado.y", lang))
+    ax.legend(fontsize=9, loc="lower right")
+    return ax
+
+
+def sensitivity_label(parameter: str, label: str | None, lang: str) -> str:
+    """The catalog's name of an optimizer sensitivity parameter, else the optimizer's own label."""
+    key = f"param.{parameter}"
+    return t(key, lang) if has(key, lang) else str(label or parameter)

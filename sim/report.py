@@ -1,0 +1,472 @@
+"""The strategy report: a parameterized notebook, executed by papermill, converted to one HTML file.
+
+A report is a pipeline of three stages, each its own step here: the library computes every figure's
+data (`sim.report_data`, outside the notebook kernel), papermill executes `notebooks/strategy_report.ipynb`
+with the report's parameters (the notebook only reads the data, plots it and explains it in the chosen
+language), and nbconvert turns the executed notebook into a self-contained HTML page without code.
+
+Everything is written in a hidden staging folder inside the output folder and renamed into place at
+the end, so a killed or failed run leaves no partial report:
+
+    DIR/<slug>.html        the report (images embedded, no code)
+    DIR/<slug>.ipynb       the executed notebook
+    DIR/<slug>_data/       kpis.json, summary.json and each figure's data as CSV/JSON
+
+The module also holds the small HTML helpers the notebook uses; every user string passes `html_text`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import html
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sim
+from sim.errors import UserInputError
+from sim.i18n import LANGUAGES
+
+NOTEBOOK_NAME = "strategy_report.ipynb"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+TEMPLATE_FILE = "report.html.j2"
+KERNEL_START_TIMEOUT = 120  # seconds for the kernel to answer its first request
+# Hangul jamo, CJK punctuation, compatibility jamo, syllables: what the embedded Korean font covers
+NBCONVERT_ALT = "No description has been provided for this image"
+HANGUL_RANGES = ((0x1100, 0x11FF), (0x3000, 0x303F), (0x3130, 0x318F), (0xAC00, 0xD7AF))
+
+
+class ReportError(RuntimeError):
+    """The report notebook failed or timed out; names the scenario and the failing step."""
+
+    def __init__(self, message: str, *, scenario: str | None = None, step: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.scenario = scenario
+        self.step = step
+
+    def __str__(self) -> str:
+        where = ": ".join(x for x in (self.scenario, self.step) if x)
+        return f"{where}: {self.message}" if where else self.message
+
+
+@dataclass
+class ReportOutput:
+    """What `render_report` wrote, and the figures a batch summary needs."""
+
+    html: Path
+    notebook: Path
+    data_dir: Path
+    kpis: dict
+    summary: dict
+    timings: dict = field(default_factory=dict)
+
+
+# -- locating things ---------------------------------------------------------------------------------
+
+
+def repository_root() -> Path:
+    """The folder holding `sim/`, `notebooks/` and `data/` (the source tree of an editable install)."""
+    return Path(sim.__file__).resolve().parent.parent
+
+
+def report_notebook_path() -> Path:
+    """`notebooks/strategy_report.ipynb` of the source tree (or packaged beside `sim` as a fallback)."""
+    for candidate in (
+        repository_root() / "notebooks" / NOTEBOOK_NAME,
+        Path(sim.__file__).resolve().parent / "notebooks" / NOTEBOOK_NAME,
+    ):
+        if candidate.exists():
+            return candidate
+    raise ReportError(f"report notebook {NOTEBOOK_NAME} not found beside the sim package", step="notebook")
+
+
+def resolve_scenario_path(path: str | Path, start: Path | None = None) -> Path:
+    """A scenario path as given, else relative to `start` (cwd) and its parents, else to the repository.
+
+    So the notebook's default `data/samples/...` works when run from the repository root and from
+    `notebooks/` alike.
+    """
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents, repository_root()):
+        if (folder / p).exists():
+            return folder / p
+    return p  # load_scenario reports it as not found
+
+
+# -- parameters and kernel ----------------------------------------------------------------------------
+
+
+def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's declared parameters (name -> type, default, help), from its `parameters` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Unknown parameter names are errors, not papermill's warning (a typo would silently be ignored)."""
+    declared = notebook_parameters(notebook)
+    for name in parameters:
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserInputError(
+                f"unknown report parameter {name!r}{hint}",
+                file=str(notebook),
+                location="parameters",
+                found=name,
+                allowed=", ".join(declared),
+            )
+
+
+def check_kernel(kernel_name: str) -> None:
+    """A clear error when the Jupyter kernel is not installed, with the command that installs it."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        installed = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise UserInputError(
+            f"Jupyter kernel not found; install it with: python -m ipykernel install --user --name {kernel_name}",
+            location="--kernel",
+            found=kernel_name,
+            allowed=installed,
+        ) from None
+
+
+# -- the pipeline ---------------------------------------------------------------------------------------
+
+
+def render_report(
+    scenario_path: Path,
+    out_dir: Path,
+    lang: str = "en",
+    *,
+    replications: int = 100,
+    seed: int | None = None,
+    client_name: str | None = None,
+    timeout: int = 900,
+    kernel_name: str = "python3",
+) -> ReportOutput:
+    """Write the strategy report of one scenario to `out_dir/<slug>.html` (+ `.ipynb` and `_data/`).
+
+    `timeout` bounds each notebook cell's execution [seconds]. Bad input (scenario, language,
+    replications, seed, kernel) raises `UserInputError`; a failing notebook raises `ReportError`.
+    """
+    from sim.io import ensure_output_dir
+    from sim.report_data import prepare_report_data, summary_row
+    from sim.scenario import load_scenario, scenario_slug
+
+    if lang not in LANGUAGES:
+        raise UserInputError(
+            "unknown report language", location="--lang", found=str(lang), allowed=", ".join(LANGUAGES)
+        )
+    if not isinstance(replications, int) or replications < 1:
+        raise UserInputError("must be at least 1", location="--replications", found=str(replications))
+    if seed is not None and (not isinstance(seed, int) or seed < 0):
+        raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+    if not isinstance(timeout, int | float) or timeout <= 0:
+        raise UserInputError("must be > 0 seconds", location="--timeout", found=str(timeout))
+    if client_name is not None and len(client_name) > 200:
+        raise UserInputError("client name is longer than 200 characters", location="--client")
+    scenario = load_scenario(scenario_path)
+    check_kernel(kernel_name)
+    notebook = report_notebook_path()
+    folder = ensure_output_dir(out_dir).resolve()
+    slug = scenario_slug(scenario)
+    targets = {
+        "html": _inside(folder, f"{slug}.html"),
+        "notebook": _inside(folder, f"{slug}.ipynb"),
+        "data": _inside(folder, f"{slug}_data"),
+    }
+    timings: dict[str, float] = {}
+    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.", suffix=".tmp", dir=folder))
+    try:
+        clock = time.perf_counter()
+        data = prepare_report_data(
+            scenario, staging / targets["data"].name, replications=replications, seed=seed, progress=False
+        )
+        timings["simulation"] = time.perf_counter() - clock
+
+        parameters = {
+            "scenario_path": str(Path(scenario_path).resolve()),
+            "lang": lang,
+            "replications": replications,
+            "seed": -1 if seed is None else seed,
+            "output_dir": str(staging),
+            "client_name": client_name or "",
+        }
+        check_parameters(notebook, parameters)
+        clock = time.perf_counter()
+        executed = staging / targets["notebook"].name
+        execute_notebook(
+            notebook, executed, parameters, kernel_name=kernel_name, timeout=timeout, scenario=scenario.name
+        )
+        _point_parameters_at(executed, str(staging), str(folder))
+        timings["notebook"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        title = _title(scenario, client_name, lang)
+        html_text_ = notebook_to_html(executed, title=title, lang=lang)
+        (staging / targets["html"].name).write_text(html_text_, encoding="utf-8")
+        timings["html"] = time.perf_counter() - clock
+
+        _move_into_place(staging, targets)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return ReportOutput(
+        html=targets["html"],
+        notebook=targets["notebook"],
+        data_dir=targets["data"],
+        kpis=dict(data.kpis),
+        summary=summary_row(data, client_name),
+        timings=timings,
+    )
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """`folder/name`, refusing any name that would land outside `folder` (defence in depth: slugs are safe)."""
+    target = (folder / name).resolve()
+    if target.parent != folder or name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise UserInputError("output name would leave the output folder", location="--out", found=name)
+    return target
+
+
+def _title(scenario, client_name: str | None, lang: str) -> str:
+    from sim.i18n import t
+
+    return t("report.html_title", lang, client=client_name or scenario.display_name)
+
+
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    *,
+    kernel_name: str = "python3",
+    timeout: float = 900,
+    scenario: str | None = None,
+) -> None:
+    """Run the notebook with papermill; retry once if the kernel fails to start (papermill issue 511)."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    def run() -> None:
+        papermill.execute_notebook(
+            str(notebook),
+            str(output),
+            parameters=parameters,
+            kernel_name=kernel_name,
+            execution_timeout=timeout,
+            start_timeout=KERNEL_START_TIMEOUT,
+            progress_bar=False,
+            log_output=False,
+            cwd=str(notebook.parent),
+        )
+
+    try:
+        try:
+            run()
+        except (RuntimeError, OSError) as exc:  # kernel start-up trouble (port collision, slow start)
+            if isinstance(exc, PapermillExecutionError) or _executed_any(output):
+                raise
+            run()
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", scenario=scenario, step="notebook"
+        ) from None
+    except TimeoutError as exc:
+        raise ReportError(
+            f"a notebook cell ran longer than {timeout:g} s ({exc})", scenario=scenario, step="notebook"
+        ) from None
+    except Exception as exc:  # papermill wraps kernel deaths and timeouts in several types
+        name = type(exc).__name__
+        if "Timeout" in name or "timed out" in str(exc).lower():
+            raise ReportError(
+                f"a notebook cell ran longer than {timeout:g} s", scenario=scenario, step="notebook"
+            ) from None
+        raise ReportError(
+            f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}", scenario=scenario, step="notebook"
+        ) from None
+
+
+def _executed_any(output: Path) -> bool:
+    if not output.exists():
+        return False
+    try:
+        nb = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(c.get("execution_count") for c in nb.get("cells", []))
+
+
+def _point_parameters_at(executed: Path, staging: str, final: str) -> None:
+    """The executed notebook names its output folder; make it the final folder, not the staging one."""
+    import nbformat
+
+    nb = nbformat.read(str(executed), as_version=4)
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(repr(staging), repr(final)).replace(staging, final)
+    nbformat.write(nb, str(executed))
+
+
+def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
+    """`jupyter nbconvert --to html --no-input`, as one self-contained page (no CDN scripts)."""
+    import logging
+
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    from sim.i18n import t
+
+    nb = nbformat.read(str(executed), as_version=4)
+    font_css = embedded_font_css(_output_text(nb) + title)
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file=TEMPLATE_FILE,
+        extra_template_paths=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_markdown=True,  # the notebook's own notes for whoever opens it; not part of the report
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        language_code=lang,
+    )
+    exporter.log.setLevel(logging.ERROR)  # its "alternative text is missing" warning is handled below
+    resources = {"metadata": {"name": title}, "language_code": lang, "report_font_css": font_css}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    # nbconvert gives every image an English placeholder alt text; say it in the report's language
+    return body.replace(f'alt="{NBCONVERT_ALT}"', f'alt="{html_text(t("report.figure_alt", lang))}"')
+
+
+def _output_text(nb) -> str:
+    """All text the report shows (HTML and plain-text outputs), to know which glyphs the page needs."""
+    parts = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            for mime in ("text/html", "text/plain"):
+                if mime in data:
+                    value = data[mime]
+                    parts.append("".join(value) if isinstance(value, list) else str(value))
+            if "text" in output:
+                parts.append(str(output["text"]))
+    return "".join(parts)
+
+
+def embedded_font_css(text: str) -> str:
+    """An @font-face with NanumGothic cut down to the Korean glyphs of `text`, as base64 WOFF.
+
+    The page then shows Korean on any machine, with or without a Korean system font, and stays small
+    (a subset is tens of kB; the whole font is 4.7 MB). The font comes from the koreanize-matplotlib
+    package; nothing is downloaded. Its unicode-range limits it to Hangul, so it can come first in the
+    font stack (Korean text looks like the plots everywhere) while Latin text keeps the system font.
+    Empty when the text has no Korean character.
+    """
+    import base64
+    import io
+    import logging
+
+    from sim.i18n import korean_font_path
+
+    wide = sorted({ch for ch in text if any(lo <= ord(ch) <= hi for lo, hi in HANGUL_RANGES)})
+    path = korean_font_path()
+    if not wide or path is None:
+        return ""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    options = subset.Options()
+    options.flavor = "woff"
+    options.notdef_outline = True
+    font = TTFont(str(path), lazy=True)
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(text="".join(wide))
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.flavor = "woff"
+    font.save(buffer)
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    ranges = ", ".join(f"U+{lo:04X}-{hi:04X}" for lo, hi in HANGUL_RANGES)
+    return (
+        '<style type="text/css">@font-face { font-family: "NanumGothic Report"; font-style: normal; '
+        f"font-weight: 100 900; font-display: block; unicode-range: {ranges}; "
+        f'src: url(data:font/woff;base64,{data}) format("woff"); }}</style>'
+    )
+
+
+def _move_into_place(staging: Path, targets: dict[str, Path]) -> None:
+    """Rename the staged data folder and notebook into place, the HTML last (its presence means done)."""
+    data_src = staging / targets["data"].name
+    old = None
+    if targets["data"].exists():
+        old = staging / "previous-data"
+        os.replace(targets["data"], old)
+    os.replace(data_src, targets["data"])
+    os.replace(staging / targets["notebook"].name, targets["notebook"])
+    os.replace(staging / targets["html"].name, targets["html"])
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# -- HTML pieces for the notebook -------------------------------------------------------------------------
+
+
+def html_text(value: Any) -> str:
+    """Any text as HTML-safe text (quotes too): user strings can never become markup."""
+    return html.escape(str(value), quote=True)
+
+
+def heading(text: str, section: str, level: int = 2) -> str:
+    """A section heading with a stable id (`sec-<section>`) the tests and the table of contents use."""
+    return f'<h{level} id="sec-{html_text(section)}" data-section="{html_text(section)}">{html_text(text)}</h{level}>'
+
+
+def paragraph(*texts: str, cls: str = "reading") -> str:
+    """One paragraph of plain sentences."""
+    return f'<p class="{cls}">' + " ".join(html_text(x) for x in texts if x) + "</p>"
+
+
+def bullets(items: list[str], ordered: bool = False) -> str:
+    tag = "ol" if ordered else "ul"
+    return f"<{tag}>" + "".join(f"<li>{html_text(x)}</li>" for x in items) + f"</{tag}>"
+
+
+def table(
+    header: list[str], rows: list[list[Any]], *, cls: str = "report-table", attrs: list[dict] | None = None
+) -> str:
+    """A simple table; `attrs` gives each row's `data-*` attributes (values escaped)."""
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    body = []
+    for i, row in enumerate(rows):
+        extra = ""
+        if attrs and attrs[i]:
+            extra = "".join(f' data-{html_text(k)}="{html_text(v)}"' for k, v in attrs[i].items())
+        body.append(f"<tr{extra}>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>")
+    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def kpi_table(kpis: dict, names: list[str], *, lang: str, currency: str) -> str:
+    """The KPI table: name, value, meaning; each row carries the raw value (`data-value`) for checks."""
+    from sim.i18n import fmt_kpi, t
+
+    rows, attrs = [], []
+    for name in names:
+        value = kpis.get(name)
+        rows.append([t(f"kpi.{name}", lang), fmt_kpi(name, value, currency, lang), t(f"kpi_desc.{name}", lang)])
+        attrs.append({"kpi": name, "value": json.dumps(value)})
+    header = [t("kpis.col.name", lang), t("kpis.col.value", lang), t("kpis.col.meaning", lang)]
+    return table(header, rows, cls="report-table kpi-table", attrs=attrs)

@@ -1,0 +1,547 @@
+"""Everything a strategy report shows, computed once by the library and written as CSV/JSON files.
+
+The report notebook only assembles and explains; the numbers come from here. `build_report_data` runs
+the engines: the budget optimizer (fast engine, many replications) for the recommended split, its gain
+with a 90% band, the contribution curve, marginal ROIs and the sensitivity tornado; the fast engine for
+the experience levers (and for marginal ROIs while no optimizer is installed); and one agent-engine run
+for the views that need single orders (funnel, cohort retention) and for the KPI table.
+
+`ReportData.write(folder)` puts each figure's data beside the report (so that batch runs can collect
+them) and `load_report_data(folder)` reads them back; `prepare_report_data` reuses a folder whose
+manifest matches the scenario, seed and replications, so a report rendered by `sim.report` never
+simulates twice (the heavy work runs outside the notebook kernel, see papermill issue 511).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+import sim
+from sim.io import write_csv, write_json
+from sim.kpis import KPI_NAMES, compute_kpis
+from sim.scenario import PURPOSES, Scenario, scenario_slug
+
+DATA_FORMAT = 1  # bump when the files below change meaning; older folders are then rebuilt
+
+FRAMES = ("funnel", "stages", "revenue", "cohorts", "curve", "marginal", "levers", "sensitivity")
+FRAME_FILES = {
+    "funnel": "funnel.csv",
+    "stages": "stages_monthly.csv",
+    "revenue": "revenue_monthly.csv",
+    "cohorts": "cohort_retention.csv",
+    "curve": "contribution_curve.csv",
+    "marginal": "marginal_roi.csv",
+    "levers": "experience_levers.csv",
+    "sensitivity": "sensitivity.csv",
+}
+JSON_FILES = {"meta": "meta.json", "kpis": "kpis.json", "plan": "plan.json", "summary": "summary.json"}
+
+# KPIs of the report's KPI table, in this order (names as in sim.kpis)
+TABLE_KPIS = [
+    "cac",
+    "first_purchase_conversion",
+    "repeat_purchase_rate",
+    "retention_12m",
+    "clv",
+    "ltv_cac",
+    "payback_months",
+]
+
+# experience levers and the values tried for each (the scenario's own value is always added)
+LEVER_GRID: dict[str, tuple[float, ...]] = {
+    "experience.reliability": (0.85, 0.90, 0.95, 0.98, 1.0),
+    "experience.proactive_coverage": (0.0, 0.25, 0.5, 0.75, 1.0),
+    "experience.delight_coverage": (0.0, 0.1, 0.2, 0.4, 0.6),
+}
+COHORT_MAX_AGE = 24  # months since first purchase shown in the retention heatmap
+
+
+def fast_engine_available() -> bool:
+    """Whether `sim.engines.fast` is installed (the report falls back to the agent engine without it)."""
+    return importlib.util.find_spec("sim.engines.fast") is not None
+
+
+def optimizer_available() -> bool:
+    """Whether `sim.optimize` is installed."""
+    return importlib.util.find_spec("sim.optimize") is not None
+
+
+@dataclass
+class ReportData:
+    """All figures' data of one report. Frames are tidy tables; `plan`, `kpis`, `meta` are JSON-able dicts."""
+
+    meta: dict[str, Any]
+    kpis: dict[str, float | None]
+    plan: dict[str, Any]
+    summary: dict[str, Any]
+    funnel: pd.DataFrame
+    stages: pd.DataFrame
+    revenue: pd.DataFrame
+    cohorts: pd.DataFrame
+    curve: pd.DataFrame
+    marginal: pd.DataFrame
+    levers: pd.DataFrame
+    sensitivity: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def currency(self) -> str:
+        return self.meta["currency"]
+
+    def write(self, folder: str | Path) -> list[Path]:
+        """Write every table and dict to `folder` (each file atomically); the manifest goes last."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, filename in FRAME_FILES.items():
+            written.append(write_csv(folder / filename, getattr(self, name)))
+        for name in ("kpis", "plan", "summary"):
+            written.append(write_json(folder / JSON_FILES[name], getattr(self, name)))
+        written.append(write_json(folder / JSON_FILES["meta"], {**self.meta, "timings": self.timings}))
+        return written
+
+
+def manifest_key(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
+    """What must match for a data folder to be reused."""
+    return {
+        "data_format": DATA_FORMAT,
+        "scenario_hash": scenario.content_hash(),
+        "seed": int(seed),
+        "replications": int(replications),
+        "package_version": sim.__version__,
+    }
+
+
+def load_report_data(folder: str | Path) -> ReportData:
+    """Read a folder written by `ReportData.write`."""
+    folder = Path(folder)
+    meta = json.loads((folder / JSON_FILES["meta"]).read_text(encoding="utf-8"))
+    timings = meta.pop("timings", {})
+    dicts = {
+        name: json.loads((folder / JSON_FILES[name]).read_text(encoding="utf-8"))
+        for name in ("kpis", "plan", "summary")
+    }
+    frames = {}
+    for name, filename in FRAME_FILES.items():
+        path = folder / filename
+        try:
+            frame = pd.read_csv(path)
+        except pd.errors.EmptyDataError:
+            frame = pd.DataFrame()
+        if "month" in frame.columns:
+            frame["month"] = pd.to_datetime(frame["month"])
+        frames[name] = frame
+    return ReportData(meta=meta, timings=timings, **dicts, **frames)
+
+
+def prepare_report_data(
+    scenario: Scenario, folder: str | Path, *, replications: int = 100, seed: int | None = None, progress: bool = False
+) -> ReportData:
+    """The report data of `scenario` in `folder`: read if the folder's manifest matches, else built and written."""
+    folder = Path(folder)
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    key = manifest_key(scenario, replications, seed)
+    meta_path = folder / JSON_FILES["meta"]
+    if meta_path.exists():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if all(meta.get(k) == v for k, v in key.items()):
+                return load_report_data(folder)
+        except (OSError, ValueError, KeyError):
+            pass  # unreadable or stale: rebuild
+    data = build_report_data(scenario, replications=replications, seed=seed, progress=progress)
+    data.write(folder)
+    return data
+
+
+# -- building ---------------------------------------------------------------------------------------
+
+
+def build_report_data(
+    scenario: Scenario,
+    *,
+    replications: int = 100,
+    seed: int | None = None,
+    progress: bool = False,
+    parallel: bool = True,
+) -> ReportData:
+    """Run the engines and the optimizer and collect every figure's data (nothing is written)."""
+    if replications < 1:
+        raise ValueError(f'"replications" must be >= 1, found {replications}')
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    # The agent run (order level, one core) overlaps the optimizer and the lever sweep (fast engine) when a
+    # second process can be started (a speed trick: the two halves take similar time).
+    pool, agent_job = _start_agent(scenario, seed, parallel)
+    try:
+        opt = _optimize(scenario, replications, seed, progress)
+        timings["optimize"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        levers = lever_effects(scenario, seed)
+        timings["levers"] = time.perf_counter() - clock
+
+        clock = time.perf_counter()
+        agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
+        timings["agent_wait" if agent_job is not None else "agent"] = time.perf_counter() - clock
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+
+    # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
+    # optimum, where they are equal by construction and say nothing about which purpose pays
+    clock = time.perf_counter()
+    marginal_now = _marginal(scenario, seed)
+    timings["marginal"] = time.perf_counter() - clock
+
+    kpis = compute_kpis(agent, marginal_now)
+    kpis = {k: kpis[k] for k in KPI_NAMES} | {k: v for k, v in kpis.items() if k not in KPI_NAMES}
+    size = scenario.market.size
+    kpis["unaware_share_start"] = _num((size - scenario.market.initially_aware - _existing(scenario)) / size)
+
+    plan = _plan(scenario, opt, kpis)
+    meta = {
+        **manifest_key(scenario, replications, seed),
+        "scenario_name": scenario.name,
+        "client": scenario.client,
+        "slug": scenario_slug(scenario),
+        "currency": scenario.economics.currency,
+        "market_size": size,
+        "horizon_months": scenario.simulation.horizon_months,
+        "start_date": scenario.simulation.start_date.isoformat(),
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "engines": {
+            "order_level": "agent",
+            "optimizer": "sim.optimize" if opt is not None else None,
+            "sweeps": "fast" if fast_engine_available() else "agent",
+        },
+        "optimizer_available": opt is not None,
+        "existing_customers": _existing(scenario),
+        "first_party_data_share": scenario.retention.first_party_data_share,
+        "scenario_file": scenario.source_path.name if scenario.source_path else None,
+        "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
+    }
+    marginal = pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES])
+    data = ReportData(
+        meta=meta,
+        kpis=kpis,
+        plan=plan,
+        summary={},
+        funnel=funnel_table(agent, scenario),
+        stages=stages_monthly(agent),
+        revenue=revenue_monthly(agent),
+        cohorts=cohort_retention(agent.orders, scenario),
+        curve=_curve(opt),
+        marginal=marginal,
+        levers=levers,
+        sensitivity=_sensitivity(opt),
+        timings=timings,
+    )
+    data.summary = summary_row(data)
+    return data
+
+
+def _num(value: Any) -> float | None:
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _existing(scenario: Scenario) -> int:
+    ex = scenario.market.existing
+    return ex.customers + ex.loyal + ex.lapsed
+
+
+def _agent_run(scenario: Scenario, seed: int):
+    """One agent-engine run with its order log (the funnel, the cohorts and the KPI table read it)."""
+    from sim.engines.agent import run_agent
+
+    return run_agent(scenario, seed, record_orders=True)
+
+
+def _start_agent(scenario: Scenario, seed: int, parallel: bool):
+    """(pool, future) of the agent run in a second process, or (None, None) to run it in this one.
+
+    Daemon processes (some batch workers) may not start children, and a machine with one core gains
+    nothing, so those run sequentially; so does any failure to start the process.
+    """
+    import multiprocessing
+    import os
+    from concurrent.futures import ProcessPoolExecutor
+
+    if not parallel or (os.cpu_count() or 1) < 2 or multiprocessing.current_process().daemon:
+        return None, None
+    try:
+        pool = ProcessPoolExecutor(max_workers=1)
+        return pool, pool.submit(_agent_run, scenario, seed)
+    except (OSError, RuntimeError, ValueError):
+        return None, None
+
+
+def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool):
+    """The optimizer's result, or None while `sim.optimize` is not installed."""
+    if not optimizer_available():
+        return None
+    from sim.optimize import optimize_budget
+
+    # the optimizer needs two replications at least for its bands
+    reps = max(2, replications)
+    return optimize_budget(scenario, objective="contribution", replications=reps, seed=seed, progress=progress)
+
+
+def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:
+    """Marginal ROI of each purpose (fast engine when installed, else one agent replication)."""
+    from sim.kpis import marginal_rois
+
+    engine = "fast" if fast_engine_available() else "agent"
+    return {k: _num(v) for k, v in marginal_rois(scenario, engine=engine, seed=seed, replications=1).items()}
+
+
+def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
+    """Cumulative contribution and 12-month retention at each tried value of each experience lever.
+
+    Costs are included: proactive messages and surprises cost money per order. All variants run as one
+    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant);
+    without the fast engine, the agent engine runs the lowest, current and highest value of each lever.
+    """
+    fast = fast_engine_available()
+    variants: list[tuple[str, float, bool, Scenario]] = []
+    for dotted, grid in LEVER_GRID.items():
+        section, name = dotted.split(".")
+        current = float(getattr(getattr(scenario, section), name))
+        values = sorted(set(grid) | {current}) if fast else sorted({min(grid), current, max(grid)})
+        for value in values:
+            variant = scenario if value == current else scenario.with_changes({dotted: value})
+            variants.append((name, value, value == current, variant))
+    measures: list[tuple[float, float | None, float | None]] = []
+    if fast:
+        from sim.engines.fast import simulate_batch
+
+        batch = simulate_batch([v[3] for v in variants], mode="expected", seed=seed)
+        contribution = batch.kpi_vectors()["cumulative_contribution"]
+        start, kept = batch.cohort[:, 0], batch.cohort[:, 1]
+        orders = batch.column("orders").sum(axis=1)
+        bad = batch.column("dissatisfied").sum(axis=1)
+        for i in range(len(variants)):
+            retention = _num(kept[i] / start[i]) if start[i] > 0 else None
+            dissatisfied = _num(bad[i] / orders[i]) if orders[i] > 0 else None
+            measures.append((float(contribution[i]), retention, dissatisfied))
+    else:
+        from sim.engines.agent import run_agent
+
+        for *_, variant in variants:
+            result = run_agent(variant, seed, record_orders=False)
+            k = compute_kpis(result)
+            measures.append((float(result.daily["contribution"].sum()), k["retention_12m"], k["dissatisfied_share"]))
+    frame = pd.DataFrame(
+        [
+            {
+                "lever": name,
+                "value": value,
+                "current": is_current,
+                "contribution": m[0],
+                "retention_12m": m[1],
+                "dissatisfied_share": m[2],
+            }
+            for (name, value, is_current, _), m in zip(variants, measures, strict=True)
+        ]
+    )
+    base = frame[frame["current"]].set_index("lever")["contribution"]
+    frame["gain"] = frame["contribution"] - frame["lever"].map(base)
+    return frame
+
+
+def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
+    current = {p: float(scenario.budget.purpose_split.get(p, 0.0)) for p in PURPOSES}
+    monthly = scenario.budget.totals
+    totals = monthly if isinstance(monthly, list) else [monthly]
+    per_month = [v / (3 if scenario.budget.period == "quarter" else 1) for v in totals]
+    plan: dict[str, Any] = {
+        "objective": "contribution",
+        "current_split": current,
+        "current_channel_split": {p: dict(v) for p, v in scenario.budget.channel_split.items()},
+        "monthly_budget_first": float(per_month[0]),
+        "monthly_budget_mean": float(np.mean(_monthly_budget(scenario))),
+        "recommended_split": None,
+        "recommended_channel_split": None,
+        "current_value": _num(kpis.get("cumulative_contribution")),
+        "recommended_value": None,
+        "uplift_mean": None,
+        "uplift_p05": None,
+        "uplift_p95": None,
+    }
+    if opt is not None:
+        plan.update(
+            {
+                "objective": getattr(opt, "objective", "contribution"),
+                "current_split": {p: float(opt.current_split.get(p, 0.0)) for p in PURPOSES},
+                "recommended_split": {p: float(opt.recommended_split.get(p, 0.0)) for p in PURPOSES},
+                "current_channel_split": _plain(getattr(opt, "current_channel_split", None)),
+                "recommended_channel_split": _plain(getattr(opt, "recommended_channel_split", None)),
+                "current_value": _num(opt.current_value),
+                "recommended_value": _num(opt.recommended_value),
+                "uplift_mean": _num(opt.uplift_mean),
+                "uplift_p05": _num(opt.uplift_p05),
+                "uplift_p95": _num(opt.uplift_p95),
+            }
+        )
+    return plan
+
+
+def _monthly_budget(scenario: Scenario) -> np.ndarray:
+    from sim import model
+
+    return model.monthly_budget(scenario)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    return value
+
+
+def _curve(opt) -> pd.DataFrame:
+    cols = ["retention_share", "value_mean", "value_p05", "value_p95"]
+    if opt is None or getattr(opt, "curve", None) is None:
+        return pd.DataFrame(columns=cols)
+    frame = opt.curve.copy()
+    return frame[[c for c in cols if c in frame.columns] + [c for c in frame.columns if c not in cols]]
+
+
+def _sensitivity(opt) -> pd.DataFrame:
+    cols = [
+        "parameter",
+        "label",
+        "base_value",
+        "low_value",
+        "high_value",
+        "low_optimum_back_share",
+        "high_optimum_back_share",
+    ]
+    if opt is None or getattr(opt, "sensitivity", None) is None:
+        return pd.DataFrame(columns=cols)
+    return opt.sensitivity.copy().reset_index(drop=True)
+
+
+# -- order-level and stage views ------------------------------------------------------------------
+
+
+def stages_monthly(result) -> pd.DataFrame:
+    """People in each stage at each month's end."""
+    from sim.result import STAGES
+
+    frame = result.daily[STAGES].resample("MS").last()
+    frame.index.name = "month"
+    return frame.reset_index()
+
+
+def revenue_monthly(result) -> pd.DataFrame:
+    """Revenue from first orders (new customers) and from repeat orders (returning customers) per month."""
+    frame = result.daily[["revenue_new", "revenue_returning", "new_customers", "orders"]].resample("MS").sum()
+    frame.index.name = "month"
+    return frame.reset_index()
+
+
+def funnel_table(result, scenario: Scenario) -> pd.DataFrame:
+    """The lifecycle funnel of people reached during the horizon: aware -> first purchase -> satisfied -> loyal.
+
+    aware: people who knew the brand at the start (not yet buyers) or met it during the horizon;
+    first purchase: those who bought for the first time; satisfied: new customers whose first order met
+    or beat their expectations; loyal: new customers with a good first order who bought three times or
+    more and never had a dissatisfying order (the order-log definition a client can check in their own data).
+    """
+    d = result.daily
+    aware = float(scenario.market.initially_aware + d["newly_aware"].sum())
+    new = float(d["new_customers"].sum())
+    satisfied = loyal = 0.0
+    orders = result.orders
+    if orders is not None and len(orders):
+        acquired = orders[orders["acquisition_channel"] != "existing"]
+        g = acquired.groupby("customer_id", sort=False)
+        first_good = g["experience"].first() != "dissatisfied"
+        n = g.size()
+        any_bad = (acquired["experience"] == "dissatisfied").groupby(acquired["customer_id"], sort=False).any()
+        satisfied = float(first_good.sum())
+        loyal = float((first_good & (n >= 3) & ~any_bad).sum())
+    steps = ["aware", "first_purchase", "satisfied", "loyal"]
+    counts = [aware, new, satisfied, loyal]
+    rate = [None] + [counts[i] / counts[i - 1] if counts[i - 1] > 0 else None for i in range(1, 4)]
+    overall = [c / aware if aware > 0 else None for c in counts]
+    return pd.DataFrame({"step": steps, "count": counts, "rate_from_previous": rate, "share_of_aware": overall})
+
+
+def cohort_retention(orders: pd.DataFrame | None, scenario: Scenario, max_age: int = COHORT_MAX_AGE) -> pd.DataFrame:
+    """Share of each monthly cohort of new customers (by month of first order) who order in each later month.
+
+    Built from the simulated order log the way an analyst would from a shop export: a customer is
+    'retained' in a month if they placed at least one order in it. Month 0 is the first purchase (100%).
+    """
+    cols = ["cohort", "age", "customers", "active", "retention"]
+    if orders is None or not len(orders):
+        return pd.DataFrame(columns=cols)
+    acquired = orders.loc[orders["acquisition_channel"] != "existing", ["customer_id", "order_date"]]
+    start = pd.Timestamp(scenario.simulation.start_date)
+    dates = pd.to_datetime(acquired["order_date"])
+    month = (dates.dt.year - start.year) * 12 + (dates.dt.month - start.month)
+    frame = pd.DataFrame({"customer_id": acquired["customer_id"].to_numpy(), "month": month.to_numpy()})
+    frame = frame.drop_duplicates()
+    cohort = frame.groupby("customer_id")["month"].transform("min")
+    frame["cohort"] = cohort.to_numpy()
+    frame["age"] = frame["month"] - frame["cohort"]
+    frame = frame[frame["age"] <= max_age]
+    sizes = frame[frame["age"] == 0].groupby("cohort").size()
+    active = frame.groupby(["cohort", "age"]).size().rename("active").reset_index()
+    active["customers"] = active["cohort"].map(sizes)
+    active["retention"] = active["active"] / active["customers"]
+    months = pd.date_range(start, periods=scenario.simulation.horizon_months, freq="MS")
+    active["cohort"] = months[active["cohort"].to_numpy()].strftime("%Y-%m")
+    return active[cols].sort_values(["cohort", "age"]).reset_index(drop=True)
+
+
+def cohort_average(cohorts: pd.DataFrame) -> pd.Series:
+    """Customer-weighted mean retention by age over cohorts old enough to be observed at that age."""
+    if cohorts.empty:
+        return pd.Series(dtype=float)
+    g = cohorts.groupby("age")
+    return (g["active"].sum() / g["customers"].sum()).rename("retention")
+
+
+# -- summary --------------------------------------------------------------------------------------
+
+
+def summary_row(data: ReportData, client_name: str | None = None) -> dict[str, Any]:
+    """One flat row for a batch `summary.csv`: names, the contract KPIs, the recommended split, the gain."""
+    meta, plan = data.meta, data.plan
+    row: dict[str, Any] = {
+        "scenario": meta["scenario_name"],
+        "client": client_name if client_name is not None else meta.get("client"),
+        "slug": meta["slug"],
+        "currency": meta["currency"],
+    }
+    row.update({k: data.kpis.get(k) for k in KPI_NAMES})
+    rec = plan.get("recommended_split") or {}
+    cur = plan.get("current_split") or {}
+    for p in PURPOSES:
+        row[f"current_share_{p}"] = cur.get(p)
+        row[f"recommended_share_{p}"] = rec.get(p)
+    for k in ("uplift_mean", "uplift_p05", "uplift_p95"):
+        row[k] = plan.get(k)
+    return row

@@ -1,0 +1,269 @@
+"""Rules that read a report's results and say what they mean for this client, in the report's language.
+
+A consultant reads the numbers in a fixed order: how much of the market is still unreached (the
+source texts' saturation argument), which step of the lifecycle leaks most, what the optimizer moves,
+and which experience lever pays. The rules below write that reading down: the three KPIs that matter
+most, the one action to take first, the meaning of the win-back numbers, and which playbook chapters
+apply. Thresholds are named constants so a reviewer can argue with them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.i18n import fmt_kpi, fmt_money, fmt_percent, fmt_points, fmt_roi, t
+from sim.report_data import ReportData
+from sim.scenario import PURPOSES
+
+UNSATURATED_UNAWARE = 0.50  # at least half of the market never reached by the end: acquisition still pays
+SATURATED_UNAWARE = 0.20  # under a fifth never reached: the market is saturated, retention and win-back matter
+LOW_LTV_CAC = 1.5  # below this a new customer barely pays for the cost of winning them
+MIN_SHIFT = 0.05  # a change of split smaller than 5 points of budget is not worth an action
+MIN_LEVER_GAIN = 0.02  # a lever that adds under 2% of contribution is not the first action
+LOW_CONVERSION = 0.20  # under a fifth of aware people buying: look at the landing page and the offer
+HIGH_DISSATISFIED = 0.03  # more than 3% of orders disappointing: fix the experience first
+LOW_FIRST_PARTY = 0.60  # less than 60% first-party data: an own store and CRM are the next step
+CHAPTERS = range(1, 10)
+
+
+def market_stage(data: ReportData) -> str:
+    """'unsaturated', 'maturing' or 'saturated', from the share of the market never reached by the end."""
+    unaware = data.kpis.get("unaware_share_end")
+    if unaware is None:
+        return "maturing"
+    if unaware >= UNSATURATED_UNAWARE:
+        return "unsaturated"
+    if unaware < SATURATED_UNAWARE:
+        return "saturated"
+    return "maturing"
+
+
+@dataclass(frozen=True)
+class KpiPick:
+    """A KPI that matters for this client: its name, formatted value and why it matters."""
+
+    name: str
+    label: str
+    value: str
+    why: str
+
+
+def top_kpis(data: ReportData, lang: str) -> list[KpiPick]:
+    """The three KPIs that matter most, chosen by the market's saturation (and a low LTV:CAC first)."""
+    k = data.kpis
+    stage = market_stage(data)
+    picks = {
+        "unsaturated": ["cac", "first_purchase_conversion", "repeat_purchase_rate"],
+        "maturing": ["ltv_cac", "repeat_purchase_rate", "retention_12m"],
+        "saturated": ["retention_12m", "clv", "marginal_roi_winback"],
+    }[stage]
+    ltv_cac = k.get("ltv_cac")
+    if ltv_cac is not None and ltv_cac < LOW_LTV_CAC and "ltv_cac" not in picks:
+        picks = ["ltv_cac", *picks[:2]]
+    return [_pick(name, data, lang, stage) for name in picks]
+
+
+def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
+    k, cur = data.kpis, data.currency
+    value = fmt_kpi(name, k.get(name), cur, lang)
+    fmt = {
+        "value": value,
+        "unaware": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
+    }
+    why_key = f"why.{name}"
+    if name == "ltv_cac" and (k.get("ltv_cac") or 0.0) < LOW_LTV_CAC:
+        why_key = "why.ltv_cac_low"
+    return KpiPick(name, t(f"kpi.{name}", lang), value, t(why_key, lang, **fmt))
+
+
+def split_change(data: ReportData) -> dict[str, float] | None:
+    """Recommended minus current share of each purpose, or None without a recommendation."""
+    rec, cur = data.plan.get("recommended_split"), data.plan.get("current_split") or {}
+    if not rec:
+        return None
+    return {p: float(rec.get(p, 0.0)) - float(cur.get(p, 0.0)) for p in PURPOSES}
+
+
+def best_levers(data: ReportData) -> list[dict]:
+    """For each experience lever, its best tried value and the gain over today's value (largest first)."""
+    levers = data.levers
+    if levers is None or levers.empty:
+        return []
+    out = []
+    for name, group in levers.groupby("lever", sort=False):
+        best = group.loc[group["gain"].idxmax()]
+        current = group[group["current"].astype(bool)]
+        out.append(
+            {
+                "lever": name,
+                "best_value": float(best["value"]),
+                "gain": float(best["gain"]),
+                "current_value": float(current["value"].iloc[0]) if len(current) else math.nan,
+            }
+        )
+    return sorted(out, key=lambda r: r["gain"], reverse=True)
+
+
+def first_action(data: ReportData, lang: str) -> str:
+    """The one thing to do first: move budget, improve an experience lever, or keep the plan."""
+    cur = data.currency
+    months = data.meta["horizon_months"]
+    change = split_change(data)
+    base = abs(data.kpis.get("cumulative_contribution") or 0.0)
+    if change:
+        gainer = max(change, key=change.get)
+        if change[gainer] >= MIN_SHIFT:
+            rec, cur_split = data.plan["recommended_split"], data.plan["current_split"]
+            sources = [
+                t("action.source", lang, purpose=t(f"purpose_text.{p}", lang), points=fmt_points(-v, lang))
+                for p, v in sorted(change.items(), key=lambda kv: kv[1])
+                if v <= -0.005
+            ]
+            amount = change[gainer] * float(data.plan.get("monthly_budget_mean") or 0.0)
+            return t(
+                "action.shift",
+                lang,
+                target=t(f"purpose_text.{gainer}", lang),
+                current=fmt_percent(cur_split.get(gainer, 0.0), lang, 0),
+                recommended=fmt_percent(rec.get(gainer, 0.0), lang, 0),
+                points=fmt_points(change[gainer], lang),
+                sources=t("list.and", lang).join(sources),
+                amount=fmt_money(amount, cur, lang, compact=True),
+                gain=fmt_money(data.plan.get("uplift_mean"), cur, lang, compact=True),
+                months=months,
+            )
+    levers = best_levers(data)
+    if levers and levers[0]["gain"] > MIN_LEVER_GAIN * max(base, 1.0):
+        top = levers[0]
+        return t(
+            "action.lever",
+            lang,
+            lever=t(f"lever.{top['lever']}", lang),
+            current=fmt_percent(top["current_value"], lang, 0),
+            target=fmt_percent(top["best_value"], lang, 0),
+            gain=fmt_money(top["gain"], cur, lang, compact=True),
+            months=months,
+        )
+    if not change:
+        rois = {p: data.kpis.get(f"marginal_roi_{p}") for p in PURPOSES}
+        rois = {p: v for p, v in rois.items() if v is not None}
+        if rois:
+            best = max(rois, key=rois.get)
+            return t("action.marginal", lang, target=t(f"purpose_text.{best}", lang), roi=fmt_roi(rois[best], lang))
+    return t("action.keep", lang)
+
+
+def winback_reading(data: ReportData, lang: str) -> list[str]:
+    """What the win-back numbers mean for this client: the source texts' market-saturation argument."""
+    k, cur = data.kpis, data.currency
+    stage = market_stage(data)
+    roi = {p: k.get(f"marginal_roi_{p}") for p in PURPOSES}
+    fmt = {
+        "unaware_start": fmt_percent(k.get("unaware_share_start"), lang, 0),
+        "unaware_end": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
+        "months": data.meta["horizon_months"],
+        "front": fmt_roi(roi["front"], lang),
+        "back": fmt_roi(roi["back"], lang),
+        "winback": fmt_roi(roi["winback"], lang),
+        "lapsed": fmt_kpi("lapsed_customers_end", k.get("lapsed_customers_end"), cur, lang),
+    }
+    texts = [t(f"winback.{stage}", lang, **fmt)]
+    others = [v for p, v in roi.items() if p != "winback" and v is not None]
+    if roi["winback"] is not None and others:
+        if roi["winback"] < max(others):
+            key = "winback.compare_low"
+        else:
+            key = "winback.compare_high" if roi["winback"] >= 0 else "winback.compare_least_bad"
+        texts.append(t(key, lang, **fmt))
+    return texts
+
+
+@dataclass(frozen=True)
+class ChapterAdvice:
+    """A playbook chapter that applies, why, and where it is (None while the chapter is not written)."""
+
+    number: int
+    title: str
+    reason: str
+    path: str | None
+
+
+def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = None) -> list[ChapterAdvice]:
+    """The playbook chapters this client should read, each with the result that makes it relevant."""
+    k, cur = data.kpis, data.currency
+    stage = market_stage(data)
+    picked: list[tuple[int, str, dict]] = []
+    cur_split = data.plan.get("current_split") or {}
+    picked.append(
+        (
+            1,
+            "rule.ch1",
+            {
+                "front": fmt_percent(cur_split.get("front"), lang, 0),
+                "back": fmt_percent(cur_split.get("back"), lang, 0),
+            },
+        )
+    )
+    funnel = data.funnel
+    if not funnel.empty:
+        rates = funnel.dropna(subset=["rate_from_previous"])
+        if len(rates):
+            weakest = rates.loc[rates["rate_from_previous"].idxmin()]
+            picked.append(
+                (
+                    2,
+                    "rule.ch2",
+                    {
+                        "step": t(f"funnel.{weakest['step']}", lang),
+                        "rate": fmt_percent(weakest["rate_from_previous"], lang),
+                    },
+                )
+            )
+    picked.append((3, "rule.ch3", {"cac": fmt_kpi("cac", k.get("cac"), cur, lang)}))
+    conv = k.get("first_purchase_conversion")
+    if conv is not None and conv < LOW_CONVERSION:
+        picked.append((4, "rule.ch4", {"rate": fmt_percent(conv, lang)}))
+    dis = k.get("dissatisfied_share")
+    levers = best_levers(data)
+    lever_gain = levers[0]["gain"] if levers else 0.0
+    if (dis is not None and dis > HIGH_DISSATISFIED) or lever_gain > 0:
+        picked.append(
+            (5, "rule.ch5", {"rate": fmt_percent(dis, lang), "gain": fmt_money(lever_gain, cur, lang, compact=True)})
+        )
+    fpd = data.meta.get("first_party_data_share")
+    ret_share = k.get("returning_revenue_share")
+    if (fpd is not None and fpd < LOW_FIRST_PARTY) or (ret_share is not None and ret_share > 0.5):
+        key = "rule.ch6_marketplace" if fpd is not None and fpd < LOW_FIRST_PARTY else "rule.ch6"
+        picked.append((6, key, {"share": fmt_percent(ret_share, lang, 0), "data": fmt_percent(fpd, lang, 0)}))
+    roi = {p: k.get(f"marginal_roi_{p}") for p in PURPOSES}
+    others = [v for p, v in roi.items() if p != "winback" and v is not None]
+    if roi["winback"] is not None and others and roi["winback"] >= max(others):
+        picked.append((7, "rule.ch7_pays", {"roi": fmt_roi(roi["winback"], lang)}))
+    else:
+        picked.append((7, f"rule.ch7_{stage}", {"unaware": fmt_percent(k.get("unaware_share_end"), lang, 0)}))
+    if len(data.meta.get("channels", {})) >= 3:
+        picked.append((8, "rule.ch8", {"n": len(data.meta["channels"])}))
+    change = split_change(data)
+    if change and max(abs(v) for v in change.values()) >= MIN_SHIFT:
+        gainer = max(change, key=change.get)
+        picked.append(
+            (9, "rule.ch9", {"target": t(f"purpose_text.{gainer}", lang), "points": fmt_points(change[gainer], lang)})
+        )
+    files = chapter_files(playbook_dir)
+    return [ChapterAdvice(n, t(f"chapter.{n}", lang), t(key, lang, **fmt), files.get(n)) for n, key, fmt in picked]
+
+
+def chapter_files(playbook_dir: Path | None) -> dict[int, str]:
+    """Chapter number -> 'playbook/NN_name.md' for the chapters present (found by glob at render time)."""
+    if playbook_dir is None or not playbook_dir.is_dir():
+        return {}
+    out = {}
+    for n in CHAPTERS:
+        found = sorted(playbook_dir.glob(f"{n:02d}_*.md"))
+        if found:
+            out[n] = f"{playbook_dir.name}/{found[0].name}"
+    return out

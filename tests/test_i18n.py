@@ -1,0 +1,178 @@
+"""The message catalog: both languages hold the same keys and placeholders; numbers read right in each."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from sim.i18n import (
+    LANGUAGES,
+    catalog,
+    check_lang,
+    fmt_compact,
+    fmt_count,
+    fmt_date,
+    fmt_kpi,
+    fmt_money,
+    fmt_months,
+    fmt_percent,
+    fmt_points,
+    fmt_ratio,
+    fmt_roi,
+    korean_font_path,
+    placeholders,
+    t,
+)
+from sim.kpis import KPI_NAMES
+from sim.report_data import LEVER_GRID
+from sim.result import STAGES
+from sim.scenario import PURPOSES
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = [
+    ROOT / "sim" / "report.py",
+    ROOT / "sim" / "rules.py",
+    ROOT / "sim" / "plots.py",
+    ROOT / "notebooks" / "strategy_report.ipynb",
+]
+
+
+def test_same_keys_in_every_language():
+    en = catalog("en")
+    for lang in LANGUAGES:
+        assert set(catalog(lang)) == set(en), set(catalog(lang)) ^ set(en)
+
+
+def test_same_placeholders_in_every_language():
+    en = catalog("en")
+    for lang in LANGUAGES:
+        for key, text in catalog(lang).items():
+            assert placeholders(text) == placeholders(en[key]), (lang, key)
+
+
+def test_no_empty_or_untranslated_text():
+    en, ko = catalog("en"), catalog("ko")
+    hangul = re.compile(r"[\uac00-\ud7a3]")
+    for key, text in ko.items():
+        assert text.strip(), key
+        words = re.sub(r"\{[^}]*\}", "", en[key])
+        if re.search(r"[A-Za-z]{4,}", words):
+            # a Korean text may keep acronyms (CAC, KPI, ROI) but must contain Korean words
+            assert hangul.search(text) or key in {"kpi.ltv_cac"}, (key, text)
+
+
+def test_every_literal_key_used_in_the_code_exists():
+    used = set()
+    for path in SOURCES:
+        used |= set(re.findall(r'\bt\(\s*\\?"([a-z0-9_.]+)\\?"', path.read_text(encoding="utf-8")))
+    assert len(used) > 40
+    missing = sorted(k for k in used if k not in catalog("en"))
+    assert missing == []
+
+
+def test_every_dynamic_key_family_is_complete():
+    keys = set(catalog("en"))
+    needed = (
+        [f"kpi.{k}" for k in KPI_NAMES]
+        + [f"kpi_desc.{k}" for k in KPI_NAMES]
+        + [f"purpose.{p}" for p in PURPOSES]
+        + [f"purpose_text.{p}" for p in PURPOSES]
+        + [f"stage.{s}" for s in STAGES]
+        + [f"funnel.{s}" for s in ("aware", "first_purchase", "satisfied", "loyal")]
+        + [f"lever.{d.split('.')[1]}" for d in LEVER_GRID]
+        + [f"chapter.{n}" for n in range(1, 10)]
+        + [f"winback.{s}" for s in ("unsaturated", "maturing", "saturated")]
+        + [f"rule.ch7_{s}" for s in ("unsaturated", "maturing", "saturated")]
+        + [f"section.{s}" for s in ("summary", "funnel", "stages", "revenue", "cohorts", "curve", "roi")]
+        + [f"section.{s}" for s in ("levers", "tornado", "kpis", "playbook", "assumptions")]
+    )
+    assert sorted(set(needed) - keys) == []
+
+
+def test_t_fills_placeholders_and_names_missing_ones():
+    assert t("summary.kpi_item", "en", name="CAC", value="₩1", why="x") == "CAC: ₩1 – x"
+    with pytest.raises(KeyError, match="needs placeholder"):
+        t("summary.kpi_item", "ko", name="CAC")
+    with pytest.raises(KeyError, match="not in the en catalog"):
+        t("no.such.key", "en")
+    with pytest.raises(ValueError, match="allowed: en, ko"):
+        check_lang("fr")
+
+
+def test_money_formats_follow_currency_and_language():
+    assert fmt_money(19420.97, "KRW", "en") == "₩19,421"
+    assert fmt_money(19420.97, "KRW", "ko") == "19,421원"
+    assert fmt_money(3_276_716_592.0, "KRW", "ko", compact=True) == "32.8억 원"
+    assert fmt_money(3_276_716_592.0, "KRW", "en", compact=True) == "₩3.28B"
+    assert fmt_money(32_771_000.0, "KRW", "ko", compact=True) == "3,277만 원"
+    assert fmt_money(54.0, "USD", "en") == "$54.00"
+    assert fmt_money(12345.678, "USD", "en") == "$12,346"
+    assert fmt_money(1_234_567.0, "USD", "en", compact=True) == "$1.23M"
+    assert fmt_money(1_200_000.0, "USD", "ko", compact=True) == "120만 달러"
+    assert fmt_money(-2500.0, "USD", "en") == "-$2,500"
+    assert fmt_money(-250_000_000.0, "KRW", "ko", compact=True) == "-2.5억 원"
+    assert fmt_money(9.5, "EUR", "en") == "€9.50"
+    assert fmt_money(1234.5, "CHF", "en") == "CHF 1,234"
+    assert fmt_money(None, "USD", "en") == "–"
+
+
+def test_other_formats():
+    assert fmt_percent(0.1234, "en") == "12.3%"
+    assert fmt_points(0.05, "en") == "5 pp" and fmt_points(-0.05, "ko", signed=True) == "-5%p"
+    assert fmt_points(0.05, "en", signed=True) == "+5 pp"
+    assert fmt_ratio(5.8, "en") == "5.8×" and fmt_ratio(5.8, "ko") == "5.8배"
+    assert fmt_months(7, "en") == "7 months" and fmt_months(1, "en") == "1 month" and fmt_months(7, "ko") == "7개월"
+    assert fmt_count(33366, "ko") == "33,366명" and fmt_count(33366, "en") == "33,366"
+    assert fmt_roi(-0.5, "en") == "−0.50" and fmt_roi(1.2, "ko") == "+1.20"
+    assert fmt_compact(150_000, "en") == "150k" and fmt_compact(150_000, "ko") == "15만"
+    assert fmt_date(date(2027, 1, 1), "ko") == "2027년 1월 1일"
+    assert fmt_date(date(2027, 1, 1), "en", day=False) == "Jan 2027"
+    assert fmt_kpi("payback_months", None, "KRW", "ko") == "–"
+    assert fmt_kpi("ltv_cac", 2.0, "USD", "en") == "2.0×"
+
+
+def test_korean_font_ships_in_a_package():
+    path = korean_font_path()
+    assert path is not None and path.suffix == ".ttf" and path.stat().st_size > 1_000_000
+
+
+def test_korean_plot_text_has_real_glyphs():
+    """Every Korean label of the catalog maps to a glyph of the bundled font (no tofu boxes)."""
+    from matplotlib.ft2font import FT2Font
+
+    font = FT2Font(str(korean_font_path()))
+    charmap = font.get_charmap()
+    texts = "".join(
+        v for k, v in catalog("ko").items() if k.startswith(("plot.", "stage.", "funnel.", "purpose.", "lever."))
+    )
+    missing = sorted({ch for ch in texts if ord(ch) > 0x7F and ord(ch) not in charmap})
+    assert missing == []
+
+
+def test_plots_render_korean_without_missing_glyph_warnings(recwarn):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from sim import plots
+
+    plots.use_report_style("ko")
+    funnel = pd.DataFrame(
+        {
+            "step": ["aware", "first_purchase", "satisfied", "loyal"],
+            "count": [1000.0, 100.0, 95.0, 40.0],
+            "rate_from_previous": [None, 0.1, 0.95, 0.42],
+            "share_of_aware": [1.0, 0.1, 0.095, 0.04],
+        }
+    )
+    ax = plots.plot_funnel(funnel, lang="ko")
+    ax.figure.canvas.draw()
+    assert ax.get_title() == t("plot.funnel.title", "ko")
+    plt.close("all")
+    glyph_warnings = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
+    assert glyph_warnings == []

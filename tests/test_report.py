@@ -1,0 +1,165 @@
+"""The strategy report: one HTML file per sample scenario and language, complete, self-contained, consistent.
+
+Each sample scenario is rendered once per language into a clean temporary folder (cached for the whole
+session, so the browser tests reuse the same files); the checks then read the files.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import re
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import SAMPLE_FILES
+
+from sim.i18n import LANGUAGES, fmt_kpi, t
+from sim.kpis import KPI_NAMES
+from sim.report import ReportOutput, render_report
+from sim.report_data import FRAME_FILES, JSON_FILES, TABLE_KPIS
+
+REPLICATIONS = 20  # enough for bands in a test; the default of 100 is for clients
+SECTIONS = [
+    "summary",
+    "funnel",
+    "stages",
+    "revenue",
+    "cohorts",
+    "curve",
+    "roi",
+    "levers",
+    "tornado",
+    "kpis",
+    "playbook",
+    "assumptions",
+]
+TABLE = [*TABLE_KPIS, "returning_revenue_share", "cumulative_contribution", "npv"]
+_ROOT = Path(tempfile.mkdtemp(prefix="sim-report-tests-"))
+atexit.register(shutil.rmtree, _ROOT, ignore_errors=True)  # the browser tests reuse these files
+
+
+@cache
+def rendered(stem: str, lang: str) -> ReportOutput:
+    """Render a sample scenario's report once per session, into its own clean folder."""
+    folder = _ROOT / f"{stem}-{lang}"
+    assert not folder.exists()
+    return render_report(SAMPLES[stem], folder, lang, replications=REPLICATIONS)
+
+
+SAMPLES = {p.stem: p for p in SAMPLE_FILES}
+CASES = [(stem, lang) for stem in SAMPLES for lang in LANGUAGES]
+
+
+@pytest.fixture(scope="module", params=CASES, ids=[f"{s}-{lang}" for s, lang in CASES])
+def report(request) -> tuple[str, str, ReportOutput]:
+    stem, lang = request.param
+    return stem, lang, rendered(stem, lang)
+
+
+def test_every_sample_is_covered():
+    assert {"early_stage_d2c"} <= set(SAMPLES), "the early-stage sample must be among the tested scenarios"
+
+
+def test_files_are_written_and_named_after_the_scenario(report):
+    _, _, out = report
+    folder = out.html.parent
+    slug = out.html.stem
+    assert out.html == folder / f"{slug}.html" and out.html.is_file()
+    assert out.notebook == folder / f"{slug}.ipynb" and out.notebook.is_file()
+    assert out.data_dir == folder / f"{slug}_data" and out.data_dir.is_dir()
+    for name in [*FRAME_FILES.values(), *JSON_FILES.values()]:
+        assert (out.data_dir / name).is_file(), name
+    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], f"staging files left behind: {leftovers}"
+
+
+def test_html_is_self_contained(report):
+    _, _, out = report
+    page = out.html.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]+src=", page, re.I), "external script"
+    assert not re.search(r"<link[^>]+href=[\"']?https?:", page, re.I), "external stylesheet"
+    assert not re.search(r"<img[^>]+src=[\"'](?!data:)", page, re.I), "image not embedded"
+    images = re.findall(r"<img[^>]+src=[\"']data:image/png;base64,", page)
+    assert len(images) >= 9, f"expected a plot per section, found {len(images)} images"
+    assert "Traceback" not in page
+
+
+def test_html_has_every_section_and_no_code(report):
+    _, lang, out = report
+    page = out.html.read_text(encoding="utf-8")
+    for section in SECTIONS:
+        assert f'id="sec-{section}"' in page, section
+        assert t(f"section.{section}", lang) in page, section
+    assert "prepare_report_data" not in page and "plt.show()" not in page, "code leaked into the report"
+    assert f'lang="{lang}"' in page
+
+
+def test_kpi_table_matches_kpis_json(report):
+    _, lang, out = report
+    page = out.html.read_text(encoding="utf-8")
+    written = json.loads((out.data_dir / "kpis.json").read_text(encoding="utf-8"))
+    assert out.kpis == written
+    currency = json.loads((out.data_dir / "meta.json").read_text(encoding="utf-8"))["currency"]
+    rows = dict(re.findall(r'<tr data-kpi="([a-z_0-9]+)" data-value="([^"]*)">', page))
+    assert list(rows) == TABLE
+    for name in TABLE:
+        assert json.loads(rows[name]) == written[name], name
+        shown = fmt_kpi(name, written[name], currency, lang)
+        assert re.search(rf'<tr data-kpi="{name}"[^>]*><td>[^<]*</td><td>{re.escape(shown)}</td>', page), (name, shown)
+
+
+def test_kpis_json_has_the_contract_kpis(report):
+    _, _, out = report
+    written = json.loads((out.data_dir / "kpis.json").read_text(encoding="utf-8"))
+    assert list(written)[: len(KPI_NAMES)] == KPI_NAMES
+    for name in ("cac", "clv", "ltv_cac", "cumulative_contribution", "marginal_roi_front", "marginal_roi_winback"):
+        assert isinstance(written[name], float), name
+
+
+def test_summary_row_is_flat_and_complete(report):
+    _, _, out = report
+    s = out.summary
+    assert all(not isinstance(v, dict | list) for v in s.values())
+    for key in ("scenario", "client", "slug", *KPI_NAMES, "uplift_mean", "uplift_p05", "uplift_p95"):
+        assert key in s, key
+    for p in ("front", "back", "winback"):
+        assert f"recommended_share_{p}" in s
+    assert s["slug"] == out.html.stem
+    assert s == json.loads((out.data_dir / "summary.json").read_text(encoding="utf-8")) | {"client": s["client"]}
+
+
+def test_executed_notebook_is_clean(report):
+    """No error, no warning on stderr (e.g. a missing glyph) in any cell of the executed notebook."""
+    _, _, out = report
+    nb = nbformat.read(str(out.notebook), as_version=4)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            assert output["output_type"] != "error", output
+            assert output.get("name") != "stderr", "".join(output.get("text", ""))
+    params = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert str(out.html.parent) in params.source, "the executed notebook names its final folder"
+
+
+def test_korean_report_is_korean(report):
+    _, lang, out = report
+    page = out.html.read_text(encoding="utf-8")
+    if lang == "ko":
+        assert "핵심 요약" in page and "고객 생애주기 퍼널" in page
+        assert "@font-face" in page, "Korean glyphs are embedded for machines without a Korean font"
+    else:
+        assert "Executive summary" in page and "핵심 요약" not in page
+
+
+def test_currency_formats_follow_the_scenario(report):
+    _, lang, out = report
+    page = out.html.read_text(encoding="utf-8")
+    currency = json.loads((out.data_dir / "meta.json").read_text(encoding="utf-8"))["currency"]
+    if currency == "KRW":
+        assert ("원" if lang == "ko" else "₩") in page
+    elif currency == "USD":
+        assert "$" in page

@@ -17,6 +17,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -302,7 +303,11 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool):
 
     # the optimizer needs two replications at least for its bands
     reps = max(2, replications)
-    return optimize_budget(scenario, objective="contribution", replications=reps, seed=seed, progress=progress)
+    # the Monte Carlo chunks spread over the machine's cores (results do not depend on the worker count)
+    workers = max(1, min(2, os.cpu_count() or 1))
+    return optimize_budget(
+        scenario, objective="contribution", replications=reps, seed=seed, workers=workers, progress=progress
+    )
 
 
 def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:

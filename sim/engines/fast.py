@@ -48,7 +48,7 @@ from sim.scenario import PURPOSES, Scenario
 MODES = ("expected", "sampled")
 DEFAULT_RATE_CLASSES = 8
 DEFAULT_DROPOUT_CLASSES = 4
-CHUNK_ROWS = 128  # rows of a batch that share one random stream (fixed, so results do not depend on --workers)
+CHUNK_ROWS = 50  # rows of a batch that share one random stream (fixed, so results do not depend on --workers)
 
 # raw daily columns the loop writes (the money columns are derived later by `finish_money`)
 RAW_COLUMNS = [

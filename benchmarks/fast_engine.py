@@ -76,25 +76,33 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--sample", default="early_stage_d2c")
     ap.add_argument("--sampled-rows", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=3, help="timings per engine; the best one counts")
     args = ap.parse_args()
 
     scenario = market(args.sample, args.people, args.months)
     spend = sweep_spend(scenario, args.scenarios)
     simulate_batch(scenario, spend[:2], detail=False)  # warm-up: imports, quadrature caches
 
-    start = time.perf_counter()
-    batch = simulate_batch(scenario, spend, mode="expected", workers=args.workers, detail=False)
-    sweep = time.perf_counter() - start
+    # best of `--repeats` timings, for both engines alike: the machine is shared and noisy
+    sweeps = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        batch = simulate_batch(scenario, spend, mode="expected", workers=args.workers, detail=False)
+        sweeps.append(time.perf_counter() - start)
+    sweep = min(sweeps)
     assert np.isfinite(batch.kpi_vectors()["cumulative_contribution"]).all()
     print(f"market: {args.sample} scaled to {args.people:,} people, {args.months} months")
     print(f"sweep_scenarios: {args.scenarios} (expected mode, lean, {args.workers} workers)")
-    print(f"sweep_seconds: {sweep:.2f}  (target <= 5)")
+    print(f"sweep_seconds: {sweep:.2f}  (target <= 5; best of {args.repeats}: {', '.join(f'{x:.2f}' for x in sweeps)})")
 
-    start = time.perf_counter()
-    run_agent(scenario, 1, record_orders=False)
-    agent = time.perf_counter() - start
+    agents = []
+    for i in range(args.repeats):
+        start = time.perf_counter()
+        run_agent(scenario, 1 + i, record_orders=False)
+        agents.append(time.perf_counter() - start)
+    agent = min(agents)
     fast_each = sweep / args.scenarios
-    print(f"agent_seconds_per_scenario: {agent:.3f}")
+    print(f"agent_seconds_per_scenario: {agent:.3f}  (best of {args.repeats}: {', '.join(f'{x:.2f}' for x in agents)})")
     print(f"fast_seconds_per_scenario: {fast_each:.5f}")
 
     rows = [scenario] * args.sampled_rows

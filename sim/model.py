@@ -46,7 +46,7 @@ def contact_probability(contacts, population):
 
 def monthly_to_daily_hazard(monthly_probability):
     """Daily hazard whose 30.4-day survival equals 1 - monthly_probability."""
-    p = np.clip(np.asarray(monthly_probability, dtype=float), 0.0, 0.999999)
+    p = np.minimum(np.maximum(monthly_probability, 0.0), 0.999999)  # speed: np.clip is slow on scalars
     return -np.log1p(-p) / DAYS_PER_MONTH
 
 
@@ -57,7 +57,7 @@ def first_purchase_hazard(monthly_conversion, landing_page_quality, offer_streng
     recent share of dissatisfied orders) cuts it by up to `negative_impact`.
     """
     base = monthly_to_daily_hazard(np.asarray(monthly_conversion) * landing_page_quality * offer_strength)
-    return base * (1.0 - negative_impact * np.clip(negative_share, 0.0, 1.0))
+    return base * (1.0 - negative_impact * np.minimum(np.maximum(negative_share, 0.0), 1.0))
 
 
 def forgetting_hazard(forgetting_per_month, contact_probability_today):
@@ -141,8 +141,7 @@ def aware_outcome_probabilities(first_purchase_hazard_day, forgetting_hazard_day
     """Chances (buy, forget) for an aware person over one day, the two hazards competing."""
     total = np.asarray(first_purchase_hazard_day, dtype=float) + forgetting_hazard_day
     happened = -np.expm1(-total)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(total > 0, first_purchase_hazard_day / np.where(total > 0, total, 1.0), 0.0)
+    share = first_purchase_hazard_day / np.maximum(total, 1e-300)  # both hazards 0: nothing happens anyway
     return happened * share, happened * (1.0 - share)
 
 
@@ -243,9 +242,10 @@ def build_plan(scenario: Scenario, spend_month: np.ndarray | None = None) -> Pla
     dates = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
     # plan months run from the start date by anniversary (a start on the 17th gives months 17th-16th)
     month_starts = pd.DatetimeIndex([start + pd.DateOffset(months=m) for m in range(sim.horizon_months)])
-    month_of_day = np.searchsorted(
-        month_starts.values.astype("datetime64[D]"), dates.values.astype("datetime64[D]"), side="right"
-    ) - 1
+    month_of_day = (
+        np.searchsorted(month_starts.values.astype("datetime64[D]"), dates.values.astype("datetime64[D]"), side="right")
+        - 1
+    )
     days_in_month = np.bincount(month_of_day, minlength=sim.horizon_months).astype(float)
     spend = spend_by_month(scenario) if spend_month is None else np.asarray(spend_month, dtype=float)
     channels = tuple(scenario.channels)

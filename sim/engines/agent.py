@@ -167,6 +167,8 @@ class AgentEngine:
         self.value_mean = s.economics.order_value_mean
         self.exp_at_no_delay = self._experience_probs(0.0)
         self.negative_share = self.exp_at_no_delay[0]  # word of mouth starts at its steady level, not at zero
+        self._react_key: tuple[int, int] | None = None
+        self._react = np.zeros(0)
         self.rate_mult_today = 1.0
         self.drop_mult_today = 1.0
         self.value_mult_today = 1.0
@@ -321,15 +323,20 @@ class AgentEngine:
         if contacts <= 0 or self.nX <= 0:
             return
         q = float(model.winback_contact_probability(contacts, self.nX))
-        wb = self.s.winback
         pool = self.lapsed_pool
-        months = np.fromiter(pool, dtype=float, count=len(pool))
-        sizes = np.fromiter((len(b) for b in pool.values()), dtype=np.int64, count=len(pool))
-        r = model.reactivation_probability(
-            wb.base_reactivation, month - months, wb.decay_months, self.s.retention.targeting_precision
-        )
-        back = self.rng.binomial(sizes, q * r)
-        for lapse_month, k in zip(list(pool), back.tolist(), strict=True):
+        keys = list(pool)
+        if self._react_key != (month, len(keys)):  # speed: the chances change only with the month or a new bucket
+            wb = self.s.winback
+            months = np.asarray(keys, dtype=float)
+            self._react = model.reactivation_probability(
+                wb.base_reactivation, month - months, wb.decay_months, self.s.retention.targeting_precision
+            )
+            self._react_key = (month, len(keys))
+        sizes = [len(b) for b in pool.values()]
+        back = self.rng.binomial(sizes, q * self._react)
+        for lapse_month, k in zip(keys, back.tolist(), strict=True):
+            if not k:
+                continue
             bucket = pool[lapse_month]
             for _ in range(k):
                 j = int(self.rng.integers(len(bucket)))
@@ -400,7 +407,15 @@ class AgentEngine:
             del self.pending[row]
             wait = env.now - t0
             fl[_F_DELAY][day] += wait
-        outcome = yield from self._judge(wait, day, row)
+        # experience: expectations met (or not), delight by chance; only a dissatisfied order can complain
+        p_dis, p_met = self.exp_at_no_delay if wait <= 0 else self._experience_probs(wait)
+        u = draws.uniform()
+        if u < p_dis:
+            outcome = yield from self._complaint(day, row)
+            self._judged(outcome, day, int(env.now))
+        else:
+            outcome = 1 if u < p_met else 2
+            self._judged(outcome, day, day if wait <= 0 else int(env.now))
         log_row[5] = outcome
         # dropout after the order (MBG/NBD: after any order, the first included)
         p_drop = model.dropout_probability(
@@ -420,35 +435,35 @@ class AgentEngine:
             self.nC += 1
         return False
 
-    def _judge(self, wait: float, day: int, row: int):
-        """Experience of an order (0 dissatisfied, 1 satisfied, 2 delighted); complaints queue for service."""
-        p_dis, p_met = self.exp_at_no_delay if wait <= 0 else self._experience_probs(wait)
-        u = self.draws.uniform()
-        outcome = 0 if u < p_dis else (1 if u < p_met else 2)
-        fl = self.fl
-        if outcome == 0:
-            ops = self.s.operations
-            if self.draws.uniform() < ops.complaint_share:
-                fl[_F_COMPLAINTS][day] += 1
-                ticket = self.service.get(1)
-                in_time = ticket.triggered
-                if not in_time:
-                    # The customer waits for an answer at most the service target: a later answer can no
-                    # longer turn the order around, so they move on (dissatisfied). The ticket stays in the
-                    # queue and still takes a slot when its turn comes.
-                    self.pending[row] = (day, -1.0)  # judged dissatisfied unless answered in time
-                    yield ticket | self.env.timeout(ops.service_target_days)
-                    del self.pending[row]
-                    in_time = ticket.triggered
-                if in_time and self.draws.uniform() < ops.service_recovery:
-                    fl[_F_RECOVERED][day] += 1
-                    outcome = 1
-        fl[_F_DISSATISFIED + outcome][day] += 1
-        now = int(self.env.now)
-        if now < self.n_days:
-            self.judged[now][0] += 1
-            self.judged[now][1] += outcome == 0
-        return outcome
+    def _complaint(self, day: int, row: int):
+        """A dissatisfied order: maybe a complaint, which customer service may turn around in time.
+        Returns the final outcome (0 dissatisfied, 1 satisfied)."""
+        ops = self.s.operations
+        if self.draws.uniform() >= ops.complaint_share:
+            return 0
+        self.fl[_F_COMPLAINTS][day] += 1
+        ticket = self.service.get(1)
+        in_time = ticket.triggered
+        if not in_time:
+            # The customer waits for an answer at most the service target: a later answer can no
+            # longer turn the order around, so they move on (dissatisfied). The ticket stays in the
+            # queue and still takes a slot when its turn comes.
+            self.pending[row] = (day, -1.0)  # judged dissatisfied unless answered in time
+            yield ticket | self.env.timeout(ops.service_target_days)
+            del self.pending[row]
+            in_time = ticket.triggered
+        if in_time and self.draws.uniform() < ops.service_recovery:
+            self.fl[_F_RECOVERED][day] += 1
+            return 1
+        return 0
+
+    def _judged(self, outcome: int, day: int, judged_day: int) -> None:
+        """Count an order's final experience (by order day) and, for word of mouth, by the day it was judged."""
+        self.fl[_F_DISSATISFIED + outcome][day] += 1
+        if judged_day < self.n_days:
+            j = self.judged[judged_day]
+            j[0] += 1
+            j[1] += outcome == 0
 
     def _lapse(self, rec: list, day: int) -> None:
         if rec[_LOYAL]:

@@ -90,9 +90,15 @@ class JobFailed(Exception):
 
 
 def render_job(scenario_path: Path, out_dir: Path, lang: str = "en", **options: Any) -> Any:
-    """The default job: one strategy report with `sim.report.render_report`."""
+    """The default job: one strategy report with `sim.report.render_report`.
+
+    Reports already run side by side in a batch, so each keeps its Monte Carlo in its own process.
+    """
+    import os
+
     from sim.report import render_report
 
+    os.environ.setdefault("SIM_REPORT_WORKERS", "1")
     return render_report(Path(scenario_path), Path(out_dir), lang, **options)
 
 

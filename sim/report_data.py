@@ -187,7 +187,7 @@ def build_report_data(
     # second process can be started (a speed trick: the two halves take similar time).
     pool, agent_job = _start_agent(scenario, seed, parallel)
     try:
-        opt = _optimize(scenario, replications, seed, progress)
+        opt = _optimize(scenario, replications, seed, progress, parallel)
         timings["optimize"] = time.perf_counter() - clock
 
         clock = time.perf_counter()
@@ -295,7 +295,21 @@ def _start_agent(scenario: Scenario, seed: int, parallel: bool):
         return None, None
 
 
-def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool):
+def report_workers(parallel: bool = True) -> int:
+    """Processes the report's Monte Carlo may use (results do not depend on it): SIM_REPORT_WORKERS when
+    set (a batch sets 1, its reports already run side by side), else up to two cores; one inside daemon
+    processes, which may not start children."""
+    import multiprocessing
+
+    if not parallel or multiprocessing.current_process().daemon:
+        return 1
+    env = os.environ.get("SIM_REPORT_WORKERS", "")
+    if env.isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool = True):
     """The optimizer's result, or None while `sim.optimize` is not installed."""
     if not optimizer_available():
         return None
@@ -303,10 +317,13 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool):
 
     # the optimizer needs two replications at least for its bands
     reps = max(2, replications)
-    # the Monte Carlo chunks spread over the machine's cores (results do not depend on the worker count)
-    workers = max(1, min(2, os.cpu_count() or 1))
     return optimize_budget(
-        scenario, objective="contribution", replications=reps, seed=seed, workers=workers, progress=progress
+        scenario,
+        objective="contribution",
+        replications=reps,
+        seed=seed,
+        workers=report_workers(parallel),
+        progress=progress,
     )
 
 

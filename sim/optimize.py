@@ -610,6 +610,17 @@ SENSITIVITY_PARAMETERS: list[tuple[str, str, Any]] = [
 ]
 
 
+SENSITIVITY_COLUMNS = [
+    "parameter",
+    "label",
+    "base_value",
+    "low_value",
+    "high_value",
+    "low_optimum_back_share",
+    "high_optimum_back_share",
+]
+
+
 def _sensitivity(
     scenario: Scenario,
     space: _Space,
@@ -664,17 +675,7 @@ def _sensitivity(
     frame = pd.DataFrame(out)
     frame["swing"] = (frame["high_value"] - frame["low_value"]).abs()
     frame = frame.sort_values("swing", ascending=False).drop(columns="swing").reset_index(drop=True)
-    return frame[
-        [
-            "parameter",
-            "label",
-            "base_value",
-            "low_value",
-            "high_value",
-            "low_optimum_back_share",
-            "high_optimum_back_share",
-        ]
-    ]
+    return frame[SENSITIVITY_COLUMNS]
 
 
 # -- the optimizer -----------------------------------------------------------------------------------

@@ -449,15 +449,8 @@ def _curve(opt) -> pd.DataFrame:
 
 
 def _sensitivity(opt) -> pd.DataFrame:
-    cols = [
-        "parameter",
-        "label",
-        "base_value",
-        "low_value",
-        "high_value",
-        "low_optimum_back_share",
-        "high_optimum_back_share",
-    ]
+    from sim.optimize import SENSITIVITY_COLUMNS as cols
+
     if opt is None or getattr(opt, "sensitivity", None) is None:
         return pd.DataFrame(columns=cols)
     return opt.sensitivity.copy().reset_index(drop=True)

@@ -259,6 +259,20 @@ def _failure(path: Path, exc: BaseException, slug: str | None = None, name: str 
     )
 
 
+def _spec_failure(spec: JobSpec, error_type: str, message: str, attempts: int = 0, seconds: float = 0.0) -> JobOutcome:
+    """A failed outcome for a planned job."""
+    return JobOutcome(
+        scenario=spec.scenario,
+        slug=spec.slug,
+        display_name=spec.display_name,
+        status="failed",
+        error=message,
+        error_type=error_type,
+        attempts=attempts,
+        seconds=seconds,
+    )
+
+
 def plan_batch(
     paths: Sequence[Path],
     out_dir: Path,
@@ -501,16 +515,7 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
             seconds=seconds,
         )
     except UserInputError as exc:
-        return JobOutcome(
-            scenario=spec.scenario,
-            slug=spec.slug,
-            display_name=spec.display_name,
-            status="failed",
-            error=str(exc),
-            error_type=type(exc).__name__,
-            attempts=1,
-            seconds=time.monotonic() - started,
-        )
+        return _spec_failure(spec, type(exc).__name__, str(exc), attempts=1, seconds=time.monotonic() - started)
     except JobFailed:
         raise
     except BaseException as exc:  # noqa: BLE001 - KeyboardInterrupt in a worker is a failed attempt too
@@ -622,17 +627,7 @@ def _retry_or_fail(
     if attempt <= RETRIES:
         queue.appendleft((spec, attempt + 1))
         return
-    report(
-        JobOutcome(
-            scenario=spec.scenario,
-            slug=spec.slug,
-            display_name=spec.display_name,
-            status="failed",
-            error=message,
-            error_type=error_type,
-            attempts=attempt,
-        )
-    )
+    report(_spec_failure(spec, error_type, message, attempts=attempt))
 
 
 def _run_local(
@@ -803,17 +798,7 @@ def _run_dask(specs: Sequence[JobSpec], client: Any, report: Callable[[JobOutcom
                 error_type, message = _error_text(exc)
             else:
                 error_type, message = "Cancelled", f"the job was {fut.status}"
-            report(
-                JobOutcome(
-                    scenario=spec.scenario,
-                    slug=spec.slug,
-                    display_name=spec.display_name,
-                    status="failed",
-                    error=message,
-                    error_type=error_type,
-                    attempts=RETRIES + 1,
-                )
-            )
+            report(_spec_failure(spec, error_type, message, attempts=RETRIES + 1))
             fut.release()
     finally:
         if futures:  # interrupted: take the remaining jobs off the cluster
@@ -968,13 +953,8 @@ def run_batch(
             for path, o in zip(paths, planned, strict=True):
                 if o is None:
                     spec = next(spec_iter)
-                    o = results.get(spec.scenario) or JobOutcome(
-                        scenario=spec.scenario,
-                        slug=spec.slug,
-                        display_name=spec.display_name,
-                        status="failed",
-                        error="not run: the batch was interrupted",
-                        error_type="Interrupted",
+                    o = results.get(spec.scenario) or _spec_failure(
+                        spec, "Interrupted", "not run: the batch was interrupted"
                     )
                 o.scenario = str(path)
                 outcomes.append(o)

@@ -47,6 +47,9 @@ EXTRA_COLUMNS = [
     "fulfilment_cost",
     "experience_cost",
 ]
+# money columns `finish_money` derives; every other flow column is what an engine counts day by day
+DERIVED_COLUMNS = ("gross_profit", "contribution", "gross_profit_acquired", "fulfilment_cost", "experience_cost")
+COUNTED_FLOWS = [c for c in FLOW_COLUMNS + EXTRA_COLUMNS if c not in DERIVED_COLUMNS]
 ORDER_COLUMNS = ["customer_id", "order_date", "amount", "order_number", "acquisition_channel", "experience"]
 EXPERIENCES = ["dissatisfied", "satisfied", "delighted"]
 

@@ -20,7 +20,16 @@ from tqdm.auto import tqdm
 
 from sim import model
 from sim.base import existing_customers
-from sim.result import EXPERIENCES, EXTRA_COLUMNS, FLOW_COLUMNS, ORDER_COLUMNS, STAGES, SimulationResult, finish_money
+from sim.result import (
+    COUNTED_FLOWS,
+    EXPERIENCES,
+    EXTRA_COLUMNS,
+    FLOW_COLUMNS,
+    ORDER_COLUMNS,
+    STAGES,
+    SimulationResult,
+    finish_money,
+)
 from sim.scenario import Scenario
 
 _BLOCK = 1 << 15
@@ -521,11 +530,7 @@ class AgentEngine:
         )
 
 
-_FLOW_KEYS = [
-    c
-    for c in FLOW_COLUMNS + EXTRA_COLUMNS
-    if c not in ("gross_profit", "contribution", "gross_profit_acquired", "fulfilment_cost", "experience_cost")
-]
+_FLOW_KEYS = COUNTED_FLOWS
 (
     _F_NEW_CUSTOMERS,
     _F_ORDERS,

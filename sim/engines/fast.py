@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from sim import model
 from sim.base import existing_customers
-from sim.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult, finish_money
+from sim.result import COUNTED_FLOWS, EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult, finish_money
 from sim.scenario import PURPOSES, Scenario
 
 MODES = ("expected", "sampled")
@@ -51,32 +51,7 @@ DEFAULT_DROPOUT_CLASSES = 4
 CHUNK_ROWS = 50  # rows of a batch that share one random stream (fixed, so results do not depend on --workers)
 
 # raw daily columns the loop writes (the money columns are derived later by `finish_money`)
-RAW_COLUMNS = [
-    *STAGES,
-    "new_customers",
-    "orders",
-    "repeat_orders",
-    "revenue",
-    "revenue_new",
-    "revenue_returning",
-    "spend_front",
-    "spend_back",
-    "spend_winback",
-    "newly_aware",
-    "forgotten",
-    "dropouts",
-    "reactivations",
-    "winback_contacts",
-    "dissatisfied",
-    "satisfied",
-    "delighted",
-    "complaints",
-    "recovered",
-    "fulfilment_delay_days",  # total delay in the loop; per order in the result
-    "orders_acquired",
-    "revenue_acquired",
-    "second_orders",
-]
+RAW_COLUMNS = [*STAGES, *COUNTED_FLOWS]  # fulfilment_delay_days: total delay in the loop; per order in the result
 _COL = {name: i for i, name in enumerate(RAW_COLUMNS)}
 
 # groups of active and lapsed people, for the order accounting the KPIs need

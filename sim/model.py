@@ -3,10 +3,13 @@
 Time runs in days. Monthly quantities in a scenario (reach, conversion, forgetting) are turned into daily
 hazards here, once, so that the agent engine (continuous time, SimPy) and the fast engine (daily steps,
 NumPy) read the same numbers. Every function accepts floats or NumPy arrays.
+The agent engine calls the daily ones with plain floats once a day: those take a `math` branch (a speed trick:
+the same formula without NumPy's per-call overhead; `tests/test_model.py` checks that both branches agree).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,12 +43,16 @@ def contact_probability(contacts, population):
     Contacts land on random people (Poisson), so repeated contacts to the same person are wasted:
     this is where market saturation comes from.
     """
+    if type(contacts) is float:  # speed: scalar branch
+        return 1.0 - math.exp(-contacts / max(float(population), 1e-12))
     pop = np.maximum(np.asarray(population, dtype=float), 1e-12)
     return 1.0 - np.exp(-np.asarray(contacts, dtype=float) / pop)
 
 
 def monthly_to_daily_hazard(monthly_probability):
     """Daily hazard whose 30.4-day survival equals 1 - monthly_probability."""
+    if type(monthly_probability) is float:  # speed: scalar branch
+        return -math.log1p(-min(max(monthly_probability, 0.0), 0.999999)) / DAYS_PER_MONTH
     p = np.minimum(np.maximum(monthly_probability, 0.0), 0.999999)  # speed: np.clip is slow on scalars
     return -np.log1p(-p) / DAYS_PER_MONTH
 
@@ -56,6 +63,9 @@ def first_purchase_hazard(monthly_conversion, landing_page_quality, offer_streng
     The monthly conversion is scaled by page quality and offer strength; negative word of mouth (the
     recent share of dissatisfied orders) cuts it by up to `negative_impact`.
     """
+    if type(negative_share) is float:  # speed: scalar branch
+        base = monthly_to_daily_hazard(float(monthly_conversion * landing_page_quality * offer_strength))
+        return base * (1.0 - negative_impact * min(max(negative_share, 0.0), 1.0))
     base = monthly_to_daily_hazard(np.asarray(monthly_conversion) * landing_page_quality * offer_strength)
     return base * (1.0 - negative_impact * np.minimum(np.maximum(negative_share, 0.0), 1.0))
 
@@ -76,6 +86,8 @@ def backend_effectiveness(first_party_data_share, marketplace_effectiveness, tar
 
 def backend_saturation(spend_per_customer_month, half_saturation):
     """Share of the maximum back-end effect reached at this spend per active customer (0 at no spend)."""
+    if type(spend_per_customer_month) is float:  # speed: scalar branch
+        return 1.0 - math.exp(-LN2 * max(spend_per_customer_month, 0.0) / half_saturation)
     s = np.maximum(np.asarray(spend_per_customer_month, dtype=float), 0.0)
     return 1.0 - np.exp(-LN2 * s / half_saturation)
 
@@ -93,7 +105,7 @@ def retention_effect(
     saturation, effectiveness, purchase_rate_uplift_max, dropout_reduction_max, order_value_uplift_max
 ):
     """Multipliers from back-end spend; all equal 1 at zero spend."""
-    e = np.asarray(saturation) * effectiveness
+    e = (saturation if type(saturation) is float else np.asarray(saturation)) * effectiveness  # speed: scalars
     return RetentionEffect(
         purchase_rate=1.0 + purchase_rate_uplift_max * e,
         dropout=1.0 - dropout_reduction_max * e,
@@ -139,6 +151,11 @@ def dropout_probability(p, retention_multiplier, experience_multiplier, loyal_mu
 
 def aware_outcome_probabilities(first_purchase_hazard_day, forgetting_hazard_day):
     """Chances (buy, forget) for an aware person over one day, the two hazards competing."""
+    if type(first_purchase_hazard_day) is float:  # speed: scalar branch
+        total = first_purchase_hazard_day + forgetting_hazard_day
+        happened = -math.expm1(-total)
+        share = first_purchase_hazard_day / max(total, 1e-300)
+        return happened * share, happened * (1.0 - share)
     total = np.asarray(first_purchase_hazard_day, dtype=float) + forgetting_hazard_day
     happened = -np.expm1(-total)
     share = first_purchase_hazard_day / np.maximum(total, 1e-300)  # both hazards 0: nothing happens anyway
@@ -159,6 +176,8 @@ def winback_contact_probability(contacts_per_day, lapsed):
     A campaign works month by month: a second coupon in the same month brings back nobody the first one
     did not, so contacts saturate over a month's pool of lapsed people (and are wasted on a small pool).
     """
+    if type(contacts_per_day) is float:  # speed: scalar branch
+        return contact_probability(contacts_per_day * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
     return contact_probability(np.asarray(contacts_per_day) * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
 
 

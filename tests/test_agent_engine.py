@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import small
 
@@ -66,6 +67,23 @@ def test_order_log_matches_daily_counts_and_revenue(runs):
         counts = log["experience"].value_counts()
         for outcome in ("dissatisfied", "satisfied", "delighted"):
             assert counts.get(outcome, 0) == r.daily[outcome].sum(), (name, outcome)
+
+
+def test_each_customer_numbers_their_orders_without_gaps(runs):
+    """Order numbers run 1, 2, 3, ... for every acquired customer (none lost, none twice, across lapses
+    and comebacks); an existing customer's continue after their orders before the start."""
+    for name, r in runs.items():
+        log = r.orders
+        dates = pd.to_datetime(log["order_date"])
+        assert dates.min() >= r.daily.index[0] and dates.max() <= r.daily.index[-1], name
+        acquired = log[log["acquisition_channel"] != "existing"]
+        numbers = acquired.groupby("customer_id")["order_number"]
+        assert (numbers.min() == 1).all(), name
+        assert (numbers.max() == numbers.size()).all(), name
+        assert not acquired.duplicated(["customer_id", "order_number"]).any(), name
+        existing = log[log["acquisition_channel"] == "existing"].groupby("customer_id")["order_number"]
+        assert ((existing.max() - existing.min() + 1) == existing.size()).all(), name
+        assert (existing.min() >= 2).all(), name  # an existing customer has bought before the start
 
 
 def test_money_identities(runs):

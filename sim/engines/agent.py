@@ -1,17 +1,25 @@
 """The agent engine: every reached person is a SimPy process; the shop's teams are SimPy resources.
 
 A person who has never met the brand needs no process: the market keeps a count of unaware people
-and, each day, draws how many of them the day's ads and word of mouth reach. From then on the person
-lives as a process: while aware, a first purchase and forgetting compete; as a customer, orders arrive
-as a Poisson process at the person's own rate (thinned by today's back-end effect). Each order queues
-for the fulfilment team (a `simpy.Resource` whose slots each ship one order a day), so a surge of orders
-means waiting, and waiting means dissatisfaction. Dissatisfied customers may complain to customer
-service, another resource; a complaint answered in time can turn the order around.
+and, each day, draws how many of them the day's ads and word of mouth reach. Aware people are a pool
+of counts by the source that made them aware; each day some buy for the first time and some forget.
+A buyer lives as a process: orders arrive as a Poisson process at the person's own rate (thinned by
+today's back-end effect). Each order takes one of the fulfilment team's daily slots (a
+`simpy.Container` refilled every morning; unused slots do not carry over), so a surge of orders means
+waiting, and waiting means dissatisfaction. Dissatisfied customers may complain to customer service,
+another container; a complaint answered in time can turn the order around. After each order the
+customer may drop out (lapse) or step up to loyal.
 
-This engine is the reference for what the model means; the fast engine must agree with it.
+Every order is written to the order log as it happens; the day's order flows (orders, revenue new and
+returning, experience outcomes) are counted from the log at the end, so the log and the daily table
+cannot disagree. This engine is the reference for what the model means; the fast engine must agree
+with it.
 """
 
 from __future__ import annotations
+
+import gc
+from itertools import chain
 
 import numpy as np
 import pandas as pd
@@ -34,73 +42,27 @@ from sim.scenario import Scenario
 
 _BLOCK = 1 << 15
 
-# record layout of a customer (a list, for speed): see _Customer indices below
+# record layout of a customer (a list, for speed)
 _CID, _LAM, _P, _LOYAL, _ORDERS, _CHANNEL, _ACQUIRED, _ACTIVE_SINCE, _LAPSE_MONTH = range(9)
 
 
+def _stream(block):
+    """Endless values from `block()` calls, one list at a time: a speed trick (one NumPy call per block
+    instead of one per draw; `next` on a C-level chain is the cheapest way to take the next value)."""
+    return chain.from_iterable(iter(block, None)).__next__
+
+
 class _Draws:
-    """Pre-drawn blocks of random numbers from one seeded Generator (a speed trick: one NumPy call per
-    32k draws instead of one per draw). The order of draws is fixed by SimPy's deterministic event order,
-    so a seed reproduces a run exactly."""
+    """Pre-drawn blocks of random numbers from one seeded Generator; each stream is called for its next
+    value (`draws.uniform()`). The order of draws is fixed by SimPy's deterministic event order, so a seed
+    reproduces a run exactly."""
 
-    def __init__(self, rng: np.random.Generator, value_shape: float, r: float, alpha: float, a: float, b: float):
-        self.rng = rng
-        self.value_shape = value_shape
-        self.rate_params = (r, 1.0 / alpha)
-        self.dropout_params = (a, b)
-        self._lam: list[float] = []
-        self._li = 0
-        self._p: list[float] = []
-        self._pi = 0
-        self._u: list[float] = []
-        self._ui = 0
-        self._e: list[float] = []
-        self._ei = 0
-        self._g: list[float] = []
-        self._gi = 0
-
-    def uniform(self) -> float:
-        i = self._ui
-        if i >= len(self._u):
-            self._u = self.rng.random(_BLOCK).tolist()
-            i = 0
-        self._ui = i + 1
-        return self._u[i]
-
-    def exponential(self) -> float:
-        i = self._ei
-        if i >= len(self._e):
-            self._e = self.rng.standard_exponential(_BLOCK).tolist()
-            i = 0
-        self._ei = i + 1
-        return self._e[i]
-
-    def purchase_rate(self) -> float:
-        """A new customer's purchase rate: lambda ~ Gamma(r, 1/alpha) per day."""
-        i = self._li
-        if i >= len(self._lam):
-            self._lam = self.rng.gamma(*self.rate_params, size=4096).tolist()
-            i = 0
-        self._li = i + 1
-        return self._lam[i]
-
-    def dropout(self) -> float:
-        """A new customer's dropout chance: p ~ Beta(a, b)."""
-        i = self._pi
-        if i >= len(self._p):
-            self._p = self.rng.beta(*self.dropout_params, size=4096).tolist()
-            i = 0
-        self._pi = i + 1
-        return self._p[i]
-
-    def order_value(self) -> float:
-        """A Gamma draw with mean 1 and the scenario's spread (to be scaled by the mean)."""
-        i = self._gi
-        if i >= len(self._g):
-            self._g = (self.rng.standard_gamma(self.value_shape, _BLOCK) / self.value_shape).tolist()
-            i = 0
-        self._gi = i + 1
-        return self._g[i]
+    def __init__(self, rng: np.random.Generator, r: float, alpha: float, a: float, b: float):
+        self.uniform = _stream(lambda: rng.random(_BLOCK).tolist())
+        self.exponential = _stream(lambda: rng.standard_exponential(_BLOCK).tolist())
+        # a new customer's purchase rate lambda ~ Gamma(r, 1/alpha) per day, and dropout chance p ~ Beta(a, b)
+        self.purchase_rate = _stream(lambda: rng.gamma(r, 1.0 / alpha, size=4096).tolist())
+        self.dropout = _stream(lambda: rng.beta(a, b, size=4096).tolist())
 
 
 class AgentEngine:
@@ -120,9 +82,8 @@ class AgentEngine:
         self.plan = model.build_plan(scenario, spend_month)
         self.progress = progress
         self.record_orders = record_orders
-        shape, _ = model.gamma_order_value(1.0, scenario.economics.order_value_cv)
         rp = scenario.repeat_purchase
-        self.draws = _Draws(self.rng, shape, rp.r, rp.alpha, rp.a, rp.b)
+        self.draws = _Draws(self.rng, rp.r, rp.alpha, rp.a, rp.b)
         self.env = simpy.Environment()
         ops = scenario.operations
         # the teams' daily capacity: slots that refill every morning; unused slots do not carry over
@@ -131,6 +92,7 @@ class AgentEngine:
         self.fulfilment = simpy.Container(self.env, capacity=self.ship_per_day, init=self.ship_per_day)
         self.service = simpy.Container(self.env, capacity=self.tickets_per_day, init=self.tickets_per_day)
         self.n_days = self.plan.n_days
+        self.month_of_day = self.plan.month_of_day.tolist()
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -138,23 +100,55 @@ class AgentEngine:
         self.fl = [[0.0] * D for _ in _FLOW_KEYS]
         # orders judged and dissatisfied by the day the experience happens (after any queueing), for word
         # of mouth: the order-day columns are still incomplete while that day's orders wait in a queue
-        self.judged = [[0, 0] for _ in range(D)]
-        self.stage_rows = np.zeros((D, 5), dtype=np.int64)
+        self.judged_orders = [0] * D  # slow orders (queued or dissatisfied) by the day they were judged
+        self.judged_dissatisfied = [0] * D
+        self.slow_orders = [0] * D  # slow orders by order day
+        self.logged_by_yesterday = 0
+        self.stage_rows: list[tuple[int, ...]] = []  # people in each stage at the end of each day
         self.nU = self.nC = self.nL = self.nX = 0
         n_sources = len(self.plan.channels) + 2  # channels, referral, prior awareness
-        self.aware = np.zeros(n_sources, dtype=np.int64)  # aware people by acquisition source (lazy pool)
-        self.orders_log: list[list] = []
+        self.aware = [0] * n_sources  # aware people by acquisition source (a lazy pool: counts, no processes)
+        self.nA = 0
+        # the order log, flat: six values an order (customer, day, loyal, order number, channel, outcome);
+        # speed: one list extended in place, no object per order
+        self.orders_log: list[int] = []
         self.pending: dict[int, tuple[int, float]] = {}  # log row -> (day, order time) awaiting experience
-        self.active: dict[int, list] = {}
+        # the retention cohort: people active at the cohort day (12 months before the horizon), and how many
+        # of them dropped out since (a comeback starts a new spell, outside the cohort)
+        self.cohort_day = D - 365 if D > 365 else None
+        self.cohort = {"start": float("nan"), "retained": float("nan")}
+        self.cohort_lapses = 0
         self.lapsed_pool: dict[int, list[list]] = {}
         self.next_cid = 1
         self.channel_names = [*self.plan.channels, "referral", "prior_awareness", "existing"]
         self._setup_levers()
+        # what every customer process reads, bound once (speed: one unpacking per process, not 17 lookups)
+        self.customer_constants = (
+            self.env,
+            self.env.timeout,
+            self.draws.exponential,
+            self.draws.uniform,
+            self.fulfilment.get,
+            self.orders_log.extend,
+            self.n_days,
+            self.p_dissatisfied,
+            self.p_met,
+            self.step_loyal,
+        )
         self._seed_population()
         self.env.process(self._days())
-        self.env.run(until=D)
-        self._resolve_pending()
-        return self._result()
+        # speed: no cyclic garbage collection while the run builds its order log and customer records (a
+        # growing heap makes Python's collector rescan it again and again: a quarter of the run's time)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.env.run(until=D)
+            self._resolve_pending()
+            return self._result()
+        finally:
+            self._release()
+            if gc_was_enabled:
+                gc.enable()
 
     def _setup_levers(self) -> None:
         s = self.s
@@ -175,12 +169,16 @@ class AgentEngine:
         self.step_loyal = (0.0, loy.step_probability_satisfied, loy.step_probability_delighted)
         self.value_mean = s.economics.order_value_mean
         self.exp_at_no_delay = self._experience_probs(0.0)
+        self.p_dissatisfied, self.p_met = self.exp_at_no_delay
         self.negative_share = self.exp_at_no_delay[0]  # word of mouth starts at its steady level, not at zero
         self._react_key: tuple[int, int] | None = None
-        self._react = np.zeros(0)
-        self.rate_mult_today = 1.0
+        self._react: list[float] = []
+        self._react_max = 0.0
+        self.loyal_top_rate = self.rate_mult_max * self.loyal_rate
+        self.rate_share_today = 1.0
         self.drop_mult_today = 1.0
-        self.value_mult_today = 1.0
+        self.dropout_today = ((1.0,) * 3, (1.0,) * 3)  # dropout multiplier by stage (customer, loyal) and outcome
+        self.value_mult_by_day: list[float] = []  # back-end order-value multiplier of each day
 
     def _experience_probs(self, delay: float) -> tuple[float, float]:
         """(P(dissatisfied), P(dissatisfied or satisfied)) of an order delayed by `delay` days."""
@@ -201,23 +199,15 @@ class AgentEngine:
         m = self.s.market
         base = existing_customers(self.s, self.rng)
         self.aware[len(self.plan.channels) + 1] = m.initially_aware
+        self.nA = m.initially_aware
         existing_channel = len(self.plan.channels) + 2
-        for i in range(len(base)):
-            stage = int(base.stage[i])
-            rec = [
-                self.next_cid,
-                float(base.purchase_rate[i]),
-                float(base.dropout[i]),
-                stage == 1,
-                int(base.prior_orders[i]),
-                existing_channel,
-                False,
-                0,
-                0,
-            ]
+        # speed: the base's arrays as Python lists, read once (NumPy scalars are slow one at a time)
+        columns = (base.stage, base.purchase_rate, base.dropout, base.prior_orders, base.lapsed_months_ago)
+        for stage, rate, dropout, prior, months_ago in zip(*(c.tolist() for c in columns), strict=True):
+            rec = [self.next_cid, float(rate), float(dropout), stage == 1, int(prior), existing_channel, False, 0, 0]
             self.next_cid += 1
             if stage == 2:
-                rec[_LAPSE_MONTH] = -int(base.lapsed_months_ago[i])
+                rec[_LAPSE_MONTH] = -int(months_ago)
                 self.lapsed_pool.setdefault(rec[_LAPSE_MONTH], []).append(rec)
                 self.nX += 1
             else:
@@ -225,7 +215,6 @@ class AgentEngine:
                     self.nL += 1
                 else:
                     self.nC += 1
-                self.active[rec[_CID]] = rec
                 self.env.process(self._customer(rec, None))
         self.nU = m.size - m.initially_aware - len(base)
 
@@ -235,41 +224,59 @@ class AgentEngine:
         s = self.s
         plan = self.plan
         rng = self.rng
-        N = s.market.size
+        N = float(s.market.size)
         D = self.n_days
         fp, ret = s.first_purchase, s.retention
         per_loyal_day = s.referral.contacts_per_loyal_per_month / model.DAYS_PER_MONTH
-        cohort_day = D - 365 if D > 365 else None
-        self.cohort = {"start": float("nan"), "retained": float("nan")}
-        self.cohort_day = cohort_day
+        cohort_day = self.cohort_day
         bar = tqdm(total=D, desc=f"agent {s.name}", unit="day", disable=None if self.progress else True, leave=False)
         fl = self.fl
+        # speed: the plan's daily numbers as Python floats, read once (NumPy scalars are slow one at a time)
+        month_of_day = self.month_of_day
+        front_total = plan.front_contacts_day.sum(axis=1).tolist()
+        backend_month = plan.backend_spend_month_effective.tolist()
+        winback_day = plan.winback_contacts_day.tolist()
+        n_channels = len(plan.channels)
+        aware = self.aware
+        timeout = self.env.timeout
+        exp_dis, _, exp_del = self.exp_mult
+        loyal_drop = self.loyal_drop
+        # where ads land: each channel's share of the day's ad contacts (they change with the month only)
+        ad_share = [
+            x.tolist()
+            for x in plan.front_contacts_day / np.maximum(plan.front_contacts_day.sum(axis=1), 1e-300)[:, None]
+        ]
+        new_customer = self._new_customer
         for d in range(D):
-            month = int(plan.month_of_day[d])
+            month = month_of_day[d]
             if d > 0:
-                self._record_stages(d - 1)
-                self._update_word_of_mouth(d - 1)
-                self._refill(self.fulfilment, self.ship_per_day)
-                self._refill(self.service, self.tickets_per_day)
+                self._end_of_day(d - 1)
             if d == cohort_day:
-                self.cohort["start"] = float(len(self.active))
+                self.cohort["start"] = float(self.nC + self.nL)
             # back-end effect today: spend per active customer
-            per_customer = plan.backend_spend_month_effective[month] / max(self.nC + self.nL, 1)
+            per_customer = backend_month[month] / max(self.nC + self.nL, 1)
             sat = model.backend_saturation(per_customer, ret.half_saturation_per_customer)
             eff = model.retention_effect(
                 sat, self.eff, ret.purchase_rate_uplift_max, ret.dropout_reduction_max, ret.order_value_uplift_max
             )
-            self.rate_mult_today = float(eff.purchase_rate)
-            self.drop_mult_today = float(eff.dropout)
-            self.value_mult_today = float(eff.order_value)
+            self.rate_share_today = eff.purchase_rate / self.rate_mult_max  # of the top rate the processes draw at
+            self.drop_mult_today = eff.dropout
+            dis, sat, dlt = eff.dropout * exp_dis, eff.dropout, eff.dropout * exp_del
+            self.dropout_today = ((dis, sat, dlt), (dis * loyal_drop, sat * loyal_drop, dlt * loyal_drop))
+            self.value_mult_by_day.append(eff.order_value)
             # awareness: contacts land on random people; only the unaware ones count
-            contacts = np.append(plan.front_contacts_day[d], per_loyal_day * self.nL)
-            total_contacts = float(contacts.sum())
-            p_contact = float(model.contact_probability(total_contacts, N))
+            referral_contacts = per_loyal_day * self.nL
+            total_contacts = front_total[d] + referral_contacts
+            p_contact = model.contact_probability(total_contacts, N)
             if self.nU > 0 and total_contacts > 0:
                 new = int(rng.binomial(self.nU, p_contact))
-                if new:
-                    self.aware[: len(contacts)] += rng.multinomial(new, contacts / total_contacts)
+                if new:  # by source: referrals, then the ads by channel
+                    referred = int(rng.binomial(new, referral_contacts / total_contacts)) if referral_contacts else 0
+                    aware[n_channels] += referred
+                    if new > referred:
+                        for source, k in enumerate(rng.multinomial(new - referred, ad_share[d]).tolist()):
+                            aware[source] += k
+                    self.nA += new
                     self.nU -= new
                     fl[_F_NEWLY_AWARE][d] += new
             # aware people buy for the first time or forget (competing daily hazards)
@@ -282,167 +289,195 @@ class AgentEngine:
             )
             h_forget = model.forgetting_hazard(fp.forgetting_per_month, p_contact)
             p_buy, p_forget = model.aware_outcome_probabilities(h_first, h_forget)
-            if self.aware.any():
-                moves = rng.multinomial(
-                    self.aware, [float(p_buy), float(p_forget), 1.0 - float(p_buy) - float(p_forget)]
-                )
-                self.aware -= moves[:, 0] + moves[:, 1]
-                forgotten = int(moves[:, 1].sum())
+            if self.nA > 0:
+                moves = rng.multinomial(aware, [p_buy, p_forget, 1.0 - p_buy - p_forget]).tolist()
+                forgotten = 0
+                for source, (bought, forgot, _) in enumerate(moves):
+                    if bought or forgot:
+                        aware[source] -= bought + forgot
+                        self.nA -= bought + forgot
+                        forgotten += forgot
+                        for _ in range(bought):
+                            new_customer(source, d)
                 self.nU += forgotten
                 fl[_F_FORGOTTEN][d] += forgotten
-                for source in np.flatnonzero(moves[:, 0]):
-                    for _ in range(int(moves[source, 0])):
-                        self._new_customer(int(source), d)
-            self._winback(d, month)
-            fl[_F_SPEND_FRONT][d] = plan.spend_day[d, 0]
-            fl[_F_SPEND_BACK][d] = plan.spend_day[d, 1]
-            fl[_F_SPEND_WINBACK][d] = plan.spend_day[d, 2]
-            bar.update(1)
-            yield self.env.timeout(1.0)
+            if winback_day[d] > 0:
+                self._winback(d, month, winback_day[d])
+            if d % 30 == 29:
+                bar.update(30)
+            yield timeout(1.0)
         bar.close()
+
+    def _end_of_day(self, d: int) -> None:
+        """Day d is over: record the stages, update word of mouth, refill the teams' slots for tomorrow."""
+        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX))
+        # orders judged today: the day's usual orders (judged at once: new log rows that took no slow path)
+        # and the slow orders whose experience became final today
+        logged = len(self.orders_log) // _LOG_WIDTH
+        judged = logged - self.logged_by_yesterday - self.slow_orders[d] + self.judged_orders[d]
+        self.logged_by_yesterday = logged
+        if judged > 0:  # word of mouth: a moving average of the dissatisfied share of the orders judged
+            share = self.judged_dissatisfied[d] / judged
+            self.negative_share += (share - self.negative_share) / model.NEGATIVE_WOM_MEMORY_DAYS
+        for team, per_day in ((self.fulfilment, self.ship_per_day), (self.service, self.tickets_per_day)):
+            if team.level < per_day:  # waiting orders take the new slots first, in order
+                team.put(per_day - team.level)
 
     def _new_customer(self, source: int, d: int) -> None:
         """An aware person buys for the first time at a random moment of day d."""
         rec = [self.next_cid, self.draws.purchase_rate(), self.draws.dropout(), False, 0, source, True, d, 0]
         self.next_cid += 1
         self.nC += 1
-        self.active[rec[_CID]] = rec
         self.fl[_F_NEW_CUSTOMERS][d] += 1
         self.env.process(self._customer(rec, self.draws.uniform()))
 
-    @staticmethod
-    def _refill(team: simpy.Container, per_day: int) -> None:
-        """A new working day: the team's slots refill (waiting orders take them first, in order)."""
-        if team.level < per_day:
-            team.put(per_day - team.level)
+    def _winback(self, d: int, month: int, contacts: float) -> None:
+        """Win-back contacts land on random lapsed people; a few of them come back and order.
 
-    def _record_stages(self, d: int) -> None:
-        self.stage_rows[d] = (self.nU, int(self.aware.sum()), self.nC, self.nL, self.nX)
-
-    def _update_word_of_mouth(self, d: int) -> None:
-        judged, dissatisfied = self.judged[d]
-        if judged > 0:
-            share = dissatisfied / judged
-            self.negative_share += (share - self.negative_share) / model.NEGATIVE_WOM_MEMORY_DAYS
-
-    def _winback(self, d: int, month: int) -> None:
-        """Win-back contacts land on random lapsed people; a few of them come back and order."""
-        contacts = float(self.plan.winback_contacts_day[d])
-        self.fl[_F_WINBACK_CONTACTS][d] = contacts
-        if contacts <= 0 or self.nX <= 0:
+        A lapsed person comes back today with chance q x r(months since lapsing). Speed: instead of one
+        binomial per lapse month, the candidates are drawn once at the highest chance q x r_max (a random
+        subset of all lapsed people) and each is kept with r / r_max (thinning: the same chances, exactly)."""
+        n_lapsed = self.nX
+        if n_lapsed <= 0:
             return
-        q = float(model.winback_contact_probability(contacts, self.nX))
+        q = model.winback_contact_probability(contacts, n_lapsed)
         pool = self.lapsed_pool
-        keys = list(pool)
-        if self._react_key != (month, len(keys)):  # speed: the chances change only with the month or a new bucket
+        if self._react_key != (month, len(pool)):  # the chances change only with the month or a new bucket
             wb = self.s.winback
-            months = np.asarray(keys, dtype=float)
-            self._react = model.reactivation_probability(
+            months = np.asarray(list(pool), dtype=float)
+            react = model.reactivation_probability(
                 wb.base_reactivation, month - months, wb.decay_months, self.s.retention.targeting_precision
             )
-            self._react_key = (month, len(keys))
-        sizes = [len(b) for b in pool.values()]
-        back = self.rng.binomial(sizes, q * self._react)
-        for lapse_month, k in zip(keys, back.tolist(), strict=True):
-            if not k:
-                continue
-            bucket = pool[lapse_month]
-            for _ in range(k):
-                j = int(self.rng.integers(len(bucket)))
-                bucket[j], bucket[-1] = bucket[-1], bucket[j]
-                rec = bucket.pop()
-                rec[_LOYAL] = False
-                rec[_ACTIVE_SINCE] = d
-                self.nX -= 1
-                self.nC += 1
-                self.active[rec[_CID]] = rec
-                self.fl[_F_REACTIVATIONS][d] += 1
-                self.env.process(self._customer(rec, self.draws.uniform()))
+            self._react = react.tolist()
+            self._react_max = float(react.max())
+            self._react_key = (month, len(pool))
+        rng = self.rng
+        candidates = int(rng.binomial(n_lapsed, q * self._react_max))
+        if not candidates:
+            return
+        # who they are: distinct random positions in the lapsed people laid end to end, bucket after bucket
+        # (speed: a few uniform draws; a repeat is drawn again, which keeps the subset uniform)
+        chosen: set[int] = set()
+        while len(chosen) < candidates:
+            chosen.add(int(self.draws.uniform() * n_lapsed))
+        positions = sorted(chosen)
+        comebacks: list[tuple[list, int]] = []
+        start = 0
+        for bucket, react in zip(pool.values(), self._react, strict=True):
+            end = start + len(bucket)
+            while positions and positions[0] < end:
+                j = positions.pop(0) - start
+                if self.draws.uniform() * self._react_max < react:
+                    comebacks.append((bucket, j))
+            start = end
+            if not positions:
+                break
+        # take them out of their buckets, last position first (swap with the bucket's last, then pop)
+        for bucket, j in sorted(comebacks, key=lambda c: -c[1]):
+            bucket[j], bucket[-1] = bucket[-1], bucket[j]
+            rec = bucket.pop()
+            rec[_LOYAL] = False
+            rec[_ACTIVE_SINCE] = d
+            self.nX -= 1
+            self.nC += 1
+            self.fl[_F_REACTIVATIONS][d] += 1
+            self.env.process(self._customer(rec, self.draws.uniform()))
 
     # -- a customer ----------------------------------------------------------------------------------
     def _customer(self, rec: list, first_order_in: float | None):
         """An active customer: orders at their own Poisson rate (thinned by today's back-end effect);
-        each order is judged; after it they may drop out. `first_order_in`: days until an immediate order."""
-        env = self.env
-        draws = self.draws
-        if first_order_in is not None:
-            yield env.timeout(first_order_in)
-            if (yield from self._order(rec)):
-                return
-        while True:
-            while True:
-                top = self.rate_mult_max * (self.loyal_rate if rec[_LOYAL] else 1.0)
-                yield env.timeout(draws.exponential() / (rec[_LAM] * top))
-                if draws.uniform() * self.rate_mult_max < self.rate_mult_today:
-                    break
-            if (yield from self._order(rec)):
-                return
+        each order takes a fulfilment slot and is judged; after it they may drop out or step up to loyal.
+        `first_order_in`: days until an immediate order (a first purchase or a comeback).
 
-    def _order(self, rec: list):
-        """One order: value, fulfilment queue, experience, complaint, dropout, loyalty step.
-        Returns True when the customer lapses after it."""
-        env = self.env
-        draws = self.draws
-        fl = self.fl
+        Speed: the usual order (a free slot, expectations met) is handled here, inline, with the
+        scenario's constants in local names; an order that waits or disappoints goes to a helper. Order
+        values do not steer anything, so they are drawn for the whole log at the end (`_order_values`)."""
+        env, timeout, exponential, uniform, take_slot, log, n_days, p_dissatisfied, p_met, step_loyal = (
+            self.customer_constants
+        )
+        cid, lam, p, channel = rec[_CID], rec[_LAM], rec[_P], rec[_CHANNEL]
+        loyal, n = rec[_LOYAL], rec[_ORDERS]  # only this process changes them while the customer is active
+        top_rate = lam * (self.loyal_top_rate if loyal else self.rate_mult_max)  # orders a day at the most
         t0 = env.now
-        day = int(t0)
-        if day >= self.n_days:
-            return True  # past the horizon: nothing more is recorded
-        loyal = rec[_LOYAL]
-        amount = self.value_mean * draws.order_value() * self.value_mult_today * (self.loyal_value if loyal else 1.0)
-        rec[_ORDERS] += 1
-        fl[_F_ORDERS][day] += 1
-        fl[_F_REVENUE][day] += amount
-        if rec[_ORDERS] == 1:
-            fl[_F_REVENUE_NEW][day] += amount
-        else:
-            fl[_F_REPEAT_ORDERS][day] += 1
-            fl[_F_REVENUE_RETURNING][day] += amount
-        if rec[_ACQUIRED]:
-            fl[_F_ORDERS_ACQUIRED][day] += 1
-            fl[_F_REVENUE_ACQUIRED][day] += amount
-            if rec[_ORDERS] == 2:
-                fl[_F_SECOND_ORDERS][day] += 1
-        row = len(self.orders_log)
-        log_row = [rec[_CID], day, amount, rec[_ORDERS], rec[_CHANNEL], -1]
-        self.orders_log.append(log_row)
-        # fulfilment: the order takes one of today's shipping slots, or queues for tomorrow's
-        slot = self.fulfilment.get(1)
-        if slot.triggered:  # speed: a free slot needs no wait, so the process does not yield
-            wait = 0.0
-        else:
-            self.pending[row] = (day, t0)
-            yield slot
-            del self.pending[row]
-            wait = env.now - t0
-            fl[_F_DELAY][day] += wait
-        # experience: expectations met (or not), delight by chance; only a dissatisfied order can complain
+        wait_for_order = first_order_in
+        while True:
+            if wait_for_order is not None:
+                yield timeout(wait_for_order)
+                t0 += wait_for_order  # the time SimPy resumes us at (it adds the delay to now the same way)
+                wait_for_order = None
+            else:  # the next order at the top rate, kept with today's share of it (Poisson thinning)
+                while True:
+                    wait = exponential() / top_rate
+                    t0 += wait
+                    if t0 >= n_days:
+                        return  # past the horizon: the process ends now (nothing after it is recorded)
+                    yield timeout(wait)
+                    if uniform() < self.rate_share_today:
+                        break
+            day = int(t0)
+            n += 1
+            slot = take_slot(1)  # one of today's shipping slots, or a place in the queue for tomorrow's
+            if slot.triggered:
+                u = uniform()  # experience: expectations met (or not), delight by chance
+                if u >= p_dissatisfied:
+                    outcome = 1 if u < p_met else 2
+                    log((cid, day, loyal, n, channel, outcome))  # the day's order flows are counted from these
+                    # dropout after the order (MBG/NBD: after any order, the first included), or a step up;
+                    # model.dropout_probability inlined: p x levers (no need to cap it at 1 to compare a uniform)
+                    if uniform() < p * self.dropout_today[loyal][outcome]:
+                        rec[_ORDERS] = n
+                        self._lapse(rec, day)
+                        return
+                    if not loyal and uniform() < step_loyal[outcome]:
+                        loyal = rec[_LOYAL] = True
+                        top_rate = lam * self.loyal_top_rate
+                        self.nC -= 1
+                        self.nL += 1
+                    continue
+                slow = self._dissatisfied(rec, day, n, loyal)
+            else:
+                slow = self._shipped_late(rec, slot, t0, day, n, loyal)
+            rec[_ORDERS] = n
+            if (yield from slow):
+                return
+            t0 = env.now  # a slow order may have waited
+            if rec[_LOYAL] != loyal:  # it may also have changed the customer's stage
+                loyal = rec[_LOYAL]
+                top_rate = lam * (self.loyal_top_rate if loyal else self.rate_mult_max)
+
+    def _slow_order_row(self, rec: list, day: int, loyal: bool, n: int) -> int:
+        """Log an order whose experience is not known yet (its outcome is filled in later); its row number."""
+        self.orders_log.extend((rec[_CID], day, loyal, n, rec[_CHANNEL], -1))
+        self.slow_orders[day] += 1
+        return len(self.orders_log) // _LOG_WIDTH - 1
+
+    def _set_outcome(self, row: int, outcome: int) -> None:
+        self.orders_log[row * _LOG_WIDTH + _LOG_WIDTH - 1] = outcome
+
+    def _shipped_late(self, rec: list, slot, t0: float, day: int, n: int, loyal: bool):
+        """An order that waits for a shipping slot: judged with its delay. Returns True if the customer lapses."""
+        env = self.env
+        idx = self._slow_order_row(rec, day, loyal, n)
+        self.pending[idx] = (day, t0)
+        yield slot
+        del self.pending[idx]
+        wait = env.now - t0
+        self.fl[_F_DELAY][day] += wait
         p_dis, p_met = self.exp_at_no_delay if wait <= 0 else self._experience_probs(wait)
-        u = draws.uniform()
+        u = self.draws.uniform()
         if u < p_dis:
-            outcome = yield from self._complaint(day, row)
-            self._judged(outcome, day, int(env.now))
+            outcome = yield from self._complaint(day, idx)
+            judged_day = int(env.now)
         else:
             outcome = 1 if u < p_met else 2
-            self._judged(outcome, day, day if wait <= 0 else int(env.now))
-        log_row[5] = outcome
-        # dropout after the order (MBG/NBD: after any order, the first included)
-        p_drop = model.dropout_probability(
-            rec[_P], self.drop_mult_today, self.exp_mult[outcome], self.loyal_drop if loyal else 1.0
-        )
-        if draws.uniform() < p_drop:
-            self._lapse(rec, min(int(env.now), self.n_days - 1))  # after any queueing: the day it happens
-            return True
-        if not loyal:
-            if draws.uniform() < self.step_loyal[outcome]:
-                rec[_LOYAL] = True
-                self.nC -= 1
-                self.nL += 1
-        elif outcome == 0 and draws.uniform() < self.demote:
-            rec[_LOYAL] = False
-            self.nL -= 1
-            self.nC += 1
-        return False
+            judged_day = day if wait <= 0 else int(env.now)
+        return self._after_slow_order(rec, idx, outcome, day, judged_day, loyal)
+
+    def _dissatisfied(self, rec: list, day: int, n: int, loyal: bool):
+        """An order shipped on time that missed expectations: maybe a complaint, then its end."""
+        idx = self._slow_order_row(rec, day, loyal, n)
+        outcome = yield from self._complaint(day, idx)
+        return self._after_slow_order(rec, idx, outcome, day, int(self.env.now), loyal)
 
     def _complaint(self, day: int, row: int):
         """A dissatisfied order: maybe a complaint, which customer service may turn around in time.
@@ -466,13 +501,31 @@ class AgentEngine:
             return 1
         return 0
 
-    def _judged(self, outcome: int, day: int, judged_day: int) -> None:
-        """Count an order's final experience (by order day) and, for word of mouth, by the day it was judged."""
-        self.fl[_F_DISSATISFIED + outcome][day] += 1
-        if judged_day < self.n_days:
-            j = self.judged[judged_day]
-            j[0] += 1
-            j[1] += outcome == 0
+    def _after_slow_order(self, rec: list, row: int, outcome: int, day: int, judged_day: int, loyal: bool) -> bool:
+        """A waited-for or disappointing order's final experience, then dropout or a loyalty step (or back),
+        as for the usual order in `_customer`. Returns True when the customer lapses."""
+        self._set_outcome(row, outcome)
+        if judged_day < self.n_days:  # for word of mouth: slow orders judged, and dissatisfied, by the day judged
+            self.judged_orders[judged_day] += 1
+            if outcome == 0:
+                self.judged_dissatisfied[judged_day] += 1
+        uniform = self.draws.uniform
+        p_drop = model.dropout_probability(
+            rec[_P], self.drop_mult_today, self.exp_mult[outcome], self.loyal_drop if loyal else 1.0
+        )
+        if uniform() < p_drop:
+            self._lapse(rec, min(int(self.env.now), self.n_days - 1))  # after any queueing: the day it happens
+            return True
+        if not loyal:
+            if uniform() < self.step_loyal[outcome]:
+                rec[_LOYAL] = True
+                self.nC -= 1
+                self.nL += 1
+        elif outcome == 0 and uniform() < self.demote:
+            rec[_LOYAL] = False
+            self.nL -= 1
+            self.nC += 1
+        return False
 
     def _lapse(self, rec: list, day: int) -> None:
         if rec[_LOYAL]:
@@ -482,8 +535,9 @@ class AgentEngine:
         self.nX += 1
         rec[_LOYAL] = False
         self.fl[_F_DROPOUTS][day] += 1
-        del self.active[rec[_CID]]
-        month = int(self.plan.month_of_day[day])
+        if self.cohort_day is not None and day >= self.cohort_day > rec[_ACTIVE_SINCE]:
+            self.cohort_lapses += 1
+        month = self.month_of_day[day]
         rec[_LAPSE_MONTH] = month
         self.lapsed_pool.setdefault(month, []).append(rec)
 
@@ -493,43 +547,67 @@ class AgentEngine:
         end = float(self.n_days)
         for row, (day, t0) in sorted(self.pending.items()):
             if t0 < 0:  # shipped and dissatisfied, complaint not yet answered: stays dissatisfied
-                self.orders_log[row][5] = 0
-                self.fl[_F_DISSATISFIED][day] += 1
+                self._set_outcome(row, 0)
                 continue
             p_dis, p_met = self._experience_probs(end - t0)
             u = self.draws.uniform()
             outcome = 0 if u < p_dis else (1 if u < p_met else 2)
-            self.orders_log[row][5] = outcome
-            self.fl[_F_DISSATISFIED + outcome][day] += 1
+            self._set_outcome(row, outcome)
             self.fl[_F_DELAY][day] += end - t0
-        self._record_stages(self.n_days - 1)
+        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX))
         if self.cohort_day is not None:
-            cut = self.cohort_day
-            self.cohort["retained"] = float(sum(1 for rec in self.active.values() if rec[_ACTIVE_SINCE] < cut))
+            self.cohort["retained"] = self.cohort["start"] - self.cohort_lapses
+
+    def _release(self) -> None:
+        """Drop the run's people, processes and log rows (the processes refer back to this engine, so without
+        this they would wait for the cyclic collector)."""
+        self.env = self.fulfilment = self.service = None
+        self.orders_log, self.lapsed_pool, self.pending = [], {}, {}
+
+    def _order_values(self, log: dict[str, np.ndarray]) -> np.ndarray:
+        """Every order's value: a Gamma draw with the scenario's mean and spread, times the back-end
+        (cross-sell) multiplier of its day and the loyal multiplier. Drawn at the end, vectorized, from the
+        run's own Generator (speed: values do not feed back into the simulation)."""
+        shape, scale = model.gamma_order_value(self.value_mean, self.s.economics.order_value_cv)
+        value = self.rng.standard_gamma(shape, size=len(log["day"])) * scale
+        value *= np.asarray(self.value_mult_by_day)[log["day"]]
+        return np.where(log["loyal"] == 1, value * self.loyal_value, value)
 
     def _result(self) -> SimulationResult:
         s = self.s
         plan = self.plan
-        daily = pd.DataFrame(self.stage_rows, index=plan.dates, columns=STAGES)
+        stages = np.asarray(self.stage_rows, dtype=np.int64)
+        columns: dict[str, np.ndarray] = {name: stages[:, i] for i, name in enumerate(STAGES)}
+        log = _order_columns(self.orders_log)
+        log["amount"] = self._order_values(log)
+        existing_channel = len(self.channel_names) - 1
+        counted = {
+            **_order_flows(log, self.n_days, existing_channel),
+            "spend_front": plan.spend_day[:, 0],
+            "spend_back": plan.spend_day[:, 1],
+            "spend_winback": plan.spend_day[:, 2],
+            "winback_contacts": plan.winback_contacts_day,
+        }
         for i, name in enumerate(_FLOW_KEYS):
-            daily[name] = np.asarray(self.fl[i], dtype=float)
-        orders = daily["orders"].to_numpy()
-        daily["fulfilment_delay_days"] = daily["fulfilment_delay_days"].to_numpy() / np.maximum(orders, 1)
+            columns[name] = np.asarray(counted[name] if name in counted else self.fl[i], dtype=float)
+        columns["fulfilment_delay_days"] = columns["fulfilment_delay_days"] / np.maximum(columns["orders"], 1)
+        daily = pd.DataFrame(columns, index=plan.dates)
         finish_money(daily, s, model.experience_cost_per_order(s))
         daily = daily[STAGES + FLOW_COLUMNS + EXTRA_COLUMNS]
-        log = _orders_frame(self.orders_log, plan.dates, self.channel_names) if self.record_orders else None
+        frame = _orders_frame(log, plan.dates, self.channel_names) if self.record_orders else None
         return SimulationResult(
             scenario=s,
             engine="agent",
             seed=self.seed,
             daily=daily,
-            orders=log,
+            orders=frame,
             spend_by_channel=_spend_frame(plan),
             cohort=dict(self.cohort),
             meta={"events": next(self.env._eid)},  # SimPy numbers every event it schedules
         )
 
 
+_LOG_WIDTH = 6  # values an order in the flat order log
 _FLOW_KEYS = COUNTED_FLOWS
 (
     _F_NEW_CUSTOMERS,
@@ -558,30 +636,71 @@ _FLOW_KEYS = COUNTED_FLOWS
 ) = range(len(_FLOW_KEYS))
 
 
-def _orders_frame(rows: list, dates: pd.DatetimeIndex, channel_names: list[str]) -> pd.DataFrame:
-    if not rows:
+def _order_columns(flat: list) -> dict[str, np.ndarray]:
+    """The flat order log (customer, day, loyal, order number, channel, outcome per order) as column arrays."""
+    table = np.fromiter(flat, dtype=np.int64, count=len(flat)).reshape(-1, _LOG_WIDTH)
+    names = ("cid", "day", "loyal", "number", "channel", "outcome")
+    return {name: table[:, k] for k, name in enumerate(names)}
+
+
+def _order_flows(log: dict[str, np.ndarray], n_days: int, existing_channel: int) -> dict[str, np.ndarray]:
+    """The daily flows that orders make, counted from the order log by order day (sums run in log order,
+    as a running total would)."""
+    day, amount, number = log["day"], log["amount"], log["number"]
+
+    def per_day(mask: np.ndarray | None = None, weights: np.ndarray | None = None) -> np.ndarray:
+        d = day if mask is None else day[mask]
+        w = weights if mask is None or weights is None else weights[mask]
+        return np.bincount(d, weights=w, minlength=n_days).astype(float)
+
+    first = number == 1
+    repeat = ~first
+    acquired = log["channel"] != existing_channel
+    flows = {
+        "orders": per_day(),
+        "repeat_orders": per_day(repeat),
+        "revenue": per_day(None, amount),
+        "revenue_new": per_day(first, amount),
+        "revenue_returning": per_day(repeat, amount),
+        "orders_acquired": per_day(acquired),
+        "revenue_acquired": per_day(acquired, amount),
+        "second_orders": per_day(acquired & (number == 2)),
+    }
+    for outcome, name in enumerate(EXPERIENCES):
+        flows[name] = per_day(log["outcome"] == outcome)
+    return flows
+
+
+def _log_order(day: np.ndarray, cid: np.ndarray, number: np.ndarray) -> np.ndarray:
+    """Row order by day, customer and order number. Speed: one combined integer key and a stable sort
+    (the log is already in time order, which the sort exploits), instead of a three-key lexsort."""
+    n_max, c_max = int(number.max()) + 1, int(cid.max()) + 1
+    if int(day.max()) + 1 > (1 << 62) // (n_max * c_max):  # the key would overflow: sort by the three keys
+        return np.lexsort((number, cid, day))
+    return np.argsort((day * c_max + cid) * n_max + number, kind="stable")
+
+
+def _orders_frame(log: dict[str, np.ndarray], dates: pd.DatetimeIndex, channel_names: list[str]) -> pd.DataFrame:
+    """The `orders.csv` table, sorted by order day, customer and order number."""
+    if not len(log["day"]):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ORDER_COLUMNS})
-    arr = list(zip(*rows, strict=True))
-    cid = np.asarray(arr[0], dtype=np.int64)
-    day = np.asarray(arr[1], dtype=np.int64)
-    amount = np.round(np.asarray(arr[2], dtype=float), 2)
-    number = np.asarray(arr[3], dtype=np.int64)
-    channel = np.asarray(channel_names, dtype=object)[np.asarray(arr[4], dtype=np.int64)]
-    experience = np.asarray(EXPERIENCES, dtype=object)[np.asarray(arr[5], dtype=np.int64)]
+    day, cid, number = log["day"], log["cid"], log["number"]
+    order = _log_order(day, cid, number)
+    # speed: each distinct date and customer id is formatted once, then indexed
+    date_text = np.asarray(dates.strftime("%Y-%m-%d"), dtype=object)
+    ids, inverse = np.unique(cid[order], return_inverse=True)
+    id_text = np.asarray(list(map("C{:07d}".format, ids.tolist())), dtype=object)
     frame = pd.DataFrame(
         {
-            "customer_id": [f"C{c:07d}" for c in cid],
-            "order_date": dates[day].strftime("%Y-%m-%d"),
-            "amount": amount,
-            "order_number": number,
-            "acquisition_channel": channel,
-            "experience": experience,
-            "_day": day,
-            "_cid": cid,
+            "customer_id": id_text[inverse],
+            "order_date": date_text[day[order]],
+            "amount": np.round(log["amount"][order], 2),
+            "order_number": number[order],
+            "acquisition_channel": np.asarray(channel_names, dtype=object)[log["channel"][order]],
+            "experience": np.asarray(EXPERIENCES, dtype=object)[log["outcome"][order]],
         }
     )
-    frame = frame.sort_values(["_day", "_cid", "order_number"], kind="stable").drop(columns=["_day", "_cid"])
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def _spend_frame(plan: model.Plan) -> pd.DataFrame:

@@ -17,8 +17,8 @@ order a customer may drop out, step up to loyal or fall back.
 
 Two modes share one code path:
 - "expected": every flow is its expectation (no draws, deterministic, fastest), for sweeps and the
-  optimizer; without the acquired-customer detail (`detail=False`, the optimizer's sweeps) the class-level
-  part of a day runs as a fused, in-place step on preallocated buffers (the same arithmetic, regrouped);
+  optimizer; without the acquired-customer detail (`detail=False`, the optimizer's sweeps) a day runs
+  in a loop of its own (`_lean_days`): the same arithmetic, regrouped, in place on preallocated buffers;
 - "sampled": flows are binomial, Poisson and multinomial draws from one seeded Generator, for Monte
   Carlo bands.
 
@@ -30,8 +30,12 @@ the agent's month-by-month lapse buckets without a cap on how old a lapse can be
 
 from __future__ import annotations
 
+import atexit
+import multiprocessing
+import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -307,6 +311,14 @@ def daily_capacity_queue(
     if not np.any(backlog + A + margin > c):  # speed: no team near its capacity today
         zero = np.zeros(np.broadcast(backlog, A, c).shape)
         return QueueDay(mean_wait=zero, mean_decay=zero + 1.0, in_time=zero + 1.0, backlog=zero)
+    return _queue_near_capacity(backlog, A, c, tolerance, target, arrival_sd, max_segments)
+
+
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+
+
+def _queue_near_capacity(backlog, A, c, tolerance, target, arrival_sd, max_segments: int = 6) -> QueueDay:
+    """`daily_capacity_queue` after its quick exit (float arrays in)."""
     left = np.maximum(backlog - c, 0.0)  # still waiting after this morning's slots
     free = np.maximum(c - backlog, 0.0)  # slots left for today's arrivals
     immediate = np.minimum(A, free)
@@ -354,11 +366,14 @@ def _capacity_queue(
     tolerance: np.ndarray | float,
     target: np.ndarray | float,
     arrival_sd: np.ndarray | None,
+    near: np.ndarray | None = None,
 ) -> QueueDay:
     """`daily_capacity_queue` run on the rows near their capacity today only (speed: a big batch has a
-    few busy rows on a day; the others have no queue, as in the function's own quick exit)."""
-    margin = 0.0 if arrival_sd is None else 8.0 * arrival_sd
-    near = backlog + arrivals + margin > capacity
+    few busy rows on a day; the others have no queue, as in the function's own quick exit). `near`: the
+    rows' test `backlog + arrivals + 8 arrival_sd > capacity`, when the caller has it."""
+    if near is None:
+        margin = 0.0 if arrival_sd is None else 8.0 * arrival_sd
+        near = backlog + arrivals + margin > capacity
     S = len(near)
     if not near.any():  # the function's quick exit, without its checks
         return QueueDay(mean_wait=np.zeros(S), mean_decay=np.ones(S), in_time=np.ones(S), backlog=np.zeros(S))
@@ -369,12 +384,97 @@ def _capacity_queue(
     def pick(x: np.ndarray | float | None) -> np.ndarray | float | None:
         return x[idx] if np.ndim(x) else x
 
-    sub = daily_capacity_queue(
-        backlog[idx], arrivals[idx], capacity[idx], pick(tolerance), pick(target), pick(arrival_sd)
+    # the rows picked are all near their capacity: the function's own test would pass (speed: skipped)
+    sub = _queue_near_capacity(
+        np.asarray(backlog[idx], dtype=float),
+        np.asarray(arrivals[idx], dtype=float),
+        np.asarray(capacity[idx], dtype=float),
+        pick(tolerance),
+        pick(target),
+        pick(arrival_sd),
     )
     wait, decay, in_time, left = np.zeros(S), np.ones(S), np.ones(S), np.zeros(S)
     wait[idx], decay[idx], in_time[idx], left[idx] = sub.mean_wait, sub.mean_decay, sub.in_time, sub.backlog
     return QueueDay(mean_wait=wait, mean_decay=decay, in_time=in_time, backlog=left)
+
+
+def _busy_queue(backlog, arrivals, capacity, tolerance, target, near, decay: bool):
+    """`_capacity_queue` for the lean loop: the same arithmetic (`_queue_near_capacity` with the arrival
+    sd sqrt(arrivals)) on the rows near capacity (`near`, some true), and only the averages that loop reads.
+
+    Returns (backlog left (S,), mean wait (S,), mean decay if `decay` else in-time share (S,)).
+    speed: no QueueDay of four full arrays, no totals nobody reads (the fulfilment queue's in-time share,
+    the service queue's decay), each expression once.
+    """
+    S = len(near)
+    every = bool(near.all())
+    idx = None if every else np.flatnonzero(near)
+
+    def pick(x):
+        return x if every or not np.ndim(x) else x[idx]
+
+    b, A, c, tol, tgt = pick(backlog), pick(arrivals), pick(capacity), pick(tolerance), pick(target)
+    left = np.maximum(b - c, 0.0)  # still waiting after this morning's slots
+    free = np.maximum(c - b, 0.0)
+    over = A - np.minimum(A, free)
+    sd = np.maximum(np.sqrt(A), 1e-9)
+    x = b + A
+    x -= c
+    z = x / sd
+    expected_end = z * z
+    expected_end *= -0.5
+    np.exp(expected_end, out=expected_end)
+    expected_end *= sd
+    expected_end /= _SQRT_2PI
+    expected_end += x * ndtr(z)
+    expected_end -= left
+    over = np.minimum(np.maximum(expected_end, over), A)
+    immediate = A - over
+    end = left + over
+    has = A > 0
+    total_wait = None
+    share = immediate.copy() if decay else immediate * (tgt >= 0.0)
+    queued = over > 0
+    if queued.any() and not left.any() and (end < c).all():
+        # speed: the usual busy day, no backlog from yesterday and the overflow within one morning's slots:
+        # the loop below with one segment (j = 0, x1 = 0, x2 = end = over), written out
+        safe_a = np.where(has, A, 1.0)
+        count = np.where(queued, over, 0.0)
+        u1 = immediate / safe_a
+        u2 = u1 + count / safe_a
+        total_wait = count - safe_a * (u2 * u2 - u1 * u1) / 2.0
+        if decay:
+            share += np.exp(-1.0 / tol) * safe_a * tol * (np.exp(u2 / tol) - np.exp(u1 / tol))
+        else:
+            u_ok = np.maximum(u1, 1.0 - tgt)
+            share += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
+    elif queued.any():
+        safe_a = np.where(has, A, 1.0)
+        j0 = np.floor(left / c)
+        n_seg = int(min(6, np.max(np.where(queued, np.floor(end / c) - j0 + 1, 0))))
+        for t in range(max(n_seg, 1)):
+            j = j0 + t
+            x1 = np.maximum(left, j * c)
+            x2 = end if t == n_seg - 1 else np.minimum(end, (j + 1) * c)
+            count = np.where(queued, np.maximum(x2 - x1, 0.0), 0.0)
+            u1 = (immediate + x1 - left) / safe_a
+            u2 = u1 + count / safe_a
+            seg_wait = count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
+            total_wait = seg_wait if total_wait is None else total_wait + seg_wait
+            if decay:
+                share += np.exp(-(1.0 + j) / tol) * safe_a * tol * (np.exp(u2 / tol) - np.exp(u1 / tol))
+            else:
+                u_ok = np.maximum(u1, 1.0 + j - tgt)
+                share += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
+    inv = np.where(has, A, 1.0)
+    wait = np.zeros_like(A) if total_wait is None else np.where(has, total_wait / inv, 0.0)
+    share = np.where(has, share / inv, 1.0)
+    if every:
+        return end, wait, share
+    out = np.zeros((3, S))
+    out[2] = 1.0
+    out[0, idx], out[1, idx], out[2, idx] = end, wait, share
+    return out[0], out[1], out[2]
 
 
 # -- the batch's parameters -------------------------------------------------------------------------
@@ -690,9 +790,19 @@ def _spend_frame(spend: np.ndarray, start: pd.Timestamp, channels: list[str]) ->
 # -- the engine ---------------------------------------------------------------------------------------
 
 
+_CALENDARS: dict[tuple, tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]] = {}
+
+
 def _calendar(scenario: Scenario) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndarray]:
-    plan = model.build_plan(scenario, np.zeros((scenario.simulation.horizon_months, len(scenario.channels), 3)))
-    return plan.dates, plan.month_of_day, plan.days_in_month
+    """(dates, month of each day, days in each month) of the scenario's horizon."""
+    key = (str(scenario.simulation.start_date), scenario.simulation.horizon_months, len(scenario.channels))
+    if key not in _CALENDARS:  # speed: the calendar depends on start and horizon only, worked out once
+        plan = model.build_plan(scenario, np.zeros((scenario.simulation.horizon_months, len(scenario.channels), 3)))
+        if len(_CALENDARS) > 64:
+            _CALENDARS.clear()
+        _CALENDARS[key] = (plan.dates, np.array(plan.month_of_day), np.array(plan.days_in_month))
+    dates, month_of_day, days_in_month = _CALENDARS[key]
+    return dates, month_of_day.copy(), days_in_month.copy()
 
 
 def _initial_base(scenario: Scenario, P: _Params, i: int, draw, rng: np.random.Generator, n_dropout: int):
@@ -775,17 +885,20 @@ def _run_chunk(
         if mode == "expected" and s.market.existing.snapshot is None:
             # speed: a scenario repeated over rows has one deterministic base (no draws, no snapshot)
             if id(s) not in bases:
-                bases[id(s)] = _initial_base(s, P, i, draw, rng, n_dropout)
-            c, lo, x, w1, w2 = bases[id(s)]
+                base = _initial_base(s, P, i, draw, rng, n_dropout)
+                c, lo, x = base[:3]
+                bases[id(s)] = (*base, s.market.size - s.market.initially_aware - c.sum() - lo.sum() - x.sum())
+            c, lo, x, w1, w2, u0 = bases[id(s)]
         else:
             c, lo, x, w1, w2 = _initial_base(s, P, i, draw, rng, n_dropout)
+            u0 = s.market.size - s.market.initially_aware - c.sum() - lo.sum() - x.sum()
         act[_EXISTING, _CUSTOMER, i] = c
         act[_EXISTING, _LOYAL, i] = lo
         lap[_EXISTING, i] = x
         W1[_EXISTING, i] = w1
         W2[_EXISTING, i] = w2
         A[i] = s.market.initially_aware
-        U[i] = s.market.size - s.market.initially_aware - c.sum() - lo.sum() - x.sum()
+        U[i] = u0
 
     e = P.experience
     dis_nodelay = model.experience_probabilities(e[0], 0.0, *e[1:])[0]
@@ -796,8 +909,11 @@ def _run_chunk(
     cohort = np.full((S, 2), np.nan)
     coh = None
     npv = np.zeros(S)
-    # speed: every day's discount factor at once (D, S), not one np.power a day
-    discount = np.power(1.0 + P.discount_rate[None, :], -(np.arange(D) / 365.25)[:, None])
+    # speed: every day's discount factor at once (D, S), not one np.power a day, and once per distinct
+    # rate ((D, 1) when every row has the same, broadcast over the rows)
+    rates, which = np.unique(P.discount_rate, return_inverse=True)
+    discount = np.power(1.0 + rates[None, :], -(np.arange(D) / 365.25)[:, None])
+    discount = discount if len(rates) == 1 else np.ascontiguousarray(discount[:, which])
     n_col = len(RAW_COLUMNS)
     # speed: column-major day record (n_col, S) and month-major totals, so every write is contiguous
     monthly_t = np.zeros((M, n_col, S))
@@ -835,49 +951,42 @@ def _run_chunk(
 
     # stage totals of the active people (2, S), carried from one day's end to the next morning
     stage_tot = act.sum(axis=(0, 3))
-    # speed: expected mode without detail (the optimizer's sweeps) runs a fused class-level step: one
-    # group, in-place arithmetic on preallocated (S, K) buffers, lapsed people kept as a total
-    fused = mode == "expected" and not detail
-    if fused:
-        lap_tot = lap.sum(axis=(0, 2))
-        act0, W1v, W2v = act[0], W1[0], W2[0]  # views: (2, S, K), (S, K), (S, K)
-        rate = np.empty((2, S, K))
-        tmp2 = np.empty((2, S, K))
-        ordr = np.empty((2, S, K))
-        drop = np.empty((2, S, K))
-        step_up = np.empty((S, K))
-        fall_back = np.empty((S, K))
-        react = np.empty((S, K))
-        new_by_class = np.empty((S, K))
-        inflow = np.empty((S, K))
-        dest_c = np.empty((S, K))
-        drop_c = np.empty((S, K))
-        drop_l = np.empty((S, K))
-        up = np.empty((S, K))
-        net = np.empty((S, K))
-        lapsing = np.empty((S, K))
-        t1 = np.empty((S, K))
-        t2 = np.empty((S, K))
-        has_w = np.empty((S, K), dtype=bool)
-        lam_max = P.lam.max(axis=1)  # (S,): the rate cap min(rate, 1) only matters above 1
-        # the dropout cap min(1, p x levers) bites only for the dissatisfied multiplier (>= 1) at the high
-        # dropout nodes: p_stage depends on the class only through its dropout node (k % n_dropout), so
-        # the capped classes are the strided columns j::n_dropout of the nodes j that can reach 1
-        tiled = np.array_equal(P.p, np.tile(P.p[:, :n_dropout], (1, K // n_dropout)))
-        ldrop_bound = np.maximum(1.0, 1.0 - P.drop_red * P.eff)  # largest back-end dropout multiplier
-        cap_nodes = [
-            (st, j)
-            for st in (_CUSTOMER, _LOYAL)
-            for j in range(n_dropout)
-            if (p_stage[st, :, j] * P.exp_mult[0] * ldrop_bound > 1.0).any()
-        ]
-        cap_p = np.array([p_stage[st, :, j] for st, j in cap_nodes]) if cap_nodes else None  # (n_cap, S)
-        loyal_rate2 = loyal_rate[:, :, 0]
-        w_sum = P.w.sum(axis=1)
-        dm, dl = P.exp_mult[0], P.exp_mult[2]
-        ss, sdl = P.step[1], P.step[2]
-        zeros_s = np.zeros(S)
-        ones_k = np.ones(K)  # speed: sums over the classes as matrix-vector products (BLAS), 4x a .sum(axis=-1)
+    # speed: a lean expected-mode run (the optimizer's sweeps) has a loop of its own, the same arithmetic
+    # regrouped over the latent classes' tensor product (see `_lean_days`)
+    if mode == "expected" and not detail:
+        # speed: a lean sweep keeps no retention cohort (retention_12m is not a sweep's objective): its
+        # cohort is unknown (NaN), like the acquired-customer columns; a fifth fewer passes a day in the last year
+        cohort_day = None
+    if mode == "expected" and not detail and _tensor_product(P, n_dropout):
+        monthly_t, npv, cohort, daily = _lean_days(
+            P,
+            plan,
+            month_of_day,
+            discount,
+            U,
+            A,
+            act,
+            lap,
+            W1,
+            W2,
+            negative,
+            cohort_day,
+            n_dropout,
+            keep_daily,
+            progress,
+        )
+        return BatchResult(
+            scenarios=list(scenarios),
+            spend=spend,
+            mode=mode,
+            dates=dates,
+            month_of_day=month_of_day,
+            monthly=np.ascontiguousarray(monthly_t.transpose(2, 0, 1)),
+            npv=npv,
+            cohort=cohort,
+            daily=daily,
+            seeds=[seed] if seed is not None else [],
+        )
 
     bar = tqdm(total=D, desc=f"fast x{S}", unit="day", disable=None if progress else True, leave=False)
     month = -1
@@ -925,65 +1034,26 @@ def _run_chunk(
         U = U + forgot
 
         wb = drivers_wb[m]
-        if fused:
-            np.multiply(buyers[:, None], P.w, out=new_by_class)  # _Expected.multinomial
-            first_orders = buyers * w_sum
-            # win-back: contacts land on random lapsed people; response fades with months since lapsing
-            q = np.where(lap_tot > 0, model.winback_contact_probability(wb, lap_tot), 0.0)
-            chance = q * P.react0
-            has_react = bool(chance.any())  # speed: no win-back contact today, nothing to update
-            if has_react:  # _Expected.comebacks, in place
-                # its clamps at 0 are dropped: with W2 <= W1 and chance <= 1 / DAYS_PER_MONTH (one contact
-                # a month at most) both weights stay positive, W1 - c W2 >= (1 - c) W1, W2 (1 - c W2 / W1)
-                c = chance[:, None]
-                np.multiply(W1v, c, out=react)
-                np.multiply(W2v, c, out=t2)  # c W2
-                np.multiply(t2, W2v, out=t1)  # c W2^2
-                np.greater(W1v, 0.0, out=has_w)
-                np.divide(t1, W1v, out=t1, where=has_w)  # c W2^2 / W1 (where W1 = 0, W2 = 0 too)
-                W1v -= t2
-                W2v -= t1
-                react_sum = react @ ones_k
-            else:
-                react_sum = zeros_s
+        new_by_class = draw.multinomial(buyers, P.w)  # (S, K)
 
-            # orders: active customers buy at their class's rate (blocked while an order waits)
-            r_stage = lever.purchase_rate[None, :] * loyal_rate2  # (2, S)
-            np.multiply(lam, r_stage[:, :, None], out=rate)
-            blocked = np.flatnonzero(blocked_days)
-            if 2 * len(blocked) > S:
-                np.multiply(rate, blocked_days[None, :, None], out=tmp2)
-                tmp2 += 1.0
-                np.divide(rate, tmp2, out=rate)
-            elif len(blocked):  # speed: only the rows with a queue today (elsewhere rate / 1 = rate)
-                r_b = rate[:, blocked]
-                rate[:, blocked] = r_b / (1.0 + r_b * blocked_days[blocked][None, :, None])
-            if (lam_max * r_stage).max() > 1.0:  # speed: the Euler cap only when some rate can reach 1
-                np.minimum(rate, 1.0, out=rate)
-            np.multiply(act0, rate, out=ordr)
-            by_stage = (ordr.reshape(2 * S, K) @ ones_k).reshape(2, S)  # ordr.sum(axis=2)
-            n_orders = by_stage.sum(axis=0) + react_sum + first_orders
-        else:
-            new_by_class = draw.multinomial(buyers, P.w)  # (S, K)
+        # win-back: contacts land on random lapsed people; response fades with months since lapsing
+        n_lapsed = lap.sum(axis=(0, 2))
+        q = np.where(n_lapsed > 0, model.winback_contact_probability(wb, n_lapsed), 0.0)
+        react, W1, W2 = draw.comebacks(lap, W1, W2, q * P.react0)
+        lap = lap - react
 
-            # win-back: contacts land on random lapsed people; response fades with months since lapsing
-            n_lapsed = lap.sum(axis=(0, 2))
-            q = np.where(n_lapsed > 0, model.winback_contact_probability(wb, n_lapsed), 0.0)
-            react, W1, W2 = draw.comebacks(lap, W1, W2, q * P.react0)
-            lap = lap - react
-
-            # orders: active customers buy at their class's rate; new and returning people order at once
-            rate = lam * (lever.purchase_rate[None, :, None] * loyal_rate)  # (2, S, K)
-            # a customer whose order waits in a queue places no other order meanwhile (the agent's process
-            # is blocked): over a cycle of 1/rate + wait days the rate falls to rate / (1 + rate * wait)
-            if blocked_days.any():
-                rate = rate / (1.0 + rate * blocked_days[None, :, None])
-            ordering = draw.orders(act, rate)  # (3, 2, S, K)
-            by_group = ordering.sum(axis=3)  # (3, 2, S)
-            react_by_group = react.sum(axis=2)  # (3, S)
-            first_orders = new_by_class.sum(axis=1)
-            react_sum = react_by_group.sum(axis=0)
-            n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
+        # orders: active customers buy at their class's rate; new and returning people order at once
+        rate = lam * (lever.purchase_rate[None, :, None] * loyal_rate)  # (2, S, K)
+        # a customer whose order waits in a queue places no other order meanwhile (the agent's process
+        # is blocked): over a cycle of 1/rate + wait days the rate falls to rate / (1 + rate * wait)
+        if blocked_days.any():
+            rate = rate / (1.0 + rate * blocked_days[None, :, None])
+        ordering = draw.orders(act, rate)  # (3, 2, S, K)
+        by_group = ordering.sum(axis=3)  # (3, 2, S)
+        react_by_group = react.sum(axis=2)  # (3, S)
+        first_orders = new_by_class.sum(axis=1)
+        react_sum = react_by_group.sum(axis=0)
+        n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay (the team's daily slots), then complaints and their recovery
         shipping = _capacity_queue(backlog_f, n_orders, P.cap_fulfil, e[1], 0.0, draw.sd(n_orders))
@@ -1010,137 +1080,68 @@ def _run_chunk(
         # after each order: drop out, step up to loyal, or (loyal, dissatisfied) fall back.
         # model.dropout_probability = min(1, p x levers); only the dissatisfied multiplier (>= 1) can reach the cap
         ldrop = lever.dropout
-        if fused and tiled:
-            # speed: uncapped, every chance is p_stage times a per-scenario factor (the sums below,
-            # regrouped): one (2, S, K) and two (S, K) products instead of a dozen; then the few capped
-            # columns are corrected to min(1, .)
-            fac = ldrop * (pi_dis_s * dm + pi_sat_s + pi_del_s * dl)
-            np.multiply(p_stage, fac[None, :, None], out=drop)
-            a_s = pi_sat_s * ss + pi_del_s * sdl
-            np.multiply(p_stage[_CUSTOMER], (ldrop * (pi_sat_s * ss + pi_del_s * dl * sdl))[:, None], out=step_up)
-            np.subtract(a_s[:, None], step_up, out=step_up)
-            f_s = pi_dis_s * P.demote
-            np.multiply(p_stage[_LOYAL], (f_s * dm * ldrop)[:, None], out=fall_back)
-            np.subtract(f_s[:, None], fall_back, out=fall_back)
-            if cap_p is not None:
-                x = cap_p * (ldrop * dm)  # (n_cap, S) dissatisfied dropout chance before the cap
-                excess = x - np.minimum(x, 1.0)
-                drop_corr, fall_corr = pi_dis_s * excess, f_s * excess
-                for n, (st, j) in enumerate(cap_nodes):  # strided views: the classes of dropout node j
-                    drop[st, :, j::n_dropout] -= drop_corr[n][:, None]
-                    if st == _LOYAL:
-                        fall_back[:, j::n_dropout] += fall_corr[n][:, None]
+        pi_dis, pi_del, pi_sat = pi_dis_s[:, None], pi_del_s[:, None], pi_sat_s[:, None]
+        p_sat = p_stage * ldrop[None, :, None]  # (2, S, K)
+        p_dis = np.minimum(1.0, p_sat * dis_mult)
+        p_del = p_sat * del_mult
+        drop = pi_dis * p_dis + pi_sat * p_sat + pi_del * p_del  # (2, S, K) per order
+        step_up = pi_sat * (1.0 - p_sat[_CUSTOMER]) * step_sat + pi_del * (1.0 - p_del[_CUSTOMER]) * step_del
+        fall_back = pi_dis * (1.0 - p_dis[_LOYAL]) * demote  # (S, K)
+
+        # orderers by the group they belong to after the order (a sum of binomials with one chance is a
+        # binomial of the sum, so merging before the draws changes nothing): the existing base stays
+        # existing, first orders make one-order customers, any other acquired order makes repeat buyers
+        dest = ordering.copy()
+        if detail:
+            dest[_REPEAT] += dest[_ONE_ORDER]
+            dest[_ONE_ORDER] = 0
+            dest[_ONE_ORDER, _CUSTOMER] = new_by_class
+            dest[_EXISTING, _CUSTOMER] += react[_EXISTING]
+            dest[_REPEAT, _CUSTOMER] += react[_ONE_ORDER] + react[_REPEAT]
         else:
-            pi_dis, pi_del, pi_sat = pi_dis_s[:, None], pi_del_s[:, None], pi_sat_s[:, None]
-            p_sat = p_stage * ldrop[None, :, None]  # (2, S, K)
-            p_dis = np.minimum(1.0, p_sat * dis_mult)
-            p_del = p_sat * del_mult
-            drop_x = pi_dis * p_dis + pi_sat * p_sat + pi_del * p_del  # (2, S, K) per order
-            step_x = pi_sat * (1.0 - p_sat[_CUSTOMER]) * step_sat + pi_del * (1.0 - p_del[_CUSTOMER]) * step_del
-            fall_x = pi_dis * (1.0 - p_dis[_LOYAL]) * demote  # (S, K)
-            if fused:
-                drop[...], step_up[...], fall_back[...] = drop_x, step_x, fall_x
-            else:
-                drop, step_up, fall_back = drop_x, step_x, fall_x
+            dest[0, _CUSTOMER] += react[0] + new_by_class
+        dropped, up_g, down_g = draw.fates(dest, drop, step_up, fall_back)  # (G, 2, S, K), (G, S, K) x 2
+        stay = dest - dropped
+        act = act - ordering
+        act[:, _CUSTOMER] += stay[:, _CUSTOMER] - up_g + down_g
+        act[:, _LOYAL] += stay[:, _LOYAL] - down_g + up_g
+        lapsing_g = dropped.sum(axis=1)  # (3, S, K)
+        lap = lap + lapsing_g
+        W1 = W1 + lapsing_g
+        W2 = W2 + lapsing_g
+        lapsing_sum = lapsing_g.sum(axis=(0, 2))
+        lapsed_now = lap.sum(axis=(0, 2))
 
-        if fused:
-            # the one group's flows, in place: orderers after the order are today's orders plus the
-            # first orders and comebacks (customers); each drops out, steps up or falls back
-            ord_c, ord_l = ordr[_CUSTOMER], ordr[_LOYAL]
-            if has_react:
-                np.add(react, new_by_class, out=inflow)
-            else:
-                inflow[...] = new_by_class
-            np.add(ord_c, inflow, out=dest_c)
-            np.multiply(dest_c, drop[_CUSTOMER], out=drop_c)
-            np.multiply(ord_l, drop[_LOYAL], out=drop_l)
-            np.multiply(dest_c, step_up, out=up)
-            np.multiply(ord_l, fall_back, out=net)
-            net -= up  # falling back minus stepping up
-            act_c, act_l = act0[_CUSTOMER], act0[_LOYAL]
-            act_c += inflow  # act - orders + (orders + inflow) - dropped + down - up
-            act_c -= drop_c
-            act_c += net
-            act_l -= drop_l
-            act_l -= net
-            np.add(drop_c, drop_l, out=lapsing)
-            W1v += lapsing
-            W2v += lapsing
-            lapsing_sum = lapsing @ ones_k
-            lap_tot = lap_tot - react_sum + lapsing_sum
-            lapsed_now = lap_tot
+        if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
+            c_orders = draw.orders(coh, rate)[None]
+            c_drop, c_up, c_down = (x[0] for x in draw.fates(c_orders, drop, step_up, fall_back))
+            coh = coh - c_drop
+            coh[_CUSTOMER] += c_down - c_up
+            coh[_LOYAL] += c_up - c_down
 
-            if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
-                c_orders = coh * rate
-                c_drop = c_orders * drop
-                c_up = c_orders[_CUSTOMER] * step_up
-                c_down = c_orders[_LOYAL] * fall_back
-                coh -= c_drop
-                coh[_CUSTOMER] += c_down - c_up
-                coh[_LOYAL] += c_up - c_down
-
-            existing_orders = by_stage.copy()
-            existing_orders[_CUSTOMER] += react_sum
-            unit = value_unit * lever.order_value  # (2, S)
-            rev_new = first_orders * unit[0]  # _Expected.gamma_sum
-            revenue_returning = (existing_orders * unit).sum(axis=0)
-            revenue = rev_new + revenue_returning
-        else:
-            pi_dis = pi_dis_s
-            # orderers by the group they belong to after the order (a sum of binomials with one chance is a
-            # binomial of the sum, so merging before the draws changes nothing): the existing base stays
-            # existing, first orders make one-order customers, any other acquired order makes repeat buyers
-            dest = ordering.copy()
-            if detail:
-                dest[_REPEAT] += dest[_ONE_ORDER]
-                dest[_ONE_ORDER] = 0
-                dest[_ONE_ORDER, _CUSTOMER] = new_by_class
-                dest[_EXISTING, _CUSTOMER] += react[_EXISTING]
-                dest[_REPEAT, _CUSTOMER] += react[_ONE_ORDER] + react[_REPEAT]
-            else:
-                dest[0, _CUSTOMER] += react[0] + new_by_class
-            dropped, up_g, down_g = draw.fates(dest, drop, step_up, fall_back)  # (G, 2, S, K), (G, S, K) x 2
-            stay = dest - dropped
-            act = act - ordering
-            act[:, _CUSTOMER] += stay[:, _CUSTOMER] - up_g + down_g
-            act[:, _LOYAL] += stay[:, _LOYAL] - down_g + up_g
-            lapsing_g = dropped.sum(axis=1)  # (3, S, K)
-            lap = lap + lapsing_g
-            W1 = W1 + lapsing_g
-            W2 = W2 + lapsing_g
-            lapsing_sum = lapsing_g.sum(axis=(0, 2))
-            lapsed_now = lap.sum(axis=(0, 2))
-
-            if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
-                c_orders = draw.orders(coh, rate)[None]
-                c_drop, c_up, c_down = (x[0] for x in draw.fates(c_orders, drop, step_up, fall_back))
-                coh = coh - c_drop
-                coh[_CUSTOMER] += c_down - c_up
-                coh[_LOYAL] += c_up - c_down
-
-            # money: order values by kind (non-loyal/loyal x new/existing/acquired repeat)
-            unit = value_unit * lever.order_value  # (2, S)
-            existing_orders = by_group[_EXISTING].copy()
-            existing_orders[_CUSTOMER] += react_by_group[_EXISTING]
-            if detail:
-                acquired_repeat = by_group[_ONE_ORDER] + by_group[_REPEAT]
-                acquired_repeat[_CUSTOMER] += react_by_group[_ONE_ORDER] + react_by_group[_REPEAT]
-            else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
-                acquired_repeat = np.zeros_like(existing_orders)
-            rev_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
-            rev_existing = draw.gamma_sum(existing_orders, P.value_shape, unit)
-            rev_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit)
-            revenue_returning = rev_existing.sum(axis=0) + rev_acq_repeat.sum(axis=0)
-            revenue = rev_new + revenue_returning
-            if detail:
-                buf[acquired] = (
-                    first_orders + acquired_repeat.sum(axis=0),
-                    rev_new + rev_acq_repeat.sum(axis=0),
-                    by_group[_ONE_ORDER].sum(axis=0) + react_by_group[_ONE_ORDER],
-                )
+        # money: order values by kind (non-loyal/loyal x new/existing/acquired repeat)
+        unit = value_unit * lever.order_value  # (2, S)
+        existing_orders = by_group[_EXISTING].copy()
+        existing_orders[_CUSTOMER] += react_by_group[_EXISTING]
+        if detail:
+            acquired_repeat = by_group[_ONE_ORDER] + by_group[_REPEAT]
+            acquired_repeat[_CUSTOMER] += react_by_group[_ONE_ORDER] + react_by_group[_REPEAT]
+        else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
+            acquired_repeat = np.zeros_like(existing_orders)
+        rev_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
+        rev_existing = draw.gamma_sum(existing_orders, P.value_shape, unit)
+        rev_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit)
+        revenue_returning = rev_existing.sum(axis=0) + rev_acq_repeat.sum(axis=0)
+        revenue = rev_new + revenue_returning
+        if detail:
+            buf[acquired] = (
+                first_orders + acquired_repeat.sum(axis=0),
+                rev_new + rev_acq_repeat.sum(axis=0),
+                by_group[_ONE_ORDER].sum(axis=0) + react_by_group[_ONE_ORDER],
+            )
 
         # record the day (stages at the end of the day), also tomorrow morning's active customers
-        stage_tot = (act0.reshape(2 * S, K) @ ones_k).reshape(2, S) if fused else act.sum(axis=(0, 3))
+        stage_tot = act.sum(axis=(0, 3))
         buf[0] = U
         buf[1] = A
         buf[2:4] = stage_tot
@@ -1193,8 +1194,502 @@ def _run_chunk(
     )
 
 
+def _class_major(x: np.ndarray, n_dropout: int) -> np.ndarray:
+    """(..., S, K) -> (..., n_rate, n_dropout, S), contiguous: class k = rate node k // n_dropout, dropout
+    node k % n_dropout (the layout of `latent_classes`)."""
+    *lead, S, K = x.shape
+    y = x.reshape(*lead, S, K // n_dropout, n_dropout)
+    return np.ascontiguousarray(np.moveaxis(y, -3, -1))
+
+
+def _lean_days(
+    P: _Params,
+    plan: _MonthlyPlan,
+    month_of_day,
+    discount,
+    U,
+    A,
+    act,
+    lap,
+    W1,
+    W2,
+    negative,
+    cohort_day,
+    n_dropout: int,
+    keep_daily: bool,
+    progress: bool,
+):
+    """The daily loop of a lean expected-mode run (`detail=False`: one group of people, every flow its
+    expectation), the optimizer's sweeps: the arithmetic of `_run_chunk`'s loop, regrouped for speed.
+
+    Returns the month-major totals (M, n_col, S), NPV (S,), retention cohort (S, 2) and, if kept, the
+    daily record (S, D, n_col).
+
+    speed, throughout:
+    - class-level state class-major, (stage, rate node, dropout node, S): the rows are the last and
+      contiguous axis, so a per-row factor broadcasts over whole rows;
+    - the classes are a tensor product, so a purchase rate depends on the class only through its rate node
+      and a dropout chance through its dropout node: both are worked out on (2, n_rate, S) and
+      (2, n_dropout, S) arrays, 4 to 8 times smaller, and broadcast into the class-level products;
+    - per-row arithmetic in place, written straight into the day's record (`rec`) where it is a recorded
+      flow or stage (U, A and the stage totals live there); what changes only monthly is set at the
+      month's start; queues, delays and blocked-customer rates are only worked out on days near capacity;
+    - clamps to [0, 1] left out where the value is a chance already (contacts, shares and spend >= 0).
+    """
+    S, K = P.lam.shape
+    D, M = len(month_of_day), plan.spend_day.shape[1]
+    n_rate = K // n_dropout
+    n_col = len(RAW_COLUMNS)
+    rec = np.zeros((n_col, S))  # today's record, column-major
+    rec[_COL["orders_acquired"] : _COL["second_orders"] + 1] = np.nan  # lean: acquired columns unknown
+    monthly_t = np.zeros((M, n_col, S))
+    daily = np.zeros((S, D, n_col)) if keep_daily else None
+    npv = np.zeros(S)
+    cohort = np.full((S, 2), np.nan)
+    rec[0], rec[1], rec[4] = U, A, lap.sum(axis=(0, 2))
+    U, A, lapsed = rec[0], rec[1], rec[4]  # views, updated in place
+    (
+        buyers,
+        n_orders,
+        repeat,
+        revenue,
+        rev_new,
+        rev_ret,
+        newly,
+        forgot,
+        dropouts,
+        reactivated,
+        dissatisfied,
+        satisfied,
+        delighted,
+        complaints,
+        recovered,
+        delay,
+    ) = (
+        rec[_COL[c]]
+        for c in (
+            "new_customers",
+            "orders",
+            "repeat_orders",
+            "revenue",
+            "revenue_new",
+            "revenue_returning",
+            "newly_aware",
+            "forgotten",
+            "dropouts",
+            "reactivations",
+            "dissatisfied",
+            "satisfied",
+            "delighted",
+            "complaints",
+            "recovered",
+            "fulfilment_delay_days",
+        )
+    )
+    stage_tot = rec[2:4]  # (2, S): active customers and loyal at the end of the day
+
+    # class-level state (2, n_rate, n_dropout, S) and (n_rate, n_dropout, S); sums over the classes are
+    # matrix-vector products over the flattened (K, S) views (BLAS)
+    X = _class_major(act[0], n_dropout)
+    X_c, X_l = X[0], X[1]
+    # speed: both decayed weights in one array, so a day scales and adds to them in one call each
+    W = np.stack([_class_major(W1[0], n_dropout), _class_major(W2[0], n_dropout)])
+    W1c, W2c = W
+    ones_k = np.ones(K)
+
+    def class_sum(x: np.ndarray, out=None) -> np.ndarray:
+        return np.matmul(ones_k, x.reshape(*x.shape[:-3], K, S), out=out)
+
+    class_sum(X, out=stage_tot)
+    lam_n = np.ascontiguousarray(P.lam[:, ::n_dropout].T)  # (n_rate, S) purchase rate per day of a node
+    p_n = P.p[:, :n_dropout].T
+    p_stage = np.stack([p_n * 1.0, p_n * P.loyal_drop])  # (2, n_dropout, S) satisfied dropout chance
+    # class weights of new customers (n_rate, n_dropout, S), or (n_rate, n_dropout, 1) when every row has
+    # the same (speed: no (K, S) array to read)
+    w_c = _class_major(P.w[:1] if (P.w == P.w[0]).all() else P.w, n_dropout)
+    w_sum = P.w.sum(axis=1)
+    # speed: the same weights for every row as a (K, 1) column (a 2-d broadcast product is quicker)
+    w_col = np.ascontiguousarray(w_c.reshape(K, 1)) if w_c.shape[-1] == 1 else None
+    loyal_rate = np.stack([np.ones(S), P.loyal_rate])  # (2, S)
+    value_unit = np.stack([P.value_mean, P.value_mean * P.loyal_value])  # (2, S) before cross-sell
+    # retention_effect: 1 + coef x eff x saturation, saturation = 1 - exp(y): (1 + coef eff) - coef eff exp(y)
+    # (speed: two calls on (3, S) a day instead of four)
+    lever_slope = np.stack([P.rate_up, -P.drop_red, P.value_up]) * P.eff
+    lever_top = 1.0 + lever_slope
+    lever_slope = -lever_slope
+    lever = np.empty((3, S))
+    rate_mult, ldrop, value_mult = lever
+    neg_ln2_hs = -model.LN2 / P.half_sat  # backend_saturation's exponent per spend and customer
+    neg_inv_n = -1.0 / np.maximum(P.N, 1e-12)  # contact_probability's exponent per contact
+    first_base = model.monthly_to_daily_hazard(P.conv * P.page * P.offer)
+    first_wom = first_base * P.wom_impact
+    forget_base = model.monthly_to_daily_hazard(P.forget)
+    react_day = P.react0 / model.DAYS_PER_MONTH
+    decays = np.stack([P.react_decay, P.react_decay**2])[:, None, None, :]  # (2, 1, 1, S): W1, W2 a month
+    e = P.experience
+    dis_q, _, del_q = (np.asarray(x, dtype=float) for x in model.experience_probabilities(e[0], 0.0, *e[1:]))
+    cshare, recovery, target = P.complaint_share, P.recovery, P.target_days
+    rescue_q = model.complaint_recovery_probability(cshare, recovery, 1.0)
+    dm, dl, ss, sdl = P.exp_mult[0], P.exp_mult[2], P.step[1], P.step[2]
+    front_day = np.ascontiguousarray(plan.front_contacts_day.T)  # (M, S), month-major
+    wb_day = np.ascontiguousarray(plan.winback_contacts_day.T)
+    backend_pos = np.maximum(plan.backend_effective.T, 0.0)
+    spend_day = np.ascontiguousarray(plan.spend_day.transpose(1, 2, 0))  # (M, 3, S)
+    spend_total = spend_day.sum(axis=1)  # (M, S)
+    margin, cpo = P.margin, P.cost_per_order
+
+    def outcomes(dis0, del0, rescue):
+        """Per-row coefficients of the dropout and loyalty chances from an order's outcome chances: with
+        p the satisfied dropout chance and p_dis = min(1, p x dissatisfied multiplier),
+        drop = pi_dis p_dis + (pi_sat + pi_del x delighted multiplier) p,
+        step up = pi_sat ss + pi_del sdl - p (pi_sat ss + pi_del sdl x delighted multiplier),
+        fall back = pi_dis demote (1 - p_dis)."""
+        pi_dis = dis0 * (1.0 - rescue)
+        pi_sat = 1.0 - pi_dis - del0
+        sat_step, del_step = pi_sat * ss, del0 * sdl
+        return pi_dis, pi_sat + del0 * dl, sat_step + del_step, sat_step + del_step * dl, pi_dis * P.demote
+
+    quiet = outcomes(dis_q, del_q, rescue_q)  # speed: the coefficients of a day without queues, once
+    # speed: purchase rates that cannot reach 1 a day need no cap (blocking only lowers them; the back-end
+    # multiplier moves between 1 at no spend and lever_top at saturation)
+    rate_max = lam_n.max(axis=0) * np.maximum(P.loyal_rate, 1.0) * np.maximum(lever_top[0], 1.0)
+    rate_capped = bool((rate_max >= 1.0 - 1e-9).any())
+
+    def near_capacity(backlog, busy, arrivals, capacity):
+        """`_capacity_queue`'s test: backlog + arrivals + 8 sd > capacity, sd = sqrt(arrivals)."""
+        x = backlog + arrivals if busy else arrivals.copy()
+        x += 8.0 * np.sqrt(arrivals)
+        return x > capacity
+
+    # speed: without a backlog, arrivals a + 8 sqrt(a) > capacity c only when a > (sqrt(16 + c) - 4)^2;
+    # a day whose arrivals are all below that (less a margin for rounding) has no queue, without the test
+    quiet_f, quiet_s = ((np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service))
+    p_sat, p_dis, p_tmp, drop = (np.empty((2, n_dropout, S)) for _ in range(4))
+    drop4 = drop[:, None]  # (2, 1, n_dropout, S): broadcast over the rate nodes
+    switch = np.empty((2, n_dropout, S))  # per order: customers stepping up, loyal falling back
+    step_up, fall_back = switch
+    switch4 = switch[:, None]
+
+    rate = np.empty((2, n_rate, S))
+    rate4 = rate[:, :, None, :]  # (2, n_rate, 1, S): broadcast over the dropout nodes
+    orders = np.empty_like(X)
+    o_c, o_l = orders[0], orders[1]
+    leaving = np.empty_like(X)  # orderers dropping out, by stage
+    scaled_w = np.empty_like(W)  # (comebacks by class, chance x W2): W x chance, in one call
+    inflow, t1 = scaled_w
+    lapsing = np.empty_like(W1c)
+    t1_2d = t1.reshape(K, S)
+    w1_positive = False  # whether every class of every row has lapsed people (W1 > 0)
+    lapsed_positive = False  # whether every row has lapsed people
+    zeros_s = np.zeros(S)
+    backlog_f = backlog_s = zeros_s
+    busy_f = busy_s = False  # a queue left from yesterday
+    blocked = zeros_s  # days an order keeps its customer waiting (yesterday's, when a queue was busy)
+    coh = c_orders = None
+
+    months = month_of_day.tolist()
+    month = -1
+    bar = tqdm(total=D, desc=f"fast x{S}", unit="day", disable=None if progress else True, leave=False)
+    for d in range(D):
+        m = months[d]
+        if m != month:
+            if month >= 0:  # a new calendar month: every lapse is a month older
+                W *= decays
+            month = m
+            front, wb, backend = front_day[m], wb_day[m], backend_pos[m]
+            wb_any = bool(wb.any())
+            wb_month = -(wb * model.DAYS_PER_MONTH)
+            rec[11:14] = spend_day[m]
+            rec[_COL["winback_contacts"]] = wb
+            spend_m = spend_total[m]
+        if d > 0:  # word of mouth: EWMA of the dissatisfied share of yesterday's orders (still in `rec`)
+            if n_orders.min() > 0:
+                x = dissatisfied / n_orders
+                x -= negative
+                x /= model.NEGATIVE_WOM_MEMORY_DAYS
+                negative += x
+            else:
+                share = _safe_div(dissatisfied, n_orders)
+                negative = np.where(
+                    n_orders > 0, negative + (share - negative) / model.NEGATIVE_WOM_MEMORY_DAYS, negative
+                )
+        if d == cohort_day:
+            coh = X.copy()
+            c_orders = np.empty_like(X)
+            cohort[:, 0] = np.ones(2 * K) @ coh.reshape(2 * K, S)
+
+        # back-end effect today: spend per active customer (model.backend_saturation, retention_effect)
+        n_loyal = stage_tot[1]
+        x = stage_tot[0] + n_loyal
+        np.maximum(x, 1.0, out=x)
+        np.divide(backend, x, out=x)
+        x *= neg_ln2_hs
+        np.exp(x, out=x)
+        np.multiply(lever_slope, x, out=lever)
+        lever += lever_top
+
+        # awareness (model.contact_probability, first_purchase_hazard, forgetting_hazard and
+        # aware_outcome_probabilities; buy and forget chances as hazard x happened / total)
+        no_contact = P.per_loyal_day * n_loyal
+        no_contact += front
+        no_contact *= neg_inv_n
+        np.exp(no_contact, out=no_contact)
+        np.multiply(U, 1.0 - no_contact, out=newly)
+        U -= newly
+        A += newly
+        h_first = first_wom * negative
+        np.subtract(first_base, h_first, out=h_first)
+        h_forget = forget_base * no_contact
+        neg_total = -(h_first + h_forget)
+        x = np.expm1(neg_total)
+        np.minimum(neg_total, -1e-300, out=neg_total)
+        x /= neg_total
+        x *= A
+        np.multiply(x, h_first, out=buyers)
+        np.multiply(x, h_forget, out=forgot)
+        A -= buyers
+        A -= forgot
+        U += forgot
+        first_orders = buyers * w_sum
+
+        # win-back (model.winback_contact_probability x reactivation chance), then comebacks in place
+        # (_Expected.comebacks; its clamps at 0 are dropped: with W2 <= W1 and chance <= 1 / DAYS_PER_MONTH
+        # both weights stay positive, W1 - c W2 >= (1 - c) W1, W2 (1 - c W2 / W1) >= (1 - c) W2)
+        # (speed: with win-back contacts this month the comebacks run even where every chance is 0, which
+        # changes nothing; once every row has lapsed people it stays so: a day takes back less than a
+        # DAYS_PER_MONTH-th of them)
+        if wb_any:
+            chance = np.maximum(lapsed, 1e-12)
+            np.divide(wb_month, chance, out=chance)
+            np.exp(chance, out=chance)
+            np.subtract(1.0, chance, out=chance)
+            chance *= react_day
+            if not lapsed_positive and not (lapsed_positive := bool(lapsed.min() > 0.0)):
+                chance[lapsed <= 0.0] = 0.0
+        if wb_any:
+            np.multiply(W, chance, out=scaled_w)  # comebacks by class, and c W2
+            class_sum(inflow, out=reactivated)
+            w1_old = W1c
+            if not w1_positive:  # where W1 = 0, W2 = 0 too; once W1 > 0 everywhere it stays so (speed)
+                w1_positive = bool(W1c.min() > 0.0)
+                w1_old = W1c if w1_positive else np.maximum(W1c, 1e-300, out=lapsing)
+            if w1_old is W1c:
+                np.multiply(t1, W2c, out=lapsing)  # c W2^2 / W1, before W1 changes
+                lapsing /= W1c
+                W1c -= t1
+            else:
+                W1c -= t1
+                t1 *= W2c
+                np.divide(t1, w1_old, out=lapsing)
+            W2c -= lapsing
+            if w_col is not None:  # first orders by class (_Expected.multinomial)
+                np.multiply(w_col, buyers, out=t1_2d)
+            else:
+                np.multiply(w_c, buyers, out=t1)
+            inflow += t1
+        else:
+            reactivated[...] = 0.0
+            np.multiply(w_c, buyers, out=inflow)
+
+        # orders: active customers buy at their class's rate (blocked while an order waits), capped at one
+        np.multiply(lam_n, (loyal_rate * rate_mult)[:, None, :], out=rate)
+        if busy_f or busy_s:
+            x = rate * blocked
+            x += 1.0
+            np.divide(rate, x, out=rate)
+        if rate_capped:
+            np.minimum(rate, 1.0, out=rate)
+        np.multiply(X, rate4, out=orders)
+        by_stage = class_sum(orders)  # (2, S)
+        np.add(by_stage[0], by_stage[1], out=n_orders)
+        n_orders += reactivated
+        n_orders += first_orders
+
+        # experience: fulfilment delay, complaints and their recovery (the queues only near capacity)
+        wait_f = wait_s = None
+        if (busy_f or (n_orders > quiet_f).any()) and (
+            near := near_capacity(backlog_f, busy_f, n_orders, P.cap_fulfil)
+        ).any():
+            backlog_f, wait_f, decay_f = _busy_queue(backlog_f, n_orders, P.cap_fulfil, e[1], 0.0, near, True)
+            busy_f = True
+            delay_eff = -e[1] * np.log(np.maximum(decay_f, 1e-300))
+            dis0, _, del0 = model.experience_probabilities(e[0], delay_eff, *e[1:])
+        else:
+            backlog_f, busy_f, dis0, del0 = zeros_s, False, dis_q, del_q
+        dis_orders = n_orders * dis0
+        np.multiply(dis_orders, cshare, out=complaints)
+        if (busy_s or (complaints > quiet_s).any()) and (
+            near := near_capacity(backlog_s, busy_s, complaints, P.cap_service)
+        ).any():
+            backlog_s, wait_s, in_time = _busy_queue(backlog_s, complaints, P.cap_service, 1.0, target, near, False)
+            busy_s = True
+            np.multiply(complaints, np.minimum(np.maximum(recovery * in_time, 0.0), 1.0), out=recovered)
+            rescue = model.complaint_recovery_probability(cshare, recovery, in_time)
+        else:
+            backlog_s, busy_s, rescue = zeros_s, False, rescue_q
+            np.multiply(complaints, recovery, out=recovered)
+        np.multiply(n_orders, del0, out=delighted)  # (orders - dis_orders) x del0 / (1 - dis0)
+        np.subtract(dis_orders, recovered, out=dissatisfied)
+        np.subtract(n_orders, dissatisfied, out=satisfied)
+        satisfied -= delighted
+        if wait_f is None and wait_s is None:
+            delay[...] = 0.0
+        else:
+            wait_f = zeros_s if wait_f is None else wait_f
+            wait_s = zeros_s if wait_s is None else wait_s
+            blocked = wait_f + dis0 * cshare * np.minimum(wait_s, target)
+            np.multiply(n_orders, wait_f, out=delay)
+        pi_dis, c_sat, c_step, c_step_p, c_fall = (
+            quiet if wait_f is None and wait_s is None else outcomes(dis0, del0, rescue)
+        )
+
+        # after each order: drop out, step up to loyal, or (loyal, dissatisfied) fall back, by dropout node
+        # (model.dropout_probability = min(1, p x levers)), regrouped by the coefficients of `outcomes`
+        np.multiply(p_stage, ldrop, out=p_sat)
+        np.multiply(p_sat, dm, out=p_dis)
+        np.minimum(p_dis, 1.0, out=p_dis)
+        np.multiply(p_sat, c_sat, out=drop)  # (2, n_dropout, S)
+        np.multiply(p_dis, pi_dis, out=p_tmp)
+        drop += p_tmp
+        np.multiply(p_sat[_CUSTOMER], c_step_p, out=step_up)
+        np.subtract(c_step, step_up, out=step_up)
+        np.subtract(1.0, p_dis[_LOYAL], out=fall_back)
+        fall_back *= c_fall
+
+        # the flows in place: orderers after the order (today's orders plus the first orders and
+        # comebacks, as customers) drop out, step up or fall back
+        # (speed: both stages in one call each; `orders` becomes the stage switches once done with)
+        o_c += inflow
+        X_c += inflow
+        np.multiply(orders, drop4, out=leaving)
+        X -= leaving
+        np.add(leaving[_CUSTOMER], leaving[_LOYAL], out=lapsing)
+        orders *= switch4  # (stepping up, falling back)
+        np.subtract(o_l, o_c, out=t1)  # net flow from loyal back to customer
+        X_c += t1
+        X_l -= t1
+        W += lapsing
+        class_sum(lapsing, out=dropouts)
+        lapsed -= reactivated
+        lapsed += dropouts
+        class_sum(X, out=stage_tot)
+
+        if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
+            np.multiply(coh, rate4, out=c_orders)
+            np.multiply(c_orders[_CUSTOMER], step_up, out=t1)
+            np.multiply(c_orders[_LOYAL], fall_back, out=lapsing)
+            c_orders *= drop[:, None]
+            coh -= c_orders
+            lapsing -= t1  # falling back minus stepping up
+            coh[_CUSTOMER] += lapsing
+            coh[_LOYAL] -= lapsing
+
+        # money and the day's record
+        unit = value_unit * value_mult
+        np.multiply(first_orders, unit[0], out=rev_new)
+        x = by_stage[0] + reactivated
+        x *= unit[0]
+        np.add(x, by_stage[1] * unit[1], out=rev_ret)
+        np.add(rev_new, rev_ret, out=revenue)
+        np.subtract(n_orders, first_orders, out=repeat)
+        month_rec = monthly_t[m]
+        month_rec[5:] += rec[5:]  # flows add up over the month, stages (the first 5) are the day's
+        month_rec[:5] = rec[:5]
+        if daily is not None:
+            daily[:, d] = rec.T
+        x = revenue * margin
+        x -= n_orders * cpo
+        x -= spend_m
+        x *= discount[d]
+        npv += x
+        bar.update(1)
+    bar.close()
+    if coh is not None:
+        cohort[:, 1] = np.ones(2 * K) @ coh.reshape(2 * K, S)
+    return monthly_t, npv, cohort, daily
+
+
+def _tensor_product(P: _Params, n_dropout: int) -> bool:
+    """Whether every row's classes are the tensor product of `latent_classes` (the purchase rate a function
+    of k // n_dropout, the dropout chance of k % n_dropout): what `_lean_days` relies on."""
+    K = P.lam.shape[1]
+    return K % n_dropout == 0 and (
+        np.array_equal(P.lam, np.repeat(P.lam[:, ::n_dropout], n_dropout, axis=1))
+        and np.array_equal(P.p, np.tile(P.p[:, :n_dropout], (1, K // n_dropout)))
+    )
+
+
 def _run_chunk_args(args: tuple) -> BatchResult:
     return _run_chunk(*args)
+
+
+def _run_chunk_remote(args: tuple) -> BatchResult:
+    """`_run_chunk` in a pool worker, its result without the rows' scenarios and spend (speed: the parent
+    has them; they are put back by `_reattach`, so a few MB less are pickled back)."""
+    part = _run_chunk(*args)
+    part.scenarios, part.spend = [], part.spend[:0]
+    return part
+
+
+def _reattach(part: BatchResult, job: tuple) -> BatchResult:
+    """A part from `_run_chunk_remote` with its job's scenarios and spend back."""
+    part.scenarios, part.spend = list(job[0]), job[1]
+    return part
+
+
+# speed: worker pools kept for the process's life, one per worker count, so repeated batches (the
+# optimizer's sweeps) do not pay for starting processes each time; made lazily, shut down at exit
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+_POOLS_PID = os.getpid()  # the process that owns `_POOLS` (a forked child inherits the dict, not the pools)
+
+
+def _shared_pool(workers: int) -> ProcessPoolExecutor | None:
+    """The kept pool of `workers` processes, or None where one must not be kept: inside a pool worker or
+    any other child process (its pools would outlive their use) and in a daemon process (no children)."""
+    global _POOLS_PID
+    if multiprocessing.current_process().daemon or multiprocessing.parent_process() is not None:
+        return None
+    if os.getpid() != _POOLS_PID:  # forked some other way: the inherited pools are not ours
+        _POOLS.clear()
+        _POOLS_PID = os.getpid()
+    pool = _POOLS.get(workers)
+    if pool is None:
+        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers)
+    return pool
+
+
+def _drop_pool(workers: int) -> None:
+    """Forget a kept pool (broken: a worker died) after shutting it down."""
+    pool = _POOLS.pop(workers, None)
+    if pool is not None:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+@atexit.register
+def _shutdown_pools() -> None:
+    if os.getpid() == _POOLS_PID:
+        for workers in list(_POOLS):
+            _drop_pool(workers)
+
+
+def _in_pool(workers: int, run) -> list[BatchResult]:
+    """`run(pool)` on the kept pool of `workers` processes (made again once if a worker had died), or on a
+    pool of this call's own where none may be kept."""
+    pool = _shared_pool(workers)
+    if pool is None:
+        if multiprocessing.current_process().daemon:  # a daemon process may not start processes
+            raise _NoPool
+        with ProcessPoolExecutor(max_workers=workers) as own:
+            return run(own)
+    try:
+        return run(pool)
+    except BrokenProcessPool:
+        _drop_pool(workers)
+        return run(_shared_pool(workers))
+
+
+class _NoPool(Exception):
+    """No worker processes can be started here (a daemon process): run in this process."""
 
 
 def simulate_batch(
@@ -1219,7 +1714,8 @@ def simulate_batch(
     of `CHUNK_ROWS`, each with its own stream from `SeedSequence(seed).spawn`, so results do not depend on
     `workers` (the processes the chunks are spread over). `detail=False` (for sweeps) skips the
     acquired-customer accounting (orders_acquired, revenue_acquired, second_orders and so payback become
-    NaN) and, in expected mode, runs a fused in-place daily step several times faster; every other
+    NaN), in expected mode also the retention cohort (`cohort` NaN, so retention_12m of a lean result is
+    unknown), and in expected mode runs a fused in-place daily step several times faster; every other
     column is the same (to ~1e-5 of a column's scale for comebacks, closer for the rest: the win-back
     weights of lapsed people are then pooled over groups; contribution and NPV agree within 1e-6).
     """
@@ -1287,24 +1783,34 @@ def simulate_batch(
                 )
                 for lo, hi in zip(cut[:-1], cut[1:], strict=True)
             ]
-    if mode == "expected" and workers > 1 and len(jobs) > 1:
-        # speed: one chunk a worker, and this process is one of the workers (one fork and one pickled
-        # result fewer); expected-mode rows are independent, so the parts are the same wherever they run
-        with ProcessPoolExecutor(max_workers=len(jobs) - 1) as pool:
-            futures = [pool.submit(_run_chunk_args, job) for job in jobs[1:]]
-            parts = [_run_chunk(*jobs[0])] + [f.result() for f in futures]
-    elif workers > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            parts = list(
-                tqdm(
-                    pool.map(_run_chunk_args, jobs),
+    parts = None
+    try:
+        if mode == "expected" and workers > 1 and len(jobs) > 1:
+            # speed: one chunk a worker, and this process is one of the workers (one pickled result fewer);
+            # expected-mode rows are independent, so the parts are the same wherever they run
+            def run(pool: ProcessPoolExecutor) -> list[BatchResult]:
+                futures = [pool.submit(_run_chunk_remote, job) for job in jobs[1:]]
+                own = _run_chunk(*jobs[0])
+                return [own] + [_reattach(f.result(), job) for f, job in zip(futures, jobs[1:], strict=True)]
+
+            parts = _in_pool(len(jobs) - 1, run)
+        elif workers > 1 and len(jobs) > 1:
+
+            def run(pool: ProcessPoolExecutor) -> list[BatchResult]:
+                done = tqdm(
+                    pool.map(_run_chunk_remote, jobs),
                     total=len(jobs),
                     desc="fast batch",
                     disable=None if progress else True,
                     leave=False,
                 )
-            )
-    else:
+                return [_reattach(part, job) for part, job in zip(done, jobs, strict=True)]
+
+            parts = _in_pool(workers, run)
+    except _NoPool:  # run here instead, expected mode as one chunk (as with workers=1)
+        if mode == "expected":
+            jobs = [(rows, spend_arr, mode, base_seed, keep_daily, n_rate_classes, n_dropout_classes, progress, detail)]
+    if parts is None:
         parts = [_run_chunk(*job) for job in jobs]
     return _concat(parts, seeds if mode == "sampled" else [base_seed])
 

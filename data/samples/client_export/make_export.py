@@ -11,7 +11,9 @@ Writes, next to this script:
 - spend.csv       monthly acquisition spend: month, channel, amount.
 - TRUE_PARAMETERS.json  the true values (from the scenario) and a summary of the generated data.
 
-Everything is seeded (the scenario's seed): the same files come out on every run.
+Everything is seeded (the scenario's seed): the same files come out on every run of one engine version.
+The committed files come from the agent engine of 2026-11-24 (see TRUE_PARAMETERS.md); today's engine draws
+its random numbers in another order, so it writes another realization of the same scenario.
 """
 
 from __future__ import annotations

@@ -38,6 +38,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -277,14 +278,15 @@ def _safe_div(num, den):
     return out
 
 
-@dataclass(frozen=True)
-class QueueDay:
-    """One day of a team's queue: how long the day's arrivals wait and what is left for tomorrow."""
+class QueueDay(NamedTuple):
+    """One day of a team's queue: how long the day's arrivals wait and what is left for tomorrow (a named
+    tuple: the lean loop makes two a busy day, speed)."""
 
     mean_wait: np.ndarray  # days, averaged over the day's arrivals
-    mean_decay: np.ndarray  # average of exp(-wait / tolerance): the share of satisfaction that survives
-    in_time: np.ndarray  # share of the day's arrivals waiting at most `target` days
+    mean_decay: np.ndarray | None  # average of exp(-wait / tolerance): the share of satisfaction that survives
+    in_time: np.ndarray | None  # share of the day's arrivals waiting at most `target` days
     backlog: np.ndarray  # arrivals still waiting at the end of the day
+    # (mean_decay or in_time is None when the caller did not ask for it: `_capacity_queue`'s flags)
 
 
 def daily_capacity_queue(
@@ -317,8 +319,11 @@ def daily_capacity_queue(
 _SQRT_2PI = np.sqrt(2.0 * np.pi)
 
 
-def _queue_near_capacity(backlog, A, c, tolerance, target, arrival_sd, max_segments: int = 6) -> QueueDay:
-    """`daily_capacity_queue` after its quick exit (float arrays in)."""
+def _queue_near_capacity(
+    backlog, A, c, tolerance, target, arrival_sd, max_segments: int = 6, decay: bool = True, in_time: bool = True
+) -> QueueDay:
+    """`daily_capacity_queue` after its quick exit (float arrays in). `decay`, `in_time`: whether to work out
+    those averages (speed: the lean loop reads one of them per team)."""
     left = np.maximum(backlog - c, 0.0)  # still waiting after this morning's slots
     free = np.maximum(c - backlog, 0.0)  # slots left for today's arrivals
     immediate = np.minimum(A, free)
@@ -326,35 +331,49 @@ def _queue_near_capacity(backlog, A, c, tolerance, target, arrival_sd, max_segme
     if arrival_sd is not None:
         sd = np.maximum(np.asarray(arrival_sd, dtype=float), 1e-9)
         x = backlog + A - c
-        expected_end = sd * np.exp(-0.5 * (x / sd) ** 2) / np.sqrt(2.0 * np.pi) + x * ndtr(x / sd)
+        expected_end = sd * np.exp(-0.5 * (x / sd) ** 2) / _SQRT_2PI + x * ndtr(x / sd)
         over = np.minimum(np.maximum(expected_end - left, over), A)  # np.clip without its overhead (speed)
         immediate = A - over
     end = left + over
-    total_wait = np.zeros_like(A)
-    total_decay = immediate.copy()
-    total_in_time = immediate * (target >= 0.0)
-    if np.any(over > 0):
+    total_wait = None
+    total_decay = immediate.copy() if decay else None
+    total_in_time = immediate * (target >= 0.0) if in_time else None
+    queued = over > 0
+    if queued.any():
         safe_a = np.where(A > 0, A, 1.0)
-        j0 = np.floor(left / c)
-        n_seg = int(min(max_segments, np.max(np.where(over > 0, np.floor(end / c) - j0 + 1, 0))))
-        for t in range(max(n_seg, 1)):
-            j = j0 + t
-            x1 = np.maximum(left, j * c)
-            x2 = end if t == n_seg - 1 else np.minimum(end, (j + 1) * c)
-            count = np.where(over > 0, np.maximum(x2 - x1, 0.0), 0.0)
-            u1 = (immediate + x1 - left) / safe_a
+        if not left.any() and (end < c).all():
+            # speed: the usual busy day, no backlog from yesterday and the overflow within one morning's
+            # slots: the loop below with its one segment (j = 0, x1 = 0, x2 = end = over), written out
+            segments = [(0.0, np.where(queued, over, 0.0), immediate / safe_a)]
+        else:
+            j0 = np.floor(left / c)
+            n_seg = int(min(max_segments, np.max(np.where(queued, np.floor(end / c) - j0 + 1, 0))))
+            segments = []
+            for t in range(max(n_seg, 1)):
+                j = j0 + t
+                x1 = np.maximum(left, j * c)
+                x2 = end if t == n_seg - 1 else np.minimum(end, (j + 1) * c)
+                segments.append((j, np.where(queued, np.maximum(x2 - x1, 0.0), 0.0), (immediate + x1 - left) / safe_a))
+        for j, count, u1 in segments:
             u2 = u1 + count / safe_a
-            total_wait += count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
-            total_decay += (
-                np.exp(-(1.0 + j) / tolerance) * safe_a * tolerance * (np.exp(u2 / tolerance) - np.exp(u1 / tolerance))
-            )
-            u_ok = np.maximum(u1, 1.0 + j - target)
-            total_in_time += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
+            seg_wait = count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
+            total_wait = seg_wait if total_wait is None else total_wait + seg_wait
+            if decay:
+                total_decay += (
+                    np.exp(-(1.0 + j) / tolerance)
+                    * safe_a
+                    * tolerance
+                    * (np.exp(u2 / tolerance) - np.exp(u1 / tolerance))
+                )
+            if in_time:
+                u_ok = np.maximum(u1, 1.0 + j - target)
+                total_in_time += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
     has = A > 0
+    per_arrival = np.where(has, A, 1.0)
     return QueueDay(
-        mean_wait=np.where(has, total_wait / np.where(has, A, 1.0), 0.0),
-        mean_decay=np.where(has, total_decay / np.where(has, A, 1.0), 1.0),
-        in_time=np.where(has, total_in_time / np.where(has, A, 1.0), 1.0),
+        mean_wait=np.zeros_like(A) if total_wait is None else np.where(has, total_wait / per_arrival, 0.0),
+        mean_decay=np.where(has, total_decay / per_arrival, 1.0) if decay else None,
+        in_time=np.where(has, total_in_time / per_arrival, 1.0) if in_time else None,
         backlog=end,
     )
 
@@ -367,114 +386,54 @@ def _capacity_queue(
     target: np.ndarray | float,
     arrival_sd: np.ndarray | None,
     near: np.ndarray | None = None,
+    decay: bool = True,
+    in_time: bool = True,
 ) -> QueueDay:
     """`daily_capacity_queue` run on the rows near their capacity today only (speed: a big batch has a
     few busy rows on a day; the others have no queue, as in the function's own quick exit). `near`: the
-    rows' test `backlog + arrivals + 8 arrival_sd > capacity`, when the caller has it."""
+    rows' test `backlog + arrivals + 8 arrival_sd > capacity`, when the caller has it. `decay`, `in_time`:
+    as in `_queue_near_capacity` (an average not asked for is None)."""
     if near is None:
         margin = 0.0 if arrival_sd is None else 8.0 * arrival_sd
         near = backlog + arrivals + margin > capacity
     S = len(near)
     if not near.any():  # the function's quick exit, without its checks
-        return QueueDay(mean_wait=np.zeros(S), mean_decay=np.ones(S), in_time=np.ones(S), backlog=np.zeros(S))
-    if near.all():
-        return daily_capacity_queue(backlog, arrivals, capacity, tolerance, target, arrival_sd)
-    idx = np.flatnonzero(near)
-
-    def pick(x: np.ndarray | float | None) -> np.ndarray | float | None:
-        return x[idx] if np.ndim(x) else x
-
-    # the rows picked are all near their capacity: the function's own test would pass (speed: skipped)
-    sub = _queue_near_capacity(
-        np.asarray(backlog[idx], dtype=float),
-        np.asarray(arrivals[idx], dtype=float),
-        np.asarray(capacity[idx], dtype=float),
-        pick(tolerance),
-        pick(target),
-        pick(arrival_sd),
-    )
-    wait, decay, in_time, left = np.zeros(S), np.ones(S), np.ones(S), np.zeros(S)
-    wait[idx], decay[idx], in_time[idx], left[idx] = sub.mean_wait, sub.mean_decay, sub.in_time, sub.backlog
-    return QueueDay(mean_wait=wait, mean_decay=decay, in_time=in_time, backlog=left)
-
-
-def _busy_queue(backlog, arrivals, capacity, tolerance, target, near, decay: bool):
-    """`_capacity_queue` for the lean loop: the same arithmetic (`_queue_near_capacity` with the arrival
-    sd sqrt(arrivals)) on the rows near capacity (`near`, some true), and only the averages that loop reads.
-
-    Returns (backlog left (S,), mean wait (S,), mean decay if `decay` else in-time share (S,)).
-    speed: no QueueDay of four full arrays, no totals nobody reads (the fulfilment queue's in-time share,
-    the service queue's decay), each expression once.
-    """
-    S = len(near)
+        ones = np.ones(S)
+        return QueueDay(
+            mean_wait=np.zeros(S),
+            mean_decay=ones if decay else None,
+            in_time=ones if in_time else None,
+            backlog=np.zeros(S),
+        )
     every = bool(near.all())
     idx = None if every else np.flatnonzero(near)
 
-    def pick(x):
-        return x if every or not np.ndim(x) else x[idx]
+    def pick(x: np.ndarray | float | None) -> np.ndarray | float | None:
+        # speed: an isinstance test, not np.ndim (a scalar or None passes as it is)
+        return x[idx] if not every and isinstance(x, np.ndarray) and x.ndim else x
 
-    b, A, c, tol, tgt = pick(backlog), pick(arrivals), pick(capacity), pick(tolerance), pick(target)
-    left = np.maximum(b - c, 0.0)  # still waiting after this morning's slots
-    free = np.maximum(c - b, 0.0)
-    over = A - np.minimum(A, free)
-    sd = np.maximum(np.sqrt(A), 1e-9)
-    x = b + A
-    x -= c
-    z = x / sd
-    expected_end = z * z
-    expected_end *= -0.5
-    np.exp(expected_end, out=expected_end)
-    expected_end *= sd
-    expected_end /= _SQRT_2PI
-    expected_end += x * ndtr(z)
-    expected_end -= left
-    over = np.minimum(np.maximum(expected_end, over), A)
-    immediate = A - over
-    end = left + over
-    has = A > 0
-    total_wait = None
-    share = immediate.copy() if decay else immediate * (tgt >= 0.0)
-    queued = over > 0
-    if queued.any() and not left.any() and (end < c).all():
-        # speed: the usual busy day, no backlog from yesterday and the overflow within one morning's slots:
-        # the loop below with one segment (j = 0, x1 = 0, x2 = end = over), written out
-        safe_a = np.where(has, A, 1.0)
-        count = np.where(queued, over, 0.0)
-        u1 = immediate / safe_a
-        u2 = u1 + count / safe_a
-        total_wait = count - safe_a * (u2 * u2 - u1 * u1) / 2.0
-        if decay:
-            share += np.exp(-1.0 / tol) * safe_a * tol * (np.exp(u2 / tol) - np.exp(u1 / tol))
-        else:
-            u_ok = np.maximum(u1, 1.0 - tgt)
-            share += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
-    elif queued.any():
-        safe_a = np.where(has, A, 1.0)
-        j0 = np.floor(left / c)
-        n_seg = int(min(6, np.max(np.where(queued, np.floor(end / c) - j0 + 1, 0))))
-        for t in range(max(n_seg, 1)):
-            j = j0 + t
-            x1 = np.maximum(left, j * c)
-            x2 = end if t == n_seg - 1 else np.minimum(end, (j + 1) * c)
-            count = np.where(queued, np.maximum(x2 - x1, 0.0), 0.0)
-            u1 = (immediate + x1 - left) / safe_a
-            u2 = u1 + count / safe_a
-            seg_wait = count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
-            total_wait = seg_wait if total_wait is None else total_wait + seg_wait
-            if decay:
-                share += np.exp(-(1.0 + j) / tol) * safe_a * tol * (np.exp(u2 / tol) - np.exp(u1 / tol))
-            else:
-                u_ok = np.maximum(u1, 1.0 + j - tgt)
-                share += safe_a * np.maximum(u2 - u_ok, 0.0) * (count > 0)
-    inv = np.where(has, A, 1.0)
-    wait = np.zeros_like(A) if total_wait is None else np.where(has, total_wait / inv, 0.0)
-    share = np.where(has, share / inv, 1.0)
+    # the rows picked are all near their capacity: the function's own test would pass (speed: skipped)
+    sub = _queue_near_capacity(
+        np.asarray(pick(backlog), dtype=float),
+        np.asarray(pick(arrivals), dtype=float),
+        np.asarray(pick(capacity), dtype=float),
+        pick(tolerance),
+        pick(target),
+        pick(arrival_sd),
+        decay=decay,
+        in_time=in_time,
+    )
     if every:
-        return end, wait, share
-    out = np.zeros((3, S))
-    out[2] = 1.0
-    out[0, idx], out[1, idx], out[2, idx] = end, wait, share
-    return out[0], out[1], out[2]
+        return sub
+
+    # every row back in place, the others as without a queue: no wait, all satisfaction kept, all in time
+    out = np.zeros((4, S))
+    out[1:3] = 1.0
+    for row, x in enumerate(sub):
+        if x is not None:
+            out[row, idx] = x
+    wait, decay_share, in_time_share, left = out
+    return QueueDay(wait, decay_share if decay else None, in_time_share if in_time else None, left)
 
 
 # -- the batch's parameters -------------------------------------------------------------------------
@@ -1510,7 +1469,8 @@ def _lean_days(
         if (busy_f or (n_orders > quiet_f).any()) and (
             near := near_capacity(backlog_f, busy_f, n_orders, P.cap_fulfil)
         ).any():
-            backlog_f, wait_f, decay_f = _busy_queue(backlog_f, n_orders, P.cap_fulfil, e[1], 0.0, near, True)
+            q = _capacity_queue(backlog_f, n_orders, P.cap_fulfil, e[1], 0.0, np.sqrt(n_orders), near, in_time=False)
+            backlog_f, wait_f, decay_f = q.backlog, q.mean_wait, q.mean_decay
             busy_f = True
             delay_eff = -e[1] * np.log(np.maximum(decay_f, 1e-300))
             dis0, _, del0 = model.experience_probabilities(e[0], delay_eff, *e[1:])
@@ -1521,7 +1481,10 @@ def _lean_days(
         if (busy_s or (complaints > quiet_s).any()) and (
             near := near_capacity(backlog_s, busy_s, complaints, P.cap_service)
         ).any():
-            backlog_s, wait_s, in_time = _busy_queue(backlog_s, complaints, P.cap_service, 1.0, target, near, False)
+            q = _capacity_queue(
+                backlog_s, complaints, P.cap_service, 1.0, target, np.sqrt(complaints), near, decay=False
+            )
+            backlog_s, wait_s, in_time = q.backlog, q.mean_wait, q.in_time
             busy_s = True
             np.multiply(complaints, np.minimum(np.maximum(recovery * in_time, 0.0), 1.0), out=recovered)
             rescue = model.complaint_recovery_probability(cshare, recovery, in_time)

@@ -142,11 +142,12 @@ def experience_probabilities(
 
 
 def dropout_probability(p, retention_multiplier, experience_multiplier, loyal_multiplier):
-    """Chance of dropping out after an order: the customer's own p times the levers, capped at 1."""
-    x = p * retention_multiplier * experience_multiplier * loyal_multiplier
-    if isinstance(x, float):  # speed: the agent engine calls this once per order with plain floats
-        return x if x < 1.0 else 1.0
-    return np.minimum(1.0, x)
+    """Chance of dropping out after an order: the customer's own p times the levers, capped at 1.
+
+    Both engines apply it inlined in their hot loops: the agent engine multiplies p by a day's table of the
+    levers' product (the cap needs no test when the chance is compared with a uniform draw), the fast engine
+    regroups it over its latent classes."""
+    return np.minimum(1.0, p * retention_multiplier * experience_multiplier * loyal_multiplier)
 
 
 def aware_outcome_probabilities(first_purchase_hazard_day, forgetting_hazard_day):

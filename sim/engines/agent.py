@@ -43,7 +43,7 @@ from sim.scenario import Scenario
 _BLOCK = 1 << 15
 
 # record layout of a customer (a list, for speed)
-_CID, _LAM, _P, _LOYAL, _ORDERS, _CHANNEL, _ACQUIRED, _ACTIVE_SINCE, _LAPSE_MONTH = range(9)
+_CID, _LAM, _P, _LOYAL, _ORDERS, _CHANNEL, _ACTIVE_SINCE, _LAPSE_MONTH = range(8)
 
 
 def _stream(block):
@@ -97,7 +97,7 @@ class AgentEngine:
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
         D = self.n_days
-        self.fl = [[0.0] * D for _ in _FLOW_KEYS]
+        self.fl = [[0.0] * D for _ in _ONLINE_FLOWS]
         # orders judged and dissatisfied by the day the experience happens (after any queueing), for word
         # of mouth: the order-day columns are still incomplete while that day's orders wait in a queue
         self.judged_orders = [0] * D  # slow orders (queued or dissatisfied) by the day they were judged
@@ -176,7 +176,6 @@ class AgentEngine:
         self._react_max = 0.0
         self.loyal_top_rate = self.rate_mult_max * self.loyal_rate
         self.rate_share_today = 1.0
-        self.drop_mult_today = 1.0
         self.dropout_today = ((1.0,) * 3, (1.0,) * 3)  # dropout multiplier by stage (customer, loyal) and outcome
         self.value_mult_by_day: list[float] = []  # back-end order-value multiplier of each day
 
@@ -204,7 +203,7 @@ class AgentEngine:
         # speed: the base's arrays as Python lists, read once (NumPy scalars are slow one at a time)
         columns = (base.stage, base.purchase_rate, base.dropout, base.prior_orders, base.lapsed_months_ago)
         for stage, rate, dropout, prior, months_ago in zip(*(c.tolist() for c in columns), strict=True):
-            rec = [self.next_cid, float(rate), float(dropout), stage == 1, int(prior), existing_channel, False, 0, 0]
+            rec = [self.next_cid, float(rate), float(dropout), stage == 1, int(prior), existing_channel, 0, 0]
             self.next_cid += 1
             if stage == 2:
                 rec[_LAPSE_MONTH] = -int(months_ago)
@@ -260,9 +259,9 @@ class AgentEngine:
                 sat, self.eff, ret.purchase_rate_uplift_max, ret.dropout_reduction_max, ret.order_value_uplift_max
             )
             self.rate_share_today = eff.purchase_rate / self.rate_mult_max  # of the top rate the processes draw at
-            self.drop_mult_today = eff.dropout
-            dis, sat, dlt = eff.dropout * exp_dis, eff.dropout, eff.dropout * exp_del
-            self.dropout_today = ((dis, sat, dlt), (dis * loyal_drop, sat * loyal_drop, dlt * loyal_drop))
+            # dropout multiplier of an order by stage and outcome (model.dropout_probability without p and cap)
+            dis, met, dlt = eff.dropout * exp_dis, eff.dropout, eff.dropout * exp_del
+            self.dropout_today = ((dis, met, dlt), (dis * loyal_drop, met * loyal_drop, dlt * loyal_drop))
             self.value_mult_by_day.append(eff.order_value)
             # awareness: contacts land on random people; only the unaware ones count
             referral_contacts = per_loyal_day * self.nL
@@ -325,7 +324,7 @@ class AgentEngine:
 
     def _new_customer(self, source: int, d: int) -> None:
         """An aware person buys for the first time at a random moment of day d."""
-        rec = [self.next_cid, self.draws.purchase_rate(), self.draws.dropout(), False, 0, source, True, d, 0]
+        rec = [self.next_cid, self.draws.purchase_rate(), self.draws.dropout(), False, 0, source, d, 0]
         self.next_cid += 1
         self.nC += 1
         self.fl[_F_NEW_CUSTOMERS][d] += 1
@@ -510,10 +509,7 @@ class AgentEngine:
             if outcome == 0:
                 self.judged_dissatisfied[judged_day] += 1
         uniform = self.draws.uniform
-        p_drop = model.dropout_probability(
-            rec[_P], self.drop_mult_today, self.exp_mult[outcome], self.loyal_drop if loyal else 1.0
-        )
-        if uniform() < p_drop:
+        if uniform() < rec[_P] * self.dropout_today[loyal][outcome]:  # as in `_customer`
             self._lapse(rec, min(int(self.env.now), self.n_days - 1))  # after any queueing: the day it happens
             return True
         if not loyal:
@@ -581,15 +577,16 @@ class AgentEngine:
         log = _order_columns(self.orders_log)
         log["amount"] = self._order_values(log)
         existing_channel = len(self.channel_names) - 1
-        counted = {
+        flows = {
+            **dict(zip(_ONLINE_FLOWS, self.fl, strict=True)),
             **_order_flows(log, self.n_days, existing_channel),
             "spend_front": plan.spend_day[:, 0],
             "spend_back": plan.spend_day[:, 1],
             "spend_winback": plan.spend_day[:, 2],
             "winback_contacts": plan.winback_contacts_day,
         }
-        for i, name in enumerate(_FLOW_KEYS):
-            columns[name] = np.asarray(counted[name] if name in counted else self.fl[i], dtype=float)
+        for name in COUNTED_FLOWS:
+            columns[name] = np.asarray(flows[name], dtype=float)
         columns["fulfilment_delay_days"] = columns["fulfilment_delay_days"] / np.maximum(columns["orders"], 1)
         daily = pd.DataFrame(columns, index=plan.dates)
         finish_money(daily, s, model.experience_cost_per_order(s))
@@ -608,32 +605,28 @@ class AgentEngine:
 
 
 _LOG_WIDTH = 6  # values an order in the flat order log
-_FLOW_KEYS = COUNTED_FLOWS
+# the flows counted as they happen, day by day; the order flows come from the order log and the spend
+# from the plan (`_result`)
+_ONLINE_FLOWS = (
+    "new_customers",
+    "newly_aware",
+    "forgotten",
+    "dropouts",
+    "reactivations",
+    "complaints",
+    "recovered",
+    "fulfilment_delay_days",
+)
 (
     _F_NEW_CUSTOMERS,
-    _F_ORDERS,
-    _F_REPEAT_ORDERS,
-    _F_REVENUE,
-    _F_REVENUE_NEW,
-    _F_REVENUE_RETURNING,
-    _F_SPEND_FRONT,
-    _F_SPEND_BACK,
-    _F_SPEND_WINBACK,
     _F_NEWLY_AWARE,
     _F_FORGOTTEN,
     _F_DROPOUTS,
     _F_REACTIVATIONS,
-    _F_WINBACK_CONTACTS,
-    _F_DISSATISFIED,
-    _F_SATISFIED,
-    _F_DELIGHTED,
     _F_COMPLAINTS,
     _F_RECOVERED,
     _F_DELAY,
-    _F_ORDERS_ACQUIRED,
-    _F_REVENUE_ACQUIRED,
-    _F_SECOND_ORDERS,
-) = range(len(_FLOW_KEYS))
+) = range(len(_ONLINE_FLOWS))
 
 
 def _order_columns(flat: list) -> dict[str, np.ndarray]:

@@ -197,10 +197,21 @@ def test_data_json_is_written_beside_the_report(hostile):
     assert meta["timings"]["optimize"] >= 0
 
 
-def test_failed_run_leaves_nothing_behind(tmp_path):
-    """A cell that runs past the timeout stops the report with a ReportError and no partial files."""
+def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
+    """A cell that runs past the timeout stops the report with a ReportError and no partial files.
+
+    The report's own cells may all finish within the 1 s timeout on a fast machine, so the notebook run
+    here is a copy with one slow cell added (the test does not depend on the machine's speed)."""
+    import nbformat
+
+    import sim.report
     from sim.report import ReportError
 
+    slow = nbformat.read(report_notebook_path(), as_version=4)
+    slow.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(10)"))
+    slow_path = tmp_path / "strategy_report.ipynb"
+    nbformat.write(slow, slow_path)
+    monkeypatch.setattr(sim.report, "report_notebook_path", lambda: slow_path)
     out = tmp_path / "out"
     with pytest.raises(ReportError, match="longer than 1 s"):
         render_report(hostile_yaml(tmp_path, name="Timeout test"), out, "en", replications=2, timeout=1)

@@ -16,11 +16,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.base import existing_customers
-from sim.calibrate import MBGNBDFit, calibrate, summarize, write_calibration
 from sim.calibration import mbgnbd
+from sim.calibration.calibrate import MBGNBDFit, calibrate, summarize, write_calibration
 from sim.cli import app
-from sim.scenario import load_scenario
+from sim.model.base import existing_customers
+from sim.model.scenario import load_scenario
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "samples" / "client_export"
 TRUTH = json.loads((EXPORT / "TRUE_PARAMETERS.json").read_text())

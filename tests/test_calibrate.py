@@ -110,7 +110,7 @@ def test_recovers_true_parameters_of_the_sample_export(sample_cal):
 
 def test_spend_curves_reproduce_new_customers_at_typical_spend(sample_cal):
     """Single curves are weakly identified from 24 months; their prediction at typical spend is not."""
-    from sim.model import reach_per_month
+    from sim.model.acquisition import reach_per_month
 
     spend = sample_cal.spend
     truth = TRUTH["channels"]

@@ -99,7 +99,9 @@ class SimulationResult:
         out = pd.concat([out, sums], axis=1)
         if "fulfilment_delay_days" in d.columns:
             delay = cal.month_sums((d["fulfilment_delay_days"] * d["orders"]).to_numpy())
-            out["fulfilment_delay_days"] = np.divide(delay, out["orders"], out=np.zeros(len(out)), where=out["orders"] > 0)
+            out["fulfilment_delay_days"] = np.divide(
+                delay, out["orders"], out=np.zeros(len(out)), where=out["orders"] > 0
+            )
         return out
 
     def timeseries_frame(self) -> pd.DataFrame:

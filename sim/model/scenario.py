@@ -227,7 +227,9 @@ class Budget(_Block):
             csplit = self.channel_splits[min(k, len(self.channel_splits) - 1)]
             for purpose, share in split.items():
                 if share > 0 and not csplit.get(purpose):
-                    raise ValueError(f"purpose {purpose!r} has budget share {share:g} but no channel_split -> {purpose}")
+                    raise ValueError(
+                        f"purpose {purpose!r} has budget share {share:g} but no channel_split -> {purpose}"
+                    )
             if per_customer and any(self.back_per_customer) and not csplit.get("back"):
                 raise ValueError("back_per_customer needs channel_split -> back: the channels that carry it")
         return self

@@ -92,9 +92,7 @@ class BatchResult:
         inputs = KpiInputs(
             monthly=monthly,
             end={name: last[:, COL[name]] for name in KPI_STOCKS},
-            discounted=dict(
-                zip(KPI_DISCOUNTED, (self.npv, self.discounted_gpa, self.discounted_new), strict=True)
-            ),
+            discounted=dict(zip(KPI_DISCOUNTED, (self.npv, self.discounted_gpa, self.discounted_new), strict=True)),
             cohort=self.cohort,
             initially_aware=np.array([float(s.market.initially_aware) for s in self.scenarios]),
             market_size=np.array([float(s.market.size) for s in self.scenarios]),
@@ -266,13 +264,19 @@ def simulate_batch(
         seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in spawned]
         if n_chunks == 1:
             seeds = [base_seed]  # a single row or small batch uses the seed itself, like the agent engine
-        jobs = [job(lo, hi, seeds[j], progress and workers <= 1) for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))]
+        jobs = [
+            job(lo, hi, seeds[j], progress and workers <= 1)
+            for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        ]
     parts = None
     if workers > 1 and len(jobs) > 1:
         try:
-            parts = in_pool(len(jobs) - 1 if mode == "expected" else workers, lambda pool: _in(pool, jobs, mode, progress))
-        except NoPool:  # a daemon process may not start processes: run here
-            parts = None
+            parts = in_pool(
+                len(jobs) - 1 if mode == "expected" else workers, lambda pool: _in(pool, jobs, mode, progress)
+            )
+        except NoPool:  # a daemon process may not start processes: run here, as with one worker
+            if mode == "expected":
+                jobs = [job(0, len(rows), base_seed, progress)]
     if parts is None:
         parts = [run_chunk(*j) for j in jobs]
     return _concat(parts, seeds)
@@ -286,7 +290,11 @@ def _in(pool: ProcessPoolExecutor, jobs: list[tuple], mode: str, progress: bool)
         own = run_chunk(*jobs[0])
         return [own] + [_reattach(f.result(), j) for f, j in zip(futures, jobs[1:], strict=True)]
     done = tqdm(
-        pool.map(_run_chunk_remote, jobs), total=len(jobs), desc="fast batch", disable=None if progress else True, leave=False
+        pool.map(_run_chunk_remote, jobs),
+        total=len(jobs),
+        desc="fast batch",
+        disable=None if progress else True,
+        leave=False,
     )
     return [_reattach(part, j) for part, j in zip(done, jobs, strict=True)]
 

@@ -134,7 +134,9 @@ def run_days(
     else:
         quiet_f, quiet_s = ((np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service))
     no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
-    dis_quiet, _, del_quiet = (np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:]))
+    dis_quiet, _, del_quiet = (
+        np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
+    )
     blocked = np.zeros(S)
     prev_orders = np.zeros(S)
     prev_dissatisfied = np.zeros(S)
@@ -320,7 +322,11 @@ def run_days(
         disc_new += buyers * discount[d]
         if detail:
             gpa = money.gross_profit(
-                rec[COL["revenue_acquired"]], orders_acquired, P.margin, P.cost_per_order, rec[COL["discounts_acquired"]]
+                rec[COL["revenue_acquired"]],
+                orders_acquired,
+                P.margin,
+                P.cost_per_order,
+                rec[COL["discounts_acquired"]],
             )
             disc_gpa += gpa * discount[d]
         prev_orders = n_orders

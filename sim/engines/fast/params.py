@@ -132,7 +132,11 @@ def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int) -> BatchParams:
         initially_aware=_stack(S, lambda s: s.market.initially_aware),
         experience=tuple(np.array([getattr(x, f) for x in e], dtype=float) for f in EXPERIENCE_FIELDS),
         exp_mult=np.array(
-            [[x.dissatisfied_dropout_multiplier for x in e], [1.0] * len(e), [x.delighted_dropout_multiplier for x in e]]
+            [
+                [x.dissatisfied_dropout_multiplier for x in e],
+                [1.0] * len(e),
+                [x.delighted_dropout_multiplier for x in e],
+            ]
         ),
         step=np.array(
             [

@@ -62,5 +62,3 @@ def in_pool(workers: int, run) -> list:
 
 class NoPool(Exception):
     """No worker processes can be started here (a daemon process): run in this process."""
-
-

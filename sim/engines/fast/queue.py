@@ -91,7 +91,9 @@ def _queue_near_capacity(
                 segments.append((j, np.where(queued, np.maximum(x2 - x1, 0.0), 0.0), (immediate + x1 - left) / safe_a))
         for j, count, u1 in segments:
             u2 = u1 + count / safe_a
-            seg_wait = count * (1.0 + j) - safe_a * (u2 * u2 - u1 * u1) / 2.0
+            # count x (1 + j) - A (u2^2 - u1^2) / 2 with u2 - u1 = count / A, written without the difference of
+            # nearly equal terms (a tiny overflow gets an accurate tiny wait, not rounding noise)
+            seg_wait = count * (1.0 + j - 0.5 * (u1 + u2))
             total_wait = seg_wait if total_wait is None else total_wait + seg_wait
             if decay:
                 total_decay += (

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.engines.agent import run_agent  # noqa: E402
-from sim.scaling import scaled  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.model.scaling import scaled  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 SAMPLE = ROOT / "data" / "samples" / "scenarios" / "early_stage_d2c.yaml"
 
@@ -53,7 +53,7 @@ def bare_simpy(events: int, processes: int, seed: int = 1) -> tuple[float, int]:
 
 def peak_memory_child(people: int, months: int) -> None:
     scenario = market(people, months)
-    run_agent(scenario, record_orders=True)
+    run_agent(scenario, keep_orders=True)
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(f"{kib / 1024 / 1024:.3f}")
 

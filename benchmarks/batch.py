@@ -3,7 +3,7 @@
     python benchmarks/batch.py [--reports 20] [--replications 10] [--scale 0.05] [--months 12]
 
 The reports are the sample scenarios in turn, each renamed (so that every report is its own file) and
-scaled down (`sim.scaling.scaled`: same per-person dynamics, a smaller market) to keep the run short.
+scaled down (`sim.model.scaling.scaled`: same per-person dynamics, a smaller market) to keep the run short.
 One untimed report first warms the caches (imports, fonts) so that neither timed run pays for them.
 Prints both times, the reports per minute and, last, `batch_speedup_2_workers: <ratio>` (target >= 1.6
 on a machine with 2 free cores).
@@ -23,9 +23,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.batch import run_batch  # noqa: E402
-from sim.scaling import scaled  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.batch.runner import run_batch  # noqa: E402
+from sim.model.scaling import scaled  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 SAMPLES = sorted((ROOT / "data" / "samples" / "scenarios").glob("*.yaml"))
 

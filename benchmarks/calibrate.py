@@ -24,9 +24,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.calibrate import calibrate, write_calibration  # noqa: E402
+from sim.calibration.calibrate import calibrate, write_calibration  # noqa: E402
 from sim.engines.agent import run_agent  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 TRUE = {"r": 1.0, "alpha": 25.0, "a": 2.5, "b": 30.0}  # ~9.6 orders per customer over the two years
 ACQUISITION_MONTHS = 12

@@ -24,11 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim import model  # noqa: E402
 from sim.engines.agent import run_agent  # noqa: E402
 from sim.engines.fast import _run_chunk, simulate_batch  # noqa: E402
-from sim.scaling import scaled  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.model import budget  # noqa: E402
+from sim.model.scaling import scaled  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 
 def market(sample: str, people: int, months: int):
@@ -39,15 +39,15 @@ def market(sample: str, people: int, months: int):
 def sweep_spend(scenario, n: int, seed: int = 1) -> np.ndarray:
     """(n, M, C, 3) plans: random purpose shares of the same total, each purpose with its planned channel mix."""
     rng = np.random.default_rng(seed)
-    base = model.spend_by_month(scenario)
+    base = budget.spend_by_month(scenario)
     per_purpose = base.sum(axis=1, keepdims=True)  # (M, 1, 3)
     mix = np.divide(base, per_purpose, out=np.zeros_like(base), where=per_purpose > 0)
     for j, purpose in enumerate(("front", "back", "winback")):
         if not mix[:, :, j].any():  # a purpose without budget: its natural channel
-            from sim.kpis import purpose_channel_weights
+            from sim.analysis.marginal import purpose_channel_weights
 
             mix[:, :, j] = purpose_channel_weights(scenario, purpose)[None, :]
-    total = model.monthly_budget(scenario)[:, None, None]
+    total = budget.monthly_budget(scenario)[:, None, None]
     shares = rng.dirichlet([2.0, 1.5, 0.5], size=n)  # (n, 3)
     return total[None] * mix[None] * shares[:, None, None, :]
 
@@ -83,7 +83,7 @@ def main() -> None:
     spend = sweep_spend(scenario, args.scenarios)
     simulate_batch(scenario, spend[:2], detail=False)  # warm-up: imports, quadrature caches
 
-    run_agent(scenario, 1, record_orders=False)  # warm-up
+    run_agent(scenario, 1, keep_orders=False)  # warm-up
     # best of `--repeats` timings for both engines alike, taken in turns so that both see the same machine
     # (it is shared and noisy)
     sweeps, agents = [], []
@@ -92,7 +92,7 @@ def main() -> None:
         batch = simulate_batch(scenario, spend, mode="expected", workers=args.workers, detail=False)
         sweeps.append(time.perf_counter() - start)
         start = time.perf_counter()
-        run_agent(scenario, 1, record_orders=False)  # one seed: the same run each time
+        run_agent(scenario, 1, keep_orders=False)  # one seed: the same run each time
         agents.append(time.perf_counter() - start)
     sweep = min(sweeps)
     agent = min(agents)
@@ -105,7 +105,7 @@ def main() -> None:
     print(f"fast_seconds_per_scenario: {fast_each:.5f}")
 
     rows = [scenario] * args.sampled_rows
-    base = model.spend_by_month(scenario)[None].repeat(len(rows), axis=0)
+    base = budget.spend_by_month(scenario)[None].repeat(len(rows), axis=0)
     days = len(batch.dates)
     start = time.perf_counter()
     traced_days = list(range(days // 16, days, days // 8))  # 8 days spread over the horizon

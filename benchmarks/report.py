@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sim.report import render_report  # noqa: E402
+from sim.report.render import render_report  # noqa: E402
 
 SAMPLE = ROOT / "data" / "samples" / "scenarios" / "early_stage_d2c.yaml"
 

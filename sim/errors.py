@@ -1,6 +1,8 @@
-"""Errors the user can act on: each names the file, the place in it, what was found and what is allowed.
+"""Every error the package raises on purpose, under one root (`SimError`), each with structured fields.
 
-The CLI turns any `UserInputError` into one line on stderr and exit code 2, never a traceback.
+`UserInputError` (and its kinds) is bad input the user can act on: it names the file, the place in it,
+what was found and what is allowed; the CLI turns it into one line on stderr and exit code 2, never a
+traceback. `ReportError` is a report notebook that failed or timed out (exit code 1).
 """
 
 from __future__ import annotations
@@ -8,8 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class SimError(Exception):
+    """The root of the package's own errors (catch this to catch them all)."""
+
+
 @dataclass
-class UserInputError(Exception):
+class UserInputError(SimError):
     """Bad input from the user (a scenario, a CSV, a flag), with structured fields for tools."""
 
     message: str
@@ -39,3 +45,17 @@ class ScenarioError(UserInputError):
 
 class DataError(UserInputError):
     """A client export (order log, spend log) that cannot be read."""
+
+
+class ReportError(SimError, RuntimeError):
+    """The report notebook failed or timed out; names the scenario and the failing step."""
+
+    def __init__(self, message: str, *, scenario: str | None = None, step: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.scenario = scenario
+        self.step = step
+
+    def __str__(self) -> str:
+        where = ": ".join(x for x in (self.scenario, self.step) if x)
+        return f"{where}: {self.message}" if where else self.message

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from sim.errors import UserInputError
-from sim.result import SimulationResult
+from sim.model.result import SimulationResult
 
 
 @contextmanager

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.scaling import scaled
-from sim.scenario import Scenario, load_scenario
+from sim.model.scaling import scaled
+from sim.model.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data" / "samples" / "scenarios"

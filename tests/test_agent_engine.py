@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from conftest import small
 
-from sim import model
 from sim.engines.agent import run_agent
-from sim.kpis import compute_kpis
-from sim.result import STAGES
+from sim.model import acquisition, budget, money
+from sim.model.kpis import compute_kpis
+from sim.model.result import STAGES
 
 
 @pytest.fixture(scope="module")
@@ -91,12 +91,12 @@ def test_money_identities(runs):
         s = r.scenario
         d = r.daily
         assert np.allclose(d["revenue"], d["revenue_new"] + d["revenue_returning"]), name
-        per_order = s.economics.fulfilment_cost_per_order + model.experience_cost_per_order(s)
+        per_order = s.economics.fulfilment_cost_per_order + money.experience_cost_per_order(s)
         gp = d["revenue"] * s.economics.gross_margin - d["orders"] * per_order
         assert np.allclose(d["gross_profit"], gp), name
         spend = d["spend_front"] + d["spend_back"] + d["spend_winback"]
         assert np.allclose(d["contribution"], d["gross_profit"] - spend), name
-        planned = model.monthly_budget(s).sum()
+        planned = budget.monthly_budget(s).sum()
         assert spend.sum() == pytest.approx(planned, rel=1e-9), name
         kpis = compute_kpis(r)
         assert kpis["cumulative_contribution"] == pytest.approx(d["contribution"].sum())
@@ -121,12 +121,12 @@ def test_more_front_budget_never_means_less_reach():
     base = small("early_stage_d2c", months=12)
     reached = []
     for factor in (0.0, 0.5, 1.0, 2.0, 4.0):
-        spend = model.spend_by_month(base)
+        spend = budget.spend_by_month(base)
         spend[:, :, 0] *= factor
         reached.append(
             np.mean(
                 [
-                    run_agent(base, seed, spend_month=spend, record_orders=False).daily["newly_aware"].sum()
+                    run_agent(base, seed, spend_month=spend, keep_orders=False).daily["newly_aware"].sum()
                     for seed in (1, 2)
                 ]
             )
@@ -140,7 +140,7 @@ def test_more_front_budget_never_means_less_reach():
 def test_reach_curve_is_monotone_and_saturating():
     spend = np.linspace(0, 1e8, 200)
     for kind in ("hill", "exponential"):
-        reach = model.reach_per_month(spend, 10_000, 5e6, 1.3, kind)
+        reach = acquisition.reach_per_month(spend, 10_000, 5e6, 1.3, kind)
         assert reach[0] == 0
         assert (np.diff(reach) >= 0).all()
         assert reach[-1] < 10_000
@@ -149,31 +149,31 @@ def test_reach_curve_is_monotone_and_saturating():
 
 def test_back_end_spend_raises_repeat_orders():
     base = small("early_stage_d2c", months=12)
-    spend = model.spend_by_month(base)
+    spend = budget.spend_by_month(base)
     more = spend.copy()
     more[:, :, 1] *= 4.0
     seeds = (3, 4, 5)
     low = np.mean(
-        [run_agent(base, sd, spend_month=spend, record_orders=False).daily["repeat_orders"].sum() for sd in seeds]
+        [run_agent(base, sd, spend_month=spend, keep_orders=False).daily["repeat_orders"].sum() for sd in seeds]
     )
     high = np.mean(
-        [run_agent(base, sd, spend_month=more, record_orders=False).daily["repeat_orders"].sum() for sd in seeds]
+        [run_agent(base, sd, spend_month=more, keep_orders=False).daily["repeat_orders"].sum() for sd in seeds]
     )
     assert high > low * 1.03, (low, high)
 
 
 def test_lower_reliability_lowers_12_month_retention():
     base = small("consumables_subscription", months=18)
-    good = [compute_kpis(run_agent(base, sd, record_orders=False))["retention_12m"] for sd in (1, 2, 3)]
+    good = [compute_kpis(run_agent(base, sd, keep_orders=False))["retention_12m"] for sd in (1, 2, 3)]
     poor_s = base.with_changes({"experience.reliability": 0.6})
-    poor = [compute_kpis(run_agent(poor_s, sd, record_orders=False))["retention_12m"] for sd in (1, 2, 3)]
+    poor = [compute_kpis(run_agent(poor_s, sd, keep_orders=False))["retention_12m"] for sd in (1, 2, 3)]
     assert np.mean(poor) < np.mean(good) - 0.03, (good, poor)
 
 
 def test_order_surge_beyond_capacity_causes_delays_and_dissatisfaction():
     base = small("consumables_subscription", months=8)
-    ample = run_agent(base.with_changes({"operations.fulfilment_capacity_per_day": 1000.0}), 5, record_orders=False)
-    tight = run_agent(base.with_changes({"operations.fulfilment_capacity_per_day": 25.0}), 5, record_orders=False)
+    ample = run_agent(base.with_changes({"operations.fulfilment_capacity_per_day": 1000.0}), 5, keep_orders=False)
+    tight = run_agent(base.with_changes({"operations.fulfilment_capacity_per_day": 25.0}), 5, keep_orders=False)
 
     def share(r):
         return r.daily["dissatisfied"].sum() / r.daily["orders"].sum()
@@ -200,7 +200,7 @@ def test_delight_lowers_dropouts():
     seeds = (1, 2, 3)
 
     def dropout_rate(s):
-        runs = [run_agent(s, sd, record_orders=False).daily for sd in seeds]
+        runs = [run_agent(s, sd, keep_orders=False).daily for sd in seeds]
         return np.mean([d["dropouts"].sum() / d["orders"].sum() for d in runs])
 
     assert dropout_rate(delight) < dropout_rate(plain) - 0.01

@@ -27,10 +27,10 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim import batch as batch_mod
-from sim.batch import expand_scenarios, run_batch
+from sim.batch import runner as batch_mod
+from sim.batch.runner import expand_scenarios, run_batch
 from sim.errors import UserInputError
-from sim.scenario import load_scenario, scenario_slug
+from sim.model.scenario import load_scenario, scenario_slug
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "samples" / "scenarios" / "early_stage_d2c.yaml"
@@ -344,7 +344,7 @@ _RUNNER = """
 import sys
 sys.path.insert(0, {tests!r})
 from test_batch import toy_job
-from sim.batch import run_batch
+from sim.batch.runner import run_batch
 result = run_batch([{folder!r}], {out!r}, workers=2, job=toy_job, progress=False)
 print("done", len(result.done), "skipped", len(result.skipped), "failed", len(result.failed))
 """

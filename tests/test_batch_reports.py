@@ -21,13 +21,13 @@ import psutil
 import pytest
 import yaml
 
-pytest.importorskip("sim.report")
+pytest.importorskip("sim.report.render")
 
 from test_batch import DaskCluster  # noqa: E402
 
-from sim.batch import run_batch  # noqa: E402
-from sim.scaling import scaled  # noqa: E402
-from sim.scenario import load_scenario  # noqa: E402
+from sim.batch.runner import run_batch  # noqa: E402
+from sim.model.scaling import scaled  # noqa: E402
+from sim.model.scenario import load_scenario  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = sorted((ROOT / "data" / "samples" / "scenarios").glob("*.yaml"))
@@ -184,10 +184,10 @@ def test_sigkill_mid_run_then_resume(tmp_path):
 
 def counting_render_job(scenario_path: Path, out_dir: Path, lang: str = "en", **options):
     """`render_job`, logging every papermill run and every failure of one (a kernel start failure
-    would show: `sim.report` retries a kernel start once, silently)."""
+    would show: `sim.report.render` retries a kernel start once, silently)."""
     import papermill
 
-    from sim.batch import render_job
+    from sim.batch.runner import render_job
 
     log = Path(scenario_path).parent / "papermill.log"
     original = papermill.execute_notebook

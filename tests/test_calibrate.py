@@ -16,11 +16,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.base import existing_customers
-from sim.calibrate import MBGNBDFit, calibrate, summarize, write_calibration
 from sim.calibration import mbgnbd
+from sim.calibration.calibrate import MBGNBDFit, calibrate, summarize, write_calibration
 from sim.cli import app
-from sim.scenario import load_scenario
+from sim.model.base import existing_customers
+from sim.model.scenario import load_scenario
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "samples" / "client_export"
 TRUTH = json.loads((EXPORT / "TRUE_PARAMETERS.json").read_text())
@@ -110,7 +110,7 @@ def test_recovers_true_parameters_of_the_sample_export(sample_cal):
 
 def test_spend_curves_reproduce_new_customers_at_typical_spend(sample_cal):
     """Single curves are weakly identified from 24 months; their prediction at typical spend is not."""
-    from sim.model import reach_per_month
+    from sim.model.acquisition import reach_per_month
 
     spend = sample_cal.spend
     truth = TRUTH["channels"]

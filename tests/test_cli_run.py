@@ -10,8 +10,8 @@ from conftest import small
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.kpis import KPI_NAMES
-from sim.result import ORDER_COLUMNS, TIMESERIES_COLUMNS
+from sim.model.kpis import KPI_NAMES
+from sim.model.result import ORDER_COLUMNS, TIMESERIES_COLUMNS
 
 runner = CliRunner()
 

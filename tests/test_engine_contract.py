@@ -6,7 +6,7 @@ bit, and whose monthly means agree with the agent engine (the reference for what
 within Monte Carlo error. The engines under contract: the agent engine itself, the fast engine in
 expected-value mode and the fast engine in sampled mode.
 
-Samples are scaled down to a tenth (same per-person dynamics, `sim.scaling.scaled`) and to 24 months,
+Samples are scaled down to a tenth (same per-person dynamics, `sim.model.scaling.scaled`) and to 24 months,
 so the agent engine's replications stay quick; consumables_subscription still reaches its fulfilment
 capacity (month ~17), so the queueing regime is part of the contract.
 """
@@ -20,12 +20,12 @@ import numpy as np
 import pytest
 from conftest import SAMPLE_FILES, small
 
-from sim import model
 from sim.engines import replication_seeds
 from sim.engines.agent import run_agent
 from sim.engines.fast import run_fast, simulate_batch
-from sim.kpis import compute_kpis
-from sim.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult
+from sim.model import budget, money
+from sim.model.kpis import compute_kpis
+from sim.model.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult
 
 MONTHS = 24
 REPLICATIONS = 16
@@ -50,8 +50,8 @@ def _scenario(name: str):
 
 def _run(engine: str, scenario, seed: int) -> SimulationResult:
     if engine == "agent":
-        return run_agent(scenario, seed, record_orders=False)
-    return run_fast(scenario, seed, mode=engine.removeprefix("fast-"))
+        return run_agent(scenario, seed, keep_orders=False)
+    return run_fast(scenario, seed, sampled=engine == "fast-sampled")
 
 
 def _monthly(result: SimulationResult) -> np.ndarray:
@@ -62,7 +62,7 @@ def _monthly(result: SimulationResult) -> np.ndarray:
 
 def _agent_monthly(args: tuple[str, int]) -> np.ndarray:
     name, seed = args
-    return _monthly(run_agent(_scenario(name), seed, record_orders=False))
+    return _monthly(run_agent(_scenario(name), seed, keep_orders=False))
 
 
 @cache
@@ -118,13 +118,13 @@ def test_money_and_order_identities(engine, name):
     r = single_run(engine, name)
     d, s = r.daily, r.scenario
     econ = s.economics
-    per_order = econ.fulfilment_cost_per_order + model.experience_cost_per_order(s)
+    per_order = econ.fulfilment_cost_per_order + money.experience_cost_per_order(s)
     close = dict(rtol=1e-9, atol=1e-6 * econ.order_value_mean)
     np.testing.assert_allclose(d["revenue"], d["revenue_new"] + d["revenue_returning"], **close)
     np.testing.assert_allclose(d["gross_profit"], d["revenue"] * econ.gross_margin - d["orders"] * per_order, **close)
     spend = d["spend_front"] + d["spend_back"] + d["spend_winback"]
     np.testing.assert_allclose(d["contribution"], d["gross_profit"] - spend, **close)
-    np.testing.assert_allclose(spend.sum(), model.spend_by_month(s).sum(), rtol=1e-9)
+    np.testing.assert_allclose(spend.sum(), budget.spend_by_month(s).sum(), rtol=1e-9)
     # every new customer's first order is a non-repeat order; every order is judged once
     np.testing.assert_allclose(d["orders"] - d["repeat_orders"], d["new_customers"], atol=1e-6)
     np.testing.assert_allclose(d["dissatisfied"] + d["satisfied"] + d["delighted"], d["orders"], atol=1e-6)

@@ -8,7 +8,7 @@ import pytest
 from conftest import small
 from scipy import stats
 
-from sim import model
+from sim.analysis.marginal import marginal_rois
 from sim.engines.fast import (
     CHUNK_ROWS,
     RAW_COLUMNS,
@@ -19,8 +19,9 @@ from sim.engines.fast import (
     simulate_batch,
 )
 from sim.io import write_run_outputs
-from sim.kpis import compute_kpis, marginal_rois
-from sim.result import TIMESERIES_COLUMNS
+from sim.model import budget
+from sim.model.kpis import compute_kpis
+from sim.model.result import TIMESERIES_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +79,7 @@ def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
     """Over 64 sampled replications the mean lies within z = 4 standard errors (plus 1%) of the
     expected-value run, for the monthly flows and stage counts."""
     cols = ["customer", "loyal", "lapsed", "new_customers", "orders", "revenue", "dropouts", "reactivations"]
-    expected = run_fast(d2c, mode="expected").monthly()[cols].to_numpy()
+    expected = run_fast(d2c, sampled=False).monthly()[cols].to_numpy()
     batch = simulate_batch([d2c] * 64, mode="sampled", seed=5, keep_daily=True)
     runs = np.stack([batch.result(i).monthly()[cols].to_numpy() for i in range(batch.n)])
     mean, se = runs.mean(axis=0), runs.std(axis=0, ddof=1) / np.sqrt(len(runs))
@@ -88,9 +89,9 @@ def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
 
 
 def test_sampled_mode_is_whole_people_and_reproducible(d2c):
-    a = run_fast(d2c, 3, mode="sampled")
-    b = run_fast(d2c, 3, mode="sampled")
-    c = run_fast(d2c, 4, mode="sampled")
+    a = run_fast(d2c, 3, sampled=True)
+    b = run_fast(d2c, 3, sampled=True)
+    c = run_fast(d2c, 4, sampled=True)
     assert a.daily.equals(b.daily)
     assert not a.daily.equals(c.daily)
     stages = a.daily[["unaware", "aware", "customer", "loyal", "lapsed"]].to_numpy()
@@ -109,7 +110,7 @@ def test_batch_results_do_not_depend_on_the_worker_count(d2c):
 
 def test_a_batch_row_equals_the_single_run(d2c):
     """Rows are independent in expected mode: row i of a batch equals the scenario run alone."""
-    spend = model.spend_by_month(d2c)
+    spend = budget.spend_by_month(d2c)
     variants = [d2c, d2c.with_changes({"first_purchase.monthly_conversion": 0.03})]
     batch = simulate_batch(variants, np.stack([spend, spend * 1.5]), keep_daily=True)
     alone = run_fast(variants[1], spend_month=spend * 1.5)
@@ -122,7 +123,7 @@ def test_a_batch_row_equals_the_single_run(d2c):
 def test_levers_move_the_right_way(d2c):
     """More acquisition buys more new customers, more retention fewer dropouts per order, more win-back
     more comebacks; a bigger market is not emptier."""
-    base = model.spend_by_month(d2c)
+    base = budget.spend_by_month(d2c)
     plans = [base]
     for j in range(3):
         more = base.copy()
@@ -147,7 +148,7 @@ def test_capacity_limits_mean_delays_and_dissatisfaction(d2c):
 
 
 def test_run_outputs_have_the_agent_columns_and_no_order_log(d2c, tmp_path):
-    r = run_fast(d2c, record_orders=True)
+    r = run_fast(d2c, keep_orders=True)
     written = write_run_outputs(r, compute_kpis(r), tmp_path)
     assert {p.name for p in written} == {"timeseries.csv", "kpis.json"}
     header = (tmp_path / "timeseries.csv").read_text().splitlines()[0].split(",")
@@ -166,7 +167,7 @@ def test_a_lean_sweep_equals_the_detailed_run(d2c):
     """detail=False (the optimizer's sweeps, a fused in-place step) changes no shared figure: contribution,
     NPV and every stage and flow agree with the detailed run within 1e-6 relative,
     also with a fulfilment queue on some rows only, capped dropout chances and no win-back budget."""
-    base = model.spend_by_month(d2c)
+    base = budget.spend_by_month(d2c)
     rng = np.random.default_rng(11)
     plans = [base * rng.uniform(0.3, 3.0, size=(1, 1, 3)) for _ in range(3)]
     plans.append(base * np.array([1.0, 1.0, 0.0]))  # no win-back spend: no comebacks at all
@@ -205,7 +206,7 @@ def test_worker_pool_is_kept_across_batches_and_remade_when_a_worker_dies(d2c):
 
     from sim.engines import fast
 
-    spend = model.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
+    spend = budget.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
     serial = simulate_batch(d2c, spend, detail=False, workers=1)
     first = simulate_batch(d2c, spend, detail=False, workers=2)
     pool = fast._POOLS[1]
@@ -230,7 +231,7 @@ def test_no_pool_is_kept_in_a_daemon_process(d2c, monkeypatch):
 
     from sim.engines import fast
 
-    spend = model.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
+    spend = budget.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
     serial = simulate_batch(d2c, spend, detail=False, workers=1)
     monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True, name="daemon"))
     monkeypatch.setattr(fast, "_POOLS", {})

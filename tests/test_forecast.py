@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from sim.calibrate import calibrate, write_calibration
+from sim.analysis.forecast import FORECAST_COLUMNS, closed_form_applies, expected_base_repeat, forecast
 from sim.calibration import mbgnbd
+from sim.calibration.calibrate import calibrate, write_calibration
 from sim.cli import app
-from sim.forecast import FORECAST_COLUMNS, closed_form_applies, expected_base_repeat, forecast
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "samples" / "client_export"
 CDNOW_BOUND = 0.25
@@ -37,7 +37,7 @@ def calibrated(tmp_path_factory):
 
 
 def test_closed_form_matches_posterior_monte_carlo(calibrated):
-    """Draw each snapshot customer from the posterior (as sim.base does) and let them buy for 120 days."""
+    """Draw each snapshot customer from the posterior (as sim.model.base does) and let them buy for 120 days."""
     scenario, cal = calibrated
     rp = scenario.repeat_purchase
     snap = cal.snapshot

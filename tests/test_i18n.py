@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from sim.i18n import (
+from sim.model.kpis import KPI_NAMES
+from sim.model.result import STAGES
+from sim.model.scenario import PURPOSES
+from sim.report.data import LEVER_GRID
+from sim.report.i18n import (
     LANGUAGES,
     catalog,
     check_lang,
@@ -26,18 +30,9 @@ from sim.i18n import (
     placeholders,
     t,
 )
-from sim.kpis import KPI_NAMES
-from sim.report_data import LEVER_GRID
-from sim.result import STAGES
-from sim.scenario import PURPOSES
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = [
-    ROOT / "sim" / "report.py",
-    ROOT / "sim" / "rules.py",
-    ROOT / "sim" / "plots.py",
-    ROOT / "notebooks" / "strategy_report.ipynb",
-]
+SOURCES = sorted((ROOT / "sim" / "report").glob("*.py")) + [ROOT / "sim" / "report" / "strategy_report.ipynb"]
 
 
 def test_same_keys_in_every_language():
@@ -159,7 +154,7 @@ def test_plots_render_korean_without_missing_glyph_warnings(recwarn):
     import matplotlib.pyplot as plt
     import pandas as pd
 
-    from sim import plots
+    from sim.report import plots
 
     plots.use_report_style("ko")
     funnel = pd.DataFrame(

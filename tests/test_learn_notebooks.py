@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sim import playbook_figures as pf
+from sim.learn import figures as pf
 
 LEARN = Path(__file__).resolve().parents[1] / "notebooks" / "learn"
 NOTEBOOKS = sorted(LEARN.glob("[0-9][0-9]_*.ipynb"))

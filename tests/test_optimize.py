@@ -13,11 +13,7 @@ import pytest
 import yaml
 from conftest import ROOT, small
 
-from sim import model
-from sim.engines.fast import horizon_value, run_fast, simulate_batch
-from sim.errors import UserInputError
-from sim.kpis import compute_kpis
-from sim.optimize import (
+from sim.analysis.optimize import (
     Constraints,
     OptimizationResult,
     _plans_from_shares,
@@ -26,7 +22,11 @@ from sim.optimize import (
     plan_of,
     scenario_with_plan,
 )
-from sim.scenario import PURPOSES
+from sim.engines.fast import horizon_value, run_fast, simulate_batch
+from sim.errors import UserInputError
+from sim.model import budget
+from sim.model.kpis import compute_kpis
+from sim.model.scenario import PURPOSES
 
 MONTHS = 12
 
@@ -57,7 +57,7 @@ def constrained(scenario) -> OptimizationResult:
 
 
 def _grid_values(scenario, plans: np.ndarray) -> np.ndarray:
-    totals = model.monthly_budget(scenario)
+    totals = budget.monthly_budget(scenario)
     spend = totals[None, :, None, None] * np.transpose(plans, (0, 2, 1))[:, None]
     return horizon_value(simulate_batch(scenario, spend), "contribution")
 
@@ -138,7 +138,7 @@ def test_constraints_are_respected_in_every_returned_plan(scenario, constrained)
     assert shares[PURPOSES.index("winback")] <= 0.03 + 1e-9
     totals = constrained.monthly_totals
     assert totals.max() <= CONSTRAINTS.monthly_cap + 1e-6
-    assert totals.sum() == pytest.approx(model.monthly_budget(scenario).sum())
+    assert totals.sum() == pytest.approx(budget.monthly_budget(scenario).sum())
     channels = list(scenario.channels)
     per_channel = totals[:, None] * y.sum(axis=0)[None, :]  # (M, C) spend per month
     assert per_channel[:, channels.index("search_ads")].max() <= 400_000.0 + 1e-6

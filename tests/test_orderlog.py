@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sim.calibration.orderlog import read_orders, read_spend
 from sim.errors import DataError
-from sim.orderlog import read_orders, read_spend
 
 EXPORT = Path(__file__).resolve().parents[1] / "data" / "samples" / "client_export"
 

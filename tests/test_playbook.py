@@ -10,11 +10,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from sim import playbook_figures as pf
-from sim.exercises import EXERCISES, check_answer, expected_answer, is_correct
-from sim.kpis import KPI_NAMES
-from sim.result import STAGES
-from sim.scenario import PURPOSES, Scenario
+from sim.learn import figures as pf
+from sim.learn.exercises import EXERCISES, check_answer, expected_answer, is_correct
+from sim.model.kpis import KPI_NAMES
+from sim.model.result import STAGES
+from sim.model.scenario import PURPOSES, Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAYBOOK = ROOT / "playbook"
@@ -37,7 +37,7 @@ LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 def test_quoted_figures_match_the_simulator():
     problems = pf.check()
-    assert not problems, "figures drifted; run `python -m sim.playbook_figures --write`:\n" + "\n".join(problems)
+    assert not problems, "figures drifted; run `python -m sim.learn.figures --write`:\n" + "\n".join(problems)
 
 
 def test_every_registered_figure_is_quoted_and_every_chapter_quotes_some():

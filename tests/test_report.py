@@ -18,10 +18,10 @@ import nbformat
 import pytest
 from conftest import SAMPLE_FILES
 
-from sim.i18n import LANGUAGES, fmt_kpi, t
-from sim.kpis import KPI_NAMES
-from sim.report import ReportOutput, render_report
-from sim.report_data import FRAME_FILES, JSON_FILES, TABLE_KPIS
+from sim.model.kpis import KPI_NAMES
+from sim.report.data import FRAME_FILES, JSON_FILES, TABLE_KPIS
+from sim.report.i18n import LANGUAGES, fmt_kpi, t
+from sim.report.render import ReportOutput, render_report
 
 REPLICATIONS = 20  # enough for bands in a test; the default of 100 is for clients
 SECTIONS = [

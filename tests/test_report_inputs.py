@@ -13,8 +13,8 @@ import yaml
 from conftest import SAMPLES
 
 from sim.errors import UserInputError
-from sim.report import check_parameters, render_report, report_notebook_path
-from sim.scenario import load_scenario, scenario_slug
+from sim.model.scenario import load_scenario, scenario_slug
+from sim.report.render import check_parameters, render_report, report_notebook_path
 
 SCRIPT = "<script>alert(1)</script>"
 CLIENT = f"{SCRIPT} \"Quoted\" & 'single' 하늘 스킨케어"
@@ -204,14 +204,14 @@ def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
     here is a copy with one slow cell added (the test does not depend on the machine's speed)."""
     import nbformat
 
-    import sim.report
-    from sim.report import ReportError
+    import sim.report.render
+    from sim.errors import ReportError
 
     slow = nbformat.read(report_notebook_path(), as_version=4)
     slow.cells.append(nbformat.v4.new_code_cell("import time\ntime.sleep(10)"))
     slow_path = tmp_path / "strategy_report.ipynb"
     nbformat.write(slow, slow_path)
-    monkeypatch.setattr(sim.report, "report_notebook_path", lambda: slow_path)
+    monkeypatch.setattr(sim.report.render, "report_notebook_path", lambda: slow_path)
     out = tmp_path / "out"
     with pytest.raises(ReportError, match="longer than 1 s"):
         render_report(hostile_yaml(tmp_path, name="Timeout test"), out, "en", replications=2, timeout=1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from conftest import sample
 
-from sim.kpis import marginal_rois
+from sim.analysis.marginal import marginal_rois
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@
 Every notebook has the same shape: a link back to its chapter, a setup cell, the key figures of the chapter
 printed by a cell that nbval checks (`# NBVAL_CHECK_OUTPUT`), a static plot for fixed lever values (it
 reads well without a kernel), the same plot behind ipywidgets sliders, and exercises whose check cells say
-whether the trainee's answer is right. The numbers come from `sim.playbook_figures`, like the chapter's.
+whether the trainee's answer is right. The numbers come from `sim.learn.figures`, like the chapter's.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ SETUP = """\
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sim import playbook_figures as pf
-from sim.exercises import check_answer
+from sim.learn import figures as pf
+from sim.learn.exercises import check_answer
 
 try:  # the sliders need ipywidgets and a live kernel; the static plots above them do not
     import ipywidgets as widgets
@@ -817,14 +817,14 @@ plt.show()"""
             """\
 import numpy as np
 
-from sim import model
+from sim.model import acquisition
 
 scenario = pf.learning_scenario()
 spend = np.linspace(0, 3e6, 61)
 fig, ax = plt.subplots()
 for name in ("search_ads", "sns_content", "influencer"):
     r = scenario.channels[name].reach
-    ax.plot(spend / 1e6, model.reach_per_month(spend, r.max_reach, r.half_saturation, r.shape, r.kind),
+    ax.plot(spend / 1e6, acquisition.reach_per_month(spend, r.max_reach, r.half_saturation, r.shape, r.kind),
             label=scenario.channels[name].label)
 ax.axvline(1.8, color="grey", ls=":", label="whole front-end budget")
 ax.set(title="Diminishing returns in each channel", xlabel="spend (million KRW per month)",

@@ -8,8 +8,8 @@ included, the customer drops out for good with probability p ~ Beta(a, b). Time 
 in days. A customer's history is summarized by x (repeat transactions), t_x (days from the first to the
 last transaction) and T (days from the first transaction to the end of the observation).
 
-These are pure, vectorized functions (NumPy/SciPy, one entry per customer); `sim.calibrate` fits them,
-`sim.base` draws each snapshot customer from the posterior, `sim.forecast` uses the expectations.
+These are pure, vectorized functions (NumPy/SciPy, one entry per customer); `sim.calibration.calibrate` fits them,
+`sim.model.base` draws each snapshot customer from the posterior, `sim.analysis.forecast` uses the expectations.
 """
 
 from __future__ import annotations

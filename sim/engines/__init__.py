@@ -1,35 +1,89 @@
-"""Engines by name: each turns a scenario into a `SimulationResult` (registry, not an if-chain)."""
+"""Engines by name: objects in a registry that declare what they can do (papermill's `engines.py` style).
+
+Every engine turns a scenario into the one `SimulationResult` type. Callers never test an engine's name;
+they ask what it can do:
+
+- `writes_orders`: it writes an order log (`orders.csv`), one row per simulated order;
+- `expected_mode`: besides random draws it can give every flow its expected value (deterministic, no
+  Monte Carlo noise: two plans then differ only by what was changed);
+- `batch`: it simulates many plans of one scenario at once (sweeps, optimization).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from sim.result import SimulationResult, combine_replications
-from sim.scenario import Scenario
+from sim.model.result import SimulationResult, combine_replications
+from sim.model.scenario import Scenario
 
-EngineFn = Callable[..., SimulationResult]
-_ENGINES: dict[str, str] = {
-    "agent": "sim.engines.agent:run_agent",
-    "fast": "sim.engines.fast:run_fast",
+
+@dataclass(frozen=True)
+class Engine:
+    """One engine: its name, what it can do, and where its run function lives (imported on first use)."""
+
+    name: str
+    description: str
+    writes_orders: bool
+    expected_mode: bool
+    batch: bool
+    entry: str  # "module:function" of `run(scenario, seed, *, spend_month, sampled, progress, keep_orders)`
+
+    def run(
+        self,
+        scenario: Scenario,
+        seed: int | None = None,
+        *,
+        spend_month: np.ndarray | None = None,
+        sampled: bool | None = None,
+        progress: bool = False,
+        keep_orders: bool = True,
+    ) -> SimulationResult:
+        """Run once. `sampled`: random draws (True) or expected values (False); None = the engine's own
+        default (expected values where the engine has them). `spend_month` (M, C, 3) overrides the plan.
+        `keep_orders`: keep the order log, where the engine writes one."""
+        if sampled is False and not self.expected_mode:
+            raise ValueError(f"the {self.name} engine has no expected-value mode")
+        module_name, func = self.entry.split(":")
+        module = __import__(module_name, fromlist=[func])
+        return getattr(module, func)(
+            scenario, seed, spend_month=spend_month, sampled=sampled, progress=progress, keep_orders=keep_orders
+        )
+
+
+ENGINES: dict[str, Engine] = {
+    "agent": Engine(
+        name="agent",
+        description="SimPy: every customer a process, capacity-limited teams; writes the order log",
+        writes_orders=True,
+        expected_mode=False,
+        batch=False,
+        entry="sim.engines.agent:run_agent",
+    ),
+    "fast": Engine(
+        name="fast",
+        description="NumPy: counts of people in latent classes, many plans at once; expected values or draws",
+        writes_orders=False,
+        expected_mode=True,
+        batch=True,
+        entry="sim.engines.fast:run_fast",
+    ),
 }
 
 
 def engine_names() -> list[str]:
     """Names accepted by `get_engine` and the CLI's --engine."""
-    return list(_ENGINES)
+    return list(ENGINES)
 
 
-def get_engine(name: str) -> EngineFn:
-    """The run function of an engine, imported on first use."""
-    if name not in _ENGINES:
-        raise KeyError(f"unknown engine {name!r}; allowed: {', '.join(_ENGINES)}")
-    module_name, func = _ENGINES[name].split(":")
-    module = __import__(module_name, fromlist=[func])
-    return getattr(module, func)
+def get_engine(name: str) -> Engine:
+    """The engine registered under `name`."""
+    if name not in ENGINES:
+        raise KeyError(f"unknown engine {name!r}; allowed: {', '.join(ENGINES)}")
+    return ENGINES[name]
 
 
 def replication_seeds(seed: int, n: int) -> list[int]:
@@ -39,8 +93,8 @@ def replication_seeds(seed: int, n: int) -> list[int]:
 
 
 def _run_one(args: tuple) -> SimulationResult:
-    name, scenario, seed, kwargs = args
-    return get_engine(name)(scenario, seed, **kwargs)
+    name, scenario, seed, spend_month, keep_orders = args
+    return get_engine(name).run(scenario, seed, spend_month=spend_month, sampled=True, keep_orders=keep_orders)
 
 
 def simulate(
@@ -49,20 +103,23 @@ def simulate(
     seed: int | None = None,
     replications: int = 1,
     workers: int = 1,
-    **kwargs,
+    *,
+    spend_month: np.ndarray | None = None,
+    progress: bool = False,
+    keep_orders: bool = True,
 ) -> SimulationResult:
     """Run a scenario once, or `replications` times with independent seeds (means and 5/95% bands).
 
-    With one replication the scenario's own seed (or `seed`) is used directly, so `sim run` with and
-    without `--replications 1` gives the same files.
+    One run is the engine's default (expected values where it has them); replications are random draws,
+    so their bands mean something. With one replication the scenario's own seed (or `seed`) is used
+    directly, so `sim run` with and without `--replications 1` gives the same files.
     """
+    chosen = get_engine(engine)
     base_seed = scenario.simulation.seed if seed is None else seed
     if replications <= 1:
-        return get_engine(engine)(scenario, base_seed, **kwargs)
-    seeds = replication_seeds(base_seed, replications)
-    show = bool(kwargs.pop("progress", False))
-    jobs = [(engine, scenario, s, kwargs) for s in seeds]
-    bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if show else True)
+        return chosen.run(scenario, base_seed, spend_month=spend_month, progress=progress, keep_orders=keep_orders)
+    jobs = [(engine, scenario, s, spend_month, keep_orders) for s in replication_seeds(base_seed, replications)]
+    bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if progress else True)
     results = []
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:

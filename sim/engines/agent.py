@@ -26,9 +26,9 @@ import pandas as pd
 import simpy
 from tqdm.auto import tqdm
 
-from sim import model
-from sim.base import existing_customers
-from sim.result import (
+from sim.model import acquisition, budget, calendar, experience, money, retention, winback
+from sim.model.base import existing_customers
+from sim.model.result import (
     COUNTED_FLOWS,
     EXPERIENCES,
     EXTRA_COLUMNS,
@@ -38,7 +38,7 @@ from sim.result import (
     SimulationResult,
     finish_money,
 )
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
 
 _BLOCK = 1 << 15
 
@@ -74,14 +74,14 @@ class AgentEngine:
         seed: int | None = None,
         spend_month: np.ndarray | None = None,
         progress: bool = False,
-        record_orders: bool = True,
+        keep_orders: bool = True,
     ):
         self.s = scenario
         self.seed = scenario.simulation.seed if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
-        self.plan = model.build_plan(scenario, spend_month)
+        self.plan = budget.build_plan(scenario, spend_month)
         self.progress = progress
-        self.record_orders = record_orders
+        self.keep_orders = keep_orders
         rp = scenario.repeat_purchase
         self.draws = _Draws(self.rng, rp.r, rp.alpha, rp.a, rp.b)
         self.env = simpy.Environment()
@@ -154,12 +154,12 @@ class AgentEngine:
         s = self.s
         ret, loy, e = s.retention, s.loyalty, s.experience
         self.eff = float(
-            model.backend_effectiveness(
+            retention.backend_effectiveness(
                 ret.first_party_data_share, ret.marketplace_effectiveness, ret.targeting_precision
             )
         )
         self.rate_mult_max = float(
-            model.retention_effect(1.0, self.eff, ret.purchase_rate_uplift_max, 0.0, 0.0).purchase_rate
+            retention.retention_effect(1.0, self.eff, ret.purchase_rate_uplift_max, 0.0, 0.0).purchase_rate
         )
         self.loyal_rate = loy.purchase_rate_multiplier
         self.loyal_drop = loy.dropout_multiplier
@@ -182,7 +182,7 @@ class AgentEngine:
     def _experience_probs(self, delay: float) -> tuple[float, float]:
         """(P(dissatisfied), P(dissatisfied or satisfied)) of an order delayed by `delay` days."""
         e = self.s.experience
-        dis, sat, _ = model.experience_probabilities(
+        dis, sat, _ = experience.experience_probabilities(
             e.reliability,
             delay,
             e.delay_tolerance_days,
@@ -226,7 +226,7 @@ class AgentEngine:
         N = float(s.market.size)
         D = self.n_days
         fp, ret = s.first_purchase, s.retention
-        per_loyal_day = s.referral.contacts_per_loyal_per_month / model.DAYS_PER_MONTH
+        per_loyal_day = s.referral.contacts_per_loyal_per_month / calendar.DAYS_PER_MONTH
         cohort_day = self.cohort_day
         bar = tqdm(total=D, desc=f"agent {s.name}", unit="day", disable=None if self.progress else True, leave=False)
         fl = self.fl
@@ -254,19 +254,19 @@ class AgentEngine:
                 self.cohort["start"] = float(self.nC + self.nL)
             # back-end effect today: spend per active customer
             per_customer = backend_month[month] / max(self.nC + self.nL, 1)
-            sat = model.backend_saturation(per_customer, ret.half_saturation_per_customer)
-            eff = model.retention_effect(
+            sat = retention.backend_saturation(per_customer, ret.half_saturation_per_customer)
+            eff = retention.retention_effect(
                 sat, self.eff, ret.purchase_rate_uplift_max, ret.dropout_reduction_max, ret.order_value_uplift_max
             )
             self.rate_share_today = eff.purchase_rate / self.rate_mult_max  # of the top rate the processes draw at
-            # dropout multiplier of an order by stage and outcome (model.dropout_probability without p and cap)
+            # dropout multiplier of an order by stage and outcome (lifecycle.dropout_probability without p and cap)
             dis, met, dlt = eff.dropout * exp_dis, eff.dropout, eff.dropout * exp_del
             self.dropout_today = ((dis, met, dlt), (dis * loyal_drop, met * loyal_drop, dlt * loyal_drop))
             self.value_mult_by_day.append(eff.order_value)
             # awareness: contacts land on random people; only the unaware ones count
             referral_contacts = per_loyal_day * self.nL
             total_contacts = front_total[d] + referral_contacts
-            p_contact = model.contact_probability(total_contacts, N)
+            p_contact = acquisition.contact_probability(total_contacts, N)
             if self.nU > 0 and total_contacts > 0:
                 new = int(rng.binomial(self.nU, p_contact))
                 if new:  # by source: referrals, then the ads by channel
@@ -279,15 +279,15 @@ class AgentEngine:
                     self.nU -= new
                     fl[_F_NEWLY_AWARE][d] += new
             # aware people buy for the first time or forget (competing daily hazards)
-            h_first = model.first_purchase_hazard(
+            h_first = acquisition.first_purchase_hazard(
                 fp.monthly_conversion,
                 fp.landing_page_quality,
                 fp.offer_strength,
                 self.negative_share,
                 fp.negative_wom_impact,
             )
-            h_forget = model.forgetting_hazard(fp.forgetting_per_month, p_contact)
-            p_buy, p_forget = model.aware_outcome_probabilities(h_first, h_forget)
+            h_forget = acquisition.forgetting_hazard(fp.forgetting_per_month, p_contact)
+            p_buy, p_forget = acquisition.aware_outcome_probabilities(h_first, h_forget)
             if self.nA > 0:
                 moves = rng.multinomial(aware, [p_buy, p_forget, 1.0 - p_buy - p_forget]).tolist()
                 forgotten = 0
@@ -317,7 +317,7 @@ class AgentEngine:
         self.logged_by_yesterday = logged
         if judged > 0:  # word of mouth: a moving average of the dissatisfied share of the orders judged
             share = self.judged_dissatisfied[d] / judged
-            self.negative_share += (share - self.negative_share) / model.NEGATIVE_WOM_MEMORY_DAYS
+            self.negative_share += (share - self.negative_share) / acquisition.NEGATIVE_WOM_MEMORY_DAYS
         for team, per_day in ((self.fulfilment, self.ship_per_day), (self.service, self.tickets_per_day)):
             if team.level < per_day:  # waiting orders take the new slots first, in order
                 team.put(per_day - team.level)
@@ -339,12 +339,12 @@ class AgentEngine:
         n_lapsed = self.nX
         if n_lapsed <= 0:
             return
-        q = model.winback_contact_probability(contacts, n_lapsed)
+        q = winback.winback_contact_probability(contacts, n_lapsed)
         pool = self.lapsed_pool
         if self._react_key != (month, len(pool)):  # the chances change only with the month or a new bucket
             wb = self.s.winback
             months = np.asarray(list(pool), dtype=float)
-            react = model.reactivation_probability(
+            react = winback.reactivation_probability(
                 wb.base_reactivation, month - months, wb.decay_months, self.s.retention.targeting_precision
             )
             self._react = react.tolist()
@@ -422,7 +422,7 @@ class AgentEngine:
                     outcome = 1 if u < p_met else 2
                     log((cid, day, loyal, n, channel, outcome))  # the day's order flows are counted from these
                     # dropout after the order (MBG/NBD: after any order, the first included), or a step up;
-                    # model.dropout_probability inlined: p x levers (no need to cap it at 1 to compare a uniform)
+                    # lifecycle.dropout_probability inlined: p x levers (no need to cap it at 1 to compare a uniform)
                     if uniform() < p * self.dropout_today[loyal][outcome]:
                         rec[_ORDERS] = n
                         self._lapse(rec, day)
@@ -564,7 +564,7 @@ class AgentEngine:
         """Every order's value: a Gamma draw with the scenario's mean and spread, times the back-end
         (cross-sell) multiplier of its day and the loyal multiplier. Drawn at the end, vectorized, from the
         run's own Generator (speed: values do not feed back into the simulation)."""
-        shape, scale = model.gamma_order_value(self.value_mean, self.s.economics.order_value_cv)
+        shape, scale = money.gamma_order_value(self.value_mean, self.s.economics.order_value_cv)
         value = self.rng.standard_gamma(shape, size=len(log["day"])) * scale
         value *= np.asarray(self.value_mult_by_day)[log["day"]]
         return np.where(log["loyal"] == 1, value * self.loyal_value, value)
@@ -589,9 +589,9 @@ class AgentEngine:
             columns[name] = np.asarray(flows[name], dtype=float)
         columns["fulfilment_delay_days"] = columns["fulfilment_delay_days"] / np.maximum(columns["orders"], 1)
         daily = pd.DataFrame(columns, index=plan.dates)
-        finish_money(daily, s, model.experience_cost_per_order(s))
+        finish_money(daily, s, money.experience_cost_per_order(s))
         daily = daily[STAGES + FLOW_COLUMNS + EXTRA_COLUMNS]
-        frame = _orders_frame(log, plan.dates, self.channel_names) if self.record_orders else None
+        frame = _orders_frame(log, plan.dates, self.channel_names) if self.keep_orders else None
         return SimulationResult(
             scenario=s,
             engine="agent",
@@ -696,7 +696,7 @@ def _orders_frame(log: dict[str, np.ndarray], dates: pd.DatetimeIndex, channel_n
     return frame
 
 
-def _spend_frame(plan: model.Plan) -> pd.DataFrame:
+def _spend_frame(plan: budget.Plan) -> pd.DataFrame:
     """Monthly spend by purpose and channel."""
     months = plan.month_starts
     cols = pd.MultiIndex.from_product([["front", "back", "winback"], list(plan.channels)], names=["purpose", "channel"])
@@ -709,8 +709,12 @@ def run_agent(
     seed: int | None = None,
     *,
     spend_month: np.ndarray | None = None,
+    sampled: bool | None = None,
     progress: bool = False,
-    record_orders: bool = True,
+    keep_orders: bool = True,
 ) -> SimulationResult:
-    """Run the agent engine once. `spend_month` (M, C, 3) overrides the scenario's budget plan."""
-    return AgentEngine(scenario, seed, spend_month, progress, record_orders).run()
+    """Run the agent engine once. `spend_month` (M, C, 3) overrides the scenario's budget plan; `sampled`
+    must be None or True (every agent run draws); `keep_orders=False` skips building the order log's table."""
+    if sampled is False:
+        raise ValueError("the agent engine has no expected-value mode")
+    return AgentEngine(scenario, seed, spend_month, progress, keep_orders).run()

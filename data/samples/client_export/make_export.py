@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from sim.engines.agent import run_agent
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
 
 HERE = Path(__file__).resolve().parent
 SPLIT_SHARE = 0.03  # orders written as two lines on the same day

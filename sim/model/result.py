@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
 
 STAGES = ["unaware", "aware", "customer", "loyal", "lapsed"]
 FLOW_COLUMNS = [

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sim.calibration import mbgnbd
 from sim.errors import UserInputError
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
 
 FORECAST_COLUMNS = ["week_start", "base_repeat_orders", "new_customers", "orders", "revenue"]
 MAX_WEEKS = 500
@@ -54,7 +54,7 @@ def expected_base_repeat(scenario: Scenario, days: np.ndarray) -> np.ndarray:
     rp = scenario.repeat_purchase
     days = np.asarray(days, dtype=float)
     if scenario.market.existing.snapshot is not None:
-        from sim.base import load_snapshot
+        from sim.model.base import load_snapshot
 
         snap = load_snapshot(scenario)
         triples = snap[["frequency", "recency", "age"]].to_numpy(dtype=float)
@@ -130,8 +130,9 @@ def forecast(
     if engine not in engine_names():
         raise UserInputError("unknown engine", location="--engine", found=engine, allowed=", ".join(engine_names()))
     run_scenario, offset = _engine_ready(scenario, weeks)
-    kwargs = {"mode": "sampled"} if engine == "fast" else {"record_orders": False}
-    result = simulate(run_scenario, engine=engine, seed=seed, replications=replications, workers=workers, **kwargs)
+    result = simulate(
+        run_scenario, engine=engine, seed=seed, replications=replications, workers=workers, keep_orders=False
+    )
     runs = result.meta.get("replication_results", [result])
     n_days = 7 * weeks
     week_of_day = np.arange(n_days) // 7

@@ -23,7 +23,7 @@ Two modes share one code path:
   Carlo bands.
 
 Lapsed people are remembered by class and by their "decayed weight": the win-back response fades
-exponentially with calendar months since lapsing (`model.reactivation_probability`), so the sum over a
+exponentially with calendar months since lapsing (`winback.reactivation_probability`), so the sum over a
 class's lapsed people of exp(-months/decay) and of its square are all the engine needs to reproduce
 the agent's month-by-month lapse buckets without a cap on how old a lapse can be.
 """
@@ -45,10 +45,10 @@ import pandas as pd
 from scipy.special import ndtr, roots_genlaguerre, roots_jacobi
 from tqdm.auto import tqdm
 
-from sim import model
-from sim.base import existing_customers
-from sim.result import COUNTED_FLOWS, EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult, finish_money
-from sim.scenario import PURPOSES, Scenario
+from sim.model import acquisition, budget, calendar, experience, money, retention, winback
+from sim.model.base import existing_customers
+from sim.model.result import COUNTED_FLOWS, EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult, finish_money
+from sim.model.scenario import PURPOSES, Scenario
 
 MODES = ("expected", "sampled")
 DEFAULT_RATE_CLASSES = 8
@@ -513,26 +513,28 @@ def _read_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> 
     ret = [s.retention for s in S]
     eff = np.array(
         [
-            model.backend_effectiveness(r.first_party_data_share, r.marketplace_effectiveness, r.targeting_precision)
+            retention.backend_effectiveness(
+                r.first_party_data_share, r.marketplace_effectiveness, r.targeting_precision
+            )
             for r in ret
         ]
     )
-    shapes = _stack(S, lambda s: model.gamma_order_value(1.0, s.economics.order_value_cv)[0])
+    shapes = _stack(S, lambda s: money.gamma_order_value(1.0, s.economics.order_value_cv)[0])
     react0 = _stack(
         S,
-        lambda s: model.reactivation_probability(
+        lambda s: winback.reactivation_probability(
             s.winback.base_reactivation, 0.0, s.winback.decay_months, s.retention.targeting_precision
         ),
     )
     react1 = _stack(
         S,
-        lambda s: model.reactivation_probability(
+        lambda s: winback.reactivation_probability(
             s.winback.base_reactivation, 1.0, s.winback.decay_months, s.retention.targeting_precision
         ),
     )
     react2 = _stack(
         S,
-        lambda s: model.reactivation_probability(
+        lambda s: winback.reactivation_probability(
             s.winback.base_reactivation, 2.0, s.winback.decay_months, s.retention.targeting_precision
         ),
     )
@@ -553,7 +555,7 @@ def _read_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> 
         offer=_stack(S, lambda s: s.first_purchase.offer_strength),
         forget=_stack(S, lambda s: s.first_purchase.forgetting_per_month),
         wom_impact=_stack(S, lambda s: s.first_purchase.negative_wom_impact),
-        per_loyal_day=_stack(S, lambda s: s.referral.contacts_per_loyal_per_month / model.DAYS_PER_MONTH),
+        per_loyal_day=_stack(S, lambda s: s.referral.contacts_per_loyal_per_month / calendar.DAYS_PER_MONTH),
         eff=eff,
         rate_up=_stack(S, lambda s: s.retention.purchase_rate_uplift_max),
         drop_red=_stack(S, lambda s: s.retention.dropout_reduction_max),
@@ -603,7 +605,7 @@ def _read_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> 
         p=np.stack([c[1] for c in classes]),
         w=np.stack([c[2] for c in classes]),
         margin=_stack(S, lambda s: s.economics.gross_margin),
-        cost_per_order=_stack(S, lambda s: s.economics.fulfilment_cost_per_order + model.experience_cost_per_order(s)),
+        cost_per_order=_stack(S, lambda s: s.economics.fulfilment_cost_per_order + money.experience_cost_per_order(s)),
         discount_rate=_stack(S, lambda s: s.economics.annual_discount_rate),
     )
 
@@ -619,7 +621,7 @@ class _MonthlyPlan:
 
 
 def _monthly_plan(scenarios: Sequence[Scenario], spend: np.ndarray, days_in_month: np.ndarray) -> _MonthlyPlan:
-    """Reach, win-back contacts and back-end weight of each month (as `model.build_plan`, batched)."""
+    """Reach, win-back contacts and back-end weight of each month (as `budget.build_plan`, batched)."""
     channels = list(scenarios[0].channels)
     S, M, C, _ = spend.shape
     reach = np.zeros((S, M))
@@ -633,7 +635,7 @@ def _monthly_plan(scenarios: Sequence[Scenario], spend: np.ndarray, days_in_mont
         for kind in np.unique(kinds):
             rows = kinds == kind
             sel = [ch for ch, k in zip(chans, rows, strict=True) if k]
-            reach[rows] += model.reach_per_month(
+            reach[rows] += acquisition.reach_per_month(
                 spend[rows, :, c, 0],
                 np.array([ch.reach.max_reach for ch in sel])[:, None],
                 np.array([ch.reach.half_saturation for ch in sel])[:, None],
@@ -685,7 +687,7 @@ class BatchResult:
         """(S, M) monthly money columns, by the same formulas as `finish_money`."""
         margin = np.array([s.economics.gross_margin for s in self.scenarios])[:, None]
         per_order = np.array(
-            [s.economics.fulfilment_cost_per_order + model.experience_cost_per_order(s) for s in self.scenarios]
+            [s.economics.fulfilment_cost_per_order + money.experience_cost_per_order(s) for s in self.scenarios]
         )[:, None]
         revenue, orders = self.column("revenue"), self.column("orders")
         gross_profit = revenue * margin - orders * per_order
@@ -723,7 +725,7 @@ class BatchResult:
         daily = pd.DataFrame(self.daily[i], index=self.dates, columns=RAW_COLUMNS)
         orders = daily["orders"].to_numpy()
         daily["fulfilment_delay_days"] = daily["fulfilment_delay_days"].to_numpy() / np.maximum(orders, 1.0)
-        finish_money(daily, s, model.experience_cost_per_order(s))
+        finish_money(daily, s, money.experience_cost_per_order(s))
         daily = daily[STAGES + FLOW_COLUMNS + EXTRA_COLUMNS]
         start, kept = self.cohort[i]
         return SimulationResult(
@@ -756,7 +758,7 @@ def _calendar(scenario: Scenario) -> tuple[pd.DatetimeIndex, np.ndarray, np.ndar
     """(dates, month of each day, days in each month) of the scenario's horizon."""
     key = (str(scenario.simulation.start_date), scenario.simulation.horizon_months, len(scenario.channels))
     if key not in _CALENDARS:  # speed: the calendar depends on start and horizon only, worked out once
-        plan = model.build_plan(scenario, np.zeros((scenario.simulation.horizon_months, len(scenario.channels), 3)))
+        plan = budget.build_plan(scenario, np.zeros((scenario.simulation.horizon_months, len(scenario.channels), 3)))
         if len(_CALENDARS) > 64:
             _CALENDARS.clear()
         _CALENDARS[key] = (plan.dates, np.array(plan.month_of_day), np.array(plan.days_in_month))
@@ -768,7 +770,7 @@ def _initial_base(scenario: Scenario, P: _Params, i: int, draw, rng: np.random.G
     """Existing customers of scenario i by class: (customers (K,), loyal (K,), lapsed (K,), weight1, weight2).
 
     Without a customer snapshot the base is spread over the classes by their weights (the agent draws
-    each person from the same priors); with one, each person of `sim.base.existing_customers` is put
+    each person from the same priors); with one, each person of `sim.model.base.existing_customers` is put
     in the nearest class.
     """
     ex = scenario.market.existing
@@ -860,7 +862,7 @@ def _run_chunk(
         U[i] = u0
 
     e = P.experience
-    dis_nodelay = model.experience_probabilities(e[0], 0.0, *e[1:])[0]
+    dis_nodelay = experience.experience_probabilities(e[0], 0.0, *e[1:])[0]
     negative = np.asarray(dis_nodelay, dtype=float).copy()  # word of mouth starts at its steady level
     backlog_f = np.zeros(S)
     backlog_s = np.zeros(S)
@@ -903,10 +905,10 @@ def _run_chunk(
     backend_eff = np.ascontiguousarray(plan.backend_effective.T)
     spend_day = np.ascontiguousarray(plan.spend_day.transpose(1, 2, 0))  # (M, 3, S)
     spend_total = spend_day.sum(axis=1)  # (M, S)
-    # speed: scenario constants of the daily hazards, computed once (model.first_purchase_hazard and
-    # model.forgetting_hazard are these times a factor of the day)
-    first_base = model.monthly_to_daily_hazard(P.conv * P.page * P.offer)
-    forget_base = model.monthly_to_daily_hazard(P.forget)
+    # speed: scenario constants of the daily hazards, computed once (acquisition.first_purchase_hazard and
+    # acquisition.forgetting_hazard are these times a factor of the day)
+    first_base = acquisition.monthly_to_daily_hazard(P.conv * P.page * P.offer)
+    forget_base = acquisition.monthly_to_daily_hazard(P.forget)
 
     # stage totals of the active people (2, S), carried from one day's end to the next morning
     stage_tot = act.sum(axis=(0, 3))
@@ -960,7 +962,7 @@ def _run_chunk(
         if d > 0:  # word of mouth: EWMA of the dissatisfied share of yesterday's orders
             share = _safe_div(prev_dissatisfied, prev_orders)
             negative = np.where(
-                prev_orders > 0, negative + (share - negative) / model.NEGATIVE_WOM_MEMORY_DAYS, negative
+                prev_orders > 0, negative + (share - negative) / acquisition.NEGATIVE_WOM_MEMORY_DAYS, negative
             )
         if d == cohort_day:
             coh = act.sum(axis=0)
@@ -969,16 +971,16 @@ def _run_chunk(
         # back-end effect today: spend per active customer
         n_loyal = stage_tot[1]
         per_customer = backend_eff[m] / np.maximum(stage_tot[0] + n_loyal, 1.0)
-        sat = model.backend_saturation(per_customer, P.half_sat)
-        lever = model.retention_effect(sat, P.eff, P.rate_up, P.drop_red, P.value_up)
+        sat = retention.backend_saturation(per_customer, P.half_sat)
+        lever = retention.retention_effect(sat, P.eff, P.rate_up, P.drop_red, P.value_up)
 
         # awareness: contacts land on random people of the market, only the unaware count
         contacts = drivers_front[m] + P.per_loyal_day * n_loyal
-        p_contact = model.contact_probability(contacts, P.N)
+        p_contact = acquisition.contact_probability(contacts, P.N)
         newly = draw.binomial(U, p_contact)
         U = U - newly
         A = A + newly
-        # model.first_purchase_hazard, model.forgetting_hazard and model.aware_outcome_probabilities,
+        # acquisition.first_purchase_hazard, acquisition.forgetting_hazard and acquisition.aware_outcome_probabilities,
         # inlined with their constant parts hoisted
         h_first = first_base * (1.0 - P.wom_impact * np.minimum(np.maximum(negative, 0.0), 1.0))
         h_forget = forget_base * (1.0 - p_contact)
@@ -997,7 +999,7 @@ def _run_chunk(
 
         # win-back: contacts land on random lapsed people; response fades with months since lapsing
         n_lapsed = lap.sum(axis=(0, 2))
-        q = np.where(n_lapsed > 0, model.winback_contact_probability(wb, n_lapsed), 0.0)
+        q = np.where(n_lapsed > 0, winback.winback_contact_probability(wb, n_lapsed), 0.0)
         react, W1, W2 = draw.comebacks(lap, W1, W2, q * P.react0)
         lap = lap - react
 
@@ -1019,7 +1021,7 @@ def _run_chunk(
         backlog_f = shipping.backlog
         # experience_probabilities is linear in exp(-delay / tolerance): use the delay with the day's mean decay
         delay_eff = -e[1] * np.log(np.maximum(shipping.mean_decay, 1e-300))
-        dis0, _, del0 = model.experience_probabilities(e[0], delay_eff, *e[1:])
+        dis0, _, del0 = experience.experience_probabilities(e[0], delay_eff, *e[1:])
         dis_orders = draw.binomial(n_orders, dis0)
         complaints = draw.binomial(dis_orders, P.complaint_share)
         service = _capacity_queue(backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints))
@@ -1031,13 +1033,13 @@ def _run_chunk(
         satisfied = n_orders - dissatisfied - delighted
         # days an order keeps its customer waiting: shipping, and for complaints the answer (at most the target)
         blocked_days = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
-        rescue = model.complaint_recovery_probability(P.complaint_share, P.recovery, in_time)
+        rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, in_time)
         pi_dis_s = dis0 * (1.0 - rescue)  # (S,) final outcome of an order
         pi_del_s = del0
         pi_sat_s = 1.0 - pi_dis_s - pi_del_s
 
         # after each order: drop out, step up to loyal, or (loyal, dissatisfied) fall back.
-        # model.dropout_probability = min(1, p x levers); only the dissatisfied multiplier (>= 1) can reach the cap
+        # lifecycle.dropout_probability = min(1, p x levers); only the dissatisfied multiplier (>= 1) can reach the cap
         ldrop = lever.dropout
         pi_dis, pi_del, pi_sat = pi_dis_s[:, None], pi_del_s[:, None], pi_sat_s[:, None]
         p_sat = p_stage * ldrop[None, :, None]  # (2, S, K)
@@ -1278,17 +1280,17 @@ def _lean_days(
     lever_slope = -lever_slope
     lever = np.empty((3, S))
     rate_mult, ldrop, value_mult = lever
-    neg_ln2_hs = -model.LN2 / P.half_sat  # backend_saturation's exponent per spend and customer
+    neg_ln2_hs = -acquisition.LN2 / P.half_sat  # backend_saturation's exponent per spend and customer
     neg_inv_n = -1.0 / np.maximum(P.N, 1e-12)  # contact_probability's exponent per contact
-    first_base = model.monthly_to_daily_hazard(P.conv * P.page * P.offer)
+    first_base = acquisition.monthly_to_daily_hazard(P.conv * P.page * P.offer)
     first_wom = first_base * P.wom_impact
-    forget_base = model.monthly_to_daily_hazard(P.forget)
-    react_day = P.react0 / model.DAYS_PER_MONTH
+    forget_base = acquisition.monthly_to_daily_hazard(P.forget)
+    react_day = P.react0 / calendar.DAYS_PER_MONTH
     decays = np.stack([P.react_decay, P.react_decay**2])[:, None, None, :]  # (2, 1, 1, S): W1, W2 a month
     e = P.experience
-    dis_q, _, del_q = (np.asarray(x, dtype=float) for x in model.experience_probabilities(e[0], 0.0, *e[1:]))
+    dis_q, _, del_q = (np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:]))
     cshare, recovery, target = P.complaint_share, P.recovery, P.target_days
-    rescue_q = model.complaint_recovery_probability(cshare, recovery, 1.0)
+    rescue_q = experience.complaint_recovery_probability(cshare, recovery, 1.0)
     dm, dl, ss, sdl = P.exp_mult[0], P.exp_mult[2], P.step[1], P.step[2]
     front_day = np.ascontiguousarray(plan.front_contacts_day.T)  # (M, S), month-major
     wb_day = np.ascontiguousarray(plan.winback_contacts_day.T)
@@ -1357,7 +1359,7 @@ def _lean_days(
             month = m
             front, wb, backend = front_day[m], wb_day[m], backend_pos[m]
             wb_any = bool(wb.any())
-            wb_month = -(wb * model.DAYS_PER_MONTH)
+            wb_month = -(wb * calendar.DAYS_PER_MONTH)
             rec[11:14] = spend_day[m]
             rec[_COL["winback_contacts"]] = wb
             spend_m = spend_total[m]
@@ -1365,19 +1367,19 @@ def _lean_days(
             if n_orders.min() > 0:
                 x = dissatisfied / n_orders
                 x -= negative
-                x /= model.NEGATIVE_WOM_MEMORY_DAYS
+                x /= acquisition.NEGATIVE_WOM_MEMORY_DAYS
                 negative += x
             else:
                 share = _safe_div(dissatisfied, n_orders)
                 negative = np.where(
-                    n_orders > 0, negative + (share - negative) / model.NEGATIVE_WOM_MEMORY_DAYS, negative
+                    n_orders > 0, negative + (share - negative) / acquisition.NEGATIVE_WOM_MEMORY_DAYS, negative
                 )
         if d == cohort_day:
             coh = X.copy()
             c_orders = np.empty_like(X)
             cohort[:, 0] = np.ones(2 * K) @ coh.reshape(2 * K, S)
 
-        # back-end effect today: spend per active customer (model.backend_saturation, retention_effect)
+        # back-end effect today: spend per active customer (retention.backend_saturation, retention_effect)
         n_loyal = stage_tot[1]
         x = stage_tot[0] + n_loyal
         np.maximum(x, 1.0, out=x)
@@ -1387,7 +1389,7 @@ def _lean_days(
         np.multiply(lever_slope, x, out=lever)
         lever += lever_top
 
-        # awareness (model.contact_probability, first_purchase_hazard, forgetting_hazard and
+        # awareness (acquisition.contact_probability, first_purchase_hazard, forgetting_hazard and
         # aware_outcome_probabilities; buy and forget chances as hazard x happened / total)
         no_contact = P.per_loyal_day * n_loyal
         no_contact += front
@@ -1411,7 +1413,7 @@ def _lean_days(
         U += forgot
         first_orders = buyers * w_sum
 
-        # win-back (model.winback_contact_probability x reactivation chance), then comebacks in place
+        # win-back (winback.winback_contact_probability x reactivation chance), then comebacks in place
         # (_Expected.comebacks; its clamps at 0 are dropped: with W2 <= W1 and chance <= 1 / DAYS_PER_MONTH
         # both weights stay positive, W1 - c W2 >= (1 - c) W1, W2 (1 - c W2 / W1) >= (1 - c) W2)
         # (speed: with win-back contacts this month the comebacks run even where every chance is 0, which
@@ -1473,7 +1475,7 @@ def _lean_days(
             backlog_f, wait_f, decay_f = q.backlog, q.mean_wait, q.mean_decay
             busy_f = True
             delay_eff = -e[1] * np.log(np.maximum(decay_f, 1e-300))
-            dis0, _, del0 = model.experience_probabilities(e[0], delay_eff, *e[1:])
+            dis0, _, del0 = experience.experience_probabilities(e[0], delay_eff, *e[1:])
         else:
             backlog_f, busy_f, dis0, del0 = zeros_s, False, dis_q, del_q
         dis_orders = n_orders * dis0
@@ -1487,7 +1489,7 @@ def _lean_days(
             backlog_s, wait_s, in_time = q.backlog, q.mean_wait, q.in_time
             busy_s = True
             np.multiply(complaints, np.minimum(np.maximum(recovery * in_time, 0.0), 1.0), out=recovered)
-            rescue = model.complaint_recovery_probability(cshare, recovery, in_time)
+            rescue = experience.complaint_recovery_probability(cshare, recovery, in_time)
         else:
             backlog_s, busy_s, rescue = zeros_s, False, rescue_q
             np.multiply(complaints, recovery, out=recovered)
@@ -1507,7 +1509,7 @@ def _lean_days(
         )
 
         # after each order: drop out, step up to loyal, or (loyal, dissatisfied) fall back, by dropout node
-        # (model.dropout_probability = min(1, p x levers)), regrouped by the coefficients of `outcomes`
+        # (lifecycle.dropout_probability = min(1, p x levers)), regrouped by the coefficients of `outcomes`
         np.multiply(p_stage, ldrop, out=p_sat)
         np.multiply(p_sat, dm, out=p_dis)
         np.minimum(p_dis, 1.0, out=p_dis)
@@ -1580,10 +1582,6 @@ def _tensor_product(P: _Params, n_dropout: int) -> bool:
         np.array_equal(P.lam, np.repeat(P.lam[:, ::n_dropout], n_dropout, axis=1))
         and np.array_equal(P.p, np.tile(P.p[:, :n_dropout], (1, K // n_dropout)))
     )
-
-
-def _run_chunk_args(args: tuple) -> BatchResult:
-    return _run_chunk(*args)
 
 
 def _run_chunk_remote(args: tuple) -> BatchResult:
@@ -1690,7 +1688,7 @@ def simulate_batch(
     first = rows[0]
     M, C = first.simulation.horizon_months, len(first.channels)
     if spend is None:
-        spend_arr = np.stack([model.spend_by_month(s) for s in rows])
+        spend_arr = np.stack([budget.spend_by_month(s) for s in rows])
     else:
         spend_arr = np.asarray(spend, dtype=float)
         if spend_arr.ndim == 3:
@@ -1803,18 +1801,19 @@ def run_fast(
     seed: int | None = None,
     *,
     spend_month: np.ndarray | None = None,
-    mode: str = "expected",
+    sampled: bool | None = None,
     progress: bool = False,
-    **ignored,
+    keep_orders: bool = True,
 ) -> SimulationResult:
     """Run the fast engine on one scenario; same result type, KPIs and CSV columns as the agent engine.
 
-    `mode`: "expected" (deterministic expectations) or "sampled" (seeded draws). `spend_month` (M, C, 3)
-    overrides the scenario's budget plan. Other keywords (e.g. `record_orders`) are accepted and ignored:
-    the fast engine keeps no order log.
+    `sampled`: seeded draws (True) or expected values (False or None, the default: deterministic).
+    `spend_month` (M, C, 3) overrides the scenario's budget plan. `keep_orders` has no effect: the fast
+    engine counts people, it keeps no order log (the registry says so: `writes_orders=False`).
     """
     seed = scenario.simulation.seed if seed is None else seed
     spend = None if spend_month is None else np.asarray(spend_month, dtype=float)[None]
+    mode = "sampled" if sampled else "expected"
     batch = simulate_batch(scenario, spend, mode=mode, seed=seed, keep_daily=True, progress=progress)
     return batch.result(0, seed=seed)
 

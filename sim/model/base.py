@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
 
 SNAPSHOT_COLUMNS = ("customer_id", "frequency", "recency", "age")
 DAYS_PER_MONTH = 365.25 / 12.0

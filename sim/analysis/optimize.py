@@ -31,12 +31,12 @@ import yaml
 from scipy.optimize import linprog
 from tqdm.auto import tqdm
 
-from sim import model
+from sim.analysis.marginal import marginal_rois, purpose_channel_weights
 from sim.engines.fast import horizon_value, simulate_batch
 from sim.errors import UserInputError
 from sim.io import ensure_output_dir, write_csv, write_json
-from sim.kpis import marginal_rois, purpose_channel_weights
-from sim.scenario import PURPOSES, Scenario
+from sim.model import budget
+from sim.model.scenario import PURPOSES, Scenario
 
 OBJECTIVES = {
     "contribution": "Cumulative contribution (gross profit minus marketing) over the horizon",
@@ -216,7 +216,7 @@ class _Space:
 def capped_totals(scenario: Scenario, cap: float | None) -> np.ndarray:
     """Monthly budget totals; with a cap, months above it pass their excess to months below it, in
     proportion to those months' own budgets, so that the total budget is spent in full."""
-    totals = model.monthly_budget(scenario).astype(float)
+    totals = budget.monthly_budget(scenario).astype(float)
     if cap is None:
         return totals
     if totals.sum() > cap * len(totals) * (1 + 1e-9):
@@ -729,7 +729,7 @@ def optimize_budget(
     steps.update(1)
 
     # 3: uplift with Monte Carlo bands (same seeds for both plans: common random numbers)
-    current_spend = model.spend_by_month(scenario)[None]
+    current_spend = budget.spend_by_month(scenario)[None]
     cur_det = float(horizon_value(simulate_batch(scenario, current_spend, mode="expected"), objective)[0])
     reps_cur = simulate_batch(
         [scenario] * replications,

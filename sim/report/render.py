@@ -1,7 +1,7 @@
 """The strategy report: a parameterized notebook, executed by papermill, converted to one HTML file.
 
 A report is a pipeline of three stages, each its own step here: the library computes every figure's
-data (`sim.report_data`, outside the notebook kernel), papermill executes `notebooks/strategy_report.ipynb`
+data (`sim.report.data`, outside the notebook kernel), papermill executes `notebooks/strategy_report.ipynb`
 with the report's parameters (the notebook only reads the data, plots it and explains it in the chosen
 language), and nbconvert turns the executed notebook into a self-contained HTML page without code.
 
@@ -12,13 +12,12 @@ the end, so a killed or failed run leaves no partial report:
     DIR/<slug>.ipynb       the executed notebook
     DIR/<slug>_data/       kpis.json, summary.json and each figure's data as CSV/JSON
 
-The module also holds the small HTML helpers the notebook uses; every user string passes `html_text`.
+The HTML pieces the notebook writes are in `sim.report.html`.
 """
 
 from __future__ import annotations
 
 import difflib
-import html
 import json
 import os
 import shutil
@@ -29,30 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import sim
-from sim.errors import UserInputError
-from sim.i18n import LANGUAGES
+from sim.errors import ReportError, UserInputError
+from sim.report.i18n import LANGUAGES
 
 NOTEBOOK_NAME = "strategy_report.ipynb"
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE_FILE = "report.html.j2"
 KERNEL_START_TIMEOUT = 120  # seconds for the kernel to answer its first request
-# Hangul jamo, CJK punctuation, compatibility jamo, syllables: what the embedded Korean font covers
 NBCONVERT_ALT = "No description has been provided for this image"
-HANGUL_RANGES = ((0x1100, 0x11FF), (0x3000, 0x303F), (0x3130, 0x318F), (0xAC00, 0xD7AF))
-
-
-class ReportError(RuntimeError):
-    """The report notebook failed or timed out; names the scenario and the failing step."""
-
-    def __init__(self, message: str, *, scenario: str | None = None, step: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.scenario = scenario
-        self.step = step
-
-    def __str__(self) -> str:
-        where = ": ".join(x for x in (self.scenario, self.step) if x)
-        return f"{where}: {self.message}" if where else self.message
 
 
 @dataclass
@@ -71,19 +54,19 @@ class ReportOutput:
 
 
 def repository_root() -> Path:
-    """The folder holding `sim/`, `notebooks/` and `data/` (the source tree of an editable install)."""
+    """The folder above the `sim` package: the source tree's root in a checkout or editable install (where
+    `data/` and `playbook/` live); in a regular install, site-packages (so relative paths simply do not resolve)."""
     return Path(sim.__file__).resolve().parent.parent
 
 
 def report_notebook_path() -> Path:
-    """`notebooks/strategy_report.ipynb` of the source tree (or packaged beside `sim` as a fallback)."""
-    for candidate in (
-        repository_root() / "notebooks" / NOTEBOOK_NAME,
-        Path(sim.__file__).resolve().parent / "notebooks" / NOTEBOOK_NAME,
-    ):
-        if candidate.exists():
-            return candidate
-    raise ReportError(f"report notebook {NOTEBOOK_NAME} not found beside the sim package", step="notebook")
+    """The report notebook shipped inside the package (`sim/report/strategy_report.ipynb`)."""
+    from importlib.resources import files
+
+    path = Path(str(files("sim.report") / NOTEBOOK_NAME))
+    if not path.is_file():
+        raise ReportError(f"report notebook {NOTEBOOK_NAME} is missing from the sim.report package", step="notebook")
+    return path
 
 
 def resolve_scenario_path(path: str | Path, start: Path | None = None) -> Path:
@@ -165,8 +148,8 @@ def render_report(
     replications, seed, kernel) raises `UserInputError`; a failing notebook raises `ReportError`.
     """
     from sim.io import ensure_output_dir
-    from sim.report_data import prepare_report_data, summary_row
-    from sim.scenario import load_scenario, scenario_slug
+    from sim.model.scenario import load_scenario, scenario_slug
+    from sim.report.data import prepare_report_data, summary_row
 
     if lang not in LANGUAGES:
         raise UserInputError(
@@ -244,7 +227,7 @@ def _inside(folder: Path, name: str) -> Path:
 
 
 def _title(scenario, client_name: str | None, lang: str) -> str:
-    from sim.i18n import t
+    from sim.report.i18n import t
 
     return t("report.html_title", lang, client=client_name or scenario.display_name)
 
@@ -329,7 +312,8 @@ def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from sim.i18n import t
+    from sim.report.html import embedded_font_css, html_text
+    from sim.report.i18n import t
 
     nb = nbformat.read(str(executed), as_version=4)
     font_css = embedded_font_css(_output_text(nb) + title)
@@ -366,48 +350,6 @@ def _output_text(nb) -> str:
     return "".join(parts)
 
 
-def embedded_font_css(text: str) -> str:
-    """An @font-face with NanumGothic cut down to the Korean glyphs of `text`, as base64 WOFF.
-
-    The page then shows Korean on any machine, with or without a Korean system font, and stays small
-    (a subset is tens of kB; the whole font is 4.7 MB). The font comes from the koreanize-matplotlib
-    package; nothing is downloaded. Its unicode-range limits it to Hangul, so it can come first in the
-    font stack (Korean text looks like the plots everywhere) while Latin text keeps the system font.
-    Empty when the text has no Korean character.
-    """
-    import base64
-    import io
-    import logging
-
-    from sim.i18n import korean_font_path
-
-    wide = sorted({ch for ch in text if any(lo <= ord(ch) <= hi for lo, hi in HANGUL_RANGES)})
-    path = korean_font_path()
-    if not wide or path is None:
-        return ""
-    from fontTools import subset
-    from fontTools.ttLib import TTFont
-
-    logging.getLogger("fontTools").setLevel(logging.ERROR)
-    options = subset.Options()
-    options.flavor = "woff"
-    options.notdef_outline = True
-    font = TTFont(str(path), lazy=True)
-    subsetter = subset.Subsetter(options)
-    subsetter.populate(text="".join(wide))
-    subsetter.subset(font)
-    buffer = io.BytesIO()
-    font.flavor = "woff"
-    font.save(buffer)
-    data = base64.b64encode(buffer.getvalue()).decode("ascii")
-    ranges = ", ".join(f"U+{lo:04X}-{hi:04X}" for lo, hi in HANGUL_RANGES)
-    return (
-        '<style type="text/css">@font-face { font-family: "NanumGothic Report"; font-style: normal; '
-        f"font-weight: 100 900; font-display: block; unicode-range: {ranges}; "
-        f'src: url(data:font/woff;base64,{data}) format("woff"); }}</style>'
-    )
-
-
 def _move_into_place(staging: Path, targets: dict[str, Path]) -> None:
     """Rename the staged data folder and notebook into place, the HTML last (its presence means done)."""
     data_src = staging / targets["data"].name
@@ -420,53 +362,3 @@ def _move_into_place(staging: Path, targets: dict[str, Path]) -> None:
     os.replace(staging / targets["html"].name, targets["html"])
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-
-
-# -- HTML pieces for the notebook -------------------------------------------------------------------------
-
-
-def html_text(value: Any) -> str:
-    """Any text as HTML-safe text (quotes too): user strings can never become markup."""
-    return html.escape(str(value), quote=True)
-
-
-def heading(text: str, section: str, level: int = 2) -> str:
-    """A section heading with a stable id (`sec-<section>`) the tests and the table of contents use."""
-    return f'<h{level} id="sec-{html_text(section)}" data-section="{html_text(section)}">{html_text(text)}</h{level}>'
-
-
-def paragraph(*texts: str, cls: str = "reading") -> str:
-    """One paragraph of plain sentences."""
-    return f'<p class="{cls}">' + " ".join(html_text(x) for x in texts if x) + "</p>"
-
-
-def bullets(items: list[str], ordered: bool = False) -> str:
-    tag = "ol" if ordered else "ul"
-    return f"<{tag}>" + "".join(f"<li>{html_text(x)}</li>" for x in items) + f"</{tag}>"
-
-
-def table(
-    header: list[str], rows: list[list[Any]], *, cls: str = "report-table", attrs: list[dict] | None = None
-) -> str:
-    """A simple table; `attrs` gives each row's `data-*` attributes (values escaped)."""
-    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
-    body = []
-    for i, row in enumerate(rows):
-        extra = ""
-        if attrs and attrs[i]:
-            extra = "".join(f' data-{html_text(k)}="{html_text(v)}"' for k, v in attrs[i].items())
-        body.append(f"<tr{extra}>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>")
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-
-
-def kpi_table(kpis: dict, names: list[str], *, lang: str, currency: str) -> str:
-    """The KPI table: name, value, meaning; each row carries the raw value (`data-value`) for checks."""
-    from sim.i18n import fmt_kpi, t
-
-    rows, attrs = [], []
-    for name in names:
-        value = kpis.get(name)
-        rows.append([t(f"kpi.{name}", lang), fmt_kpi(name, value, currency, lang), t(f"kpi_desc.{name}", lang)])
-        attrs.append({"kpi": name, "value": json.dumps(value)})
-    header = [t("kpis.col.name", lang), t("kpis.col.value", lang), t("kpis.col.meaning", lang)]
-    return table(header, rows, cls="report-table kpi-table", attrs=attrs)

@@ -1,7 +1,7 @@
 """Calibration: turn a client's order export (and spend log) into a scenario that reproduces its history.
 
 Consultants arrive with an order export, not with parameters. This module reads the export
-(`sim.orderlog`), summarizes each customer as (x, t_x, T) at the cut-off, and fits by maximum
+(`sim.calibration.orderlog`), summarizes each customer as (x, t_x, T) at the cut-off, and fits by maximum
 likelihood:
 
 - repeat buying: the MBG/NBD (Batislam, Denizel & Filiztekin 2007; the likelihood in `sim.calibration.mbgnbd`), with
@@ -16,7 +16,7 @@ likelihood:
 All experience, loyalty, referral, retention and win-back levers are set to neutral values so that the
 fitted MBG/NBD alone drives repeat buying. The customers who exist at the cut-off are written to a
 snapshot CSV beside the scenario (customer_id, frequency, recency, age in days), and the engines continue
-these same customers, drawn from their posterior (`sim.base`).
+these same customers, drawn from their posterior (`sim.model.base`).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from scipy import optimize, stats
 from scipy.special import gammaln
 
 from sim.calibration import mbgnbd
+from sim.calibration.orderlog import OrderLog, read_orders, read_spend
 from sim.errors import DataError, UserInputError
-from sim.orderlog import OrderLog, read_orders, read_spend
 
 MIN_CUSTOMERS = 100  # below this the four MBG/NBD parameters are not identified
 MIN_REPEAT_BUYERS = 30  # below this dropout (a, b) is barely identified: warn
@@ -836,7 +836,7 @@ def _backtest_closed(cal: Calibration, months: pd.DatetimeIndex) -> pd.DataFrame
 
 def _backtest_engine(cal: Calibration, months: pd.DatetimeIndex, seed: int) -> pd.DataFrame:
     from sim.engines import simulate
-    from sim.scenario import parse_scenario
+    from sim.model.scenario import parse_scenario
 
     data = yaml.safe_load(yaml.safe_dump(_plain(cal.scenario), allow_unicode=True))
     data.pop("calibration", None)
@@ -876,7 +876,7 @@ def _backtest_engine(cal: Calibration, months: pd.DatetimeIndex, seed: int) -> p
                 frac = (m + pd.offsets.MonthEnd(0) - cal.log.first_date).days + 1
                 spend[j, 0, 0] *= (m.days_in_month / frac) if frac > 0 else 1.0
     scen = parse_scenario(data, "backtest")
-    result = simulate(scen, engine="agent", seed=seed, spend_month=spend, record_orders=False)
+    result = simulate(scen, engine="agent", seed=seed, spend_month=spend, keep_orders=False)
     daily = result.daily
     daily = daily[(daily.index >= cal.log.first_date) & (daily.index <= cal.cutoff)]
     monthly = daily[["new_customers", "repeat_orders", "revenue"]].resample("MS").sum()
@@ -906,7 +906,7 @@ def write_calibration(cal: Calibration, out: str | Path) -> tuple[Path, Path]:
     The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
     """
     from sim.io import atomic_path
-    from sim.scenario import parse_scenario
+    from sim.model.scenario import parse_scenario
 
     out = Path(out)
     if out.exists() and out.is_dir():

@@ -3,7 +3,7 @@
 A chapter never quotes a number from memory. It marks each figure inline,
 ``<!--fig:ch1_new_front_heavy-->1,234<!--/fig-->``, and this module knows how to compute it: each
 registered function runs the model on a small, seeded learning scenario and returns the formatted text.
-``python -m sim.playbook_figures --check`` recomputes every marked figure and lists those that drifted;
+``python -m sim.learn.figures --check`` recomputes every marked figure and lists those that drifted;
 ``--write`` rewrites them in place. The learning notebooks import the same helpers, so a trainee who
 moves a slider sees the very runs the chapter talks about.
 
@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim import model
-from sim.kpis import MarginalStep, compute_kpis, marginal_rois
-from sim.result import SimulationResult
-from sim.scenario import Scenario, parse_scenario
+from sim.analysis.marginal import MarginalStep, marginal_rois
+from sim.model import acquisition, budget, money, retention
+from sim.model.kpis import compute_kpis
+from sim.model.result import SimulationResult
+from sim.model.scenario import Scenario, parse_scenario
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbook"
 ENGINE = "fast"  # expected mode: deterministic expectations, so two plans differ by their levers only
 ORDER_LOG_ENGINE = "agent"  # the reference engine, one seeded run, for figures read from an order log
@@ -197,7 +198,7 @@ def marginal(
     kind: str = "d2c", changes: dict[str, Any] | None = None, share: float = MarginalStep().share_of_budget
 ) -> dict[str, float | None]:
     """Marginal ROI by purpose: extra contribution per extra unit of spend when one purpose gets
-    `share` of the average monthly budget more, every month (`sim.kpis.marginal_rois`)."""
+    `share` of the average monthly budget more, every month (`sim.model.kpis.marginal_rois`)."""
     return _marginal(kind, _key(changes), share)
 
 
@@ -224,14 +225,14 @@ def sweep(kind: str = "d2c", changes_list: list[dict[str, Any]] | tuple = ()) ->
 
 def marginal_many(scenarios: list[Scenario], share: float = MarginalStep().share_of_budget) -> list[dict[str, float]]:
     """Marginal ROIs of several scenarios (same channels and horizon) in one fast-engine batch: the same
-    numbers as `sim.kpis.marginal_rois(..., engine="fast")`, computed together (speed trick)."""
+    numbers as `sim.model.kpis.marginal_rois(..., engine="fast")`, computed together (speed trick)."""
+    from sim.analysis.marginal import bumped_spend
     from sim.engines.fast import simulate_batch
-    from sim.kpis import bumped_spend
 
     rows, spends, extras = [], [], []
     for s in scenarios:
-        base = model.spend_by_month(s)
-        amount = share * max(float(model.monthly_budget(s).mean()), 1.0)
+        base = budget.spend_by_month(s)
+        amount = share * max(float(budget.monthly_budget(s).mean()), 1.0)
         extras.append(amount * s.simulation.horizon_months)
         rows.append(s)
         spends.append(base)
@@ -362,7 +363,7 @@ BASE_SPLIT = {"front": 0.75, "back": 0.2, "winback": 0.05}
 
 @figure("ch1_budget")
 def _ch1_budget() -> str:
-    return krw(float(model.monthly_budget(learning_scenario())[0]))
+    return krw(float(budget.monthly_budget(learning_scenario())[0]))
 
 
 for _label, _changes in (("front_heavy", FRONT_HEAVY), ("balanced", BALANCED)):
@@ -444,11 +445,16 @@ for _name, _fmt in (
     figure(f"ch3_log_{_name}")(lambda n=_name, f=_fmt: f(_log(n)))
 
 
+def orders_per_new_customer() -> float:
+    """Orders per customer won during the run, read from the seeded order log (exercise ch3_q1)."""
+    o = base_run().orders
+    new_ids = set(o.loc[o["order_number"] == 1, "customer_id"])
+    return round(float(o["customer_id"].isin(new_ids).sum() / len(new_ids)), 2)
+
+
 @figure("ch3_orders_per_new")
 def _ch3_orders_per_new() -> str:
-    from sim.exercises import expected_answer
-
-    return dec(expected_answer("ch3_q1"))
+    return dec(orders_per_new_customer())
 
 
 @figure("ch3_kpi_returning")
@@ -518,7 +524,7 @@ for _d in DELIGHT:
     figure(f"ch5_loyal_del{_tag}")(lambda c=_c: num(_k("loyal_customers_end", changes=c)))
     figure(f"ch5_contribution_del{_tag}")(lambda c=_c: mkrw(_k("cumulative_contribution", changes=c)))
     figure(f"ch5_cost_per_order_del{_tag}")(
-        lambda c=_c: krw(model.experience_cost_per_order(learning_scenario(changes=c)), step=10)
+        lambda c=_c: krw(money.experience_cost_per_order(learning_scenario(changes=c)), step=10)
     )
 
 
@@ -549,7 +555,7 @@ for _label, _c in DATA_CASES.items():
     figure(f"ch6_effectiveness_{_label}")(
         lambda c=_c: pct(
             float(
-                model.backend_effectiveness(
+                retention.backend_effectiveness(
                     learning_scenario(changes=c).retention.first_party_data_share,
                     learning_scenario(changes=c).retention.marketplace_effectiveness,
                     learning_scenario(changes=c).retention.targeting_precision,
@@ -674,11 +680,13 @@ def _ch8_cac_three() -> str:
 def monthly_reach(split_front: dict[str, float], scenario: Scenario | None = None) -> float:
     """People reached a month by the front-end budget split over channels (the model's response curves)."""
     s = scenario or learning_scenario()
-    budget = model.monthly_budget(s)[0] * s.budget.purpose_split["front"]
+    front_budget = budget.monthly_budget(s)[0] * s.budget.purpose_split["front"]
     total = 0.0
     for name, share in split_front.items():
         r = s.channels[name].reach
-        total += float(model.reach_per_month(budget * share, r.max_reach, r.half_saturation, r.shape, r.kind))
+        total += float(
+            acquisition.reach_per_month(front_budget * share, r.max_reach, r.half_saturation, r.shape, r.kind)
+        )
     return total
 
 
@@ -746,7 +754,7 @@ def marks(text: str) -> list[tuple[str, str]]:
 def compute(name: str) -> str:
     """The current value of one registered figure."""
     if name not in FIGURES:
-        raise KeyError(f"figure {name!r} is not registered in sim.playbook_figures")
+        raise KeyError(f"figure {name!r} is not registered in sim.learn.figures")
     return FIGURES[name]()
 
 
@@ -783,7 +791,7 @@ def write(paths: list[Path] | None = None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sim.playbook_figures", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m sim.learn.figures", description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)
     group.add_argument("--check", action="store_true", help="recompute every marked figure; exit 1 if any drifted")
     group.add_argument("--write", action="store_true", help="rewrite every marked figure with its current value")

@@ -8,7 +8,7 @@ for the views that need single orders (funnel, cohort retention) and for the KPI
 
 `ReportData.write(folder)` puts each figure's data beside the report (so that batch runs can collect
 them) and `load_report_data(folder)` reads them back; `prepare_report_data` reuses a folder whose
-manifest matches the scenario, seed and replications, so a report rendered by `sim.report` never
+manifest matches the scenario, seed and replications, so a report rendered by `sim.report.render` never
 simulates twice (the heavy work runs outside the notebook kernel, see papermill issue 511).
 """
 
@@ -29,8 +29,8 @@ import pandas as pd
 
 import sim
 from sim.io import write_csv, write_json
-from sim.kpis import KPI_NAMES, compute_kpis
-from sim.scenario import PURPOSES, Scenario, scenario_slug
+from sim.model.kpis import KPI_NAMES, compute_kpis
+from sim.model.scenario import PURPOSES, Scenario, scenario_slug
 
 DATA_FORMAT = 1  # bump when the files below change meaning; older folders are then rebuilt
 
@@ -47,7 +47,7 @@ FRAME_FILES = {
 }
 JSON_FILES = {"meta": "meta.json", "kpis": "kpis.json", "plan": "plan.json", "summary": "summary.json"}
 
-# KPIs of the report's KPI table, in this order (names as in sim.kpis)
+# KPIs of the report's KPI table, in this order (names as in sim.model.kpis)
 TABLE_KPIS = [
     "cac",
     "first_purchase_conversion",
@@ -73,8 +73,8 @@ def fast_engine_available() -> bool:
 
 
 def optimizer_available() -> bool:
-    """Whether `sim.optimize` is installed."""
-    return importlib.util.find_spec("sim.optimize") is not None
+    """Whether `sim.analysis.optimize` is installed."""
+    return importlib.util.find_spec("sim.analysis.optimize") is not None
 
 
 @dataclass
@@ -225,7 +225,7 @@ def build_report_data(
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "engines": {
             "order_level": "agent",
-            "optimizer": "sim.optimize" if opt is not None else None,
+            "optimizer": "sim.analysis.optimize" if opt is not None else None,
             "sweeps": "fast" if fast_engine_available() else "agent",
         },
         "optimizer_available": opt is not None,
@@ -273,7 +273,7 @@ def _agent_run(scenario: Scenario, seed: int):
     """One agent-engine run with its order log (the funnel, the cohorts and the KPI table read it)."""
     from sim.engines.agent import run_agent
 
-    return run_agent(scenario, seed, record_orders=True)
+    return run_agent(scenario, seed)
 
 
 def _start_agent(scenario: Scenario, seed: int, parallel: bool):
@@ -310,10 +310,10 @@ def report_workers(parallel: bool = True) -> int:
 
 
 def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool = True):
-    """The optimizer's result, or None while `sim.optimize` is not installed."""
+    """The optimizer's result, or None while `sim.analysis.optimize` is not installed."""
     if not optimizer_available():
         return None
-    from sim.optimize import optimize_budget
+    from sim.analysis.optimize import optimize_budget
 
     # the optimizer needs two replications at least for its bands
     reps = max(2, replications)
@@ -329,7 +329,7 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, 
 
 def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:
     """Marginal ROI of each purpose (fast engine when installed, else one agent replication)."""
-    from sim.kpis import marginal_rois
+    from sim.analysis.marginal import marginal_rois
 
     engine = "fast" if fast_engine_available() else "agent"
     return {k: _num(v) for k, v in marginal_rois(scenario, engine=engine, seed=seed, replications=1).items()}
@@ -368,7 +368,7 @@ def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
         from sim.engines.agent import run_agent
 
         for *_, variant in variants:
-            result = run_agent(variant, seed, record_orders=False)
+            result = run_agent(variant, seed, keep_orders=False)
             k = compute_kpis(result)
             measures.append((float(result.daily["contribution"].sum()), k["retention_12m"], k["dissatisfied_share"]))
     frame = pd.DataFrame(
@@ -427,9 +427,9 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
 
 
 def _monthly_budget(scenario: Scenario) -> np.ndarray:
-    from sim import model
+    from sim.model import budget
 
-    return model.monthly_budget(scenario)
+    return budget.monthly_budget(scenario)
 
 
 def _plain(value: Any) -> Any:
@@ -449,7 +449,7 @@ def _curve(opt) -> pd.DataFrame:
 
 
 def _sensitivity(opt) -> pd.DataFrame:
-    from sim.optimize import SENSITIVITY_COLUMNS as cols
+    from sim.analysis.optimize import SENSITIVITY_COLUMNS as cols
 
     if opt is None or getattr(opt, "sensitivity", None) is None:
         return pd.DataFrame(columns=cols)
@@ -461,7 +461,7 @@ def _sensitivity(opt) -> pd.DataFrame:
 
 def stages_monthly(result) -> pd.DataFrame:
     """People in each stage at each month's end."""
-    from sim.result import STAGES
+    from sim.model.result import STAGES
 
     frame = result.daily[STAGES].resample("MS").last()
     frame.index.name = "month"

@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-from sim.i18n import fmt_kpi, fmt_money, fmt_percent, fmt_points, fmt_roi, t
-from sim.report_data import ReportData
-from sim.scenario import PURPOSES
+from sim.model.scenario import PURPOSES
+from sim.report.data import ReportData
+from sim.report.i18n import fmt_kpi, fmt_money, fmt_percent, fmt_points, fmt_roi, t
 
 UNSATURATED_UNAWARE = 0.50  # at least half of the market never reached by the end: acquisition still pays
 SATURATED_UNAWARE = 0.20  # under a fifth never reached: the market is saturated, retention and win-back matter

@@ -2,7 +2,7 @@
 
 Each exercise has an expected answer (a number with a tolerance, or one word from a list of choices) and a
 hint. Answers that depend on the model are computed by the simulator when first asked for, through the same
-cached runs the playbook quotes (`sim.playbook_figures`), so a changed model never leaves a stale answer.
+cached runs the playbook quotes (`sim.learn.figures`), so a changed model never leaves a stale answer.
 
     >>> check_answer("ch4_q1", 1.98)
     Correct: 1.98 is right.
@@ -30,9 +30,9 @@ class Exercise:
 
 
 def _pf():
-    from sim import playbook_figures
+    from sim.learn import figures
 
-    return playbook_figures
+    return figures
 
 
 def _new_difference() -> float:
@@ -49,16 +49,13 @@ def _ever_bought_m24() -> float:
 
 
 def _orders_per_new_customer() -> float:
-    pf = _pf()
-    o = pf.base_run().orders
-    new_ids = set(o.loc[o["order_number"] == 1, "customer_id"])
-    return round(float(o["customer_id"].isin(new_ids).sum() / len(new_ids)), 2)
+    return _pf().orders_per_new_customer()
 
 
 def _dissatisfied_pct() -> float:
-    from sim import model
+    from sim.model import experience
 
-    dis, _, _ = model.experience_probabilities(0.9, 0.0, 2.0, 1.0, 0.5, 0.0, 0.4, 0.03)
+    dis, _, _ = experience.experience_probabilities(0.9, 0.0, 2.0, 1.0, 0.5, 0.0, 0.4, 0.03)
     return round(100 * float(dis), 2)
 
 

@@ -15,7 +15,7 @@ How the known troubles of running many notebooks in parallel are handled:
   report exists and whose manifest matches; `force=True` redoes all.
 - *Kernel port collisions* (papermill issue 511). jupyter_client picks free ports for each kernel, and two
   kernels starting at the same instant can still race for one. We do not serialize kernel starts (a lock
-  would have to span port choice to kernel readiness, inside papermill); instead `sim.report` starts a
+  would have to span port choice to kernel readiness, inside papermill); instead `sim.report.render` starts a
   kernel that failed to start once more, and a job that still fails is **retried once** by the batch.
 - *Kernels that never answer, stuck jobs.* papermill gets the execution timeout, and a wall-clock guard
   around the whole job kills the job's kernel and raises `JobTimeout`; the job is retried once. On this
@@ -96,7 +96,7 @@ def render_job(scenario_path: Path, out_dir: Path, lang: str = "en", **options: 
     """
     import os
 
-    from sim.report import render_report
+    from sim.report.render import render_report
 
     os.environ.setdefault("SIM_REPORT_WORKERS", "1")
     return render_report(Path(scenario_path), Path(out_dir), lang, **options)
@@ -284,7 +284,7 @@ def plan_batch(
     job: Job,
 ) -> tuple[list[JobSpec], list[JobOutcome | None]]:
     """Load every scenario once: jobs to run, and for each input either its final outcome or None (to run)."""
-    from sim.scenario import load_scenario, scenario_slug
+    from sim.model.scenario import load_scenario, scenario_slug
 
     specs: list[JobSpec] = []
     outcomes: list[JobOutcome | None] = []
@@ -899,7 +899,7 @@ def run_batch(
     `job` replaces the report job (default: `render_job`; tests pass a tiny one).
     Raises `UserInputError` for bad arguments; a failing scenario is listed in the result instead.
     """
-    from sim.batch_index import write_index, write_tables
+    from sim.batch.index import write_index, write_tables
     from sim.io import ensure_output_dir
 
     if lang not in LANGS:

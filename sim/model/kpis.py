@@ -1,20 +1,19 @@
 """KPIs of a simulation result, with the same names everywhere (code, notebooks, reports, CSV, JSON).
 
 Every KPI is computed from the result's daily table (and its retention cohort), so both engines give
-them the same way. Marginal ROIs need extra runs: `marginal_rois` re-simulates with a little more
-budget in one purpose and reads the change in contribution.
+them the same way. KPIs only compute: marginal ROIs need extra runs and live in `sim.analysis.marginal`;
+they are passed in.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from sim import model
-from sim.result import SimulationResult
-from sim.scenario import PURPOSES, Scenario
+from sim.model import money
+from sim.model.result import SimulationResult
+from sim.model.scenario import PURPOSES
 
 KPI_NAMES = [
     "cac",
@@ -57,7 +56,7 @@ def compute_kpis(result: SimulationResult, marginal: dict[str, float | None] | N
     """The KPI dictionary of a result; `marginal` supplies the three marginal ROIs if computed."""
     d = result.daily
     s = result.scenario
-    disc = model.daily_discount_factors(len(d), s.economics.annual_discount_rate)
+    disc = money.daily_discount_factors(len(d), s.economics.annual_discount_rate)
     new = float(d["new_customers"].sum())
     cac = _ratio(float(d["spend_front"].sum()), new)
     aware_total = s.market.initially_aware + float(d["newly_aware"].sum())
@@ -113,89 +112,3 @@ def _clean(value: float | None) -> float | None:
         return None
     v = float(value)
     return v if math.isfinite(v) else None
-
-
-# -- marginal ROI -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MarginalStep:
-    """How much budget a marginal-ROI run adds: a share of the average monthly total, every month."""
-
-    share_of_budget: float = 0.10
-
-
-def purpose_channel_weights(scenario: Scenario, purpose: str) -> np.ndarray:
-    """Channel weights for extra spend in a purpose: the plan's own split, or the natural channel when
-    the plan has none (most efficient back-end channel; cheapest win-back contact; widest reach)."""
-    channels = list(scenario.channels)
-    split = scenario.budget.channel_split.get(purpose) or {}
-    w = np.zeros(len(channels))
-    if split:
-        for name, share in split.items():
-            w[channels.index(name)] = share
-        if w.sum() > 0:
-            return w / w.sum()
-    if purpose == "back":
-        best = max(channels, key=lambda c: scenario.channels[c].backend_efficiency)
-    elif purpose == "winback":
-        best = min(channels, key=lambda c: scenario.channels[c].winback_cost_per_contact)
-    else:
-        best = max(
-            channels, key=lambda c: scenario.channels[c].reach.max_reach / scenario.channels[c].reach.half_saturation
-        )
-    w[channels.index(best)] = 1.0
-    return w
-
-
-def bumped_spend(
-    scenario: Scenario, purpose: str, amount_per_month: float, base: np.ndarray | None = None
-) -> np.ndarray:
-    """The (M, C, 3) spend plan with `amount_per_month` more in `purpose`."""
-    spend = model.spend_by_month(scenario) if base is None else base.copy()
-    j = PURPOSES.index(purpose)
-    spend[:, :, j] += amount_per_month * purpose_channel_weights(scenario, purpose)[None, :]
-    return spend
-
-
-def marginal_rois(
-    scenario: Scenario,
-    engine: str = "fast",
-    seed: int | None = None,
-    replications: int = 1,
-    step: MarginalStep = MarginalStep(),
-    purposes: tuple[str, ...] = PURPOSES,
-) -> dict[str, float | None]:
-    """Extra contribution per extra unit of spend in each purpose (0 = the extra spend just pays back).
-
-    Runs the plan and, for each purpose, the plan with `step.share_of_budget` of the average monthly
-    budget added to that purpose, with the same seeds (common random numbers keep the noise down).
-    The default fast engine uses expected values (deterministic: no noise, one batch).
-    """
-    from sim.engines import get_engine, replication_seeds
-
-    base_spend = model.spend_by_month(scenario)
-    amount = step.share_of_budget * max(float(model.monthly_budget(scenario).mean()), 1.0)
-    extra = amount * scenario.simulation.horizon_months
-    if engine == "fast":  # expected values, deterministic: the plan and its bumps in one batch
-        from sim.engines.fast import simulate_batch
-
-        spends = np.stack([base_spend] + [bumped_spend(scenario, p, amount, base_spend) for p in purposes])
-        value = simulate_batch(scenario, spends, mode="expected").kpi_vectors()["cumulative_contribution"]
-        return {p: float((value[i + 1] - value[0]) / extra) for i, p in enumerate(purposes)}
-    run = get_engine(engine)
-    base_seed = scenario.simulation.seed if seed is None else seed
-    seeds = [base_seed] if replications <= 1 else replication_seeds(base_seed, replications)
-    kwargs = {"record_orders": False} if engine == "agent" else {}
-
-    def contribution(spend: np.ndarray) -> float:
-        return float(
-            np.mean([run(scenario, sd, spend_month=spend, **kwargs).daily["contribution"].sum() for sd in seeds])
-        )
-
-    base = contribution(base_spend)
-    out: dict[str, float | None] = {}
-    for purpose in purposes:
-        bumped = contribution(bumped_spend(scenario, purpose, amount, base_spend))
-        out[purpose] = (bumped - base) / extra
-    return out

@@ -1,7 +1,7 @@
 """The ledger of a batch: `summary.csv`, `failures.csv` and `index.html` in the output folder.
 
 `summary.csv` has one row per scenario whose report exists (rendered now or reused): the report's own
-summary row (KPIs and the recommendation, as `sim.report` returns it), after three columns that say
+summary row (KPIs and the recommendation, as `sim.report.render` returns it), after three columns that say
 where it came from: `scenario_file`, `slug`, `report`. Failures are not in it; they go to
 `failures.csv` (`scenario_file, slug, error_type, error, attempts`), which is always written, so a tool
 can tell "no failures" from "not run". `index.html` is one self-contained page: a table of every client

@@ -6,7 +6,7 @@ economics stay roughly the same while the agent engine has fewer people to simul
 
 from __future__ import annotations
 
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
 
 
 def scaled(scenario: Scenario, factor: float, horizon_months: int | None = None) -> Scenario:

@@ -1,6 +1,6 @@
 """The report's figures: free functions `plot_x(data, ax=None, *, lang, ...) -> Axes` (seaborn on matplotlib).
 
-Each takes one table of `sim.report_data.ReportData`, draws on the given axes (or a new figure), and
+Each takes one table of `sim.report.data.ReportData`, draws on the given axes (or a new figure), and
 sets a title, axis labels with units and a legend in the report's language; none shows or saves the
 figure, so they serve notebooks and reports alike. `use_report_style(lang)` sets the theme and, for
 Korean, the NanumGothic font that ships inside the koreanize-matplotlib package (registered from its
@@ -17,7 +17,17 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
-from sim.i18n import fmt_compact, fmt_count, fmt_money, fmt_percent, fmt_roi, has, korean_font_path, money_axis_label, t
+from sim.report.i18n import (
+    fmt_compact,
+    fmt_count,
+    fmt_money,
+    fmt_percent,
+    fmt_roi,
+    has,
+    korean_font_path,
+    money_axis_label,
+    t,
+)
 
 PURPOSE_COLORS = {"front": "#4C72B0", "back": "#55A868", "winback": "#C44E52"}
 STAGE_ORDER = ["aware", "customer", "loyal", "lapsed"]

@@ -1,0 +1,1 @@
+"""What the model says about a plan: the budget optimizer, marginal ROIs and forecasts."""

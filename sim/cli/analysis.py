@@ -1,0 +1,84 @@
+"""The budget optimizer: `optimize`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sim.cli.app import app, fail
+from sim.errors import UserInputError
+
+
+@app.command()
+def optimize(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (created if missing).")],
+    objective: Annotated[
+        str, typer.Option("--objective", help="contribution (default), npv, revenue or customers (at the horizon).")
+    ] = "contribution",
+    constraints: Annotated[
+        Path | None,
+        typer.Option("--constraints", help="YAML/JSON file of constraints (see sim.analysis.optimize.Constraints)."),
+    ] = None,
+    min_share: Annotated[
+        list[str] | None, typer.Option("--min-share", help="PURPOSE=SHARE, e.g. back=0.1 (repeatable).")
+    ] = None,
+    max_share: Annotated[list[str] | None, typer.Option("--max-share", help="PURPOSE=SHARE (repeatable).")] = None,
+    min_channel: Annotated[
+        list[str] | None, typer.Option("--min-channel", help="CHANNEL=SPEND per month (repeatable).")
+    ] = None,
+    max_channel: Annotated[
+        list[str] | None,
+        typer.Option("--max-channel", help="CHANNEL=SPEND per month, e.g. search_ads=5000000 (repeatable)."),
+    ] = None,
+    monthly_cap: Annotated[float | None, typer.Option("--monthly-cap", help="Most spend in any one month.")] = None,
+    min_payback_months: Annotated[
+        float | None,
+        typer.Option("--min-payback-months", help="Acquired customers must pay back front-end spend within N months."),
+    ] = None,
+    replications: Annotated[int, typer.Option("--replications", help="Monte Carlo runs for the bands.")] = 100,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed; default: the scenario's seed.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Processes for the sweeps and replications.")] = 1,
+) -> None:
+    """Best split of the budget between acquisition, retention and win-back (and channels), with bands."""
+    from sim.analysis.optimize import Constraints, load_constraints, optimize_budget, parse_assignments
+    from sim.model.scenario import load_scenario
+
+    try:
+        if workers < 1:
+            raise UserInputError("must be at least 1", location="--workers", found=str(workers))
+        if seed is not None and seed < 0:
+            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        s = load_scenario(scenario)
+        limits = load_constraints(constraints) if constraints is not None else Constraints()
+        limits = limits.merged(
+            Constraints(
+                min_share=parse_assignments(min_share or [], "--min-share"),
+                max_share=parse_assignments(max_share or [], "--max-share"),
+                min_channel=parse_assignments(min_channel or [], "--min-channel"),
+                max_channel=parse_assignments(max_channel or [], "--max-channel"),
+                monthly_cap=monthly_cap,
+                payback_within_months=min_payback_months,
+            )
+        )
+        result = optimize_budget(
+            s, objective, limits, replications=replications, seed=seed, workers=workers, progress=True
+        )
+        written = result.to_files(out)
+    except UserInputError as exc:
+        fail(exc)
+    for path in written:
+        typer.echo(f"wrote {path}")
+    typer.echo(
+        json.dumps(
+            {
+                "recommended_split": {k: round(v, 4) for k, v in result.recommended_split.items()},
+                "uplift_mean": result.uplift_mean,
+                "uplift_p05": result.uplift_p05,
+                "uplift_p95": result.uplift_p95,
+            }
+        )
+    )

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.engines.fast.draws import CUSTOMER, LOYAL, Expected, Sampled
-from sim.model import repeat
+from sim.model import lifecycle, repeat
 
 EXISTING, ONE_ORDER, REPEAT = 0, 1, 2  # groups: existing base; acquired with one order; with two or more
 
@@ -198,3 +198,39 @@ class LeanExpected:
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The counts in the `Groups` layout (one group)."""
         return self.X[None], self.L[None], self.W[0][None], self.W[1][None]
+
+
+def expected_fates(outcome_chances, drop_by_outcome, step_by_outcome, fall_back_dissatisfied):
+    """Chances per order of (dropping out, stepping up to loyal, falling back from loyal), the order's outcome
+    unknown: each outcome's chance times what that outcome does (`sim.model.lifecycle`), as the agent engine
+    draws it. `drop_by_outcome`: the dropout chance after each outcome, by stage (2, ...); the step up is a
+    customer's and the fall back a loyal customer's, each if they stay."""
+    p0, p1, p2 = outcome_chances
+    d0, d1, d2 = drop_by_outcome
+    drop = p0 * d0 + p1 * d1 + p2 * d2
+    step = p1 * (1.0 - d1[CUSTOMER]) * step_by_outcome[1] + p2 * (1.0 - d2[CUSTOMER]) * step_by_outcome[2]
+    fall_back = p0 * (1.0 - d0[LOYAL]) * fall_back_dissatisfied
+    return drop, step, fall_back
+
+
+def fates_per_order(outcome_chances, p, multipliers, step_by_outcome, fall_back_dissatisfied):
+    """`expected_fates` for the per-order families: the dropout chance after outcome o is
+    `lifecycle.dropout_probability(p, multiplier_o)` at each dropout node p (2, Dn, S), for (2, 1, Dn, S) chances.
+
+    Speed: where the satisfied and delighted multipliers are at most 1 (back-end spend and delight only cut
+    dropout), their chances p x m need no cap and are linear in p, so the three outcomes regroup into per-row
+    coefficients (S,) and two passes over the node arrays (`tests/test_fast_engine.py` checks this against
+    `expected_fates` with `dropout_probability` for every outcome)."""
+    p0, p1, p2 = outcome_chances
+    m0, m1, m2 = multipliers
+    if not ((m1 <= 1.0).all() and (m2 <= 1.0).all()):
+        drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
+        drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
+        return drop, step, fall_back
+    s1, s2 = step_by_outcome[1], step_by_outcome[2]
+    d0 = lifecycle.dropout_probability(p, m0)  # (2, Dn, S): the dissatisfied chance may reach the cap
+    drop = p * (p1 * m1 + p2 * m2)
+    drop += p0 * d0
+    step = p1 * s1 + p2 * s2 - p[CUSTOMER] * (p1 * m1 * s1 + p2 * m2 * s2)
+    fall_back = (1.0 - d0[LOYAL]) * (p0 * fall_back_dissatisfied)
+    return drop[:, None], step[None], fall_back[None]

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from sim.engines.fast.counting import EXISTING, ONE_ORDER, REPEAT, Groups, LeanExpected
+from sim.engines.fast.counting import EXISTING, ONE_ORDER, REPEAT, Groups, LeanExpected, expected_fates, fates_per_order
 from sim.engines.fast.draws import CUSTOMER, LOYAL, Expected, Sampled, safe_div
 from sim.engines.fast.params import BatchParams
 from sim.engines.fast.queue import QueueDay, capacity_queue
@@ -103,8 +103,6 @@ def run_days(
     loyal_value = np.stack([np.ones(S), P.loyal_value])
     decay = np.stack([P.react_decay, P.react_decay**2])  # W1, W2 a month
     e = P.experience
-    if not fam.per_order:  # Pareto/NBD: a dissatisfied order's extra chance depends on both nodes
-        lam_over = P.lam[:, None, :]  # (R, 1, S)
 
     # what the day records, and what a month adds up (month-major, column-major: contiguous writes)
     rec = np.zeros((n_col, S))
@@ -230,14 +228,13 @@ def run_days(
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
         mult = [lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult[o], 1.0) for o in range(3)]
         if fam.per_order:
-            drops = [lifecycle.dropout_probability(drop_stage, mult[o])[:, None] for o in range(3)]  # (2,1,Dn,S)
-        else:
+            drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
+        else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
             mu = drop_stage[:, None] * ch.backend.dropout  # (2, 1, Dn, S)
-            extra = repeat.order_dropout_chance(lam_over, mu, mult[0])  # (2, R, Dn, S)
-            drops = [extra, np.zeros(1), np.zeros(1)]
-        # both stages at once: a customer's step up uses the customer's chances, a loyal one's fall back the loyal's
-        drop2, step2, fall2 = lifecycle.fates_after_order(outcome, drops, P.step, P.demote)  # (2, R|1, Dn, S)
-        step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
+            extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
+            none = np.zeros(1)
+            drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
+            step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
 
         step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
         hazard = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.model.acquisition import reach_per_month
+from sim.model import acquisition
 from sim.model.scenario import PURPOSES, Scenario
 
 
@@ -105,7 +105,7 @@ def monthly_drivers(
         for kind in np.unique(kinds):
             rows = kinds == kind
             sel = [ch for ch, k in zip(chans, rows, strict=True) if k]
-            reach[rows, :, c] = reach_per_month(
+            reach[rows, :, c] = acquisition.reach_per_month(
                 spend[rows, :, c, 0],
                 np.array([ch.reach.max_reach for ch in sel])[:, None],
                 np.array([ch.reach.half_saturation for ch in sel])[:, None],

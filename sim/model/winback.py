@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model.acquisition import contact_probability
+from sim.model import acquisition
 from sim.model.calendar import DAYS_PER_MONTH
 
 
@@ -16,8 +16,8 @@ def winback_contact_probability(contacts_per_day, lapsed):
     did not, so contacts saturate over a month's pool of lapsed people (and are wasted on a small pool).
     """
     if type(contacts_per_day) is float:  # speed: scalar branch
-        return contact_probability(contacts_per_day * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
-    return contact_probability(np.asarray(contacts_per_day) * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
+        return acquisition.contact_probability(contacts_per_day * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
+    return acquisition.contact_probability(np.asarray(contacts_per_day) * DAYS_PER_MONTH, lapsed) / DAYS_PER_MONTH
 
 
 def reactivation_probability(base_reactivation, months_since_lapse, decay_months, targeting_precision):

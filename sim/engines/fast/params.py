@@ -99,6 +99,11 @@ def _take(P: BatchParams, rows: np.ndarray) -> BatchParams:
     return BatchParams(**{f.name: pick(getattr(P, f.name), f.name in ("weights", "factors")) for f in fields(P)})
 
 
+def _mean_of(shape_scale: tuple[float, float]) -> float:
+    """Mean of a Gamma (shape, scale)."""
+    return shape_scale[0] * shape_scale[1]
+
+
 def _stack(scenarios: Sequence[Scenario], get) -> np.ndarray:
     return np.array([float(get(s)) for s in scenarios], dtype=float)
 
@@ -161,7 +166,11 @@ def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int) -> BatchParams:
             ),
         ),
         react_decay=_stack(S, lambda s: winback.reactivation_decay_per_month(s.winback.decay_months)),
-        value_mean=_stack(S, lambda s: s.economics.order_value_mean),
+        # the mean list value of an order: the scenario's mean times the order-value distribution's own mean (1)
+        value_mean=_stack(
+            S,
+            lambda s: s.economics.order_value_mean * _mean_of(money.gamma_order_value(1.0, s.economics.order_value_cv)),
+        ),
         value_shape=_stack(S, lambda s: money.gamma_order_value(1.0, s.economics.order_value_cv)[0]),
         margin=_stack(S, lambda s: s.economics.gross_margin),
         cost_per_order=_stack(S, lambda s: s.economics.fulfilment_cost_per_order + money.experience_cost_per_order(s)),

@@ -143,8 +143,10 @@ def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_ca
     active = rng.random(len(x)) < p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
     rate = np.where(active, alpha + T, alpha + t_x)
     lam = rng.gamma(r + x, 1.0 / rate)
-    dead_b = np.maximum(b + k - 1.0, 1e-12)  # only used where k > 0 (a dead customer had a chance to drop)
-    p = np.where(active, rng.beta(a, b + k), rng.beta(a + 1.0, dead_b))
+    p = np.empty(len(x))
+    p[active] = rng.beta(a, (b + k)[active])
+    dead = ~active  # only customers with k > 0 can have dropped out
+    p[dead] = rng.beta(a + 1.0, np.maximum(b + k[dead] - 1.0, 1e-12))
     return active, lam, p
 
 
@@ -189,6 +191,28 @@ def simulate_transactions(
     return cust[order], day[order]
 
 
+def simulate_after(active, lam, p, horizon_days: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Purchases after the cut-off of customers drawn from the posterior: (customer index, day 0.. after T).
+
+    Active customers buy at lambda and drop out right after each purchase with p (BG/NBD and MBG/NBD alike:
+    after the cut-off every purchase is a repeat one). Vectorized over customers, one step per purchase.
+    """
+    idx = np.flatnonzero(active)  # speed: only the customers still buying are carried from step to step
+    t = np.zeros(len(idx))
+    who, when = [], []
+    while len(idx):
+        t = t + rng.exponential(1.0, size=len(idx)) / lam[idx]
+        keep = t < horizon_days
+        idx, t = idx[keep], t[keep]
+        who.append(idx)
+        when.append(t)
+        stay = rng.random(len(idx)) >= p[idx]
+        idx, t = idx[stay], t[stay]
+    if not who:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+
+
 class BGNBDFitter(RepeatPurchaseFitter):
     """BG/NBD by maximum likelihood on `log_likelihood` (Fader, Hardie & Lee 2005, eq. 6)."""
 
@@ -210,3 +234,4 @@ class BGNBDFitter(RepeatPurchaseFitter):
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)
     posterior_fn = staticmethod(draw_posterior)
+    after_fn = staticmethod(simulate_after)

@@ -42,6 +42,7 @@ class RepeatPurchaseFitter:
     expected_fn: ClassVar[Callable[..., np.ndarray]]
     conditional_fn: ClassVar[Callable[..., np.ndarray]]
     posterior_fn: ClassVar[Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    after_fn: ClassVar[Callable[..., tuple[np.ndarray, np.ndarray]]]  # purchases after the cut-off
 
     def __init__(self) -> None:
         self.params_: dict[str, float] = {}

@@ -108,6 +108,13 @@ def calibrate(
     t0 = time.perf_counter()
     if model is not None and model not in families.FITTERS:
         raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.FITTERS))
+    if model is not None and model not in families.supported():
+        raise UserInputError(
+            "this family is fitted but the model cannot simulate it yet",
+            location="--model",
+            found=model,
+            allowed=", ".join(families.supported()),
+        )
     cut = _parse_until(until)
     log = read_orders(
         orders, customer_col=customer_col, date_col=date_col, amount_col=amount_col, until=cut, today=today
@@ -183,7 +190,15 @@ def fit_repeat_purchase(
     fitted: dict[str, RepeatPurchaseFitter] = {}
     if split is not None and len(split.summary) >= MIN_CUSTOMERS:
         results, fitted = backtest.compare_families(candidates, split, source)
-        chosen = model or backtest.choose(results, families.DEFAULT)
+        best = model or backtest.choose(results, families.DEFAULT)
+        usable = {k: v for k, v in results.items() if k in families.supported()}
+        chosen = best if best in families.supported() else backtest.choose(usable, families.DEFAULT)
+        choice["best_out_of_sample"] = best
+        if chosen != best:
+            warnings.append(
+                f"{families.FITTERS[best].label} forecast best out of sample, but the model cannot simulate it yet:"
+                f" the scenario uses {families.FITTERS[chosen].label} (see calibration -> model_choice)"
+            )
         choice.update(
             {
                 "method": (

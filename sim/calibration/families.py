@@ -37,3 +37,19 @@ def fitter_from_params(family: str, params: dict[str, float]) -> RepeatPurchaseF
     f = FITTERS[family]()
     f.params_ = {k: float(params[k]) for k in f.param_names}
     return f
+
+
+def supported() -> tuple[str, ...]:
+    """The families the scenario schema (and so both engines) can simulate today.
+
+    The model layer adds BG/NBD and Pareto/NBD to `repeat_purchase.model`; until it has them a calibrated
+    scenario can only carry MBG/NBD, and `calibrate` says so when another family forecast better.
+    """
+    import typing
+
+    from sim.model.scenario import RepeatPurchase
+
+    field = RepeatPurchase.model_fields.get("model")
+    if field is None:
+        return (DEFAULT,)
+    return tuple(a for a in typing.get_args(field.annotation) if a in FITTERS) or (DEFAULT,)

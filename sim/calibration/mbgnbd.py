@@ -68,6 +68,9 @@ def simulate_transactions(n, r, alpha, a, b, horizon_days, rng, acquisition_days
     return bgnbd.simulate_transactions(n, r, alpha, a, b, horizon_days, rng, acquisition_days, first_can_end=True)
 
 
+simulate_after = bgnbd.simulate_after  # after the cut-off the two families buy and drop out alike
+
+
 class MBGNBDFitter(bgnbd.BGNBDFitter):
     """MBG/NBD by maximum likelihood on `log_likelihood` (Batislam, Denizel & Filiztekin 2007)."""
 

@@ -127,7 +127,9 @@ def draw_posterior(r, alpha, s, beta, x, t_x, T, rng: np.random.Generator):
         frac = np.where(hi > lo, (target - lo) / np.where(hi > lo, hi - lo, 1.0), 0.0)
         tau[dead] = grid[rows, j - 1] + frac * (grid[rows, j] - grid[rows, j - 1])
     lam = rng.gamma(r + x, 1.0 / (alpha + tau))
-    mu = np.where(active, rng.gamma(s, 1.0 / (beta + T)), rng.gamma(s + 1.0, 1.0 / (beta + tau)))
+    mu = np.empty(n)
+    mu[active] = rng.gamma(s, 1.0 / (beta + T[active]))
+    mu[~active] = rng.gamma(s + 1.0, 1.0 / (beta + tau[~active]))
     return active, lam, mu
 
 
@@ -166,6 +168,26 @@ def simulate_transactions(
     return cust[order], day[order]
 
 
+def simulate_after(active, lam, mu, horizon_days: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Purchases after the cut-off of customers drawn from the posterior: (customer index, day 0.. after T).
+
+    An active customer's remaining lifetime is Exp(mu) (memoryless); purchases arrive at lambda until it ends.
+    """
+    idx = np.flatnonzero(active)  # speed: only the customers still buying are carried from step to step
+    end = np.minimum(rng.exponential(1.0, size=len(idx)) / mu[idx], horizon_days)
+    t = np.zeros(len(idx))
+    who, when = [], []
+    while len(idx):
+        t = t + rng.exponential(1.0, size=len(idx)) / lam[idx]
+        keep = t < end
+        idx, t, end = idx[keep], t[keep], end[keep]
+        who.append(idx)
+        when.append(t)
+    if not who:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+
+
 class ParetoNBDFitter(RepeatPurchaseFitter):
     """Pareto/NBD by maximum likelihood on `log_likelihood` (Fader & Hardie 2005 note, eq. 22)."""
 
@@ -178,6 +200,7 @@ class ParetoNBDFitter(RepeatPurchaseFitter):
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)
     posterior_fn = staticmethod(draw_posterior)
+    after_fn = staticmethod(simulate_after)
 
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
         return [

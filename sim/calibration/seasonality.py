@@ -251,14 +251,7 @@ class _JointFit:
         with np.errstate(all="ignore"):
             ll = self.ll(*params, self.x, tx, tT)
             value = float(ll.sum() + self.rep_counts @ np.log(m))
-            # family parameters: central differences of the same likelihood (log-parameters)
-            g_fam = np.zeros(k)
-            for i in range(k):
-                e = np.zeros(k)
-                e[i] = 1e-5
-                up = self.ll(*np.exp(theta[:k] + e), self.x, tx, tT).sum()
-                dn = self.ll(*np.exp(theta[:k] - e), self.x, tx, tT).sum()
-                g_fam[i] = (up - dn) / 2e-5
+            g_fam = self._family_gradient(theta[:k], tx, tT)
             h = 1e-4 * np.maximum(tT, 1.0)
             d_tx = (self.ll(*params, self.x, np.minimum(tx + h, tT), tT) - ll) / (np.minimum(tx + h, tT) - tx)
             d_tT = (self.ll(*params, self.x, tx, tT + h) - self.ll(*params, self.x, tx, tT - h)) / (2 * h)
@@ -272,6 +265,21 @@ class _JointFit:
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return 1e10, np.zeros_like(theta)
         return -value / self.n, -grad / self.n
+
+    def _family_gradient(self, logp: np.ndarray, tx: np.ndarray, tT: np.ndarray) -> np.ndarray:
+        """d loglik / d log-parameters: the family's analytic gradient if it has one, else central differences."""
+        grad = type(self.fitter).gradient_fn
+        params = np.exp(logp)
+        if grad is not None:
+            return grad(*params, self.x, tx, tT).sum(axis=0) * params
+        out = np.zeros(self.k)
+        for i in range(self.k):
+            e = np.zeros(self.k)
+            e[i] = 1e-5
+            up = self.ll(*np.exp(logp + e), self.x, tx, tT).sum()
+            dn = self.ll(*np.exp(logp - e), self.x, tx, tT).sum()
+            out[i] = (up - dn) / 2e-5
+        return out
 
     def fit(self, source: str) -> tuple[np.ndarray, np.ndarray]:
         start = np.concatenate([np.log(self.fitter.values), np.zeros(11 + len(self.events))])

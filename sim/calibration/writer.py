@@ -71,7 +71,7 @@ def build(
     """Fill `cal.scenario`, `cal.comments`, `cal.snapshot` and `cal.diagnostics` from the fitted pieces."""
     s: dict[str, Any] = {}
     c: dict[str, str] = {}
-    summary, cutoff, log = cal.summary, cal.cutoff, cal.log
+    cutoff, log = cal.cutoff, cal.log
     warnings = cal.warnings
     stem = Path(log.source).stem
     s["schema_version"] = 1
@@ -537,10 +537,13 @@ def _diagnostics(cal, acq: dict[str, Any], orders_source: str, spend_source: str
             "time_unit": "days",
             "params": {k: _r(v) for k, v in fit.params_.items()},
             "standard_errors": {k: _r(v) for k, v in fit.standard_errors_.items()},
+            # covariance of the log-parameters (same order as params): forecasts draw parameter sets from it
+            "log_covariance": [[_r(v) for v in row] for row in np.asarray(fit.log_covariance_).tolist()],
             "log_likelihood": _r(fit.log_likelihood_),
             "converged": fit.converged_,
             "iterations": fit.iterations_,
             "mean_purchase_interval_days": _r(_mean_interval(fit)),
+            "median_purchase_interval_days": _r(_median_interval(fit)),
         },
         "model_choice": _plain(cal.family_choice),
         "order_value": {
@@ -577,6 +580,13 @@ def _mean_interval(fit) -> float:
     infinite when r <= 1 (many customers buy so rarely that the mean interval diverges)."""
     r, alpha = fit.params_["r"], fit.params_["alpha"]
     return alpha / (r - 1.0) if r > 1.0 else float("inf")
+
+
+def _median_interval(fit) -> float:
+    """Median over customers of their mean days between orders, 1/median(lambda)."""
+    from scipy import stats
+
+    return 1.0 / float(stats.gamma.ppf(0.5, fit.params_["r"], scale=1.0 / fit.params_["alpha"]))
 
 
 # -- writing -------------------------------------------------------------------------------------------

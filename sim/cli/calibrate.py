@@ -211,7 +211,7 @@ def forecast(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML (usually written by `sim calibrate`).")],
     weeks: Annotated[int, typer.Option("--weeks", help="Weeks to forecast from the scenario's start date.")],
     out: Annotated[Path, typer.Option("--out", help="Forecast CSV to write (one row a week).")],
-    draws: Annotated[int, typer.Option("--draws", help="Parameter draws for the bands.")] = 200,
+    draws: Annotated[int, typer.Option("--draws", help="Parameter draws for the bands.")] = 100,
     engine: Annotated[
         str, typer.Option("--engine", help="Engine for new customers: fast (default) or agent.")
     ] = "fast",

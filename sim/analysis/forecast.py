@@ -125,10 +125,17 @@ def simulate_base(
     scenario: Scenario, n_days: int, draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, str]:
     """(draws, n_days) repeat orders and revenue of the snapshot customers, one future per parameter draw."""
-    family = family_of(scenario)
-    module = families.module(family)
+    module = families.module(family_of(scenario))
     x, t_x, T, values, _ = snapshot_histories(scenario)
     params, basis = parameter_draws(scenario, draws, rng)
+    orders, revenue = futures(module, params, x, t_x, T, values, n_days, rng)
+    return orders, revenue, basis
+
+
+def futures(module, params: np.ndarray, x, t_x, T, values, n_days: int, rng: np.random.Generator):
+    """(draws, n_days) orders and revenue: for each parameter set, every customer drawn from its posterior
+    (`draw_posterior`), then their purchases after the cut-off (`simulate_after`)."""
+    draws = len(params)
     orders = np.zeros((draws, n_days))
     revenue = np.zeros((draws, n_days))
     for d in range(draws):
@@ -136,7 +143,7 @@ def simulate_base(
         who, day = module.simulate_after(active, lam, dropout, float(n_days), rng)
         orders[d] = np.bincount(day, minlength=n_days)[:n_days]
         revenue[d] = np.bincount(day, weights=values[who], minlength=n_days)[:n_days]
-    return orders, revenue, basis
+    return orders, revenue
 
 
 def _engine_ready(scenario: Scenario, weeks: int) -> tuple[Scenario, int]:

@@ -24,7 +24,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from sim.calibration import backtest, families  # noqa: E402
-from sim.calibration.summary import summarize  # noqa: E402
 
 CUT = pd.Timestamp("1997-09-30")
 WEEKS = 39

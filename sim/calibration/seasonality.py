@@ -176,7 +176,7 @@ def estimate(
 
 
 def _event_days(calendar: EventCalendar, days: pd.DatetimeIndex) -> list[np.ndarray]:
-    return [((days >= s) & (days <= e)).to_numpy() for s, e in zip(calendar.starts, calendar.ends, strict=True)]
+    return [np.asarray((days >= s) & (days <= e)) for s, e in zip(calendar.starts, calendar.ends, strict=True)]
 
 
 def _first_purchase_uplift(summary, cutoff, days, on_event: np.ndarray) -> tuple[float, float]:

@@ -140,11 +140,11 @@ def _from_snapshot(scenario: Scenario, rng: np.random.Generator) -> ExistingCust
 
 def family_posterior(model: str):
     """The module with the posterior of a repeat-purchase family (`p_alive`, `draw_posterior`): it lives
-    beside the family's likelihood in `sim.calibration`, so the posterior and the fit cannot disagree."""
-    import importlib
+    beside the family's likelihood in `sim.calibration` (`families.module`), so the posterior and the fit
+    cannot disagree."""
+    from sim.calibration import families
 
-    names = {"mbgnbd": "mbgnbd", "bgnbd": "bgnbd", "pareto": "paretonbd"}
-    return importlib.import_module(f"sim.calibration.{names[model]}")
+    return families.module(model)
 
 
 def snapshot_path(scenario: Scenario) -> Path | None:

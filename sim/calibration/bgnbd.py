@@ -56,15 +56,20 @@ def log_likelihood(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np
     return a1 + a2 + a3 + np.logaddexp(_log_odds_dead(r, alpha, a, b, x, t_x, T, first_can_end), 0.0)
 
 
-def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
-    """d log L / d (r, alpha, a, b) of each customer, shape (n, 4): the analytic derivative of `log_likelihood`
-    (a test checks it against finite differences of that function). With A4 the log-odds of having dropped
-    out and s = sigmoid(A4) (0 when k = 0):
+def log_likelihood_and_gradients(
+    r, alpha, a, b, x, t_x, T, first_can_end: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log L, d log L / d (r, alpha, a, b), d log L / d (t_x, T)) of each customer: the analytic derivatives
+    of `log_likelihood` (a test checks them against finite differences of that function). With A4 the
+    log-odds of having dropped out and s = sigmoid(A4) (0 when k = 0):
 
         d r     = psi(r+x) - psi(r) + ln alpha - ln(alpha+T) + s (ln(alpha+T) - ln(alpha+t_x))
         d alpha = r/alpha - (r+x)/(alpha+T) + s (r+x) (1/(alpha+T) - 1/(alpha+t_x))
         d a     = psi(a+b) - psi(a+b+k) + s/a
         d b     = psi(b+k) - psi(a+b+k) + psi(a+b) - psi(b) - s/(b+k-1)
+        d t_x   = -s (r+x)/(alpha+t_x),   d T = -(1-s) (r+x)/(alpha+T)
+
+    The clock times' derivatives are what the seasonal fit (`sim.calibration.seasonality`) needs.
     """
     x = np.asarray(x, dtype=float)
     k = _chances(x, first_can_end)
@@ -72,17 +77,27 @@ def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = Fal
     s = 0.5 * (1.0 + np.tanh(0.5 * lo))  # sigmoid, overflow-free; 0 where lo = -inf
     log_aT, log_at = np.log(alpha + T), np.log(alpha + t_x)
     psi_abk = digamma(a + b + k)
+    rx = r + x
     with np.errstate(divide="ignore", invalid="ignore"):
         s_over = np.where(k > 0, s / (b + k - 1.0), 0.0)
-    return np.stack(
+    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) + betaln(a, b + k) - betaln(a, b) - rx * log_aT
+    ll = ll + np.logaddexp(lo, 0.0)
+    d_params = np.stack(
         [
-            digamma(r + x) - digamma(r) + np.log(alpha) - log_aT + s * (log_aT - log_at),
-            r / alpha - (r + x) / (alpha + T) + s * (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x)),
+            digamma(rx) - digamma(r) + np.log(alpha) - log_aT + s * (log_aT - log_at),
+            r / alpha - rx / (alpha + T) + s * rx * (1.0 / (alpha + T) - 1.0 / (alpha + t_x)),
             digamma(a + b) - psi_abk + s / a,
             digamma(b + k) - psi_abk + digamma(a + b) - digamma(b) - s_over,
         ],
         axis=1,
     )
+    d_times = np.stack([-s * rx / (alpha + t_x), -(1.0 - s) * rx / (alpha + T)], axis=1)
+    return ll, d_params, d_times
+
+
+def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
+    """d log L / d (r, alpha, a, b) of each customer, shape (n, 4) (see `log_likelihood_and_gradients`)."""
+    return log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T, first_can_end)[1]
 
 
 def p_alive(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
@@ -221,7 +236,7 @@ class BGNBDFitter(RepeatPurchaseFitter):
     citation = "Fader, Hardie & Lee (2005), Marketing Science 24: 275-284, eq. 6"
     param_names = PARAM_NAMES
     log_likelihood = staticmethod(log_likelihood)
-    gradient_fn = staticmethod(log_likelihood_gradient)
+    gradients_fn = staticmethod(log_likelihood_and_gradients)
 
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
         return [

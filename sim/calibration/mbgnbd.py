@@ -29,6 +29,12 @@ def log_likelihood(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     return bgnbd.log_likelihood(r, alpha, a, b, x, t_x, T, first_can_end=True)
 
 
+def log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log L, d log L / d (r, alpha, a, b), d log L / d (t_x, T)) of each customer (see
+    `bgnbd.log_likelihood_and_gradients`)."""
+    return bgnbd.log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T, first_can_end=True)
+
+
 def log_likelihood_gradient(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """d log L / d (r, alpha, a, b) of each customer (see `bgnbd.log_likelihood_gradient`)."""
     return bgnbd.log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end=True)
@@ -78,7 +84,7 @@ class MBGNBDFitter(bgnbd.BGNBDFitter):
     label = "MBG/NBD"
     citation = "Batislam, Denizel & Filiztekin (2007), IJRM 24: 201-209, section 2.2"
     log_likelihood = staticmethod(log_likelihood)
-    gradient_fn = staticmethod(log_likelihood_gradient)
+    gradients_fn = staticmethod(log_likelihood_and_gradients)
     p_alive_fn = staticmethod(p_alive)
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)

@@ -95,6 +95,32 @@ def log_likelihood_and_gradients(
     return ll, d_params, d_times
 
 
+def time_hessian(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
+    """Second derivatives of each customer's log L in its times, (n, 3): d t_x^2, d t_x d T, d T^2.
+
+    From `log_likelihood_and_gradients` with ds/dT = s(1-s)(r+x)/(alpha+T), ds/dt_x = -s(1-s)(r+x)/(alpha+t_x):
+
+        d t_x^2   = s (r+x) ((1-s)(r+x) + 1) / (alpha+t_x)^2
+        d t_x d T = -s (1-s) (r+x)^2 / ((alpha+t_x)(alpha+T))
+        d T^2     = (1-s) (r+x) (s (r+x) + 1) / (alpha+T)^2
+
+    The seasonal fit's Hessian in the index and the events is built from them (`sim.calibration.seasonality`).
+    """
+    x = np.asarray(x, dtype=float)
+    lo = _log_odds_dead(r, alpha, a, b, x, t_x, T, first_can_end)
+    s = 0.5 * (1.0 + np.tanh(0.5 * lo))
+    rx = r + x
+    at, aT = alpha + np.asarray(t_x, dtype=float), alpha + np.asarray(T, dtype=float)
+    return np.stack(
+        [
+            s * rx * ((1.0 - s) * rx + 1.0) / at**2,
+            -s * (1.0 - s) * rx**2 / (at * aT),
+            (1.0 - s) * rx * (s * rx + 1.0) / aT**2,
+        ],
+        axis=1,
+    )
+
+
 def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
     """d log L / d (r, alpha, a, b) of each customer, shape (n, 4) (see `log_likelihood_and_gradients`)."""
     return log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T, first_can_end)[1]
@@ -128,11 +154,12 @@ def expected_repeat_purchases(t, r, alpha, a, b, first_can_end: bool = False) ->
     )
 
 
-def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
-    """E[transactions in (T, T+t] | x, t_x, T] (FHL 2005 eq. 10; Batislam et al. 2007 for MBG/NBD):
+def conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
+    """E[transactions in (T, T+t] | x, T, active at T] (FHL 2005 eq. 10 without its P(active) factor):
 
-    E = (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
-        * P(active at T | x, t_x, T),          k = x (BG/NBD) or x + 1 (MBG/NBD)
+    (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
+
+    It does not depend on t_x, so sums over many customers need it once per (x, T) (`btyd.expected_total`).
     """
     a = _safe_a(a)
     x = np.asarray(x, dtype=float)
@@ -140,7 +167,16 @@ def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: 
     k = _chances(x, first_can_end)
     z = t / (alpha + T + t)
     hyp = hyp2f1(r + x, b + k, a + b + k - 1.0, z)
-    active = (a + b + k - 1.0) / (a - 1.0) * (1.0 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp)
+    return (a + b + k - 1.0) / (a - 1.0) * (1.0 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp)
+
+
+def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
+    """E[transactions in (T, T+t] | x, t_x, T] (FHL 2005 eq. 10; Batislam et al. 2007 for MBG/NBD):
+
+    E = (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
+        * P(active at T | x, t_x, T),          k = x (BG/NBD) or x + 1 (MBG/NBD)
+    """
+    active = conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end)
     return active * p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
 
 
@@ -237,11 +273,12 @@ class BGNBDFitter(RepeatPurchaseFitter):
     param_names = PARAM_NAMES
     log_likelihood = staticmethod(log_likelihood)
     gradients_fn = staticmethod(log_likelihood_and_gradients)
+    time_hessian_fn = staticmethod(time_hessian)
 
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
         return [
-            np.log([1.0, mean_T / mean_x, 1.0, 3.0]),
             np.log([0.5, 0.5 * mean_T / mean_x, 0.5, 1.0]),
+            np.log([1.0, mean_T / mean_x, 1.0, 3.0]),
             np.log([2.0, 2.0 * mean_T / mean_x, 2.0, 8.0]),
         ]
 

@@ -129,14 +129,16 @@ def calibrate(
         )
     summary = summarize(log.transactions, cutoff)
     _enough_customers(summary, str(orders), warnings)
-    repeat, choice = fit_repeat_purchase(log.transactions, summary, cutoff, model, str(orders), warnings)
-    seasonal = None
-    event_fit = None
     from sim.calibration import seasonality as seasonality_module
 
+    seasonal_fit = seasonality_module.identified(log.transactions, cutoff)
+    repeat, choice = fit_repeat_purchase(
+        log.transactions, summary, cutoff, model, str(orders), warnings, full_fit=not seasonal_fit
+    )
     seasonal, event_fit, repeat = seasonality_module.estimate(
         log.transactions, summary, cutoff, repeat, events, str(orders), warnings
     )
+    _check_fit(repeat, warnings)
     value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
     if value.zero_values_:
         warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
@@ -181,8 +183,13 @@ def fit_repeat_purchase(
     model: str | None,
     source: str,
     warnings: list[str],
+    full_fit: bool = True,
 ) -> tuple[RepeatPurchaseFitter, dict[str, Any]]:
-    """The family to use (forced, or the best holdout forecaster) fitted on the whole window, and the comparison."""
+    """The family to use (forced, or the best holdout forecaster) fitted on the whole window, and the comparison.
+
+    The whole-window fit starts from the family's fit on the earlier part of the time split. With
+    `full_fit=False` (the seasonal fit follows and refits the family jointly with the index) the earlier
+    part's fit is returned as the starting point instead, when there is one."""
     split = backtest.time_split(transactions, cutoff)
     candidates = families.FITTERS if model is None else {model: families.FITTERS[model]}
     choice: dict[str, Any] = {"forced": model is not None}
@@ -212,7 +219,7 @@ def fit_repeat_purchase(
             }
         )
         if chosen in fitted:
-            choice["backtest"] = backtest.monthly_table(fitted[chosen], split)
+            choice["backtest"] = backtest.monthly_table(fitted[chosen], split, results[chosen]["cumulative_forecast"])
     else:
         chosen = model or families.DEFAULT
         choice["method"] = "no comparison: the history is too short to hold a part out"
@@ -225,8 +232,10 @@ def fit_repeat_purchase(
         k: {kk: vv for kk, vv in v.items() if not isinstance(vv, np.ndarray)} for k, v in results.items()
     }
     x, t_x, T = backtest.histories(summary)
-    fitter = families.FITTERS[chosen]().fit(x, t_x, T, source=source)
-    _check_fit(fitter, warnings)
+    start = fitted[chosen].params_ if chosen in fitted else None
+    if not full_fit and start is not None:
+        return families.fitter_from_params(chosen, start), choice
+    fitter = families.FITTERS[chosen]().fit(x, t_x, T, source=source, start=start)
     return fitter, choice
 
 

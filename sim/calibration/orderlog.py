@@ -363,8 +363,10 @@ def _korean_date(text: str) -> str | None:
 def parse_amounts(values: pd.Series, source: str, column: str) -> np.ndarray:
     """Non-negative amounts from text with thousands separators and currency signs."""
     text = values.astype(str).str.strip()
-    cleaned = text.str.replace(_MONEY_JUNK, "", regex=True)
-    numbers = pd.to_numeric(cleaned, errors="coerce")
+    numbers = pd.to_numeric(text, errors="coerce")
+    marked = numbers.isna()
+    if marked.any():  # speed: only amounts with separators or currency marks are cleaned
+        numbers[marked] = pd.to_numeric(text[marked].str.replace(_MONEY_JUNK, "", regex=True), errors="coerce")
     bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
@@ -506,8 +508,14 @@ def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[
             return found[0], f"column {ccol!r}"
         if found and found[0] in CURRENCY_MARKS:
             return CURRENCY_MARKS[found[0]], f"column {ccol!r}"
-    text = frame[amount_col].astype(str)
-    marks = {code for mark, code in CURRENCY_MARKS.items() if text.str.contains(re.escape(mark), regex=True).any()}
+    text = pd.Series(frame[amount_col].astype(str).unique())
+    # speed: a mark can only occur if all its characters do; most exports hold digits and separators only
+    chars = set("".join(text.tolist()))
+    marks = {
+        code
+        for mark, code in CURRENCY_MARKS.items()
+        if set(mark) <= chars and text.str.contains(re.escape(mark), regex=True).any()
+    }
     if len(marks) > 1:
         raise DataError(
             "amounts are marked with several currencies",
@@ -518,7 +526,7 @@ def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[
         )
     if marks:
         return marks.pop(), f"currency marks in column {amount_col!r}"
-    if text.str.contains(r"[$¥]", regex=True).any():
+    if chars & {"$", "¥"}:
         return None, "amounts carry '$' or '¥', which several currencies use"
     return None, "the file names no currency"
 

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize
 
-from sim.calibration.btyd import RepeatPurchaseFitter, hessian_from_gradient, inverse_curvature
+from sim.calibration.btyd import RepeatPurchaseFitter, inverse_curvature, unique_rows
 from sim.errors import DataError
 
 MIN_MONTHS = 12
@@ -126,6 +126,11 @@ def read_events(path: str | Path) -> EventCalendar:
     return EventCalendar(source, names, list(starts), list(ends))
 
 
+def identified(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> bool:
+    """Whether the log spans the 12 months the index needs (else it is flat and not estimated)."""
+    return (cutoff - transactions["date"].min()).days + 1 >= 365
+
+
 def estimate(
     transactions: pd.DataFrame,
     summary: pd.DataFrame,
@@ -140,7 +145,7 @@ def estimate(
     start = transactions["date"].min()
     days = pd.date_range(start, cutoff, freq="D")
     months = len(pd.period_range(start, cutoff, freq="M"))
-    if (cutoff - start).days + 1 < 365:
+    if not identified(transactions, cutoff):
         warnings.append(
             f"the order log spans under 12 months ({(cutoff - start).days + 1} days): the seasonal index is flat"
             " (not estimated)" + ("; event uplifts are not estimated either" if calendar is not None else "")
@@ -159,6 +164,9 @@ def estimate(
     fitter.log_covariance_ = cov[:k, :k]
     fitter.log_likelihood_ = joint.log_likelihood_
     fitter.iterations_ += joint.iterations_
+    fitter.converged_ = joint.converged_
+    fitter.message_ = joint.message_
+    fitter.n_customers_ = int(joint.n)
     index, index_se = joint.index_with_se(theta, cov)
     seasonal = SeasonalIndex(index, index_se, months)
     if calendar is not None:
@@ -219,10 +227,11 @@ class _JointFit:
         last = first + summary["recency"].to_numpy()
         x = summary["frequency"].to_numpy(dtype=float)
         keys = np.stack([first, last, x.astype(np.int64)], axis=1)
-        uniq, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+        uniq, inverse = unique_rows(keys)
+        counts = np.bincount(inverse, minlength=len(uniq))
         self.first, self.last, self.x = uniq[:, 0].astype(int), uniq[:, 1].astype(int), uniq[:, 2].astype(float)
         self.w = counts.astype(float)
-        self.inverse = inverse.ravel()  # each customer's history
+        self.inverse = inverse  # each customer's history
         self.end = self.n_days  # the clock at the end of the cut-off day (T runs to its end: `summary`)
         firsts = transactions.groupby("customer_id")["date"].transform("min")
         rep = transactions[transactions["date"] > firsts]
@@ -230,6 +239,8 @@ class _JointFit:
         self.rep_counts = np.bincount(rep_day, minlength=self.n_days)[: self.n_days].astype(float)
         self.n = float(self.w.sum())
         self.iterations_ = 0
+        self.converged_ = False
+        self.message_ = ""
         self.log_likelihood_ = float("nan")
 
     def multiplier(self, phi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,17 +280,7 @@ class _JointFit:
             ll, d_params, d_times = self.both(*params, self.x, tx, tT)
             value = float(self.w @ ll + self.rep_counts @ np.log(m))
             g_fam = (self.w @ d_params) * params
-            # d value / d clock[j] for every day boundary j, then d clock[j] / d m(i) = [i < j]
-            wt = self.w * d_times[:, 0]
-            wT = self.w * d_times[:, 1]
-            n_b = self.n_days + 1
-            on_clock = (
-                np.bincount(self.last, weights=wt, minlength=n_b)
-                - np.bincount(self.first, weights=wt + wT, minlength=n_b)
-                + np.bincount(np.full(len(wT), self.end), weights=wT, minlength=n_b)
-            )
-            per_day = np.cumsum(on_clock[::-1])[::-1][1:] + self.rep_counts / m  # d value / d m(i)
-            g_phi = self._d_multiplier(phi, m) @ per_day
+            g_phi = self._d_multiplier(phi, m) @ self._per_day(d_times, m)
         grad = np.concatenate([g_fam, g_phi])
         if not np.isfinite(value) or not np.all(np.isfinite(grad)):
             return 1e10, np.zeros_like(theta)
@@ -334,9 +335,10 @@ class _JointFit:
         opts["hess_inv0"] = inverse_curvature(self.outer_product(start))
         res = optimize.minimize(self._value_and_grad, start, jac=True, method="BFGS", options=opts)
         self.iterations_ = int(res.nit)
+        self.converged_ = bool(res.success or np.max(np.abs(res.jac)) < 1e-6)
+        self.message_ = str(res.message)
         theta = res.x
-        grad = lambda t: self._value_and_grad(t)[1]  # noqa: E731
-        hess = hessian_from_gradient(grad, theta, step=1e-4, g0=res.jac) * self.n
+        hess = self.hessian(theta, res.jac) * self.n
         try:
             cov = np.linalg.inv(hess)
         except np.linalg.LinAlgError:
@@ -349,6 +351,70 @@ class _JointFit:
             )
         self.log_likelihood_ = float(-res.fun * self.n)
         return theta, cov
+
+    def hessian(self, theta: np.ndarray, grad: np.ndarray, step: float = 1e-5) -> np.ndarray:
+        """Hessian of the mean negative log-likelihood at `theta` (`grad`: its gradient there).
+
+        The family's columns (and so the cross terms) by forward differences of the analytic gradient; the
+        block of the index and the events analytically, from the family's second derivatives in its clock
+        times (`time_hessian_fn`) and the day multipliers' first and second derivatives (speed: 4 gradient
+        evaluations instead of 15 or more):
+
+            d2 V = sum_i w_i [J_i' H_i J_i] + sum_d c_d d2 m_d - sum_d n_d q_d q_d',
+
+        J_i the derivatives of customer i's clock times, H_i its time Hessian, c_d = dV/dm_d, n_d the day's
+        repeat purchases and q_d = d log m_d; d2 m_d = m_d (q_d q_d' - S) with S the softmax's covariance
+        (diag(share) - share share') on the index logits.
+        """
+        k = self.k
+        out = np.zeros((len(theta), len(theta)))
+        for j in range(k):
+            e = np.zeros(len(theta))
+            e[j] = step
+            out[:, j] = (self._value_and_grad(theta + e)[1] - grad) / step
+        params = np.exp(theta[:k])
+        phi = theta[k:]
+        m, _ = self.multiplier(phi)
+        clock = np.concatenate([[0.0], np.cumsum(m)])
+        tx = clock[self.last] - clock[self.first]
+        tT = clock[self.end] - clock[self.first]
+        with np.errstate(all="ignore"):
+            _, _, d_times = self.both(*params, self.x, tx, tT)
+            h = type(self.fitter).time_hessian_fn(*params, self.x, tx, tT)
+        dm = self._d_multiplier(phi, m)
+        dclock = np.concatenate([np.zeros((len(phi), 1)), np.cumsum(dm, axis=1)], axis=1)
+        j_tx = (dclock[:, self.last] - dclock[:, self.first]).T
+        j_T = (dclock[:, [self.end]] - dclock[:, self.first]).T
+        cross = (j_tx * (self.w * h[:, 1])[:, None]).T @ j_T
+        clock_part = (
+            (j_tx * (self.w * h[:, 0])[:, None]).T @ j_tx
+            + (j_T * (self.w * h[:, 2])[:, None]).T @ j_T
+            + cross
+            + cross.T
+        )
+        c = self._per_day(d_times, m)
+        q = dm / m
+        second = (q * (c * m)) @ q.T - (q * self.rep_counts) @ q.T
+        logits = np.concatenate([phi[:11], [0.0]])
+        share = np.exp(logits - logits.max())
+        share = (share / share.sum())[:11]
+        second[:11, :11] -= float(c @ m) * (np.diag(share) - np.outer(share, share))
+        out[k:, k:] = -(clock_part + second) / self.n
+        out[:k, k:] = out[k:, :k].T
+        return 0.5 * (out + out.T)
+
+    def _per_day(self, d_times: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """dV/dm(i) of every day: the clock terms gathered on the days where the histories start, end and are cut
+        off, then summed over the later day boundaries (d clock[j] / d m(i) = [i < j]), plus the purchases'."""
+        wt = self.w * d_times[:, 0]
+        wT = self.w * d_times[:, 1]
+        n_b = self.n_days + 1
+        on_clock = (
+            np.bincount(self.last, weights=wt, minlength=n_b)
+            - np.bincount(self.first, weights=wt + wT, minlength=n_b)
+            + np.bincount(np.full(len(wT), self.end), weights=wT, minlength=n_b)
+        )
+        return np.cumsum(on_clock[::-1])[::-1][1:] + self.rep_counts / m
 
     def index_with_se(self, theta: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The index and its standard errors (delta method through the softmax)."""

@@ -20,6 +20,8 @@ import yaml
 from sim.calibration.acquisition import CONVERSION_MONTHLY, conversion_lag_matrix, fit_spend_response
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
+from sim.model import scenario as schema
+from sim.model.scenario import Retention, Winback, parse_scenario
 
 MARKET_MULTIPLE = 50  # default market size: this many times the customers seen and expected in 3 years
 RECENT_DAYS = 91  # the new-customer rate without a spend log: the last quarter before the cut-off
@@ -49,8 +51,6 @@ NEUTRAL_LOYALTY = {
 def _schema_has(block: str, name: str) -> bool:
     """Whether the scenario schema has a field (the lead adds the repeat-purchase families, seasonality and
     events to it; until then the calibrated scenario leaves them out and says so)."""
-    from sim.model import scenario as schema
-
     owner = {"repeat_purchase": schema.RepeatPurchase, "scenario": schema.Scenario}[block]
     return name in owner.model_fields
 
@@ -411,8 +411,6 @@ def _repeat_purchase(s, c, cal) -> None:
 
 
 def _retention(s, c, cal) -> None:
-    from sim.model.scenario import Retention
-
     defaults = Retention()
     block = {
         k: getattr(defaults, k)
@@ -468,8 +466,6 @@ def _levers(s, c) -> None:
     s["referral"] = {"contacts_per_loyal_per_month": 0.0}
     c["referral"] = f"word of mouth from loyal customers; {ASSUMPTION}"
     c["referral.contacts_per_loyal_per_month"] = f"[people per month] {ASSUMPTION}: 0 (no loyal stage, see loyalty)"
-    from sim.model.scenario import Winback
-
     w = Winback()
     s["winback"] = {"base_reactivation": w.base_reactivation, "decay_months": w.decay_months}
     c["winback"] = f"remarketing to lapsed customers; {ASSUMPTION}: an order log shows no win-back test"
@@ -647,7 +643,6 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
     The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
     """
     from sim.io import atomic_path
-    from sim.model.scenario import parse_scenario
 
     out = Path(out)
     if out.exists() and out.is_dir():
@@ -659,15 +654,18 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
     data = _plain(cal.scenario)
     data["market"]["existing"]["snapshot"] = snap_name
     body = {k: v for k, v in data.items() if k != "calibration"}
+    commented = HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"]) + dump_commented(
+        body, cal.comments
+    )
+    # the hand-written part must read back to the scenario; the calibration block is PyYAML's own dump
+    assert yaml.safe_load(commented) == body, "the commented YAML must read back to the scenario"
     text = (
-        HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"])
-        + dump_commented(body, cal.comments)
+        commented
         + "\n# "
         + cal.comments["calibration"]
         + "\n"
         + yaml.safe_dump({"calibration": data["calibration"]}, allow_unicode=True, sort_keys=False, width=110)
     )
-    assert yaml.safe_load(text) == data, "the commented YAML must read back to the scenario"
     parse_scenario(data, str(out))  # validate before anything is written
     try:
         with atomic_path(snap_path, ".csv") as tmp:

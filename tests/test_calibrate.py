@@ -240,7 +240,15 @@ def test_written_scenario_validates_runs_and_continues_the_same_customers(sample
     yaml_path, snap_path = write_calibration(sample_cal, out)
     assert snap_path.name == "client.customers.csv"
     snap = pd.read_csv(snap_path, dtype={"customer_id": str})
-    assert list(snap.columns) == ["customer_id", "frequency", "recency", "age", "order_value"]
+    assert list(snap.columns) == [
+        "customer_id",
+        "frequency",
+        "recency",
+        "age",
+        "order_value",
+        "recency_clock",
+        "age_clock",
+    ]
     np.testing.assert_allclose(snap["order_value"], sample_cal.value.mean_)  # one shared Gamma fits better here
     assert len(snap) == TRUTH["data"]["customers"]
     assert (snap["recency"] <= snap["age"]).all()

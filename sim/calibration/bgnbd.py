@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from sim.calibration.btyd import RepeatPurchaseFitter
+from sim.calibration.btyd import RepeatPurchaseFitter, days_of
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 
@@ -242,18 +242,23 @@ def simulate_transactions(
     return cust[order], day[order]
 
 
-def simulate_after(active, lam, p, horizon_days: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def simulate_after(
+    active, lam, p, horizon_days: float, rng: np.random.Generator, clock: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Purchases after the cut-off of customers drawn from the posterior: (customer index, day 0.. after T).
 
     Active customers buy at lambda and drop out right after each purchase with p (BG/NBD and MBG/NBD alike:
     after the cut-off every purchase is a repeat one). Vectorized over customers, one step per purchase.
+    With `clock` (the seasonal clock at the end of each day: `btyd.days_of`) purchases run on that clock up to
+    its last value, the time change of a Poisson process with a time-varying rate.
     """
+    horizon = float(clock[-1]) if clock is not None else horizon_days
     idx = np.flatnonzero(active)  # speed: only the customers still buying are carried from step to step
     t = np.zeros(len(idx))
     who, when = [], []
     while len(idx):
         t = t + rng.exponential(1.0, size=len(idx)) / lam[idx]
-        keep = t < horizon_days
+        keep = t < horizon
         idx, t = idx[keep], t[keep]
         who.append(idx)
         when.append(t)
@@ -261,7 +266,7 @@ def simulate_after(active, lam, p, horizon_days: float, rng: np.random.Generator
         idx, t = idx[stay], t[stay]
     if not who:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+    return np.concatenate(who), days_of(np.concatenate(when), clock)
 
 
 class BGNBDFitter(RepeatPurchaseFitter):

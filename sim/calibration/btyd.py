@@ -281,3 +281,12 @@ def expected_total(module, params, x, t_x, T, t, weights=None) -> np.ndarray:
     t = np.asarray(t, dtype=float)
     active = module.conditional_expected_if_active(t[None, :], xT[:, :1], xT[:, 1:], *params)
     return per_group @ active
+
+
+def days_of(times: np.ndarray, clock: np.ndarray | None = None) -> np.ndarray:
+    """The day (0, 1, ...) of each time: its whole part, or, on a seasonal clock given as its value at the end
+    of each day (the cumulative day multipliers), the day in which the clock reaches the time."""
+    times = np.asarray(times, dtype=float)
+    if clock is None:
+        return np.floor(times).astype(np.int64)
+    return np.searchsorted(clock, times, side="right").astype(np.int64)

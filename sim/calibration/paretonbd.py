@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from sim.calibration.btyd import RepeatPurchaseFitter
+from sim.calibration.btyd import RepeatPurchaseFitter, days_of
 
 PARAM_NAMES = ("r", "alpha", "s", "beta")
 
@@ -283,7 +283,8 @@ def simulate_transactions(
     lam = rng.gamma(r, 1.0 / alpha, size=n)
     mu = rng.gamma(s, 1.0 / beta, size=n)
     t = rng.uniform(0.0, span, size=n)
-    end = np.minimum(t + rng.exponential(1.0, size=n) / mu, horizon_days)
+    with np.errstate(divide="ignore", over="ignore"):  # mu drawn as 0 (a tiny Gamma shape): never leaves
+        end = np.minimum(t + rng.exponential(1.0, size=n) / mu, horizon_days)
     who = [np.arange(n)]
     when = [t.copy()]
     alive = np.ones(n, dtype=bool)
@@ -299,13 +300,19 @@ def simulate_transactions(
     return cust[order], day[order]
 
 
-def simulate_after(active, lam, mu, horizon_days: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def simulate_after(
+    active, lam, mu, horizon_days: float, rng: np.random.Generator, clock: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Purchases after the cut-off of customers drawn from the posterior: (customer index, day 0.. after T).
 
     An active customer's remaining lifetime is Exp(mu) (memoryless); purchases arrive at lambda until it ends.
+    With `clock` (the seasonal clock at the end of each day: `btyd.days_of`) both run on that clock, as in the
+    seasonal fit (`sim.calibration.seasonality`).
     """
+    horizon = float(clock[-1]) if clock is not None else horizon_days
     idx = np.flatnonzero(active)  # speed: only the customers still buying are carried from step to step
-    end = np.minimum(rng.exponential(1.0, size=len(idx)) / mu[idx], horizon_days)
+    with np.errstate(divide="ignore", over="ignore"):  # mu drawn as 0 (a tiny Gamma shape): never leaves
+        end = np.minimum(rng.exponential(1.0, size=len(idx)) / mu[idx], horizon)
     t = np.zeros(len(idx))
     who, when = [], []
     while len(idx):
@@ -316,7 +323,7 @@ def simulate_after(active, lam, mu, horizon_days: float, rng: np.random.Generato
         when.append(t)
     if not who:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+    return np.concatenate(who), days_of(np.concatenate(when), clock)
 
 
 class ParetoNBDFitter(RepeatPurchaseFitter):

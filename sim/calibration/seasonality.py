@@ -89,6 +89,10 @@ class SeasonalIndex:
     index: np.ndarray
     standard_errors: np.ndarray
     months_observed: int
+    # each customer's recency and age on the fitted seasonal clock (aligned with the summary): the times the
+    # fitted parameters describe, which forecasts and scores condition on (`sim.analysis.forecast`)
+    recency_clock: np.ndarray | None = None
+    age_clock: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -168,7 +172,8 @@ def estimate(
     fitter.message_ = joint.message_
     fitter.n_customers_ = int(joint.n)
     index, index_se = joint.index_with_se(theta, cov)
-    seasonal = SeasonalIndex(index, index_se, months)
+    recency_clock, age_clock = joint.clock_times(theta)
+    seasonal = SeasonalIndex(index, index_se, months, recency_clock, age_clock)
     if calendar is not None:
         for j, i in enumerate(active):
             u = float(np.exp(theta[k + 11 + j]) - 1.0)

@@ -185,7 +185,15 @@ def _market(s, c, cal, assumptions, monthly_new: float, warnings: list[str]) -> 
     c["market.existing.customers"] = "[people] customers in the order log (the snapshot replaces this count)"
     c["market.existing.loyal"] = "[people] 0: the snapshot carries every customer with their own history"
     c["market.existing.lapsed"] = "[people] 0: the snapshot's customers who dropped out are drawn as lapsed"
-    c["market.existing.snapshot"] = "one row per customer at the cut-off: id, frequency, recency, age (days)"
+    c["market.existing.snapshot"] = (
+        "one row per customer at the cut-off: id, frequency, recency, age (days), order_value (expected, per"
+        " order)"
+        + (
+            "; recency_clock, age_clock: the same on the fitted seasonal clock, which the fitted model conditions on"
+            if cal.seasonality is not None
+            else ""
+        )
+    )
 
 
 def _economics(s, c, cal, assumptions, warnings: list[str]) -> None:
@@ -499,6 +507,10 @@ def _calendar(s, c, cal) -> None:
 def _snapshot(cal) -> pd.DataFrame:
     snap = cal.summary[["customer_id", "frequency", "recency", "age"]].copy()
     snap["order_value"] = np.round(cal.value.customer_values(cal.summary), 6)
+    seas = cal.seasonality
+    if seas is not None and seas.recency_clock is not None:
+        snap["recency_clock"] = np.round(seas.recency_clock, 6)
+        snap["age_clock"] = np.round(seas.age_clock, 6)
     return snap
 
 

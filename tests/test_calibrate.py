@@ -73,18 +73,73 @@ def test_pareto_fit_matches_lifetimes_and_the_published_estimates():
     np.testing.assert_allclose(got, [0.5533, 10.5778, 0.6062, 11.6679], rtol=2e-3)
 
 
-@pytest.mark.parametrize("module", [bgnbd, mbgnbd])
-def test_analytic_gradient_is_the_derivative_of_the_log_likelihood(module):
+GRADIENT_POINTS = {bgnbd: (0.5, 6.0, 0.9, 1.6), mbgnbd: (0.5, 6.0, 0.9, 1.6), paretonbd: (0.55, 10.6, 0.61, 11.7)}
+
+
+@pytest.mark.parametrize("module", [bgnbd, mbgnbd, paretonbd])
+def test_analytic_derivatives_are_the_derivatives_of_the_log_likelihood(module):
+    """Parameters, clock times (t_x, T) and the time Hessian, against central differences of `log_likelihood`."""
     x, t_x, T = _cdnow_summary()
-    p = np.array([0.5, 6.0, 0.9, 1.6])
-    g = module.log_likelihood_gradient(*p, x, t_x, T).sum(axis=0)
+    p = np.array(GRADIENT_POINTS[module])
+    ll, g, g_times = module.log_likelihood_and_gradients(*p, x, t_x, T)
+    np.testing.assert_allclose(ll, module.log_likelihood(*p, x, t_x, T), rtol=1e-12, atol=1e-12)
     eps = 1e-6
     for i in range(4):
         e = np.eye(4)[i] * eps
         num = (module.log_likelihood(*(p + e), x, t_x, T).sum() - module.log_likelihood(*(p - e), x, t_x, T).sum()) / (
             2 * eps
         )
-        assert abs(g[i] - num) < 1e-4 * max(1.0, abs(num)), (i, g[i], num)
+        assert abs(g[:, i].sum() - num) < 1e-4 * max(1.0, abs(num)), (i, g[:, i].sum(), num)
+    inside = (t_x > 1e-3) & (T - t_x > 1e-3)
+    h = 1e-5
+    d_tx = (module.log_likelihood(*p, x, t_x + h, T) - module.log_likelihood(*p, x, t_x - h, T)) / (2 * h)
+    d_T = (module.log_likelihood(*p, x, t_x, T + h) - module.log_likelihood(*p, x, t_x, T - h)) / (2 * h)
+    np.testing.assert_allclose(g_times[inside, 0], d_tx[inside], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(g_times[inside, 1], d_T[inside], rtol=1e-5, atol=1e-7)
+    second = module.time_hessian(*p, x, t_x, T)
+    h = 1e-4
+    times = lambda a, b: module.log_likelihood_and_gradients(*p, x, a, b)[2]  # noqa: E731
+    num = np.stack(
+        [
+            (times(t_x + h, T)[:, 0] - times(t_x - h, T)[:, 0]) / (2 * h),
+            (times(t_x, T + h)[:, 0] - times(t_x, T - h)[:, 0]) / (2 * h),
+            (times(t_x, T + h)[:, 1] - times(t_x, T - h)[:, 1]) / (2 * h),
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(second[inside], num[inside], rtol=1e-4, atol=1e-7)
+
+
+def _pareto_closed_form(r, alpha, s, beta, x, t_x, T):
+    """The Pareto/NBD log-likelihood in Fader & Hardie's closed form (2005 note, eq. 19-22), with Gauss'
+    2F1, as lifetimes writes it: an independent check of the quadrature in `paretonbd`."""
+    from scipy.special import gammaln, hyp2f1
+
+    rsx = r + s + x
+    big, second = (alpha, s + 1.0) if alpha >= beta else (beta, r + x)
+    gap = abs(alpha - beta)
+    l1 = np.log(hyp2f1(rsx, second, rsx + 1.0, gap / (big + t_x))) - rsx * np.log(big + t_x)
+    l2 = np.log(hyp2f1(rsx, second, rsx + 1.0, gap / (big + T))) - rsx * np.log(big + T)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a0 = np.where(T > t_x, l1 + np.log1p(-np.exp(np.minimum(l2 - l1, 0.0))), -np.inf)
+    head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    return head + np.logaddexp(alive, np.log(s) - np.log(rsx) + a0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [(0.55, 10.6, 0.61, 11.7), (0.61, 95.3, 0.31, 43.0), (0.57, 94.4, 0.41, 86.4), (2.0, 20.0, 3.0, 500.0)],
+)
+def test_pareto_quadrature_is_the_closed_form(params):
+    """CDNOW's summary in weeks (first two) and a day-resolution CDNOW export (the rest: the fitted values of
+    `benchmarks/calibrate.py` and a far corner where beta is 25 times alpha)."""
+    x, t_x, T = _cdnow_summary()
+    if params[1] > 50:
+        x, t_x, T = x, 7.0 * t_x, 7.0 * T
+    np.testing.assert_allclose(
+        paretonbd.log_likelihood(*params, x, t_x, T), _pareto_closed_form(*params, x, t_x, T), rtol=0, atol=1e-6
+    )
 
 
 @pytest.mark.parametrize("module", [bgnbd, mbgnbd, paretonbd])

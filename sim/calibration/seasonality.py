@@ -93,6 +93,7 @@ class SeasonalIndex:
     # fitted parameters describe, which forecasts and scores condition on (`sim.analysis.forecast`)
     recency_clock: np.ndarray | None = None
     age_clock: np.ndarray | None = None
+    covariance: np.ndarray | None = None  # (12, 12) of the index (rank 11: the values have mean 1)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -173,7 +174,7 @@ def estimate(
     fitter.n_customers_ = int(joint.n)
     index, index_se = joint.index_with_se(theta, cov)
     recency_clock, age_clock = joint.clock_times(theta)
-    seasonal = SeasonalIndex(index, index_se, months, recency_clock, age_clock)
+    seasonal = SeasonalIndex(index, index_se, months, recency_clock, age_clock, joint.index_covariance(theta, cov))
     if calendar is not None:
         for j, i in enumerate(active):
             u = float(np.exp(theta[k + 11 + j]) - 1.0)
@@ -423,12 +424,13 @@ class _JointFit:
 
     def index_with_se(self, theta: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The index and its standard errors (delta method through the softmax)."""
+        _, index = self.multiplier(theta[self.k :])
+        return index, np.sqrt(np.maximum(np.diag(self.index_covariance(theta, cov)), 0.0))
+
+    def index_covariance(self, theta: np.ndarray, cov: np.ndarray) -> np.ndarray:
+        """(12, 12) covariance of the index, J C J' with J = d index / d logits (the delta method)."""
         k = self.k
-        logits = np.concatenate([theta[k : k + 11], [0.0]])
-        w = np.exp(logits - logits.max())
-        share = w / w.sum()
-        index = 12.0 * share
+        _, index = self.multiplier(theta[k:])
+        share = index / 12.0
         jac = index[:, None] * (np.eye(12)[:, :11] - share[None, :11])  # d index_j / d logit_i
-        c = cov[k : k + 11, k : k + 11]
-        se = np.sqrt(np.maximum(np.einsum("ji,ik,jk->j", jac, c, jac), 0.0))
-        return index, se
+        return jac @ cov[k : k + 11, k : k + 11] @ jac.T

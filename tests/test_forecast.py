@@ -239,6 +239,30 @@ def test_forecast_with_a_plan_simulates_the_new_customers(tmp_path):
     assert (table["orders"] > table["base_repeat_orders"]).all()
 
 
+def test_new_customer_bands_hold_the_acquisition_curves_uncertainty(tmp_path):
+    """Without a spend log the new-customer rate is a Poisson count of the last 91 days' new customers: its
+    relative error 1/sqrt(n) widens the band of new customers beyond a single future's Poisson noise, by as
+    much as the delta method says; curves edited after calibration have no such uncertainty to draw."""
+    from sim.calibration.calibrate import Plan
+
+    cal = calibrate(
+        EXPORT / "orders.csv", until="2025-11-14", assumptions=Assumptions(currency="KRW"), plan=Plan(budget=1e7)
+    )
+    path, _ = write_calibration(cal, tmp_path / "plan.yaml")
+    scenario = load_scenario(path)
+    table = forecast(scenario, 13, draws=400, seed=3)
+    reach = scenario.channels["unattributed"].reach.max_reach
+    edited = forecast(scenario.with_changes({"channels.unattributed.reach.max_reach": reach * 1.001}), 13, draws=400)
+    assert "400 draws of the fitted acquisition curves" in table.attrs["method"]
+    assert "noise of single futures only (the acquisition curves were edited)" in edited.attrs["method"]
+    total = float(table["new_customers"].sum())
+    rel = scenario.calibration["acquisition"]["log_covariance"][0][0] ** 0.5
+    sd = float(np.std(table.attrs["new_customers_total_draws"], ddof=1))
+    sd_edited = float(np.std(edited.attrs["new_customers_total_draws"], ddof=1))
+    assert sd == pytest.approx(np.sqrt(total + (rel * total) ** 2), rel=0.15), (sd, total, rel)
+    assert sd_edited == pytest.approx(np.sqrt(total), rel=0.15) and sd > 1.2 * sd_edited
+
+
 # -- real data: CDNOW ----------------------------------------------------------------------------------
 
 

@@ -18,9 +18,13 @@ distribution (normal in log-parameters, the covariance in the calibration block)
 its posterior under that set, then their purchases on the same clock; the 5%/95% points of those futures
 hold both the parameters' uncertainty and the customers' own randomness. New customers under the plan depend
 on reach, awareness and conversion, which have no closed form: the fast engine gives their expected values
-(its expected mode, with the scenario's calendar), and no engine runs when the plan acquires nobody. A plan
-that changes the existing customers (back-end or win-back spend, active experience or loyalty levers) or a
-scenario without a snapshot runs the engine for everything.
+(its expected mode, with the scenario's calendar), and no engine runs when the plan acquires nobody. Their
+bands hold the acquisition curves' uncertainty too: the same number of curve sets is drawn from the fitted
+curves' covariance (`acquisition -> log_covariance`: the spend-response fit, or the Poisson count of recent
+new customers without a spend log), the fast engine runs them all in one expected-value batch, and each
+draw's expectation gets a single future's Poisson noise. A plan that changes the existing customers
+(back-end or win-back spend, active experience or loyalty levers) or a scenario without a snapshot runs the
+engine for everything, its batch rows drawing the repeat-purchase parameters as well.
 """
 
 from __future__ import annotations
@@ -242,9 +246,43 @@ def acquires(scenario: Scenario) -> bool:
     return any(t > 0 for t in b.totals) and any(s.get("front", 0.0) > 0 for s in splits)
 
 
-def _engine_runs(scenario: Scenario, weeks: int, engine: str, seed: int, base_included: bool) -> dict[str, np.ndarray]:
-    """Daily flows (1, days) of one engine run over the forecast weeks: expected values where the engine has
-    them (the fast engine), else one seeded draw. Without the base, the run holds only new customers."""
+ENGINE_FLOWS = ("new_customers", "orders", "revenue", "orders_acquired", "reactivations")
+
+
+def acquisition_draws(scenario: Scenario, n: int, rng: np.random.Generator) -> tuple[list[dict[str, float]], str]:
+    """n sets of the front-end curves' fitted values (as dotted changes) drawn from their sampling distribution
+    (normal in log-parameters, the calibration block's `acquisition -> log_covariance`), and what they rest on.
+
+    None when the curves were not fitted by `sim calibrate` or have been edited since (then only the noise of
+    single futures is in the bands, and the method says so)."""
+    acq = (scenario.calibration or {}).get("acquisition") or {}
+    names, fitted, cov = acq.get("parameters"), acq.get("fitted_values"), acq.get("log_covariance")
+    if not names or fitted is None or cov is None:
+        return [], "no fitted acquisition curves"
+    paths, current = [], []
+    for name in names:
+        channel, field = name.split(".")
+        if channel not in scenario.channels:
+            return [], "the acquisition curves were edited"
+        paths.append(f"channels.{channel}.reach.{field}")
+        current.append(float(getattr(scenario.channels[channel].reach, field)))
+    current = np.array(current)
+    if not np.allclose(current, np.array(fitted, dtype=float), rtol=1e-4):
+        return [], "the acquisition curves were edited"
+    c = np.array(cov, dtype=float)
+    if c.shape != (len(names), len(names)) or not np.all(np.isfinite(c)):
+        return [], "no usable covariance of the acquisition curves"
+    values = np.exp(rng.multivariate_normal(np.log(current), c, size=n, method="eigh"))
+    return [dict(zip(paths, (float(v) for v in row), strict=True)) for row in values], "fitted acquisition curves"
+
+
+def _engine_runs(
+    scenario: Scenario, weeks: int, engine: str, seed: int, base_included: bool, variants: list[dict] | None = None
+) -> dict[str, np.ndarray]:
+    """Daily flows (rows, days) over the forecast weeks: row 0 the scenario's own expected values (or one seeded
+    draw where the engine has no expected mode), then one row per variant (dotted changes: parameter draws),
+    all in one expected-value batch, when the engine simulates batches. Without the base, the runs hold only
+    new customers."""
     from sim.engines import engine_names, get_engine
 
     if engine not in engine_names():
@@ -260,15 +298,21 @@ def _engine_runs(scenario: Scenario, weeks: int, engine: str, seed: int, base_in
             }
         )
     chosen = get_engine(engine)
-    result = chosen.run(run_scenario, seed, sampled=False if chosen.expected_mode else True, keep_orders=False)
     n_days = 7 * weeks
-    cols = ("new_customers", "orders", "revenue", "orders_acquired", "reactivations")
-    return {c: result.daily[c].to_numpy()[None, offset : offset + n_days] for c in cols}
+    if variants and chosen.batch and chosen.expected_mode:
+        from sim.engines.fast import simulate_batch
+
+        rows = [run_scenario, *(run_scenario.with_changes(v) for v in variants)]
+        batch = simulate_batch(rows, mode="expected", seed=seed, keep_daily=True)
+        results = [batch.result(i) for i in range(len(rows))]
+    else:
+        results = [chosen.run(run_scenario, seed, sampled=False if chosen.expected_mode else True, keep_orders=False)]
+    return {c: np.stack([r.daily[c].to_numpy()[offset : offset + n_days] for r in results]) for c in ENGINE_FLOWS}
 
 
-def _poisson_band(mean: np.ndarray, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """(draws, weeks) Poisson counts around expected weekly counts (the noise of single futures)."""
-    return rng.poisson(np.maximum(mean, 0.0), size=(draws, len(mean))).astype(float)
+def _poisson(mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Poisson counts around expected counts (the noise of single futures), same shape."""
+    return rng.poisson(np.maximum(mean, 0.0)).astype(float)
 
 
 def forecast(
@@ -306,25 +350,47 @@ def forecast(
         methods.append(f"existing customers: closed form, bands from {draws} parameter draws ({basis})")
     new = None
     if acquires(scenario) or not closed:
-        new = {k: weekly(v) for k, v in _engine_runs(scenario, weeks, engine, seed, base_included=not closed).items()}
+        variants, what_varies = acquisition_draws(scenario, draws, rng)
+        if not closed:  # the engine simulates the existing customers too: their parameters vary with the curves
+            repeat_sets, basis = parameter_draws(scenario, draws, rng)
+            names = families.FITTERS[family_of(scenario)].param_names
+            repeat = [
+                {f"repeat_purchase.{k}": float(v) for k, v in zip(names, row, strict=True)} for row in repeat_sets
+            ]
+            variants = [{**a, **b} for a, b in zip(variants or [{}] * draws, repeat, strict=True)]
+            what_varies += f" and repeat-purchase parameters ({basis})"
+        new = {k: weekly(v) for k, v in _engine_runs(scenario, weeks, engine, seed, not closed, variants).items()}
+        varied = len(new["orders"]) > 1
         what = "new customers" if closed else "everything (the plan changes the existing customers)"
-        methods.append(f"{what}: {engine} engine, expected values, Poisson bands")
+        methods.append(
+            f"{what}: {engine} engine, expected values, bands from "
+            + (
+                f"{draws} draws of the {what_varies} and the noise of single futures"
+                if varied
+                else f"the noise of single futures only ({what_varies})"
+            )
+        )
     zeros = np.zeros((1, weeks))
     new_cust = (new["new_customers"] if new is not None else zeros)[0]
+    spread = {k: v[1:] if len(v) > 1 else np.repeat(v, draws, axis=0) for k, v in (new or {}).items()}
     if closed:
         new_orders = (new["orders"] if new is not None else zeros)[0]
         new_rev = (new["revenue"] if new is not None else zeros)[0]
         orders_mean, revenue_mean = base_mean + new_orders, base_rev_mean + new_rev
-        new_draws = _poisson_band(new_orders, draws, rng)  # new customers' futures: Poisson around the expectation
+        # new customers' futures: each draw's expectation, then a single future's Poisson noise around it
+        drawn_orders = spread.get("orders", np.zeros((draws, weeks)))
+        new_draws = _poisson(drawn_orders, rng)
         total_orders = base_draws + new_draws
-        total_rev = base_rev_draws + new_draws * _per_order(new_rev, new_orders)
+        total_rev = base_rev_draws + new_draws * _per_order(spread.get("revenue", drawn_orders), drawn_orders)
+        new_cust_draws = _poisson(spread.get("new_customers", np.zeros((draws, weeks))), rng)
     else:
         assert new is not None
         orders_mean, revenue_mean = new["orders"][0], new["revenue"][0]
         base_mean = orders_mean - new["orders_acquired"][0] - new["reactivations"][0]
-        base_draws = _poisson_band(base_mean, draws, rng)
-        total_orders = _poisson_band(orders_mean, draws, rng)
-        total_rev = total_orders * _per_order(revenue_mean, orders_mean)
+        base_draws = _poisson(spread["orders"] - spread["orders_acquired"] - spread["reactivations"], rng)
+        total_orders = _poisson(spread["orders"], rng)
+        total_rev = total_orders * _per_order(spread["revenue"], spread["orders"])
+        new_cust_draws = _poisson(spread["new_customers"], rng)
     means = {
         "base_repeat_orders": base_mean,
         "new_customers": new_cust,
@@ -333,7 +399,7 @@ def forecast(
     }
     bands = {
         "base_repeat_orders": base_draws,
-        "new_customers": _poisson_band(new_cust, draws, rng),
+        "new_customers": new_cust_draws,
         "orders": total_orders,
         "revenue": total_rev,
     }
@@ -347,12 +413,13 @@ def forecast(
     out.attrs["method"] = "; ".join(methods)
     out.attrs["engine_ran"] = new is not None
     out.attrs["base_total_draws"] = base_draws.sum(axis=1)
+    out.attrs["new_customers_total_draws"] = new_cust_draws.sum(axis=1)
     return out
 
 
 def _per_order(revenue: np.ndarray, orders: np.ndarray) -> np.ndarray:
-    """Revenue per order, week by week (0 in weeks without orders)."""
-    return np.divide(revenue, orders, out=np.zeros(len(orders)), where=orders > 0)
+    """Revenue per order, week by week (0 in weeks without orders), same shape."""
+    return np.divide(revenue, orders, out=np.zeros(np.shape(orders)), where=orders > 0)
 
 
 def customer_pieces(scenario: Scenario, x, t_x, T, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

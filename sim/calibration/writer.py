@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.calibration.acquisition import CONVERSION_MONTHLY, conversion_lag_matrix, fit_spend_response
+from sim.calibration.acquisition import (
+    CONVERSION_MONTHLY,
+    conversion_lag_matrix,
+    fit_spend_response,
+    rate_log_covariance,
+)
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
 from sim.model import scenario as schema
@@ -271,6 +276,10 @@ def _acquisition(cal, plan, spend_source: str | None, warnings: list[str]):
         acq = {
             "method": f"no spend log: one unattributed channel at the new-customer rate of the last {RECENT_DAYS} days",
             "recent_new_customers": recent_new,
+            "parameters": ["unattributed.max_reach"],
+            "fitted_values": [_r(max(2.0 * monthly_new, 1e-6))],
+            # the rate is a Poisson count: forecasts draw the channel's reach from this (log scale)
+            "log_covariance": rate_log_covariance(recent_new),
         }
         channels["unattributed"] = {"max_reach": max(2.0 * monthly_new, 1e-6), "half_saturation": None, "fitted": False}
         if monthly_new == 0:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from sim.calibration import bgnbd, mbgnbd, paretonbd
+from sim.calibration import bgnbd, families, mbgnbd, paretonbd
 from sim.calibration.calibrate import Assumptions, calibrate
 from sim.calibration.mbgnbd import MBGNBDFitter
 from sim.calibration.summary import summarize
@@ -218,8 +218,54 @@ def test_fit_recovers_simulated_parameters_within_three_standard_errors():
     tx = tx.drop_duplicates().assign(amount=1.0)
     s = summarize(tx, pd.Timestamp("2024-01-01") + pd.Timedelta(days=539))
     fit = MBGNBDFitter().fit(s["frequency"].to_numpy(), s["recency"].to_numpy(), s["age"].to_numpy())
+    assert fit.collapsed_ == []  # heterogeneous truth: nothing pinned
     for k, v in truth.items():
         assert abs(fit.params_[k] - v) < 3 * fit.standard_errors_[k], (k, fit.params_[k], fit.standard_errors_[k])
+
+
+def _alike_dropout_export(family: str, seed: int, n: int = 2000, days: int = 540):
+    """(x, t_x, T) of customers with a Gamma(0.7, 50) purchase rate and one dropout for all: p = 0.2 after each
+    order (MBG/NBD) or a lifetime of mean 150 days (Pareto/NBD), first purchases over 240 days."""
+    rng = np.random.default_rng(seed)
+    if family == "pareto":
+        lam = rng.gamma(0.7, 1.0 / 50.0, size=n)
+        start = rng.uniform(0.0, 240.0, size=n)
+        end = np.minimum(start + rng.exponential(150.0, size=n), days)
+        counts = rng.poisson(lam * (end - start))
+        buyer = np.repeat(np.arange(n), counts)  # a Poisson process's purchases fall uniformly in its lifetime
+        later = start[buyer] + rng.uniform(0.0, 1.0, counts.sum()) * (end - start)[buyer]
+        cust, when = np.concatenate([np.arange(n), buyer]), np.concatenate([start, later])
+    else:
+        cust, when = mbgnbd.simulate_transactions(n, 0.7, 50.0, 2e5, 8e5, days, rng, acquisition_days=240)
+    tx = pd.DataFrame({"customer_id": cust, "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(np.floor(when), "D")})
+    s = summarize(tx.drop_duplicates().assign(amount=1.0), pd.Timestamp("2024-01-01") + pd.Timedelta(days=days - 1))
+    return s["frequency"].to_numpy(), s["recency"].to_numpy(), s["age"].to_numpy()
+
+
+@pytest.mark.parametrize("family", ["mbgnbd", "pareto"])
+def test_a_dropout_alike_for_every_customer_is_a_limit_not_a_failure(family):
+    """Every customer with the same dropout: on about half of such exports (seed 4 here) the likelihood rises
+    towards a Beta or Gamma collapsed to a point, a ridge the fit pins at a finite concentration (same mean,
+    same likelihood) with the covariance of the free directions, instead of stopping with "the likelihood is
+    flat"; the mean dropout is recovered and the model's mixing classes of the pinned values are finite."""
+    from sim.model.repeat import latent_classes
+
+    fit = families.FITTERS[family]().fit(*_alike_dropout_export(family, seed=4))
+    assert fit.collapsed_ == ["dropout"], (fit.params_, fit.collapsed_)
+    cov = fit.log_covariance_
+    assert np.all(np.isfinite(cov)) and np.all(np.linalg.eigvalsh(cov) > -1e-12)
+    p = fit.params_
+    if family == "pareto":
+        mean_truth, mean, slope = 1.0 / 150.0, p["s"] / p["beta"], 1.0
+    else:
+        mean_truth, mean = 0.2, p["a"] / (p["a"] + p["b"])
+        slope = 1.0 - mean  # d log(mean) / d log a = -d log(mean) / d log b
+    se_mean = mean * slope * np.sqrt(cov[2, 2] + cov[3, 3] - 2.0 * cov[2, 3])  # delta method
+    assert se_mean > 0 and abs(mean - mean_truth) < 3.5 * se_mean, (mean, se_mean)
+    assert abs(p["r"] - 0.7) < 3 * fit.standard_errors_["r"]
+    _, drop_k, w_k = latent_classes(family, p["r"], p["alpha"], *(p[k] for k in fit.param_names[2:]))
+    assert np.all(np.isfinite(drop_k)) and np.all(np.isfinite(w_k)) and abs(w_k.sum() - 1) < 1e-9
+    assert np.all(np.isfinite(fit.draw_params(50, np.random.default_rng(0))))
 
 
 # -- the sample client export ---------------------------------------------------------------------------

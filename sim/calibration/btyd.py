@@ -19,6 +19,11 @@ from scipy import optimize
 from sim.errors import DataError
 
 MAX_EXP = 30.0  # log-parameters are bounded to exp(+-30): beyond that a fit has run away, not converged
+# A mixing distribution whose spread the data cannot see runs off along a ridge where both of its parameters grow at
+# a fixed mean (the limit: every customer alike). Beyond these concentrations it is pinned (see `_pin_collapsed`):
+# a Gamma's shape 150 (coefficient of variation 8%), a Beta's a + b 1000 (the model's quadrature of the mixing
+# distributions, `sim.model.repeat`, overflows beyond about 170 and 1020)
+COLLAPSED = {"gamma": 150.0, "beta": 1000.0}
 
 
 class RepeatPurchaseFitter:
@@ -36,6 +41,12 @@ class RepeatPurchaseFitter:
     family: ClassVar[str] = ""
     label: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
+    # each mixing distribution: its two parameters by index in param_names (Gamma shape and rate, Beta a and b),
+    # its kind and what it mixes
+    mixing: ClassVar[tuple[tuple[int, int, str, str], ...]] = (
+        (0, 1, "gamma", "purchase rate"),
+        (2, 3, "beta", "dropout"),
+    )
     citation: ClassVar[str] = ""
     log_likelihood: ClassVar[Callable[..., np.ndarray]]
     # the family's closed forms and posterior, each taking the parameters first (set by each family)
@@ -54,6 +65,7 @@ class RepeatPurchaseFitter:
         self.iterations_: int = 0  # every iteration of every start and restart
         self.message_: str = ""
         self.n_customers_: int = 0
+        self.collapsed_: list[str] = []  # mixing distributions at their every-customer-alike limit
 
     # -- the fit ---------------------------------------------------------------------------------------
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
@@ -131,12 +143,12 @@ class RepeatPurchaseFitter:
         self.iterations_ += int(again.nit)
         if again.fun <= best.fun:
             best = again
-        xopt = best.x
         self.message_ = str(best.message)
+        xopt, basis, best_fun = self._pin_collapsed(fun, best.x, best.fun, opts)
         found = f"{int(n)} customers, {int(np.sum(np.asarray(x) > 0))} repeat buyers"
         allowed = "a longer history (a later --until or an export covering more months) or more customers"
         at_bound = [self.param_names[i] for i in range(len(xopt)) if not abs(xopt[i]) < MAX_EXP - 0.5]
-        if at_bound or best.fun >= 1e10:
+        if at_bound or best_fun >= 1e10:
             raise DataError(
                 f"the {self.label} repeat-purchase fit did not converge"
                 + (f" (parameter {', '.join(at_bound)} ran to its limit)" if at_bound else ""),
@@ -145,6 +157,7 @@ class RepeatPurchaseFitter:
                 allowed=allowed,
             )
         hess = hessian_from_gradient(lambda p: fun(p)[1], xopt, g0=fun(xopt)[1]) * n
+        hess = basis.T @ hess @ basis  # the Hessian in the directions left free (all, unless one collapsed)
         eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([np.nan])
         if not np.all(eig > 1e-9 * max(float(np.max(np.abs(eig))), 1.0)):
             # a flat direction: the maximum is not a point, the data cannot pin the parameters
@@ -155,14 +168,69 @@ class RepeatPurchaseFitter:
                 allowed=allowed,
             )
         theta = np.exp(xopt)
-        self.log_covariance_ = np.linalg.inv(hess)
-        self.converged_ = bool(best.success or np.max(np.abs(fun(xopt)[1])) < 1e-5)
+        self.log_covariance_ = basis @ np.linalg.inv(hess) @ basis.T
+        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ fun(xopt)[1])) < 1e-5)
         self.params_ = dict(zip(self.param_names, (float(v) for v in theta), strict=True))
         self.standard_errors_ = dict(
             zip(self.param_names, (float(v) for v in theta * np.sqrt(np.diag(self.log_covariance_))), strict=True)
         )
-        self.log_likelihood_ = float(-best.fun * n)
+        self.log_likelihood_ = float(-best_fun * n)
         return self
+
+    def _pin_collapsed(self, fun, xopt: np.ndarray, value: float, opts: dict) -> tuple[np.ndarray, np.ndarray, float]:
+        """(point, basis of the free directions, objective there), with every collapsed mixing distribution pinned.
+
+        When the data show no heterogeneity in a rate or in the dropout, the likelihood rises towards the limit
+        where both parameters of its Gamma or Beta grow without end at a fixed mean (a point mass: every customer
+        alike): a flat ridge, not a failure to fit. The pair is pinned on that ridge at the concentration
+        `COLLAPSED` (the same mean, a spread under 8%, a likelihood within a hair of the limit's), the other
+        directions refitted, and the covariance is that of the free directions (none along the ridge, where
+        forecasts do not move). When the refit shows the likelihood does not keep rising along the ridge (the
+        search had only stalled far out on a flat slope), the full search resumes from there instead."""
+        k = len(xopt)
+        pinned = self._collapsed_pairs(xopt)
+        self.collapsed_ = []
+        if not pinned:
+            return xopt, np.eye(k), value
+        x0 = xopt.copy()
+        ridges = []
+        for i, j, log_conc in pinned:
+            x0[[i, j]] -= log_conc - np.log(COLLAPSED[self._kind(i)])
+            u = np.zeros(k)
+            u[[i, j]] = 1.0 / np.sqrt(2.0)
+            ridges.append(u)
+        q, _ = np.linalg.qr(np.column_stack([*ridges, np.eye(k)]))
+        basis = q[:, len(ridges) : k]  # orthonormal, orthogonal to the pinned ridges
+
+        def reduced(z: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = fun(x0 + basis @ z)
+            return v, basis.T @ g
+
+        res = optimize.minimize(reduced, np.zeros(k - len(ridges)), jac=True, method="BFGS", options=opts)
+        self.iterations_ += int(res.nit)
+        point = x0 + basis @ res.x
+        grad = fun(point)[1]
+        rising = all(float(u @ grad) <= 0.0 for u in ridges)  # the likelihood still rises outwards
+        if not rising or len(self._collapsed_pairs(point, 0.5)) < len(ridges):
+            again = optimize.minimize(fun, point, jac=True, method="BFGS", options=opts)
+            self.iterations_ += int(again.nit)
+            return again.x, np.eye(k), float(again.fun)
+        self.collapsed_ = [label for i, _, _, label in type(self).mixing if any(i == p[0] for p in pinned)]
+        self.message_ += f"; {', '.join(self.collapsed_)} alike for every customer (mixing distribution pinned)"
+        return point, basis, float(res.fun)
+
+    def _kind(self, i: int) -> str:
+        return next(kind for a, _, kind, _ in type(self).mixing if a == i)
+
+    def _collapsed_pairs(self, logp: np.ndarray, scale: float = 1.0) -> list[tuple[int, int, float]]:
+        """(i, j, log concentration) of the mixing distributions beyond `scale` x `COLLAPSED`: a Gamma's shape, a
+        Beta's a + b, with the pair's second parameter grown too (the ridge, not a lone large shape)."""
+        out = []
+        for i, j, kind, _ in type(self).mixing:
+            log_conc = logp[i] if kind == "gamma" else float(np.logaddexp(logp[i], logp[j]))
+            if log_conc > np.log(scale * COLLAPSED[kind]) and logp[j] > np.log(scale * COLLAPSED[kind]) / 2.0:
+                out.append((i, j, float(log_conc)))
+        return out
 
     # -- uses of the fit --------------------------------------------------------------------------------
     @property
@@ -197,6 +265,7 @@ class RepeatPurchaseFitter:
             "log_likelihood": self.log_likelihood_,
             "converged": self.converged_,
             "iterations": self.iterations_,
+            **({"alike_for_every_customer": list(self.collapsed_)} if self.collapsed_ else {}),
         }
 
 

@@ -242,6 +242,12 @@ def fit_repeat_purchase(
 def _check_fit(fit: RepeatPurchaseFitter, warnings: list[str]) -> None:
     if not fit.converged_:
         warnings.append(f"the optimizer reported: {fit.message_}")
+    for label in fit.collapsed_:
+        warnings.append(
+            f"the {label} looks the same for every customer (its Gamma or Beta collapsed to a point): its two"
+            " parameters are pinned at a large concentration with the fitted mean, and their standard errors"
+            " describe only that mean"
+        )
     rel = {k: fit.standard_errors_[k] / fit.params_[k] for k in fit.params_}
     if any(not np.isfinite(v) for v in rel.values()):
         warnings.append("the Hessian is not positive definite: standard errors are unavailable (a flat likelihood)")

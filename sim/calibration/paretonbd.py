@@ -333,6 +333,7 @@ class ParetoNBDFitter(RepeatPurchaseFitter):
     label = "Pareto/NBD"
     citation = "Schmittlein, Morrison & Colombo (1987); likelihood: Fader & Hardie (2005) note, eq. 22"
     param_names = PARAM_NAMES
+    mixing = ((0, 1, "gamma", "purchase rate"), (2, 3, "gamma", "dropout"))  # mu ~ Gamma(s, beta)
     log_likelihood = staticmethod(log_likelihood)
     gradients_fn = staticmethod(log_likelihood_and_gradients)
     time_hessian_fn = staticmethod(time_hessian)

@@ -180,8 +180,11 @@ def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: 
     return active * p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
 
 
-def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_can_end: bool = False):
-    """(active, lambda, p) of each customer drawn from the posterior given (x, t_x, T).
+def draw_posterior(
+    r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_can_end: bool = False, *, dead: bool = True
+):
+    """(active, lambda, p) of each customer drawn from the posterior given (x, t_x, T); with `dead=False` lambda
+    and p are drawn for the active customers only (NaN for the others: what forecasts need).
 
     With the likelihood split as in `log_likelihood`: active at T with probability `p_alive`, then
     lambda ~ Gamma(r+x, rate alpha+T), p ~ Beta(a, b+k); otherwise the customer dropped out right after the
@@ -192,6 +195,11 @@ def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_ca
     T = np.asarray(T, dtype=float)
     k = _chances(x, first_can_end)
     active = rng.random(len(x)) < p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
+    if not dead:  # speed: a forecast needs nothing of those who have left
+        lam, p = np.full(len(x), np.nan), np.full(len(x), np.nan)
+        lam[active] = rng.gamma(r + x[active], 1.0 / (alpha + T[active]))
+        p[active] = rng.beta(a, (b + k)[active])
+        return active, lam, p
     rate = np.where(active, alpha + T, alpha + t_x)
     lam = rng.gamma(r + x, 1.0 / rate)
     p = np.empty(len(x))

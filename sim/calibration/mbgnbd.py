@@ -73,10 +73,10 @@ def conditional_expected_if_active(t, x, T, r, alpha, a, b) -> np.ndarray:
     return bgnbd.conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end=True)
 
 
-def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator):
+def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, *, dead: bool = True):
     """(active, lambda, p) of each customer from the MBG/NBD posterior: active with `p_alive`, then
     lambda ~ Gamma(r+x, rate alpha+T), p ~ Beta(a, b+x+1); else lambda ~ Gamma(r+x, alpha+t_x), p ~ Beta(a+1, b+x)."""
-    return bgnbd.draw_posterior(r, alpha, a, b, x, t_x, T, rng, first_can_end=True)
+    return bgnbd.draw_posterior(r, alpha, a, b, x, t_x, T, rng, first_can_end=True, dead=dead)
 
 
 def simulate_transactions(n, r, alpha, a, b, horizon_days, rng, acquisition_days=None):

@@ -229,8 +229,9 @@ def conditional_expected_purchases(t, x, t_x, T, r, alpha, s, beta) -> np.ndarra
 GRID = 33  # points of the inverse-CDF grid of a dropped-out customer's dropout time
 
 
-def draw_posterior(r, alpha, s, beta, x, t_x, T, rng: np.random.Generator):
-    """(active, lambda, mu) of each customer drawn from the Pareto/NBD posterior given (x, t_x, T).
+def draw_posterior(r, alpha, s, beta, x, t_x, T, rng: np.random.Generator, *, dead: bool = True):
+    """(active, lambda, mu) of each customer drawn from the Pareto/NBD posterior given (x, t_x, T); with
+    `dead=False` lambda and mu are drawn for the active customers only (NaN for the others: what forecasts need).
 
     Active at T with probability `p_alive`: then lambda ~ Gamma(r+x, rate alpha+T), mu ~ Gamma(s, rate beta+T).
     Otherwise the customer dropped out at a time tau in (t_x, T) with density proportional to
@@ -242,6 +243,11 @@ def draw_posterior(r, alpha, s, beta, x, t_x, T, rng: np.random.Generator):
     T = np.asarray(T, dtype=float)
     n = len(x)
     active = rng.random(n) < p_alive(r, alpha, s, beta, x, t_x, T)
+    if not dead:  # speed: a forecast needs no dropout time of those who have left
+        lam, mu = np.full(n, np.nan), np.full(n, np.nan)
+        lam[active] = rng.gamma(r + x[active], 1.0 / (alpha + T[active]))
+        mu[active] = rng.gamma(s, 1.0 / (beta + T[active]))
+        return active, lam, mu
     tau = T.copy()
     dead = np.flatnonzero(~active)
     if len(dead):

@@ -78,12 +78,15 @@ def _forecasts(fitter: RepeatPurchaseFitter, summary: pd.DataFrame, days: np.nda
     once per distinct (x, T), at every 7th day (and the last), and the cumulative curve interpolated linearly
     in between (it is smooth: the daily values differ from the exact ones by far less than one transaction).
     """
-    module = families.module(fitter.family)
     params = fitter.values
     x, t_x, T = histories(summary)
     knots = np.unique(np.concatenate([[0.0], np.arange(7.0, days.max(), 7.0), [days.max()]]))
     uniq, inverse = unique_rows(np.stack([x, t_x, T], axis=1))
     w = np.bincount(inverse, minlength=len(uniq)).astype(float)
+    if fitter.family not in families.MODULES:  # a candidate the model cannot simulate (e.g. with stayers)
+        per = fitter.conditional_expected_purchases(knots, uniq[:, 0], uniq[:, 1], uniq[:, 2])  # (histories, knots)
+        return np.interp(days, knots, w @ per), per[inverse, -1]
+    module = families.module(fitter.family)
     alive = module.p_alive(*params, uniq[:, 0], uniq[:, 1], uniq[:, 2])
     xT, group = unique_rows(uniq[:, [0, 2]])
     active = module.conditional_expected_if_active(knots[None, :], xT[:, :1], xT[:, 1:], *params)
@@ -118,10 +121,13 @@ def evaluate(fitter: RepeatPurchaseFitter, split: TimeSplit) -> dict[str, Any]:
 
 
 def compare_families(
-    fitters: dict[str, type[RepeatPurchaseFitter]], split: TimeSplit, source: str
+    fitters: dict[str, type[RepeatPurchaseFitter]],
+    split: TimeSplit,
+    source: str,
+    starts: dict[str, dict[str, float]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, RepeatPurchaseFitter]]:
-    """Fit every family on the earlier part and score its holdout forecast; a family that cannot be fitted
-    there is reported with its reason instead of a score."""
+    """Fit every family on the earlier part (from `starts[name]` when given) and score its holdout forecast; a
+    family that cannot be fitted there is reported with its reason instead of a score."""
     from sim.errors import DataError
 
     results: dict[str, dict[str, Any]] = {}
@@ -129,7 +135,7 @@ def compare_families(
     x, t_x, T = histories(split.summary)
     for name, cls in fitters.items():
         try:
-            f = cls().fit(x, t_x, T, source=source)
+            f = cls().fit(x, t_x, T, source=source, start=(starts or {}).get(name))
         except DataError as exc:
             results[name] = {"fitted": False, "reason": exc.message}
             continue
@@ -137,6 +143,36 @@ def compare_families(
         results[name] = {"fitted": True, **evaluate(f, split), "log_likelihood": f.log_likelihood_}
         results[name]["aic"] = 2 * len(f.param_names) - 2 * f.log_likelihood_
     return results, fitted
+
+
+def compare_stayers(
+    base: str,
+    results: dict[str, dict[str, Any]],
+    fitted: dict[str, RepeatPurchaseFitter],
+    split: TimeSplit,
+    source: str,
+) -> str:
+    """Add `base` with a never-dropout segment (`sim.calibration.stayers`) to the comparison, fitted on the same
+    earlier part from `base`'s fit; returns its name. A share that runs to 0 is reported as not fitted."""
+    from sim.calibration.stayers import with_stayers
+
+    cls = with_stayers(families.FITTERS[base])
+    start = {**fitted[base].params_, "stayer_odds": 0.1} if base in fitted else None
+    more, more_fitted = compare_families(
+        {cls.family: cls}, split, source, starts={cls.family: start} if start else None
+    )
+    if not more[cls.family]["fitted"]:
+        more[cls.family]["reason"] = (
+            f"no never-dropout segment in the data (its share's likelihood is flat or runs to 0: {more[cls.family]['reason']})"
+        )
+    results.update(more)
+    fitted.update(more_fitted)
+    if cls.family in more_fitted:
+        results[cls.family]["stayer_share"] = more_fitted[cls.family].stayer_share
+        if base in fitted:  # in sample: twice the log-likelihood gained by the share (1 degree of freedom)
+            gain = more_fitted[cls.family].log_likelihood_ - fitted[base].log_likelihood_
+            results[cls.family]["likelihood_ratio"] = 2.0 * gain
+    return cls.family
 
 
 def choose(results: dict[str, dict[str, Any]], default: str) -> str:

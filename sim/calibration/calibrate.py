@@ -197,13 +197,15 @@ def fit_repeat_purchase(
     fitted: dict[str, RepeatPurchaseFitter] = {}
     if split is not None and len(split.summary) >= MIN_CUSTOMERS:
         results, fitted = backtest.compare_families(candidates, split, source)
+        if model is None:  # what else the data may support: the best family with a never-dropout segment
+            backtest.compare_stayers(backtest.choose(results, families.DEFAULT), results, fitted, split, source)
         best = model or backtest.choose(results, families.DEFAULT)
         usable = {k: v for k, v in results.items() if k in families.supported()}
         chosen = best if best in families.supported() else backtest.choose(usable, families.DEFAULT)
         choice["best_out_of_sample"] = best
         if chosen != best:
             warnings.append(
-                f"{families.FITTERS[best].label} forecast best out of sample, but the model cannot simulate it yet:"
+                f"{fitted[best].label} forecast best out of sample, but the model cannot simulate it yet:"
                 f" the scenario uses {families.FITTERS[chosen].label} (see calibration -> model_choice)"
             )
         choice.update(
@@ -212,7 +214,9 @@ def fit_repeat_purchase(
                     "time split inside the calibration window: each family fitted on the history up to"
                     f" {split.split.date()} and its forecast of those customers' repeat transactions over the next"
                     f" {split.days} days compared with what they did; chosen by the smallest tracking error (mean"
-                    " gap between the forecast and actual cumulative curves, over the actual total)"
+                    " gap between the forecast and actual cumulative curves, over the actual total); the best family"
+                    " is also tried with a segment that never drops out (`<family>+stayers`), which the scenario"
+                    " cannot carry yet: a warning says when it forecast better"
                 ),
                 "split": str(split.split.date()),
                 "holdout_days": split.days,

@@ -24,6 +24,7 @@ MAX_EXP = 30.0  # log-parameters are bounded to exp(+-30): beyond that a fit has
 # a Gamma's shape 150 (coefficient of variation 8%), a Beta's a + b 1000 (the model's quadrature of the mixing
 # distributions, `sim.model.repeat`, overflows beyond about 170 and 1020)
 COLLAPSED = {"gamma": 150.0, "beta": 1000.0}
+GTOL = 1e-9  # BFGS stops when every gradient component of the mean negative log-likelihood is below this
 
 
 class RepeatPurchaseFitter:
@@ -123,7 +124,7 @@ class RepeatPurchaseFitter:
         mean_x = max(float(np.average(x, weights=weights)), 0.05)
         mean_T = max(float(np.average(T, weights=weights)), 1.0)
         # BFGS, not L-BFGS-B: the latter's BLAS calls wake OpenBLAS threads, ten times slower on a busy machine
-        opts = {"maxiter": 2000, "gtol": 1e-9}
+        opts = {"maxiter": 2000, "gtol": GTOL}
         starts = self._starts(mean_x, mean_T)
         if start is not None:
             starts = [np.log([start[k] for k in self.param_names]), *starts]

@@ -28,6 +28,10 @@ from sim.errors import DataError, UserInputError
 from sim.model import scenario as schema
 from sim.model.scenario import Retention, Winback, parse_scenario
 
+# speed: libyaml's C loader and dumper where PyYAML has them (the calibration block is long), else Python's
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
 MARKET_MULTIPLE = 50  # default market size: this many times the customers seen and expected in 3 years
 RECENT_DAYS = 91  # the new-customer rate without a spend log: the last quarter before the cut-off
 HORIZON_MONTHS = 36
@@ -679,13 +683,15 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
         body, cal.comments
     )
     # the hand-written part must read back to the scenario; the calibration block is PyYAML's own dump
-    assert yaml.safe_load(commented) == body, "the commented YAML must read back to the scenario"
+    assert yaml.load(commented, Loader=_LOADER) == body, "the commented YAML must read back to the scenario"
     text = (
         commented
         + "\n# "
         + cal.comments["calibration"]
         + "\n"
-        + yaml.safe_dump({"calibration": data["calibration"]}, allow_unicode=True, sort_keys=False, width=110)
+        + yaml.dump(
+            {"calibration": data["calibration"]}, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=110
+        )
     )
     parse_scenario(data, str(out))  # validate before anything is written
     try:

@@ -319,7 +319,7 @@ def stripped_text(values: pd.Series) -> pd.Series:
     """The values as text without surrounding spaces (`astype(str).str.strip()`). Speed: each distinct value is
     converted and stripped once (an export repeats its dates, customer ids and amounts many times)."""
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    text = np.array([str(u).strip() for u in uniques], dtype=object)
+    text = np.array([str(u).strip() for u in np.asarray(uniques, dtype=object)], dtype=object)
     return pd.Series(text[codes], index=values.index, dtype=object)
 
 

@@ -5,8 +5,9 @@ order, each in its own module:
 
 1. read the export (`orderlog`) and summarize each customer at the cut-off (`summary`);
 2. choose the repeat-purchase family by out-of-sample accuracy inside the window (`backtest`: fit BG/NBD,
-   MBG/NBD and Pareto/NBD on the earlier part, forecast the later part), unless `model` forces one, and fit
-   it on the whole window (`bgnbd`, `mbgnbd`, `paretonbd`);
+   MBG/NBD and Pareto/NBD on the earlier part, forecast the later part; the best of them also with a segment
+   that never drops out, `stayers`, reported but not yet simulated), unless `model` forces one, and fit it on
+   the whole window (`bgnbd`, `mbgnbd`, `paretonbd`);
 3. with 12 months or more, the monthly seasonal index and the events' uplifts, jointly with that family
    (`seasonality`);
 4. order values: one Gamma or Gamma-Gamma, whichever fits better (`ordervalue`);

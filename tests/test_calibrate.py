@@ -268,6 +268,32 @@ def test_a_dropout_alike_for_every_customer_is_a_limit_not_a_failure(family):
     assert np.all(np.isfinite(fit.draw_params(50, np.random.default_rng(0))))
 
 
+def test_a_collapsed_dropout_survives_the_seasonal_fit_and_the_engine_runs_it(tmp_path):
+    """18 months of an export whose customers share one dropout chance: the joint seasonal fit pins the Beta
+    on its ridge too (unpinned it ran to a, b ~ 1e6, where the model's quadrature overflows), and the written
+    scenario runs in the fast engine with finite flows."""
+    from sim.engines import get_engine
+
+    rng = np.random.default_rng(4)
+    cust, day = mbgnbd.simulate_transactions(2000, 0.7, 50.0, 2e5, 8e5, 540, rng, acquisition_days=240)
+    tx = pd.DataFrame({"customer_id": cust, "order_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, "D")})
+    tx = tx.drop_duplicates()
+    tx["amount"] = np.round(10_000 + rng.gamma(2.0, 5_000.0, len(tx)))
+    tx.to_csv(tmp_path / "orders.csv", index=False)
+    cal = calibrate(tmp_path / "orders.csv", assumptions=Assumptions(currency="KRW"), model="mbgnbd")
+    assert cal.seasonality is not None and cal.repeat.collapsed_ == ["dropout"]
+    assert cal.repeat.params_["a"] + cal.repeat.params_["b"] == pytest.approx(
+        1000.0, rel=0.01
+    )  # the pinned concentration
+    assert any("the same for every customer" in w for w in cal.warnings)
+    assert np.all(np.isfinite(cal.repeat.log_covariance_))
+    path, _ = write_calibration(cal, tmp_path / "alike.yaml")
+    scenario = load_scenario(path).with_changes({"simulation.horizon_months": 2})
+    daily = get_engine("fast").run(scenario, 1, keep_orders=False).daily
+    assert np.all(np.isfinite(daily[["customer", "orders", "revenue"]].to_numpy()))
+    assert daily["orders"].sum() > 0
+
+
 # -- the sample client export ---------------------------------------------------------------------------
 
 

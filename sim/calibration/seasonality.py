@@ -340,22 +340,29 @@ class _JointFit:
         # speed: BFGS started from the BHHH curvature needs a fraction of the iterations of one started from I
         opts["hess_inv0"] = inverse_curvature(self.outer_product(start))
         res = optimize.minimize(self._value_and_grad, start, jac=True, method="BFGS", options=opts)
-        self.iterations_ = int(res.nit)
-        self.converged_ = bool(res.success or np.max(np.abs(res.jac)) < 1e-6)
-        self.message_ = str(res.message)
-        theta = res.x
-        hess = self.hessian(theta, res.jac) * self.n
+        before = self.fitter.iterations_
+        self.fitter.message_ = str(res.message)
+        # a dropout or rate alike for every customer: the family's mixing distribution pinned on its ridge
+        # (`RepeatPurchaseFitter._pin_collapsed`), the covariance that of the directions left free
+        plain = {k: v for k, v in opts.items() if k != "hess_inv0"}
+        theta, basis, value = self.fitter._pin_collapsed(self._value_and_grad, res.x, float(res.fun), plain)
+        grad = self._value_and_grad(theta)[1]
+        self.iterations_ = int(res.nit) + self.fitter.iterations_ - before
+        self.fitter.iterations_ = before  # `estimate` adds the joint fit's iterations
+        self.converged_ = bool(res.success or np.max(np.abs(basis.T @ grad)) < 1e-6)
+        self.message_ = self.fitter.message_
+        hess = basis.T @ self.hessian(theta, grad) @ basis * self.n
         try:
-            cov = np.linalg.inv(hess)
+            cov = basis @ np.linalg.inv(hess) @ basis.T
         except np.linalg.LinAlgError:
-            cov = np.full_like(hess, np.nan)
+            cov = np.full((len(theta), len(theta)), np.nan)
         if not np.all(np.isfinite(np.diag(cov))) or np.any(np.diag(cov) < 0):
             raise DataError(
                 "the seasonal index could not be estimated (the likelihood is flat)",
                 file=source,
                 allowed="an order log covering 12 months or more with repeat purchases in most months",
             )
-        self.log_likelihood_ = float(-res.fun * self.n)
+        self.log_likelihood_ = float(-value * self.n)
         return theta, cov
 
     def hessian(self, theta: np.ndarray, grad: np.ndarray, step: float = 1e-5) -> np.ndarray:

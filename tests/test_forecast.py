@@ -179,7 +179,8 @@ def test_bands_hold_the_truth_about_ninety_percent_of_the_time():
     statistics, computed below), +- 3.2 points (binomial) over 100 exports. Spread: the standardized errors
     z = (actual - forecast) / spread have a standard deviation of 1 +- 0.07; a band of simulation noise alone
     (the fitted values without their sampling distribution) gives about 1.32 and 82% coverage on such exports,
-    which the spread check rejects. Bias: the mean z is 0 +- 0.1. (Which end of the cut-off day T counts to is
+    beyond the spread check's bound of 1.25 (the coverage check alone would pass it). Bias: the mean z is
+    0 +- 0.1. (Which end of the cut-off day T counts to is
     too small a bias for 100 exports; `summarize`'s docstring gives its measurement.)"""
     truth = (0.8, 60.0, 1.0, 3.0)
     rng = np.random.default_rng(2026)

@@ -288,6 +288,7 @@ def test_a_collapsed_dropout_survives_the_seasonal_fit_and_the_engine_runs_it(tm
     assert any("the same for every customer" in w for w in cal.warnings)
     assert np.all(np.isfinite(cal.repeat.log_covariance_))
     path, _ = write_calibration(cal, tmp_path / "alike.yaml")
+    assert path.read_text(encoding="utf-8").count("pinned: the data show no spread between customers") == 2  # a, b
     scenario = load_scenario(path).with_changes({"simulation.horizon_months": 2})
     daily = get_engine("fast").run(scenario, 1, keep_orders=False).daily
     assert np.all(np.isfinite(daily[["customer", "orders", "revenue"]].to_numpy()))

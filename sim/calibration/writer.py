@@ -424,9 +424,12 @@ def _repeat_purchase(s, c, cal) -> None:
         "s": "[1] Gamma shape of the dropout hazard",
         "beta": "[days] Gamma rate of the dropout hazard; mean lifetime beta/(s-1) days",
     }
+    pinned = {fit.param_names[idx] for i, j, _, label in type(fit).mixing if label in fit.collapsed_ for idx in (i, j)}
     for k, v in fit.params_.items():
         rp[k] = _r(v)
-        c[f"repeat_purchase.{k}"] = f"{meaning[k]}; fitted, se {_fmt(fit.standard_errors_[k])}"
+        c[f"repeat_purchase.{k}"] = f"{meaning[k]}; fitted, se {_fmt(fit.standard_errors_[k])}" + (
+            " (pinned: the data show no spread between customers; only the mean is fitted)" if k in pinned else ""
+        )
     s["repeat_purchase"] = rp
     c["repeat_purchase"] = f"how customers buy again: {fit.label}, maximum likelihood on the order log"
 

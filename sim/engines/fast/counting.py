@@ -111,13 +111,15 @@ class LeanExpected:
         self.X = np.ascontiguousarray(active[0], dtype=float)  # (2, R, Dn, S)
         self.L = np.ascontiguousarray(lapsed[0], dtype=float)  # (R, Dn, S)
         self.W = np.stack([weight1[0], weight2[0]]).astype(float)  # (2, R, Dn, S): both weights, one call each
-        self.orderers = np.empty_like(self.X)  # today's orders, then the orderers after the order
+        self.orderers = np.empty_like(self.X)  # today's orders, then the stage switches they make
+        self.leaving = np.empty_like(self.X)
         self.react = np.zeros_like(self.L)
         self.tmp = np.empty_like(self.L)
         self.tmp2 = np.empty_like(self.L)
         self.scaled = np.empty_like(self.W)
         self.ones = np.ones(self.K)
         self.any_react = False
+        self.w1_positive = False
         self.G = 1
 
     def _class_sum(self, x: np.ndarray) -> np.ndarray:
@@ -145,9 +147,16 @@ class LeanExpected:
         np.multiply(self.W, chance, out=self.scaled)  # (c W1, c W2)
         react, c_w2 = self.scaled
         self.react[...] = react
-        self.tmp[...] = 0.0
         np.multiply(c_w2, W2, out=self.tmp2)
-        np.divide(self.tmp2, W1, out=self.tmp, where=W1 > 0.0)  # c W2^2 / W1, before W1 changes
+        # c W2^2 / W1, before W1 changes; where W1 = 0 (no lapsed people in a class) W2 = 0 too; once every
+        # class of every row has lapsed people it stays so (a day takes back less than all), so the test stops
+        if not self.w1_positive:
+            self.w1_positive = bool(W1.min() > 0.0)
+        if self.w1_positive:
+            np.divide(self.tmp2, W1, out=self.tmp)
+        else:
+            self.tmp[...] = 0.0
+            np.divide(self.tmp2, W1, out=self.tmp, where=W1 > 0.0)
         W1 -= c_w2
         W2 -= self.tmp
         self.L -= self.react
@@ -159,38 +168,35 @@ class LeanExpected:
         return self._class_sum(self.orderers)[None]
 
     def fates(self, new_by_class, drop2, step_c, fall_l, step_first, hazard) -> np.ndarray:
-        """`Groups.fates` with one group and expectations, in place."""
-        X, orderers, tmp = self.X, self.orderers, self.tmp
-        X -= orderers
-        if self.any_react:
-            orderers[CUSTOMER] += self.react
-        first_dropout = self.family.first_order_dropout
-        if first_dropout:
-            orderers[CUSTOMER] += new_by_class
-        # lapsing = orderers x dropout, by stage; staying customers step up, staying loyal fall back
-        lapsing = self.tmp2
-        np.multiply(orderers[CUSTOMER], drop2[CUSTOMER], out=lapsing)
-        np.multiply(orderers[LOYAL], drop2[LOYAL], out=tmp)
-        lapsing += tmp
-        keep_c = 1.0 - drop2[CUSTOMER] - step_c  # small arrays: (R|1, Dn, S)
-        keep_l = 1.0 - drop2[LOYAL] - fall_l
-        np.multiply(orderers[LOYAL], fall_l, out=tmp)
-        X[CUSTOMER] += tmp
-        np.multiply(orderers[CUSTOMER], step_c, out=tmp)
-        X[LOYAL] += tmp
-        orderers[CUSTOMER] *= keep_c
-        orderers[LOYAL] *= keep_l
-        X += orderers
-        if not first_dropout:  # first orders: no dropout, a step up to loyal after a good order
+        """`Groups.fates` with one group and expectations, in place. Orderers who stay are not taken out and
+        put back: only those leaving and those switching stage move (a few passes over the class arrays)."""
+        X, orders, leaving, tmp = self.X, self.orderers, self.leaving, self.tmp
+        if self.any_react:  # comebacks rejoin as customers, their order a repeat order
+            orders[CUSTOMER] += self.react
+            X[CUSTOMER] += self.react
+        if self.family.first_order_dropout:  # first orders: like any other (MBG/NBD)
+            orders[CUSTOMER] += new_by_class
+            X[CUSTOMER] += new_by_class
+        else:  # no dropout after a first order, a step up to loyal after a good one
             np.multiply(new_by_class, step_first, out=tmp)
-            X[LOYAL] += tmp
             X[CUSTOMER] += new_by_class
             X[CUSTOMER] -= tmp
+            X[LOYAL] += tmp
+        np.multiply(orders, drop2, out=leaving)
+        X -= leaving
+        lapsing = self.tmp2
+        np.add(leaving[CUSTOMER], leaving[LOYAL], out=lapsing)
+        # orders become the stage switches: customers stepping up, loyal falling back (joint chances per order)
+        orders[CUSTOMER] *= step_c
+        orders[LOYAL] *= fall_l
+        np.subtract(orders[LOYAL], orders[CUSTOMER], out=tmp)  # net flow from loyal back to customer
+        X[CUSTOMER] += tmp
+        X[LOYAL] -= tmp
         if hazard is not None:  # Pareto/NBD's clock
-            np.multiply(X, hazard, out=orderers)
-            X -= orderers
-            lapsing += orderers[CUSTOMER]
-            lapsing += orderers[LOYAL]
+            np.multiply(X, hazard, out=leaving)
+            X -= leaving
+            lapsing += leaving[CUSTOMER]
+            lapsing += leaving[LOYAL]
         self.L += lapsing
         self.W += lapsing
         return self._class_sum(lapsing)

@@ -86,8 +86,9 @@ def run_days(
         people = Groups(state.active, state.lapsed, state.weight1, state.weight2, draw, fam)
     never, forgot_pool, A = state.never_met, state.forgot, state.aware
     # speed: month-major drivers (M, S), so a day reads one contiguous row
-    reach = np.ascontiguousarray(drivers.reach.T)
-    wb_month = np.ascontiguousarray(drivers.winback_contacts.T)
+    plain = fac.plain  # no season and no promotion: every day factor 1 (speed: not read day by day)
+    reach_day = np.ascontiguousarray(drivers.reach.T) / cal.days_in_month[:, None]  # (M, S) reached per day
+    wb_day = np.ascontiguousarray(drivers.winback_contacts.T) / cal.days_in_month[:, None]
     back_eff = np.ascontiguousarray(drivers.backend_effective.T)
     per_cust = np.ascontiguousarray(drivers.per_customer.T)
     per_cust_eff = np.ascontiguousarray(drivers.per_customer_efficiency.T)
@@ -135,6 +136,7 @@ def run_days(
     dis_quiet, _, del_quiet = (
         np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
     )
+    del_share_quiet = safe_div(del_quiet, 1.0 - dis_quiet)  # delighted among the orders meeting expectations
     blocked = np.zeros(S)
     prev_orders = np.zeros(S)
     prev_dissatisfied = np.zeros(S)
@@ -157,17 +159,16 @@ def run_days(
 
         # the model's day: back-end levers, awareness, first purchase, forgetting, win-back contacts
         n_active = stage_tot[0] + stage_tot[1]
-        if any_per_customer:
-            per_customer, back_spend = budget.backend_today(back_eff[m], per_cust[m], per_cust_eff[m], n_active)
-        else:
-            per_customer, back_spend = day_backend(back_eff[m], n_active), None
-        front = reach[m] / days_in_month[m] * _row(fac.reach, d) + _row(fac.extra_reach, d)
+        per_customer, back_spend = budget.backend_today(
+            back_eff[m], per_cust[m] if any_per_customer else None, per_cust_eff[m], n_active
+        )
+        front = reach_day[m] if plain else reach_day[m] * fac.reach[d] + fac.extra_reach[d]
         ch = day.day_chances(
             lv,
             front_contacts=front,
-            winback_contacts=wb_month[m] / days_in_month[m],
+            winback_contacts=wb_day[m],
             backend_per_customer=per_customer,
-            first_purchase_multiplier=_row(fac.first_purchase, d),
+            first_purchase_multiplier=1.0 if plain else fac.first_purchase[d],
             active=n_active,
             loyal=stage_tot[1],
             lapsed=lapsed_tot,
@@ -189,12 +190,16 @@ def run_days(
         first_orders = new_by_class.sum(axis=(0, 1))
 
         # win-back: contacts land on random lapsed people; the response fades with months since lapsing
-        chance = np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
+        chance = (
+            ch.winback_contact * P.react0
+            if lapsed_tot.min() > 0
+            else np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
+        )
         react_by_group = people.comebacks(chance)  # (G, S)
         react_sum = react_by_group.sum(axis=0)
 
         # orders: active customers buy at their class's rate, times the day's levers, season and promotions
-        rate_mult = ch.backend.purchase_rate * _row(fac.repeat_purchase, d)
+        rate_mult = ch.backend.purchase_rate if plain else ch.backend.purchase_rate * fac.repeat_purchase[d]
         rate = P.lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
         if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
             rate = rate / (1.0 + rate * blocked)
@@ -218,7 +223,9 @@ def run_days(
         else:
             service = no_queue
         recovered = draw.binomial(complaints, P.recovery * service.in_time)
-        delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+        delighted = draw.binomial(
+            n_orders - dis_orders, del_share_quiet if del0 is del_quiet else safe_div(del0, 1.0 - dis0)
+        )
         dissatisfied = dis_orders - recovered
         satisfied = n_orders - dissatisfied - delighted
         blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
@@ -226,7 +233,7 @@ def run_days(
         outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
 
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
-        mult = [lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult[o], 1.0) for o in range(3)]
+        mult = lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult, 1.0)  # (3, S) by outcome
         if fam.per_order:
             drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
         else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
@@ -247,7 +254,7 @@ def run_days(
 
         # money: order values by kind (new / existing / acquired repeat, customer / loyal), after discounts
         unit = money.order_value(P.value_mean, ch.backend.order_value, loyal_value)  # (2, S) list value
-        price = _row(fac.price, d)
+        price = 1.0 if plain else fac.price[d]
         existing_orders = by_group[EXISTING].copy()
         existing_orders[CUSTOMER] += react_by_group[EXISTING]
         if detail:
@@ -267,7 +274,7 @@ def run_days(
             spend_back_today = spend_day[m, 1]
         else:  # per-customer back-end months: spend follows the morning's base
             spend_back_today = np.where(np.isnan(back_spend), spend_day[m, 1], back_spend / days_in_month[m])
-        event_cost = _row(fac.event_cost, d)
+        event_cost = 0.0 if plain else fac.event_cost[d]
 
         # the day's record (stocks at the end of the day)
         stage_tot, lapsed_tot = people.totals()
@@ -291,7 +298,7 @@ def run_days(
         rec[COL["forgotten"]] = forgot
         rec[COL["dropouts"]] = lapsing_sum
         rec[COL["reactivations"]] = react_sum
-        rec[COL["winback_contacts"]] = wb_month[m] / days_in_month[m]
+        rec[COL["winback_contacts"]] = wb_day[m]
         rec[COL["dissatisfied"]] = dissatisfied
         rec[COL["satisfied"]] = satisfied
         rec[COL["delighted"]] = delighted
@@ -340,16 +347,6 @@ def run_days(
     else:
         state.active, state.lapsed, state.weight1, state.weight2 = people.X, people.L, people.W1, people.W2
     return LoopOutput(monthly, npv, disc_gpa, disc_new, cohort, spend_back_month, daily)
-
-
-def _row(x: np.ndarray, d: int) -> np.ndarray:
-    """Day d of a (D, S) or (D, 1) day factor."""
-    return x[d]
-
-
-def day_backend(backend_effective_month: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """A fixed back-end amount shared by the morning's base (`budget.backend_today` without per-customer months)."""
-    return budget.backend_today(backend_effective_month, np.nan, 0.0, active)[0]
 
 
 def _discount_factors(rates: np.ndarray, n_days: int) -> np.ndarray:

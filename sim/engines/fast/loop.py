@@ -112,9 +112,10 @@ def run_days(
     if not detail:
         for name in ACQUIRED:
             rec[COL[name]] = np.nan  # lean: acquired-customer columns unknown
-    npv = np.zeros(S)
-    disc_gpa = np.zeros(S)
-    disc_new = np.zeros(S)
+    # present values: every flow's discounted sum (the money identity is linear, so contribution and the
+    # acquired customers' gross profit are worked out once, at the end, from these)
+    discounted = np.zeros((n_col - N_STOCKS, S))
+    scaled = np.empty_like(discounted)
     spend_back_month = np.zeros((M, S))
     cohort = np.full((S, 2), np.nan)
     cohort_day = D - 365 if (D > 365 and detail) else None
@@ -137,6 +138,10 @@ def run_days(
         np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
     )
     del_share_quiet = safe_div(del_quiet, 1.0 - dis_quiet)  # delighted among the orders meeting expectations
+    zeros_s = np.zeros(S)
+    quiet_outcome = experience.outcome_after_complaints(
+        dis_quiet, del_quiet, experience.complaint_recovery_probability(P.complaint_share, P.recovery, 1.0)
+    )
     blocked = np.zeros(S)
     prev_orders = np.zeros(S)
     prev_dissatisfied = np.zeros(S)
@@ -186,8 +191,7 @@ def run_days(
         forgot = draw.binomial(A - buyers, ch.forget / (1.0 - ch.buy))  # buy < 1: a day's chance
         A = A - buyers - forgot
         forgot_pool = forgot_pool + forgot
-        new_by_class = draw.split(buyers, P.weights)  # (R, Dn, S)
-        first_orders = new_by_class.sum(axis=(0, 1))
+        new_by_class, first_orders = people.new_customers(draw, buyers, P.weights)
 
         # win-back: contacts land on random lapsed people; the response fades with months since lapsing
         chance = (
@@ -195,15 +199,14 @@ def run_days(
             if lapsed_tot.min() > 0
             else np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
         )
-        react_by_group = people.comebacks(chance)  # (G, S)
-        react_sum = react_by_group.sum(axis=0)
 
         # orders: active customers buy at their class's rate, times the day's levers, season and promotions
         rate_mult = ch.backend.purchase_rate if plain else ch.backend.purchase_rate * fac.repeat_purchase[d]
         rate = P.lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
         if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
             rate = rate / (1.0 + rate * blocked)
-        by_group = people.orders(rate)  # (G, 2, S)
+        react_by_group, by_group = people.comebacks_and_orders(chance, rate)  # (G, S), (G, 2, S)
+        react_sum = react_by_group.sum(axis=0)
         n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay, complaints and their recovery
@@ -222,15 +225,18 @@ def run_days(
             backlog_s, busy_s = service.backlog, bool(service.backlog.any())
         else:
             service = no_queue
-        recovered = draw.binomial(complaints, P.recovery * service.in_time)
-        delighted = draw.binomial(
-            n_orders - dis_orders, del_share_quiet if del0 is del_quiet else safe_div(del0, 1.0 - dis0)
-        )
+        if shipping is no_queue and service is no_queue:  # speed: a quiet day's chances, worked out once
+            recovered = draw.binomial(complaints, P.recovery)
+            delighted = draw.binomial(n_orders - dis_orders, del_share_quiet)
+            blocked, outcome = zeros_s, quiet_outcome
+        else:
+            recovered = draw.binomial(complaints, P.recovery * service.in_time)
+            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+            blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
+            rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
+            outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
         dissatisfied = dis_orders - recovered
         satisfied = n_orders - dissatisfied - delighted
-        blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
-        rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
-        outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
 
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
         mult = lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult, 1.0)  # (3, S) by outcome
@@ -243,7 +249,9 @@ def run_days(
             drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
             step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
 
-        step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
+        step_first = None  # the chance to step up after a first order without a dropout chance (BG/NBD, Pareto/NBD)
+        if not fam.first_order_dropout:
+            step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
         hazard = None
         if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
             hazard = repeat.dropout_hazard_chance(drop_stage[:, None], ch.backend.dropout)  # (2, 1, Dn, S)
@@ -260,11 +268,10 @@ def run_days(
         if detail:
             acquired_repeat = by_group[ONE_ORDER] + by_group[REPEAT]
             acquired_repeat[CUSTOMER] += react_by_group[ONE_ORDER] + react_by_group[REPEAT]
-        else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
-            acquired_repeat = np.zeros_like(existing_orders)
         list_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
         list_existing = draw.gamma_sum(existing_orders, P.value_shape, unit).sum(axis=0)
-        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0)
+        # lean: every repeat order counted as the existing base's, acquired columns unknown
+        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0) if detail else 0.0
         list_total = list_new + list_existing + list_acq_repeat
         revenue_new = list_new * price
         revenue_returning = (list_existing + list_acq_repeat) * price
@@ -319,34 +326,37 @@ def run_days(
         if daily is not None:
             daily[:, d] = rec.T
 
-        # present values: contribution, and the acquired customers' gross profit per new customer (CLV)
-        gross = money.gross_profit(revenue, n_orders, P.margin, P.cost_per_order, discounts)
-        spend_today = spend_day[m, 0] + spend_back_today + spend_day[m, 2] + event_cost
-        npv += money.contribution(gross, spend_today) * discount[d]
-        disc_new += buyers * discount[d]
-        if detail:
-            gpa = money.gross_profit(
-                rec[COL["revenue_acquired"]],
-                orders_acquired,
-                P.margin,
-                P.cost_per_order,
-                rec[COL["discounts_acquired"]],
-            )
-            disc_gpa += gpa * discount[d]
+        np.multiply(rec[N_STOCKS:], discount[d], out=scaled)
+        discounted += scaled
         prev_orders = n_orders
         prev_dissatisfied = dissatisfied
         bar.update(1)
     bar.close()
     if coh is not None:
         cohort[:, 1] = coh.sum(axis=(0, 1, 2))
-    if not detail:
-        disc_gpa[:] = np.nan
+    npv, disc_gpa, disc_new = _present_values(discounted, P)
     state.never_met, state.forgot, state.aware = never, forgot_pool, A
     if lean:
         state.active, state.lapsed, state.weight1, state.weight2 = people.arrays()
     else:
         state.active, state.lapsed, state.weight1, state.weight2 = people.X, people.L, people.W1, people.W2
     return LoopOutput(monthly, npv, disc_gpa, disc_new, cohort, spend_back_month, daily)
+
+
+def _present_values(discounted: np.ndarray, P: BatchParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(NPV of contribution, present value of the acquired customers' gross profit, of new customers) from the
+    flows' discounted sums, by the model's money identity (linear in the flows: summing first is exact)."""
+    col = {name: COL[name] - N_STOCKS for name in COL if COL[name] >= N_STOCKS}
+
+    def pv(name: str) -> np.ndarray:
+        return discounted[col[name]]
+
+    gross = money.gross_profit(pv("revenue"), pv("orders"), P.margin, P.cost_per_order, pv("discounts"))
+    spend = pv("spend_front") + pv("spend_back") + pv("spend_winback") + pv("event_cost")
+    acquired = money.gross_profit(
+        pv("revenue_acquired"), pv("orders_acquired"), P.margin, P.cost_per_order, pv("discounts_acquired")
+    )
+    return money.contribution(gross, spend), acquired, pv("new_customers").copy()
 
 
 def _discount_factors(rates: np.ndarray, n_days: int) -> np.ndarray:

@@ -867,15 +867,14 @@ def is_correct(key: str, answer: Any) -> bool:
     return judge(key, answer).correct
 
 
-def check_answer(key: str, answer: Any, show: Callable[[str], None] = print, lang: str | None = None) -> Verdict:
-    """Print the verdict on a trainee's answer in the course language and offer the solution behind a button."""
+def check_answer(key: str, answer: Any, show: Callable[[str], None] = print, lang: str | None = None) -> None:
+    """Print the verdict on a trainee's answer in the course language and offer the solution behind a button
+    (`judge` returns the verdict itself)."""
     from sim.learn import notebook
 
     lang = lang or notebook.current_language()
-    verdict = judge(key, answer)
-    show(verdict.text(lang))
+    show(judge(key, answer).text(lang))
     notebook.solution_button(key, lang)
-    return verdict
 
 
 # -- the chapter's question and solution ---------------------------------------------------------------------
@@ -973,3 +972,10 @@ def show_solution(key: str, lang: str | None = None) -> None:
     from sim.learn import notebook
 
     notebook.show_markdown(solution(key, lang or notebook.current_language()))
+
+
+def show_question(key: str, lang: str | None = None) -> None:
+    """Display the exercise as the chapter asks it, and what the check cell below it wants."""
+    from sim.learn import notebook
+
+    notebook.show_markdown(question(key, lang or notebook.current_language()))

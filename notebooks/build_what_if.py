@@ -64,17 +64,9 @@ def cells() -> list:
         new_markdown_cell(HOW_TO),
         params,
         new_code_cell(SETUP),
-        hidden(
-            new_code_cell(
-                'say(\n    en="""## The plan as loaded""",\n    ko="""## 불러온 계획""",\n)'
-            )
-        ),
+        hidden(new_code_cell('say(\n    en="""## The plan as loaded""",\n    ko="""## 불러온 계획""",\n)')),
         new_code_cell(STATIC),
-        hidden(
-            new_code_cell(
-                'say(\n    en="""## Move the levers""",\n    ko="""## 레버 움직이기""",\n)'
-            )
-        ),
+        hidden(new_code_cell('say(\n    en="""## Move the levers""",\n    ko="""## 레버 움직이기""",\n)')),
         new_code_cell("app = WhatIfApp(scenario_path, lang, save_as)\napp"),
     ]
 

@@ -55,10 +55,10 @@ SETUP = """\
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from sim.learn import exercises as ex
+from sim.learn import exercises as ex  # noqa: F401  (the exercises' tables and grids)
 from sim.learn import figures as pf
-from sim.learn.exercises import check_answer, show_question, show_solution
-from sim.learn.notebook import count, figure_text, millions, money, percent, say, slider, tr, use_language
+from sim.learn.exercises import check_answer, show_question, show_solution  # noqa: F401  (show_solution: for your own cells)
+from sim.learn.notebook import count, figure_text, millions, money, percent, say, slider, tr, use_language  # noqa: F401
 
 lang = use_language(lang)
 try:  # the sliders need ipywidgets and a live kernel; the static plots above them do not
@@ -175,9 +175,11 @@ def nb01() -> list:
             "신규고객, CLV, 공헌이익이 어떻게 변하는지 봅니다.",
         ),
         text(
-            FIGURES[0] + "\n\nTwo purpose splits over the same four channels (fast engine, expected values, 24 months). "
+            FIGURES[0]
+            + "\n\nTwo purpose splits over the same four channels (fast engine, expected values, 24 months). "
             "The cells below compute and print the figures the chapter quotes.",
-            FIGURES[1] + "\n\n같은 네 채널에 목적별 배분만 다르게 한 두 계획입니다(빠른 엔진, 기댓값, 24개월). 아래 셀이 "
+            FIGURES[1]
+            + "\n\n같은 네 채널에 목적별 배분만 다르게 한 두 계획입니다(빠른 엔진, 기댓값, 24개월). 아래 셀이 "
             "장에 나오는 숫자를 계산해 보여 줍니다.",
         ),
         *figures_cells(
@@ -349,7 +351,8 @@ plt.show()"""
             PLAY[0] + "\n\nWord of mouth (`referral.contacts_per_loyal_per_month`), forgetting "
             "(`first_purchase.forgetting_per_month`) and the step to loyal after a satisfied order "
             "(`loyalty.step_probability_satisfied`). These runs use the fast engine (expected values).",
-            PLAY[1] + "\n\n입소문(`referral.contacts_per_loyal_per_month`), 잊힘(`first_purchase.forgetting_per_month`), "
+            PLAY[1]
+            + "\n\n입소문(`referral.contacts_per_loyal_per_month`), 잊힘(`first_purchase.forgetting_per_month`), "
             "만족한 주문 뒤 충성고객이 될 확률(`loyalty.step_probability_satisfied`)을 바꿔 보세요. 빠른 엔진의 기댓값으로 "
             "계산합니다.",
         ),
@@ -469,7 +472,9 @@ def plot_silent(days):
 plot_silent(90)"""
         ),
         new_code_cell(
-            widget_cell('interact(plot_silent, days=slider("N (days without an order)", "N(주문 없는 날 수)", 90, 30, 360, 30))')
+            widget_cell(
+                'interact(plot_silent, days=slider("N (days without an order)", "N(주문 없는 날 수)", 90, 30, 360, 30))'
+            )
         ),
         text(
             "## The returning revenue share by acquisition channel\n\nWhich channel brought the customers who came "
@@ -829,9 +834,11 @@ plot_rois(rois, unaware, tr("The next won's best use, as the market saturates", 
 print(rois.round(2).to_string())"""
         ),
         text(
-            PLAY[0] + "\n\nMarket saturation, the comeback chance of a contacted lapser (`winback.base_reactivation`) and "
+            PLAY[0]
+            + "\n\nMarket saturation, the comeback chance of a contacted lapser (`winback.base_reactivation`) and "
             "the cost of a win-back message (`channels.kakao_crm.winback_cost_per_contact`).",
-            PLAY[1] + "\n\n시장 포화도, 연락받은 이탈 고객이 돌아올 확률(`winback.base_reactivation`), 윈백 메시지 한 통의 "
+            PLAY[1]
+            + "\n\n시장 포화도, 연락받은 이탈 고객이 돌아올 확률(`winback.base_reactivation`), 윈백 메시지 한 통의 "
             "비용(`channels.kakao_crm.winback_cost_per_contact`)을 바꿔 보세요.",
         ),
         new_code_cell(
@@ -1023,7 +1030,8 @@ for kind, table in sweeps.items():
     print(table.assign(npv=(table["npv"] / 1e6).round(1)).round(3).to_string(index=False))"""
         ),
         text(
-            PLAY[0] + "\n\nThe market, the horizon and the monthly budget. Each move runs the sweep again with the fast "
+            PLAY[0]
+            + "\n\nThe market, the horizon and the monthly budget. Each move runs the sweep again with the fast "
             "engine.",
             PLAY[1] + "\n\n시장, 기간, 월 예산을 바꿔 보세요. 움직일 때마다 빠른 엔진으로 다시 계산합니다.",
         ),

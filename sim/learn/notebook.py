@@ -79,31 +79,18 @@ def plot_style(lang: str) -> None:
 # -- numbers in the notebook's language ---------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    # `sim.learn.figures` formats a figure as a Value with .text(lang) (or, before that, as English text)
-    return value.text(_state["lang"]) if hasattr(value, "text") else str(value)
-
-
 def money(x: float, step: int = 100) -> str:
     """KRW as the chapters write it: '24,800 KRW' / '2만 4,800원'."""
     from sim.learn import figures
 
-    if _state["lang"] == "ko" and not hasattr(figures.krw(x, step), "text"):
-        from sim.report.i18n import fmt_money
-
-        return fmt_money(round(x / step) * step, "KRW", "ko")
-    return _text(figures.krw(x, step))
+    return figures.krw(x, step).text(_state["lang"])
 
 
 def millions(x: float) -> str:
     """KRW in tenths of a million: '132.4 million KRW' / '1억 3,240만 원'."""
     from sim.learn import figures
 
-    if _state["lang"] == "ko" and not hasattr(figures.mkrw(x), "text"):
-        from sim.report.i18n import fmt_money
-
-        return fmt_money(round(x, -5), "KRW", "ko", compact=True)
-    return _text(figures.mkrw(x))
+    return figures.mkrw(x).text(_state["lang"])
 
 
 def count(x: float) -> str:
@@ -120,10 +107,7 @@ def figure_text(name: str) -> str:
     """A figure of the chapter as the chapter in the notebook's language quotes it."""
     from sim.learn import figures
 
-    try:
-        return figures.compute(name, _state["lang"])
-    except TypeError:  # a figures module that writes English only
-        return figures.compute(name)
+    return figures.compute(name, _state["lang"])
 
 
 # -- widgets ------------------------------------------------------------------------------------------------

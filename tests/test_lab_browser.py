@@ -99,7 +99,8 @@ class Lab:
         return f"http://127.0.0.1:{self.port}/api/{path}?token={self.token}"
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}/lab/tree/{path}?token={self.token}"
+        # a workspace of its own, reset: only this document is open (not the tabs of an earlier page)
+        return f"http://127.0.0.1:{self.port}/lab/workspaces/{Path(path).stem}/tree/{path}?reset&token={self.token}"
 
     def stop(self) -> None:
         """Shut the kernels down through the server, then the server itself (SIGTERM, then SIGKILL)."""
@@ -147,25 +148,31 @@ def browser(tmp_path_factory):
             context.close()
 
 
+def _menu(page, menu: str, item: str) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=menu).first.click()
+    page.locator(".lm-Menu-itemLabel", has_text=item).first.click()
+
+
 def _open_and_run_all(page, lab: Lab, notebook: str) -> None:
-    """Open a notebook, run all its cells from the Run menu, and wait until the kernel has finished them."""
+    """Open a notebook, clear the stored outputs, run all cells from the Run menu, and wait until every cell
+    has run again (cells with hidden input show no prompt) and the kernel is idle."""
     page.goto(lab.url(notebook))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=120_000)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle'",
-        timeout=120_000,
-    )
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-    count = page.locator(".jp-CodeCell").count()
-    page.wait_for_function(
-        """(n) => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent);
-            return prompts.length === n && prompts.every(t => /\\[\\d+\\]/.test(t));
-        }""",
-        arg=count,
-        timeout=300_000,
-    )
+    page.wait_for_selector(".jp-NotebookPanel .jp-MarkdownCell", timeout=120_000)  # the file's cells, loaded
+    idle = "document.querySelector('.jp-Notebook-ExecutionIndicator')?.getAttribute('data-status') === 'idle'"
+    kernel = "(document.querySelector('.jp-NotebookPanel .jp-KernelName')?.textContent || '').includes('Python')"
+    page.wait_for_function(f"() => {kernel} && {idle}", timeout=120_000)
+    prompts = "[...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(p => p.textContent)"
+    visible = page.evaluate(f"() => {prompts}.filter(t => /\\d/.test(t)).length")  # stored execution counts
+    _menu(page, "Edit", "Clear Outputs of All Cells")
+    page.wait_for_function(f"() => !{prompts}.some(t => /\\d/.test(t))", timeout=30_000)
+    _menu(page, "Run", "Run All Cells")
+    try:
+        page.wait_for_function(
+            f"(n) => {prompts}.filter(t => /\\[\\d+\\]/.test(t)).length === n && {idle}", arg=visible, timeout=300_000
+        )
+    except Exception:
+        page.screenshot(path=str(lab.log_path.with_name("timeout.png")))
+        raise
 
 
 def _errors(page) -> list[str]:
@@ -208,7 +215,11 @@ def test_a_learning_notebook_runs_and_answers_its_slider_in_the_browser(lab, bro
     button.click()
     page.locator(".sim-solution").first.get_by_text("백엔드").first.wait_for(timeout=30_000)
 
-    page.locator(".jp-MarkdownCell a[href$='playbook/ko/01_front_back_marketing.md']").first.click()
+    links = page.locator(".jp-MarkdownCell a[href*='/files/playbook/']")  # JupyterLab resolves them in its root
+    assert links.count() == 4  # the chapter and the index, in both languages
+    for href in links.evaluate_all("els => els.map(e => e.href)"):
+        assert _get(href.split("?")[0] + f"?token={lab.token}")[0] == 200, href
+    page.locator(".jp-MarkdownCell a[href*='playbook/ko/01_front_back_marketing.md']").first.click()
     page.locator(".lm-TabBar-tabLabel", has_text="01_front_back_marketing.md").first.wait_for(timeout=30_000)
     page.close()
 

@@ -296,3 +296,28 @@ def test_computed_answers_follow_the_notebooks_tables():
     first = expected_answer("ch4_q3")
     assert quality.loc[first, "cac"] < 20000 and all(quality.loc[q, "cac"] >= 20000 for q in quality.index if q < first)
     assert expected_answer("ch8_q3") >= pf.monthly_reach(pf.learning_scenario().budget.channel_split["front"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_the_notebook_runs_in_korean(path: Path, monkeypatch):
+    """nbval runs the stored (English) course; here every notebook runs with lang "ko" (from SIM_LANG, as
+    `python -m sim lab --lang ko` sets it): no error, Korean texts, Korean labels in the check cells."""
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    monkeypatch.setenv("SIM_LANG", "ko")
+    client = NotebookClient(
+        nb,
+        timeout=90,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        shutdown_kernel="immediate",
+    )
+    client.execute()
+    for cell in _code(nb):
+        assert all(o.output_type != "error" for o in cell.outputs), cell.source[:200]
+    texts = [o["data"]["text/markdown"] for c in _code(nb) for o in c.outputs if "text/markdown" in o.get("data", {})]
+    assert texts and all(re.search(r"[가-힣]", t) for t in texts)
+    checks = [_text(c) for c in _code(nb) if "check_answer(" in c.source]
+    assert checks and all(t.startswith("아직 답이 없습니다") for t in checks)

@@ -348,7 +348,7 @@ def plot_answer(before: SimulationResult, after: SimulationResult, currency: str
     ax2.set(
         title=tr("Cumulative contribution", "누적 공헌이익"),
         xlabel=tr("plan month", "계획 월"),
-        ylabel=money_axis_label(currency, lang),
+        ylabel=f"{tr('cumulative contribution', '누적 공헌이익')} ({money_axis_label(currency, lang)})",
     )
     from sim.report.plots import money_formatter
 

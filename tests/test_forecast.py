@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from sim.analysis import forecast as forecast_module
 from sim.analysis.forecast import FORECAST_COLUMNS, closed_form_applies, expected_base_repeat, forecast, futures
-from sim.calibration import mbgnbd
+from sim.calibration import families, mbgnbd
 from sim.calibration.calibrate import Assumptions, calibrate
 from sim.calibration.summary import summarize
 from sim.calibration.writer import write_calibration
@@ -47,8 +47,8 @@ def test_closed_form_matches_posterior_monte_carlo(calibrated):
     snap = cal.snapshot
     x, t_x, T = (snap[c].to_numpy(dtype=float) for c in ("frequency", "recency", "age"))
     rng = np.random.default_rng(7)
-    params = np.tile([rp.r, rp.alpha, rp.a, rp.b], (20, 1))
-    orders, _ = futures(mbgnbd, params, x, t_x, T, np.ones(len(x)), 120, rng)
+    params = np.tile(families.params_of(rp), (20, 1))
+    orders, _ = futures(families.module(rp.model), params, x, t_x, T, np.ones(len(x)), 120, rng)
     totals = orders.sum(axis=1)
     closed = float(expected_base_repeat(scenario, np.array([120.0]))[0])
     se = np.std(totals, ddof=1) / np.sqrt(len(totals))

@@ -481,6 +481,7 @@ class WhatIfApp:
         if self.what_if is None:
             return
         start = time.perf_counter()
+        self._say(self.status, self._tr("answering…", "계산하는 중…"))
         try:
             _, scenario = self.what_if.edited(self.values())
         except UserInputError as exc:

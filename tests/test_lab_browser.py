@@ -240,7 +240,7 @@ def test_the_what_if_notebook_answers_and_saves_a_valid_scenario_in_the_browser(
         arg=before,
         timeout=60_000,
     )
-    assert "초 만에 계산" in page.locator(".sim-whatif-status").inner_text()
+    page.locator(".sim-whatif-status", has_text="초 만에 계산").wait_for(timeout=30_000)  # the answer's time
     target = tmp_path / "edited.yaml"
     page.locator(".sim-whatif-save-path input").fill(str(target))
     page.locator(".sim-whatif-save-path input").press("Enter")

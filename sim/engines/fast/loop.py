@@ -72,7 +72,11 @@ def run_days(
     keep_daily: bool,
     progress: bool = False,
 ) -> LoopOutput:
-    """Simulate every day of the horizon from the morning of day 0 (see the module docstring)."""
+    """Simulate every day of the horizon from the morning of day 0 (see the module docstring).
+
+    The function is long on purpose: one day's sequence, in the model's order, in one place, each part under
+    a comment, so a day reads from top to bottom and no state crosses a function boundary halfway through
+    (the teams and the fates' chances have their own helpers; the rest would pass a dozen arrays each way)."""
     lv = P.levers
     fac = P.factors
     S = P.market_size.shape[0]
@@ -124,25 +128,8 @@ def run_days(
     negative = np.asarray(
         experience.experience_probabilities(e[0], 0.0, *e[1:])[0], dtype=float
     ).copy()  # word of mouth starts at its steady level
-    backlog_f = np.zeros(S)
-    backlog_s = np.zeros(S)
-    busy_f = busy_s = False  # a queue left from yesterday
-    # a day's arrivals a (with sd sqrt(a) in expected mode) can queue only if a + 8 sqrt(a) > capacity c, i.e.
-    # a > (sqrt(16 + c) - 4)^2 (less a margin for rounding); drawn arrivals queue once a > c
-    if draw.sampled:
-        quiet_f, quiet_s = P.cap_fulfil * (1.0 - 1e-9), P.cap_service * (1.0 - 1e-9)
-    else:
-        quiet_f, quiet_s = ((np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service))
-    no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
-    dis_quiet, _, del_quiet = (
-        np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
-    )
-    del_share_quiet = safe_div(del_quiet, 1.0 - dis_quiet)  # delighted among the orders meeting expectations
-    zeros_s = np.zeros(S)
-    quiet_outcome = experience.outcome_after_complaints(
-        dis_quiet, del_quiet, experience.complaint_recovery_probability(P.complaint_share, P.recovery, 1.0)
-    )
-    blocked = np.zeros(S)
+    teams = Teams(P, draw)  # fulfilment and customer service
+    blocked = teams.blocked
     prev_orders = np.zeros(S)
     prev_dissatisfied = np.zeros(S)
     stage_tot, lapsed_tot = people.totals()  # (2, S) active customers and loyal in the morning; lapsed (S,)
@@ -210,51 +197,11 @@ def run_days(
         n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay, complaints and their recovery
-        # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
-        if busy_f or (n_orders > quiet_f).any():
-            shipping, dis0, del0 = _shipping(P, draw, backlog_f, n_orders)
-            backlog_f, busy_f = shipping.backlog, bool(shipping.backlog.any())
-        else:
-            shipping, dis0, del0 = no_queue, dis_quiet, del_quiet
-        dis_orders = draw.binomial(n_orders, dis0)
-        complaints = draw.binomial(dis_orders, P.complaint_share)
-        if busy_s or (complaints > quiet_s).any():
-            service = capacity_queue(
-                backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
-            )
-            backlog_s, busy_s = service.backlog, bool(service.backlog.any())
-        else:
-            service = no_queue
-        if shipping is no_queue and service is no_queue:  # speed: a quiet day's chances, worked out once
-            recovered = draw.binomial(complaints, P.recovery)
-            delighted = draw.binomial(n_orders - dis_orders, del_share_quiet)
-            blocked, outcome = zeros_s, quiet_outcome
-        else:
-            recovered = draw.binomial(complaints, P.recovery * service.in_time)
-            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
-            blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
-            rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
-            outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
-        dissatisfied = dis_orders - recovered
-        satisfied = n_orders - dissatisfied - delighted
+        shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered) = teams.day(n_orders)
+        blocked = teams.blocked
 
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
-        mult = lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult, 1.0)  # (3, S) by outcome
-        if fam.per_order:
-            drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
-        else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
-            mu = drop_stage[:, None] * ch.backend.dropout  # (2, 1, Dn, S)
-            extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
-            none = np.zeros(1)
-            drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
-            step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
-
-        step_first = None  # the chance to step up after a first order without a dropout chance (BG/NBD, Pareto/NBD)
-        if not fam.first_order_dropout:
-            step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
-        hazard = None
-        if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
-            hazard = repeat.dropout_hazard_chance(drop_stage[:, None], ch.backend.dropout)  # (2, 1, Dn, S)
+        drop2, step_c, fall_l, step_first, hazard = _fates_chances(P, outcome, drop_stage, ch.backend.dropout, rate)
         lapsing_sum = people.fates(new_by_class, drop2, step_c, fall_l, step_first, hazard)
 
         if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
@@ -341,6 +288,96 @@ def run_days(
     else:
         state.active, state.lapsed, state.weight1, state.weight2 = people.X, people.L, people.W1, people.W2
     return LoopOutput(monthly, npv, disc_gpa, disc_new, cohort, spend_back_month, daily)
+
+
+class Teams:
+    """The shop's two teams for the fast engine: a fluid fulfilment queue (delay) and a fluid service queue
+    (complaints answered in time), carried from day to day; each day gives the orders' final outcomes."""
+
+    def __init__(self, P: BatchParams, draw: Expected | Sampled):
+        S = P.market_size.shape[0]
+        self.P, self.draw = P, draw
+        self.backlog_f = np.zeros(S)
+        self.backlog_s = np.zeros(S)
+        self.busy_f = self.busy_s = False  # a queue left from yesterday
+        # a day's arrivals a (with sd sqrt(a) in expected mode) can queue only if a + 8 sqrt(a) > capacity c,
+        # i.e. a > (sqrt(16 + c) - 4)^2 (less a margin for rounding); drawn arrivals queue once a > c
+        if draw.sampled:
+            self.quiet_f, self.quiet_s = P.cap_fulfil * (1.0 - 1e-9), P.cap_service * (1.0 - 1e-9)
+        else:
+            self.quiet_f, self.quiet_s = (
+                (np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service)
+            )
+        e = P.experience
+        self.no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
+        self.dis_quiet, _, self.del_quiet = (
+            np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
+        )
+        self.del_share_quiet = safe_div(
+            self.del_quiet, 1.0 - self.dis_quiet
+        )  # delighted among orders meeting expectations
+        self.quiet_outcome = experience.outcome_after_complaints(
+            self.dis_quiet,
+            self.del_quiet,
+            experience.complaint_recovery_probability(P.complaint_share, P.recovery, 1.0),
+        )
+        self.zeros = np.zeros(S)
+        self.blocked = self.zeros  # days an order keeps its customer waiting (shipping, and the answer to a complaint)
+
+    def day(self, n_orders):
+        """(shipping queue, outcome chances (dissatisfied, satisfied, delighted) per order after complaints,
+        counts (dissatisfied, satisfied, delighted, complaints, recovered)) of the day's orders."""
+        P, draw = self.P, self.draw
+        # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
+        if self.busy_f or (n_orders > self.quiet_f).any():
+            shipping, dis0, del0 = _shipping(P, draw, self.backlog_f, n_orders)
+            self.backlog_f, self.busy_f = shipping.backlog, bool(shipping.backlog.any())
+        else:
+            shipping, dis0, del0 = self.no_queue, self.dis_quiet, self.del_quiet
+        dis_orders = draw.binomial(n_orders, dis0)
+        complaints = draw.binomial(dis_orders, P.complaint_share)
+        if self.busy_s or (complaints > self.quiet_s).any():
+            service = capacity_queue(
+                self.backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
+            )
+            self.backlog_s, self.busy_s = service.backlog, bool(service.backlog.any())
+        else:
+            service = self.no_queue
+        if shipping is self.no_queue and service is self.no_queue:  # speed: a quiet day's chances, worked out once
+            recovered = draw.binomial(complaints, P.recovery)
+            delighted = draw.binomial(n_orders - dis_orders, self.del_share_quiet)
+            self.blocked, outcome = self.zeros, self.quiet_outcome
+        else:
+            recovered = draw.binomial(complaints, P.recovery * service.in_time)
+            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+            self.blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
+            rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
+            outcome = experience.outcome_after_complaints(dis0, del0, rescue)
+        dissatisfied = dis_orders - recovered
+        satisfied = n_orders - dissatisfied - delighted
+        return shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered)
+
+
+def _fates_chances(P: BatchParams, outcome, drop_stage, backend_dropout, rate):
+    """(dropout (2, R|1, Dn, S), customers' step up, loyal customers' fall back, a first order's step up (or
+    None), Pareto/NBD's daily dropout chance (or None)) per order, the order's outcome unknown."""
+    fam = P.family
+    mult = lifecycle.dropout_multiplier(backend_dropout, P.exp_mult, 1.0)  # (3, S) by outcome
+    if fam.per_order:
+        drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
+    else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
+        mu = drop_stage[:, None] * backend_dropout  # (2, 1, Dn, S)
+        extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
+        none = np.zeros(1)
+        drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
+        step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
+    step_first = None  # the chance to step up after a first order without a dropout chance (BG/NBD, Pareto/NBD)
+    if not fam.first_order_dropout:
+        step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
+    hazard = None
+    if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
+        hazard = repeat.dropout_hazard_chance(drop_stage[:, None], backend_dropout)  # (2, 1, Dn, S)
+    return drop2, step_c, fall_l, step_first, hazard
 
 
 def _present_values(discounted: np.ndarray, P: BatchParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -164,6 +164,9 @@ def optimize_budget(
     `period`: how often the purpose split may change (month, quarter, half or year). `replications`: sampled
     runs for the bands (at least 2), seeded from `seed` (default the scenario's). Bad input (objective,
     constraints nobody can meet, a zero budget) raises `UserInputError`.
+
+    Long on purpose: the orchestrator, calling the stages in order (search, bands and parts, both plans,
+    curve, break-evens), each stage its own module or helper; it only passes their results along.
     """
     if objective not in OBJECTIVES:
         raise UserInputError(

@@ -43,7 +43,9 @@ def lean_day(
     order without a dropout chance steps up with `step_first`; Pareto/NBD's clock (`hazard`); the lapsing join
     the lapsed and their weights. Returns (lapsing (S,), stage totals (2, S), lapsed (S,)) and fills, for the
     next morning, the active people by stage and rate node `x_by_rate` (2, R, S) and the weights' total
-    `w1_total` (S,), from which that day's orders and comebacks are summed before this pass."""
+    `w1_total` (S,), from which that day's orders and comebacks are summed before this pass.
+
+    Long on purpose: one pass over the class arrays is the point (speed: memory traffic is the cost)."""
     _, R, Dn, S = X.shape
     r_drop = drop.shape[1]  # 1: the chances depend on the dropout node only
     lapsing_sum = np.zeros(S)

@@ -102,7 +102,7 @@ def forecast(
             raise UserInputError("is a folder, expected a CSV file name", location="--out", found=str(out))
         s = load_scenario(scenario)
         table = run_forecast(s, weeks, replications=replications, engine=engine, seed=seed, workers=workers)
-        write_csv(out, table, float_format="%.6g")
+        write_csv(out, table)
     except UserInputError as exc:
         fail(exc)
     total = table[["base_repeat_orders", "new_customers", "orders", "revenue"]].sum()

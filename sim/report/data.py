@@ -14,13 +14,15 @@ simulates twice (the heavy work runs outside the notebook kernel, see papermill 
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import math
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -67,16 +69,6 @@ LEVER_GRID: dict[str, tuple[float, ...]] = {
 COHORT_MAX_AGE = 24  # months since first purchase shown in the retention heatmap
 
 
-def fast_engine_available() -> bool:
-    """Whether `sim.engines.fast` is installed (the report falls back to the agent engine without it)."""
-    return importlib.util.find_spec("sim.engines.fast") is not None
-
-
-def optimizer_available() -> bool:
-    """Whether `sim.analysis.optimize` is installed."""
-    return importlib.util.find_spec("sim.analysis.optimize") is not None
-
-
 @dataclass
 class ReportData:
     """All figures' data of one report. Frames are tidy tables; `plan`, `kpis`, `meta` are JSON-able dicts."""
@@ -113,14 +105,69 @@ class ReportData:
 
 
 def manifest_key(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
-    """What must match for a data folder to be reused."""
+    """What must match for a data folder to be reused: the scenario and its input files, the seed, the
+    replications, and the code that computes (this package's source and the numerical libraries)."""
     return {
         "data_format": DATA_FORMAT,
         "scenario_hash": scenario.content_hash(),
+        "inputs_hash": inputs_digest(scenario),
         "seed": int(seed),
         "replications": int(replications),
         "package_version": sim.__version__,
+        "code_hash": code_digest(),
     }
+
+
+def inputs_digest(scenario: Scenario) -> str | None:
+    """Digest of the files the scenario reads (its customer snapshot), or None when it reads none."""
+    snapshot = scenario.market.existing.snapshot
+    if snapshot is None:
+        return None
+    path = scenario.resolve(snapshot)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+
+
+@cache
+def code_digest() -> str:
+    """Digest of the `sim` package's Python source and the numerical libraries' versions: a data folder
+    written by other code (a newer checkout with the same version number) is never reused."""
+    import scipy
+
+    digest = hashlib.sha256(f"{np.__version__} {pd.__version__} {scipy.__version__}".encode())
+    root = Path(sim.__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def data_matches(folder: str | Path, key: dict[str, Any]) -> bool:
+    """Whether `folder` holds a complete data folder written under `key` (its manifest, `meta.json`)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / JSON_FILES["meta"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = [*FRAME_FILES.values(), *JSON_FILES.values()]
+    return (
+        isinstance(meta, dict)
+        and all(meta.get(k) == v for k, v in key.items())
+        and all((folder / n).is_file() for n in names)
+    )
+
+
+def reuse_report_data(
+    scenario: Scenario, target: Path, candidates: list[Path], *, replications: int, seed: int | None
+) -> Path | None:
+    """Copy the first of `candidates` whose manifest matches into `target` (a speed trick: a report in a
+    second language needs the same figures); the folder copied, or None when none matches."""
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    key = manifest_key(scenario, replications, seed)
+    for folder in candidates:
+        if data_matches(folder, key):
+            shutil.copytree(folder, target)
+            return folder
+    return None
 
 
 def load_report_data(folder: str | Path) -> ReportData:
@@ -152,14 +199,11 @@ def prepare_report_data(
     folder = Path(folder)
     seed = scenario.simulation.seed if seed is None else int(seed)
     key = manifest_key(scenario, replications, seed)
-    meta_path = folder / JSON_FILES["meta"]
-    if meta_path.exists():
+    if data_matches(folder, key):
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if all(meta.get(k) == v for k, v in key.items()):
-                return load_report_data(folder)
+            return load_report_data(folder)
         except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuild
+            pass  # unreadable: rebuild
     data = build_report_data(scenario, replications=replications, seed=seed, progress=progress)
     data.write(folder)
     return data
@@ -223,12 +267,7 @@ def build_report_data(
         "horizon_months": scenario.simulation.horizon_months,
         "start_date": scenario.simulation.start_date.isoformat(),
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engines": {
-            "order_level": "agent",
-            "optimizer": "sim.analysis.optimize" if opt is not None else None,
-            "sweeps": "fast" if fast_engine_available() else "agent",
-        },
-        "optimizer_available": opt is not None,
+        "engines": {"order_level": "agent", "optimizer": "sim.analysis.optimize", "sweeps": "fast"},
         "existing_customers": _existing(scenario),
         "first_party_data_share": scenario.retention.first_party_data_share,
         "scenario_file": scenario.source_path.name if scenario.source_path else None,
@@ -310,9 +349,7 @@ def report_workers(parallel: bool = True) -> int:
 
 
 def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool = True):
-    """The optimizer's result, or None while `sim.analysis.optimize` is not installed."""
-    if not optimizer_available():
-        return None
+    """The optimizer's result for the contribution objective (fast engine, `replications` for its bands)."""
     from sim.analysis.optimize import optimize_budget
 
     # the optimizer needs two replications at least for its bands
@@ -328,49 +365,38 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, 
 
 
 def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:
-    """Marginal ROI of each purpose (fast engine when installed, else one agent replication)."""
+    """Marginal ROI of each purpose at the current plan (fast engine, expected values)."""
     from sim.analysis.marginal import marginal_rois
 
-    engine = "fast" if fast_engine_available() else "agent"
-    return {k: _num(v) for k, v in marginal_rois(scenario, engine=engine, seed=seed, replications=1).items()}
+    return {k: _num(v) for k, v in marginal_rois(scenario, engine="fast", seed=seed, replications=1).items()}
 
 
 def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
     """Cumulative contribution and 12-month retention at each tried value of each experience lever.
 
     Costs are included: proactive messages and surprises cost money per order. All variants run as one
-    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant);
-    without the fast engine, the agent engine runs the lowest, current and highest value of each lever.
+    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant).
     """
-    fast = fast_engine_available()
+    from sim.engines.fast import simulate_batch
+
     variants: list[tuple[str, float, bool, Scenario]] = []
     for dotted, grid in LEVER_GRID.items():
         section, name = dotted.split(".")
         current = float(getattr(getattr(scenario, section), name))
-        values = sorted(set(grid) | {current}) if fast else sorted({min(grid), current, max(grid)})
+        values = sorted(set(grid) | {current})
         for value in values:
             variant = scenario if value == current else scenario.with_changes({dotted: value})
             variants.append((name, value, value == current, variant))
     measures: list[tuple[float, float | None, float | None]] = []
-    if fast:
-        from sim.engines.fast import simulate_batch
-
-        batch = simulate_batch([v[3] for v in variants], mode="expected", seed=seed)
-        contribution = batch.kpi_vectors()["cumulative_contribution"]
-        start, kept = batch.cohort[:, 0], batch.cohort[:, 1]
-        orders = batch.column("orders").sum(axis=1)
-        bad = batch.column("dissatisfied").sum(axis=1)
-        for i in range(len(variants)):
-            retention = _num(kept[i] / start[i]) if start[i] > 0 else None
-            dissatisfied = _num(bad[i] / orders[i]) if orders[i] > 0 else None
-            measures.append((float(contribution[i]), retention, dissatisfied))
-    else:
-        from sim.engines.agent import run_agent
-
-        for *_, variant in variants:
-            result = run_agent(variant, seed, keep_orders=False)
-            k = compute_kpis(result)
-            measures.append((float(result.daily["contribution"].sum()), k["retention_12m"], k["dissatisfied_share"]))
+    batch = simulate_batch([v[3] for v in variants], mode="expected", seed=seed)
+    contribution = batch.kpi_vectors()["cumulative_contribution"]
+    start, kept = batch.cohort[:, 0], batch.cohort[:, 1]
+    orders = batch.column("orders").sum(axis=1)
+    bad = batch.column("dissatisfied").sum(axis=1)
+    for i in range(len(variants)):
+        retention = _num(kept[i] / start[i]) if start[i] > 0 else None
+        dissatisfied = _num(bad[i] / orders[i]) if orders[i] > 0 else None
+        measures.append((float(contribution[i]), retention, dissatisfied))
     frame = pd.DataFrame(
         [
             {

@@ -184,10 +184,12 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ChapterAdvice:
-    """A playbook chapter that applies, why, and where it is (None while the chapter is not written)."""
+    """A playbook chapter that applies: its title and idea (from the catalog, so the report stands alone),
+    why it applies, and where to read it on this machine (None where no playbook is at hand)."""
 
     number: int
     title: str
+    idea: str
     reason: str
     path: str | None
 
@@ -254,16 +256,23 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
             (9, "rule.ch9", {"target": t(f"purpose_text.{gainer}", lang), "points": fmt_points(change[gainer], lang)})
         )
     files = chapter_files(playbook_dir)
-    return [ChapterAdvice(n, t(f"chapter.{n}", lang), t(key, lang, **fmt), files.get(n)) for n, key, fmt in picked]
+    return [
+        ChapterAdvice(n, t(f"chapter.{n}", lang), t(f"chapter_idea.{n}", lang), t(key, lang, **fmt), files.get(n))
+        for n, key, fmt in picked
+    ]
 
 
 def chapter_files(playbook_dir: Path | None) -> dict[int, str]:
-    """Chapter number -> 'playbook/NN_name.md' for the chapters present (found by glob at render time)."""
+    """Chapter number -> 'playbook/NN_name.md' (or 'playbook/ko/...') for the chapters present in
+    `playbook_dir`, named from the folder called `playbook`; empty without a playbook folder."""
     if playbook_dir is None or not playbook_dir.is_dir():
         return {}
+    parts = playbook_dir.resolve().parts
+    last = len(parts) - 1 - parts[::-1].index("playbook") if "playbook" in parts else len(parts) - 1
+    base = Path(*parts[last:])
     out = {}
     for n in CHAPTERS:
         found = sorted(playbook_dir.glob(f"{n:02d}_*.md"))
         if found:
-            out[n] = f"{playbook_dir.name}/{found[0].name}"
+            out[n] = (base / found[0].name).as_posix()
     return out

@@ -20,6 +20,8 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -220,43 +222,46 @@ def build_report_data(
     progress: bool = False,
     parallel: bool = True,
 ) -> ReportData:
-    """Run the engines and the optimizer and collect every figure's data (nothing is written)."""
+    """Run the engines and the optimizer and collect every figure's data (nothing is written).
+
+    One number per quantity: every figure of a plan (KPIs, stages, revenue, contribution, marginal ROIs,
+    levers, the optimizer's values) is the fast engine's expected value, the same engine and mode the
+    optimizer compares plans with; the agent engine's order log adds only what needs single customers'
+    histories (the funnel's later steps, the cohort heatmap), and says so in `meta["sources"]`.
+    """
     if replications < 1:
         raise ValueError(f'"replications" must be >= 1, found {replications}')
     seed = scenario.simulation.seed if seed is None else int(seed)
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    has_plan = plan_to_split(scenario)
 
-    # The agent run (order level, one core) overlaps the optimizer and the lever sweep (fast engine) when a
-    # second process can be started (a speed trick: the two halves take similar time).
+    # The agent run (order level, one core) overlaps the fast-engine work when a second process can be
+    # started (a speed trick: the two halves take similar time).
     pool, agent_job = _start_agent(scenario, seed, parallel)
     try:
-        opt = _optimize(scenario, replications, seed, progress, parallel)
-        timings["optimize"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        levers = lever_effects(scenario, seed)
-        timings["levers"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
-        timings["agent_wait" if agent_job is not None else "agent"] = time.perf_counter() - clock
+        with _timed(timings, "plan"):
+            plan_run = current_plan_run(scenario, seed)
+        with _timed(timings, "optimize"):
+            opt = _optimize(scenario, replications, seed, progress, parallel) if has_plan else None
+        with _timed(timings, "levers"):
+            levers = lever_effects(scenario, seed)
+        # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
+        # optimum, where they are equal by construction and say nothing about which purpose pays
+        with _timed(timings, "marginal"):
+            marginal_now = _marginal(scenario, seed) if has_plan else dict.fromkeys(PURPOSES)
+        with _timed(timings, "agent_wait" if agent_job is not None else "agent"):
+            agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
-    # optimum, where they are equal by construction and say nothing about which purpose pays
-    clock = time.perf_counter()
-    marginal_now = _marginal(scenario, seed)
-    timings["marginal"] = time.perf_counter() - clock
-
-    kpis = compute_kpis(agent, marginal_now)
+    kpis = compute_kpis(plan_run, marginal_now)
     kpis = {k: kpis[k] for k in KPI_NAMES} | {k: v for k, v in kpis.items() if k not in KPI_NAMES}
     size = scenario.market.size
     kpis["unaware_share_start"] = _num((size - scenario.market.initially_aware - _existing(scenario)) / size)
 
-    plan = _plan(scenario, opt, kpis)
+    plan = _plan(scenario, opt, kpis, has_plan)
+    monthly = plan_run.monthly()
     meta = {
         **manifest_key(scenario, replications, seed),
         "scenario_name": scenario.name,
@@ -266,8 +271,10 @@ def build_report_data(
         "market_size": size,
         "horizon_months": scenario.simulation.horizon_months,
         "start_date": scenario.simulation.start_date.isoformat(),
+        "end_date": (plan_run.daily.index[-1]).date().isoformat(),
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "engines": {"order_level": "agent", "optimizer": "sim.analysis.optimize", "sweeps": "fast"},
+        "sources": SOURCES,
         "existing_customers": _existing(scenario),
         "first_party_data_share": scenario.retention.first_party_data_share,
         "scenario_file": scenario.source_path.name if scenario.source_path else None,
@@ -279,10 +286,10 @@ def build_report_data(
         kpis=kpis,
         plan=plan,
         summary={},
-        funnel=funnel_table(agent, scenario),
-        stages=stages_monthly(agent),
-        revenue=revenue_monthly(agent),
-        cohorts=cohort_retention(agent.orders, scenario),
+        funnel=funnel_table(plan_run, agent, scenario),
+        stages=stages_monthly(monthly),
+        revenue=revenue_monthly(monthly),
+        cohorts=cohort_retention(agent, scenario),
         curve=_curve(opt),
         marginal=marginal,
         levers=levers,
@@ -291,6 +298,45 @@ def build_report_data(
     )
     data.summary = summary_row(data)
     return data
+
+
+# Where each figure of the report comes from (written to meta.json; the report's method note reads it)
+SOURCES = {
+    "kpis": "plan",
+    "stages": "plan",
+    "revenue": "plan",
+    "funnel": "plan+order_log",
+    "cohorts": "order_log",
+    "curve": "optimizer",
+    "marginal": "plan",
+    "levers": "plan",
+    "sensitivity": "optimizer",
+}
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
+def plan_to_split(scenario: Scenario) -> bool:
+    """Whether the scenario has a marketing budget to split (a calibrated scenario without a spend log or
+    a `--budget` has none: its monthly totals are zero)."""
+    from sim.model import budget
+
+    return bool(np.sum(budget.monthly_budget(scenario)) > 0)
+
+
+def current_plan_run(scenario: Scenario, seed: int):
+    """The current plan's expected flows (fast engine, expected values): the figures of the current plan
+    everywhere in the report, and what the optimizer calls the current plan's value."""
+    from sim.engines import get_engine
+
+    return get_engine("fast").run(scenario, seed, sampled=False, keep_orders=False)
 
 
 def _num(value: Any) -> float | None:
@@ -415,17 +461,18 @@ def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
     return frame
 
 
-def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
+def _plan(scenario: Scenario, opt, kpis: dict[str, Any], has_plan: bool) -> dict[str, Any]:
+    """The current plan and, with an optimizer result, the recommended one. The current plan's value is the
+    KPI table's cumulative contribution (the same fast-engine run), so text, table and chart agree."""
     current = {p: float(scenario.budget.purpose_split.get(p, 0.0)) for p in PURPOSES}
-    monthly = scenario.budget.totals
-    totals = monthly if isinstance(monthly, list) else [monthly]
-    per_month = [v / (3 if scenario.budget.period == "quarter" else 1) for v in totals]
+    monthly = _monthly_budget(scenario)
     plan: dict[str, Any] = {
+        "has_plan": has_plan,
         "objective": "contribution",
         "current_split": current,
         "current_channel_split": {p: dict(v) for p, v in scenario.budget.channel_split.items()},
-        "monthly_budget_first": float(per_month[0]),
-        "monthly_budget_mean": float(np.mean(_monthly_budget(scenario))),
+        "monthly_budget_first": float(monthly[0]),
+        "monthly_budget_mean": float(np.mean(monthly)),
         "recommended_split": None,
         "recommended_channel_split": None,
         "current_value": _num(kpis.get("cumulative_contribution")),
@@ -442,7 +489,6 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
                 "recommended_split": {p: float(opt.recommended_split.get(p, 0.0)) for p in PURPOSES},
                 "current_channel_split": _plain(getattr(opt, "current_channel_split", None)),
                 "recommended_channel_split": _plain(getattr(opt, "recommended_channel_split", None)),
-                "current_value": _num(opt.current_value),
                 "recommended_value": _num(opt.recommended_value),
                 "uplift_mean": _num(opt.uplift_mean),
                 "uplift_p05": _num(opt.uplift_p05),
@@ -485,64 +531,89 @@ def _sensitivity(opt) -> pd.DataFrame:
 # -- order-level and stage views ------------------------------------------------------------------
 
 
-def stages_monthly(result) -> pd.DataFrame:
-    """People in each stage at each month's end."""
+def stages_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
+    """People in each stage at each plan month's end (from `SimulationResult.monthly()`); `never_met` (people
+    who have never met the brand, a part of `unaware`) beside them."""
     from sim.model.result import STAGES
 
-    frame = result.daily[STAGES].resample("MS").last()
+    columns = [c for c in (*STAGES, "never_met") if c in monthly.columns]
+    frame = monthly[columns].copy()
     frame.index.name = "month"
     return frame.reset_index()
 
 
-def revenue_monthly(result) -> pd.DataFrame:
-    """Revenue from first orders (new customers) and from repeat orders (returning customers) per month."""
-    frame = result.daily[["revenue_new", "revenue_returning", "new_customers", "orders"]].resample("MS").sum()
+def revenue_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Revenue from first orders (new customers) and from repeat orders (returning customers) per plan month."""
+    frame = monthly[["revenue_new", "revenue_returning", "new_customers", "orders"]].copy()
     frame.index.name = "month"
     return frame.reset_index()
 
 
-def funnel_table(result, scenario: Scenario) -> pd.DataFrame:
-    """The lifecycle funnel of people reached during the horizon: aware -> first purchase -> satisfied -> loyal.
+FUNNEL_STEPS = ["aware", "first_purchase", "satisfied", "loyal"]
 
-    aware: people who knew the brand at the start (not yet buyers) or met it during the horizon;
-    first purchase: those who bought for the first time; satisfied: new customers whose first order met
-    or beat their expectations; loyal: new customers with a good first order who bought three times or
-    more and never had a dissatisfying order (the order-log definition a client can check in their own data).
+
+def order_log_rates(orders: pd.DataFrame | None) -> tuple[float | None, float | None]:
+    """From an order log: the share of new customers whose first order did not disappoint, and the share
+    of those who then ordered three times or more without ever being disappointed (the definition of loyal
+    a client can check in their own export)."""
+    if orders is None or not len(orders):
+        return None, None
+    acquired = orders[orders["acquisition_channel"] != "existing"]
+    if not len(acquired):
+        return None, None
+    g = acquired.groupby("customer_id", sort=False)
+    first_good = g["experience"].first() != "dissatisfied"
+    any_bad = (acquired["experience"] == "dissatisfied").groupby(acquired["customer_id"], sort=False).any()
+    loyal = first_good & (g.size() >= 3) & ~any_bad
+    good = float(first_good.sum())
+    return good / len(first_good), (float(loyal.sum()) / good if good > 0 else None)
+
+
+def funnel_table(plan_run, agent, scenario: Scenario) -> pd.DataFrame:
+    """The lifecycle funnel of the horizon: aware -> first purchase -> satisfied first order -> loyal.
+
+    aware: people who knew the brand at the start (not yet buyers) or met it during the horizon; first
+    purchase: those who bought for the first time. Both are the current plan's expected counts (the KPI
+    table's first-purchase conversion is their ratio). The two later steps need each customer's order
+    history: their rates come from the agent engine's order log (`order_log_rates`), applied to the
+    expected first purchases (column `source` says which is which).
     """
-    d = result.daily
+    d = plan_run.daily
     aware = float(scenario.market.initially_aware + d["newly_aware"].sum())
     new = float(d["new_customers"].sum())
-    satisfied = loyal = 0.0
-    orders = result.orders
-    if orders is not None and len(orders):
-        acquired = orders[orders["acquisition_channel"] != "existing"]
-        g = acquired.groupby("customer_id", sort=False)
-        first_good = g["experience"].first() != "dissatisfied"
-        n = g.size()
-        any_bad = (acquired["experience"] == "dissatisfied").groupby(acquired["customer_id"], sort=False).any()
-        satisfied = float(first_good.sum())
-        loyal = float((first_good & (n >= 3) & ~any_bad).sum())
-    steps = ["aware", "first_purchase", "satisfied", "loyal"]
+    good_rate, loyal_rate = order_log_rates(agent.orders)
+    satisfied = new * good_rate if good_rate is not None else None
+    loyal = satisfied * loyal_rate if satisfied is not None and loyal_rate is not None else None
     counts = [aware, new, satisfied, loyal]
-    rate = [None] + [counts[i] / counts[i - 1] if counts[i - 1] > 0 else None for i in range(1, 4)]
-    overall = [c / aware if aware > 0 else None for c in counts]
-    return pd.DataFrame({"step": steps, "count": counts, "rate_from_previous": rate, "share_of_aware": overall})
+    rate = [None, new / aware if aware > 0 else None, good_rate, loyal_rate]
+    overall = [c / aware if aware > 0 and c is not None else None for c in counts]
+    return pd.DataFrame(
+        {
+            "step": FUNNEL_STEPS,
+            "count": counts,
+            "rate_from_previous": rate,
+            "share_of_aware": overall,
+            "source": ["plan", "plan", "order_log", "order_log"],
+        }
+    )
 
 
-def cohort_retention(orders: pd.DataFrame | None, scenario: Scenario, max_age: int = COHORT_MAX_AGE) -> pd.DataFrame:
-    """Share of each monthly cohort of new customers (by month of first order) who order in each later month.
+def cohort_retention(result, scenario: Scenario, max_age: int = COHORT_MAX_AGE) -> pd.DataFrame:
+    """Share of each plan month's new customers (by month of first order) who order in each later month.
 
     Built from the simulated order log the way an analyst would from a shop export: a customer is
     'retained' in a month if they placed at least one order in it. Month 0 is the first purchase (100%).
+    Months are the plan's months (`SimulationResult.monthly()`), as everywhere in the report.
     """
     cols = ["cohort", "age", "customers", "active", "retention"]
+    orders = result.orders
     if orders is None or not len(orders):
         return pd.DataFrame(columns=cols)
     acquired = orders.loc[orders["acquisition_channel"] != "existing", ["customer_id", "order_date"]]
-    start = pd.Timestamp(scenario.simulation.start_date)
-    dates = pd.to_datetime(acquired["order_date"])
-    month = (dates.dt.year - start.year) * 12 + (dates.dt.month - start.month)
-    frame = pd.DataFrame({"customer_id": acquired["customer_id"].to_numpy(), "month": month.to_numpy()})
+    starts = result.monthly().index
+    dates = pd.to_datetime(acquired["order_date"]).to_numpy()
+    month = np.searchsorted(starts.to_numpy(), dates, side="right") - 1
+    frame = pd.DataFrame({"customer_id": acquired["customer_id"].to_numpy(), "month": month})
     frame = frame.drop_duplicates()
     cohort = frame.groupby("customer_id")["month"].transform("min")
     frame["cohort"] = cohort.to_numpy()
@@ -552,8 +623,8 @@ def cohort_retention(orders: pd.DataFrame | None, scenario: Scenario, max_age: i
     active = frame.groupby(["cohort", "age"]).size().rename("active").reset_index()
     active["customers"] = active["cohort"].map(sizes)
     active["retention"] = active["active"] / active["customers"]
-    months = pd.date_range(start, periods=scenario.simulation.horizon_months, freq="MS")
-    active["cohort"] = months[active["cohort"].to_numpy()].strftime("%Y-%m")
+    label = "%Y-%m" if (starts.day == 1).all() else "%Y-%m-%d"  # plan months may start on another day
+    active["cohort"] = starts[active["cohort"].to_numpy()].strftime(label)
     return active[cols].sort_values(["cohort", "age"]).reset_index(drop=True)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_kpi, fmt_money, fmt_percent, fmt_points, fmt_roi, t
+from sim.report.i18n import fmt_amount, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
 
 UNSATURATED_UNAWARE = 0.50  # at least half of the market never reached by the end: acquisition still pays
 SATURATED_UNAWARE = 0.20  # under a fifth never reached: the market is saturated, retention and win-back matter
@@ -61,8 +61,12 @@ def top_kpis(data: ReportData, lang: str) -> list[KpiPick]:
     }[stage]
     ltv_cac = k.get("ltv_cac")
     if ltv_cac is not None and ltv_cac < LOW_LTV_CAC and "ltv_cac" not in picks:
-        picks = ["ltv_cac", *picks[:2]]
-    return [_pick(name, data, lang, stage) for name in picks]
+        picks = ["ltv_cac", *picks]
+    # a KPI the run cannot measure (12-month retention over a horizon of a year or less) gives its place
+    # to the next one that matters
+    spare = ["repeat_purchase_rate", "clv", "ltv_cac", "cac", "returning_revenue_share"]
+    known = [n for n in dict.fromkeys([*picks, *spare]) if k.get(n) is not None]
+    return [_pick(name, data, lang, stage) for name in known[:3]]
 
 
 def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
@@ -131,8 +135,8 @@ def first_action(data: ReportData, lang: str) -> str:
                 recommended=fmt_percent(rec.get(gainer, 0.0), lang, 0),
                 points=fmt_points(change[gainer], lang),
                 sources=t("list.and", lang).join(sources),
-                amount=fmt_money(amount, cur, lang, compact=True),
-                gain=fmt_money(data.plan.get("uplift_mean"), cur, lang, compact=True),
+                amount=fmt_amount(amount, cur, lang),
+                gain=fmt_amount(data.plan.get("uplift_mean"), cur, lang),
                 months=months,
             )
     levers = best_levers(data)
@@ -144,7 +148,7 @@ def first_action(data: ReportData, lang: str) -> str:
             lever=t(f"lever.{top['lever']}", lang),
             current=fmt_percent(top["current_value"], lang, 0),
             target=fmt_percent(top["best_value"], lang, 0),
-            gain=fmt_money(top["gain"], cur, lang, compact=True),
+            gain=fmt_amount(top["gain"], cur, lang),
             months=months,
         )
     if not change:
@@ -233,9 +237,7 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
     levers = best_levers(data)
     lever_gain = levers[0]["gain"] if levers else 0.0
     if (dis is not None and dis > HIGH_DISSATISFIED) or lever_gain > 0:
-        picked.append(
-            (5, "rule.ch5", {"rate": fmt_percent(dis, lang), "gain": fmt_money(lever_gain, cur, lang, compact=True)})
-        )
+        picked.append((5, "rule.ch5", {"rate": fmt_percent(dis, lang), "gain": fmt_amount(lever_gain, cur, lang)}))
     fpd = data.meta.get("first_party_data_share")
     ret_share = k.get("returning_revenue_share")
     if (fpd is not None and fpd < LOW_FIRST_PARTY) or (ret_share is not None and ret_share > 0.5):

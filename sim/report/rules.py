@@ -17,8 +17,10 @@ from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
 
-UNSATURATED_UNAWARE = 0.50  # at least half of the market never reached by the end: acquisition still pays
-SATURATED_UNAWARE = 0.20  # under a fifth never reached: the market is saturated, retention and win-back matter
+# the market's saturation is read from the people who do not know the brand at the end (never met it, or met
+# it and forgot): reach lands on them, so they are the pool acquisition can still draw from
+UNSATURATED_UNAWARE = 0.50  # at least half of the market does not know the brand: acquisition still pays
+SATURATED_UNAWARE = 0.20  # under a fifth: the market is saturated, retention and win-back matter
 LOW_LTV_CAC = 1.5  # below this a new customer barely pays for the cost of winning them
 MIN_SHIFT = 0.05  # a change of split smaller than 5 points of budget is not worth an action
 MIN_LEVER_GAIN = 0.02  # a lever that adds under 2% of contribution is not the first action
@@ -29,7 +31,8 @@ CHAPTERS = range(1, 10)
 
 
 def market_stage(data: ReportData) -> str:
-    """'unsaturated', 'maturing' or 'saturated', from the share of the market never reached by the end."""
+    """'unsaturated', 'maturing' or 'saturated', from the share of the market that does not know the brand
+    at the end (`unaware_share_end`: never met it, or forgot it)."""
     unaware = data.kpis.get("unaware_share_end")
     if unaware is None:
         return "maturing"
@@ -75,6 +78,7 @@ def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
     fmt = {
         "value": value,
         "unaware": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "never_met": fmt_percent(k.get("never_met_share_end"), lang, 0),
         "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
     }
     why_key = f"why.{name}"
@@ -168,6 +172,7 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
     fmt = {
         "unaware_start": fmt_percent(k.get("unaware_share_start"), lang, 0),
         "unaware_end": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "never_met_end": fmt_percent(k.get("never_met_share_end"), lang, 0),
         "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
         "months": data.meta["horizon_months"],
         "front": fmt_roi(roi["front"], lang),
@@ -248,7 +253,7 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
     if roi["winback"] is not None and others and roi["winback"] >= max(others):
         picked.append((7, "rule.ch7_pays", {"roi": fmt_roi(roi["winback"], lang)}))
     else:
-        picked.append((7, f"rule.ch7_{stage}", {"unaware": fmt_percent(k.get("unaware_share_end"), lang, 0)}))
+        picked.append((7, f"rule.ch7_{stage}", {"never_met": fmt_percent(k.get("never_met_share_end"), lang, 0)}))
     if len(data.meta.get("channels", {})) >= 3:
         picked.append((8, "rule.ch8", {"n": len(data.meta["channels"])}))
     change = split_change(data)

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,8 @@ from sim.io import write_csv, write_json
 from sim.model.kpis import KPI_NAMES, compute_kpis
 from sim.model.scenario import PURPOSES, Scenario, scenario_slug
 
-DATA_FORMAT = 1  # bump when the files below change meaning; older folders are then rebuilt
+DATA_FORMAT = 2  # bump when the files below change meaning; older folders are then rebuilt
 
-FRAMES = ("funnel", "stages", "revenue", "cohorts", "curve", "marginal", "levers", "sensitivity")
 FRAME_FILES = {
     "funnel": "funnel.csv",
     "stages": "stages_monthly.csv",
@@ -48,8 +47,16 @@ FRAME_FILES = {
     "marginal": "marginal_roi.csv",
     "levers": "experience_levers.csv",
     "sensitivity": "sensitivity.csv",
+    "forecast": "base_forecast.csv",
+    "segments": "segments.csv",
 }
-JSON_FILES = {"meta": "meta.json", "kpis": "kpis.json", "plan": "plan.json", "summary": "summary.json"}
+JSON_FILES = {
+    "meta": "meta.json",
+    "kpis": "kpis.json",
+    "plan": "plan.json",
+    "base": "base.json",
+    "summary": "summary.json",
+}
 
 # KPIs of the report's KPI table, in this order (names as in sim.model.kpis)
 TABLE_KPIS = [
@@ -87,6 +94,9 @@ class ReportData:
     marginal: pd.DataFrame
     levers: pd.DataFrame
     sensitivity: pd.DataFrame
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers' weekly forecast
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers by segment
+    base: dict[str, Any] = field(default_factory=dict)  # the existing customers' totals (sim.report.customers)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -100,7 +110,7 @@ class ReportData:
         written = []
         for name, filename in FRAME_FILES.items():
             written.append(write_csv(folder / filename, getattr(self, name)))
-        for name in ("kpis", "plan", "summary"):
+        for name in ("kpis", "plan", "base", "summary"):
             written.append(write_json(folder / JSON_FILES[name], getattr(self, name)))
         written.append(write_json(folder / JSON_FILES["meta"], {**self.meta, "timings": self.timings}))
         return written
@@ -179,7 +189,7 @@ def load_report_data(folder: str | Path) -> ReportData:
     timings = meta.pop("timings", {})
     dicts = {
         name: json.loads((folder / JSON_FILES[name]).read_text(encoding="utf-8"))
-        for name in ("kpis", "plan", "summary")
+        for name in ("kpis", "plan", "base", "summary")
     }
     frames = {}
     for name, filename in FRAME_FILES.items():
@@ -188,8 +198,9 @@ def load_report_data(folder: str | Path) -> ReportData:
             frame = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
-        if "month" in frame.columns:
-            frame["month"] = pd.to_datetime(frame["month"])
+        for column in ("month", "week_start"):
+            if column in frame.columns:
+                frame[column] = pd.to_datetime(frame[column])
         frames[name] = frame
     return ReportData(meta=meta, timings=timings, **dicts, **frames)
 
@@ -228,12 +239,30 @@ def build_report_data(
     levers, the optimizer's values) is the fast engine's expected value, the same engine and mode the
     optimizer compares plans with; the agent engine's order log adds only what needs single customers'
     histories (the funnel's later steps, the cohort heatmap), and says so in `meta["sources"]`.
+
+    A scenario without a plan to split (a zero budget: `sim calibrate` from an order log alone) gets what
+    its data can tell: the existing customers' forecast, value and segments (`sim.report.customers`).
     """
     if replications < 1:
         raise ValueError(f'"replications" must be >= 1, found {replications}')
     seed = scenario.simulation.seed if seed is None else int(seed)
     timings: dict[str, float] = {}
     has_plan = plan_to_split(scenario)
+    if has_plan:
+        data = _plan_report_data(scenario, replications, seed, progress, parallel, timings)
+    else:
+        data = _base_report_data(scenario, seed, timings)
+    data.meta = {**_meta(scenario, replications, seed), **data.meta}
+    data.summary = summary_row(data)
+    return data
+
+
+def _plan_report_data(
+    scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool, timings: dict[str, float]
+) -> ReportData:
+    """Every section of a report on a plan: the current plan's run, the optimizer, levers, marginal ROIs,
+    one order log; and, for a calibrated scenario, its customers' segments."""
+    from sim.report.customers import customer_base
 
     # The agent run (order level, one core) overlaps the fast-engine work when a second process can be
     # started (a speed trick: the two halves take similar time).
@@ -242,13 +271,15 @@ def build_report_data(
         with _timed(timings, "plan"):
             plan_run = current_plan_run(scenario, seed)
         with _timed(timings, "optimize"):
-            opt = _optimize(scenario, replications, seed, progress, parallel) if has_plan else None
+            opt = _optimize(scenario, replications, seed, progress, parallel)
         with _timed(timings, "levers"):
             levers = lever_effects(scenario, seed)
         # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
         # optimum, where they are equal by construction and say nothing about which purpose pays
         with _timed(timings, "marginal"):
-            marginal_now = _marginal(scenario, seed) if has_plan else dict.fromkeys(PURPOSES)
+            marginal_now = _marginal(scenario, seed)
+        with _timed(timings, "customers"):
+            _, segments, base = customer_base(scenario, seed, forecast=False)
         with _timed(timings, "agent_wait" if agent_job is not None else "agent"):
             agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
     finally:
@@ -259,47 +290,89 @@ def build_report_data(
     kpis = {k: kpis[k] for k in KPI_NAMES} | {k: v for k, v in kpis.items() if k not in KPI_NAMES}
     size = scenario.market.size
     kpis["unaware_share_start"] = _num((size - scenario.market.initially_aware - _existing(scenario)) / size)
-
-    plan = _plan(scenario, opt, kpis, has_plan)
     monthly = plan_run.monthly()
-    meta = {
-        **manifest_key(scenario, replications, seed),
-        "scenario_name": scenario.name,
-        "client": scenario.client,
-        "slug": scenario_slug(scenario),
-        "currency": scenario.economics.currency,
-        "market_size": size,
-        "horizon_months": scenario.simulation.horizon_months,
-        "start_date": scenario.simulation.start_date.isoformat(),
-        "end_date": (plan_run.daily.index[-1]).date().isoformat(),
-        "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engines": {"order_level": "agent", "optimizer": "sim.analysis.optimize", "sweeps": "fast"},
-        "sources": SOURCES,
-        "existing_customers": _existing(scenario),
-        "first_party_data_share": scenario.retention.first_party_data_share,
-        "scenario_file": scenario.source_path.name if scenario.source_path else None,
-        "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
-    }
-    marginal = pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES])
-    data = ReportData(
-        meta=meta,
+    return ReportData(
+        meta={"sources": SOURCES, "engines": ENGINES},
         kpis=kpis,
-        plan=plan,
+        plan=_plan(scenario, opt, kpis, plan_run),
         summary={},
         funnel=funnel_table(plan_run, agent, scenario),
         stages=stages_monthly(monthly),
         revenue=revenue_monthly(monthly),
         cohorts=cohort_retention(agent, scenario),
         curve=_curve(opt),
-        marginal=marginal,
+        marginal=pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES]),
         levers=levers,
         sensitivity=_sensitivity(opt),
+        segments=segments,
+        base=base,
         timings=timings,
     )
-    data.summary = summary_row(data)
-    return data
 
 
+def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) -> ReportData:
+    """A report on the existing customers alone (no plan to split): forecast, segments, CLV, in closed
+    form; no engine runs and no plan KPI (they would describe a plan that spends nothing)."""
+    from sim.report.customers import customer_base
+
+    with _timed(timings, "customers"):
+        forecast, segments, base = customer_base(scenario, seed, forecast=True)
+    kpis: dict[str, Any] = dict.fromkeys(KPI_NAMES)
+    empty = pd.DataFrame()
+    return ReportData(
+        meta={"sources": {"forecast": "closed_form", "segments": "closed_form"}, "engines": {}},
+        kpis=kpis,
+        plan=_plan(scenario, None, kpis),
+        summary={},
+        funnel=empty,
+        stages=empty,
+        revenue=empty,
+        cohorts=empty,
+        curve=_curve(None),
+        marginal=empty,
+        levers=empty,
+        sensitivity=_sensitivity(None),
+        forecast=forecast,
+        segments=segments,
+        base=base,
+        timings=timings,
+    )
+
+
+def _meta(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
+    """What the report says about its inputs (and the manifest that lets a data folder be reused)."""
+    return {
+        **manifest_key(scenario, replications, seed),
+        "scenario_name": scenario.name,
+        "client": scenario.client,
+        "slug": scenario_slug(scenario),
+        "currency": scenario.economics.currency,
+        "market_size": scenario.market.size,
+        "horizon_months": scenario.simulation.horizon_months,
+        "start_date": scenario.simulation.start_date.isoformat(),
+        "end_date": horizon_end(scenario).isoformat(),
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "existing_customers": _existing(scenario),
+        "first_party_data_share": scenario.retention.first_party_data_share,
+        "retention_measured": retention_measured(scenario),
+        "scenario_file": scenario.source_path.name if scenario.source_path else None,
+        "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
+    }
+
+
+def horizon_end(scenario: Scenario) -> date:
+    """The horizon's last day: the day before the start date's anniversary `horizon_months` later."""
+    start = pd.Timestamp(scenario.simulation.start_date)
+    return (start + pd.DateOffset(months=scenario.simulation.horizon_months) - pd.Timedelta(days=1)).date()
+
+
+def retention_measured(scenario: Scenario) -> bool:
+    """Whether the back-end effect sizes were fitted from a CRM lift test (`sim calibrate --lift-test`);
+    otherwise they are assumptions, and so is any recommended back-end share."""
+    return bool((scenario.calibration or {}).get("lift_test"))
+
+
+ENGINES = {"order_level": "agent", "optimizer": "sim.analysis.optimize", "sweeps": "fast"}
 # Where each figure of the report comes from (written to meta.json; the report's method note reads it)
 SOURCES = {
     "kpis": "plan",
@@ -461,18 +534,19 @@ def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
     return frame
 
 
-def _plan(scenario: Scenario, opt, kpis: dict[str, Any], has_plan: bool) -> dict[str, Any]:
+def _plan(scenario: Scenario, opt, kpis: dict[str, Any], plan_run=None) -> dict[str, Any]:
     """The current plan and, with an optimizer result, the recommended one. The current plan's value is the
-    KPI table's cumulative contribution (the same fast-engine run), so text, table and chart agree."""
-    current = {p: float(scenario.budget.purpose_split.get(p, 0.0)) for p in PURPOSES}
-    monthly = _monthly_budget(scenario)
+    KPI table's cumulative contribution and its split the shares of what it spends (the same fast-engine
+    run, `plan_run`; None without a plan), so text, table and chart agree."""
+    spent = _spent(plan_run)
     plan: dict[str, Any] = {
-        "has_plan": has_plan,
+        "has_plan": plan_run is not None,
         "objective": "contribution",
-        "current_split": current,
-        "current_channel_split": {p: dict(v) for p, v in scenario.budget.channel_split.items()},
-        "monthly_budget_first": float(monthly[0]),
-        "monthly_budget_mean": float(np.mean(monthly)),
+        "current_split": {
+            p: (v / spent.sum() if spent.sum() > 0 else 0.0) for p, v in zip(PURPOSES, spent, strict=True)
+        },
+        "current_channel_split": _channel_shares(scenario),
+        "monthly_budget_mean": float(spent.sum() / scenario.simulation.horizon_months),
         "recommended_split": None,
         "recommended_channel_split": None,
         "current_value": _num(kpis.get("cumulative_contribution")),
@@ -485,7 +559,6 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any], has_plan: bool) -> dict
         plan.update(
             {
                 "objective": getattr(opt, "objective", "contribution"),
-                "current_split": {p: float(opt.current_split.get(p, 0.0)) for p in PURPOSES},
                 "recommended_split": {p: float(opt.recommended_split.get(p, 0.0)) for p in PURPOSES},
                 "current_channel_split": _plain(getattr(opt, "current_channel_split", None)),
                 "recommended_channel_split": _plain(getattr(opt, "recommended_channel_split", None)),
@@ -498,10 +571,30 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any], has_plan: bool) -> dict
     return plan
 
 
-def _monthly_budget(scenario: Scenario) -> np.ndarray:
+def _spent(plan_run) -> np.ndarray:
+    """(3,) what a run spends on each purpose over the horizon (zeros without a run)."""
+    if plan_run is None:
+        return np.zeros(len(PURPOSES))
+    return np.array([float(plan_run.daily[f"spend_{p}"].sum()) for p in PURPOSES])
+
+
+def spent_by_month(plan_run) -> np.ndarray:
+    """(M,) what a run spends on marketing in each plan month."""
+    monthly = plan_run.monthly()
+    return sum(monthly[f"spend_{p}"].to_numpy() for p in PURPOSES)
+
+
+def _channel_shares(scenario: Scenario) -> dict[str, dict[str, float]]:
+    """Each purpose's channel mix over the horizon (a phased plan's periods weighted by their spend)."""
     from sim.model import budget
 
-    return budget.monthly_budget(scenario)
+    spend = budget.spend_by_month(scenario).sum(axis=0)  # (C, 3)
+    out = {}
+    for j, purpose in enumerate(PURPOSES):
+        total = float(spend[:, j].sum())
+        if total > 0:
+            out[purpose] = {c: float(v / total) for c, v in zip(scenario.channels, spend[:, j], strict=True) if v > 0}
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -656,4 +749,7 @@ def summary_row(data: ReportData, client_name: str | None = None) -> dict[str, A
         row[f"recommended_share_{p}"] = rec.get(p)
     for k in ("uplift_mean", "uplift_p05", "uplift_p95"):
         row[k] = plan.get(k)
+    row["has_plan"] = bool(plan.get("has_plan", True))
+    for k in ("customers", "expected_active", "expected_orders", "expected_revenue", "clv_total"):
+        row[f"base_{k}"] = data.base.get(k)
     return row

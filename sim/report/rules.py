@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_amount, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
+from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
 
 # the market's saturation is read from the people who do not know the brand at the end (never met it, or met
 # it and forgot): reach lands on them, so they are the pool acquisition can still draw from
@@ -84,6 +84,10 @@ def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
     why_key = f"why.{name}"
     if name == "ltv_cac" and (k.get("ltv_cac") or 0.0) < LOW_LTV_CAC:
         why_key = "why.ltv_cac_low"
+    if name == "first_purchase_conversion" and (k.get(name) or 0.0) >= LOW_CONVERSION:
+        why_key = "why.first_purchase_conversion_high"
+    if name == "cac" and (k.get("forgot_share_end") or 0.0) < 0.005:
+        why_key = "why.cac_never_met"
     return KpiPick(name, t(f"kpi.{name}", lang), value, t(why_key, lang, **fmt))
 
 
@@ -143,6 +147,29 @@ def first_action(data: ReportData, lang: str) -> str:
                 gain=fmt_amount(data.plan.get("uplift_mean"), cur, lang),
                 months=months,
             )
+    uplift, low = data.plan.get("uplift_mean"), data.plan.get("uplift_p05")
+    moves = channel_moves(data)
+    if change and moves and uplift is not None and low is not None and low > 0 and uplift > MIN_LEVER_GAIN * base:
+        # the split by purpose barely moves, yet the recommendation gains: the gain is in the channel mix
+        items = [
+            t(
+                "action.channel_item",
+                lang,
+                channel=data.meta.get("channels", {}).get(channel, channel),
+                purpose=t(f"purpose_text.{purpose}", lang),
+                current=fmt_percent(before, lang, 0),
+                recommended=fmt_percent(after, lang, 0),
+            )
+            for purpose, channel, before, after in moves
+        ]
+        return t(
+            "action.channels",
+            lang,
+            gain=fmt_amount(uplift, cur, lang),
+            months=months,
+            points=fmt_points(MIN_SHIFT, lang),
+            items=t("list.and", lang).join(items),
+        )
     levers = best_levers(data)
     if levers and levers[0]["gain"] > MIN_LEVER_GAIN * max(base, 1.0):
         top = levers[0]
@@ -162,6 +189,21 @@ def first_action(data: ReportData, lang: str) -> str:
             best = max(rois, key=rois.get)
             return t("action.marginal", lang, target=t(f"purpose_text.{best}", lang), roi=fmt_roi(rois[best], lang))
     return t("action.keep", lang)
+
+
+def channel_moves(data: ReportData, limit: int = 2) -> list[tuple[str, str, float, float]]:
+    """The largest changes of a channel's share within its purpose's budget, current to recommended:
+    (purpose, channel, current share, recommended share), at most `limit`, each of at least `MIN_SHIFT`."""
+    now = data.plan.get("current_channel_split") or {}
+    rec = data.plan.get("recommended_channel_split") or {}
+    moves = []
+    for purpose in PURPOSES:
+        a, b = now.get(purpose) or {}, rec.get(purpose) or {}
+        for channel in set(a) | set(b):
+            before, after = float(a.get(channel, 0.0)), float(b.get(channel, 0.0))
+            if after - before >= MIN_SHIFT:
+                moves.append((purpose, channel, before, after))
+    return sorted(moves, key=lambda m: m[3] - m[2], reverse=True)[:limit]
 
 
 def winback_reading(data: ReportData, lang: str) -> list[str]:
@@ -283,3 +325,35 @@ def chapter_files(playbook_dir: Path | None) -> dict[int, str]:
         if found:
             out[n] = (base / found[0].name).as_posix()
     return out
+
+
+def base_chapters(data: ReportData, lang: str, playbook_dir: Path | None = None) -> list[ChapterAdvice]:
+    """The chapters for a report on the existing customers alone (no plan to split yet), each with the
+    figure of the order log that makes it relevant."""
+    base = data.base
+    counts = {row["key"]: row for row in data.segments.to_dict("records")} if not data.segments.empty else {}
+    picked: list[tuple[int, str, dict]] = []
+    if base:
+        picked.append(
+            (
+                3,
+                "rule.base_ch3",
+                {"customers": fmt_count(base["customers"], lang), "active": fmt_count(base["expected_active"], lang)},
+            )
+        )
+    if counts.get("one_time_hesitating", {}).get("customers"):
+        picked.append((5, "rule.base_ch5", {"count": fmt_count(counts["one_time_hesitating"]["customers"], lang)}))
+    active = counts.get("active", {})
+    if active.get("customers") and base.get("clv_total"):
+        share = active["clv_total"] / base["clv_total"]
+        picked.append(
+            (6, "rule.base_ch6", {"count": fmt_count(active["customers"], lang), "share": fmt_percent(share, lang, 0)})
+        )
+    if counts.get("lapsed", {}).get("customers"):
+        picked.append((7, "rule.base_ch7", {"count": fmt_count(counts["lapsed"]["customers"], lang)}))
+    picked.append((9, "rule.base_ch9", {}))
+    files = chapter_files(playbook_dir)
+    return [
+        ChapterAdvice(n, t(f"chapter.{n}", lang), t(f"chapter_idea.{n}", lang), t(key, lang, **fmt), files.get(n))
+        for n, key, fmt in picked
+    ]

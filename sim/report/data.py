@@ -627,10 +627,9 @@ def _sensitivity(opt) -> pd.DataFrame:
 def stages_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
     """People in each stage at each plan month's end (from `SimulationResult.monthly()`); `never_met` (people
     who have never met the brand, a part of `unaware`) beside them."""
-    from sim.model.result import STAGES
+    from sim.model.result import STOCK_COLUMNS
 
-    columns = [c for c in (*STAGES, "never_met") if c in monthly.columns]
-    frame = monthly[columns].copy()
+    frame = monthly[STOCK_COLUMNS].copy()
     frame.index.name = "month"
     return frame.reset_index()
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 from conftest import ROOT
-from sim.analysis.score import SEGMENTS
 from typer.testing import CliRunner
 
+from sim.analysis.score import SEGMENTS
 from sim.cli import app
 from sim.model.kpis import KPI_NAMES
 from sim.model.scenario import load_scenario

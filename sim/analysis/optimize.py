@@ -529,8 +529,8 @@ class OptimizationResult:
         folder = ensure_output_dir(out_dir)
         return [
             write_json(folder / "recommendation.json", self.recommendation()),
-            write_csv(folder / "curve.csv", self.curve, float_format="%.6g"),
-            write_csv(folder / "sensitivity.csv", self.sensitivity, float_format="%.6g"),
+            write_csv(folder / "curve.csv", self.curve),
+            write_csv(folder / "sensitivity.csv", self.sensitivity),
             write_json(folder / "marginal_roi.json", self.marginal_roi),
         ]
 

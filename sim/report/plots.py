@@ -210,6 +210,68 @@ def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "
     return ax
 
 
+# -- the existing customers ---------------------------------------------------------------------
+
+SEGMENT_COLORS = {"active": "#1B9E77", "at_risk": "#E6AB02", "lapsed": "#BDBDBD", "one_time_hesitating": "#7570B3"}
+
+
+def plot_forecast(forecast: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """The existing customers' expected repeat orders week by week, with the 90% band of the outcomes
+    given the fitted parameters' uncertainty."""
+    ax = _axes(ax)
+    x = pd.to_datetime(forecast["week_start"])
+    palette = sns.color_palette("deep")
+    ax.plot(x, forecast["base_repeat_orders"], color=palette[2], label=t("plot.forecast.mean", lang))
+    ax.fill_between(
+        x,
+        forecast["base_repeat_orders_p05"].to_numpy(dtype=float),
+        forecast["base_repeat_orders_p95"].to_numpy(dtype=float),
+        color=palette[2],
+        alpha=0.2,
+        label=t("plot.forecast.band", lang),
+    )
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(count_formatter(lang))
+    ax.margins(x=0)
+    ax.set_title(t("plot.forecast.title", lang))
+    ax.set_xlabel(t("plot.forecast.x", lang))
+    ax.set_ylabel(t("plot.forecast.y", lang))
+    ax.legend(loc="upper right", fontsize=9)
+    return ax
+
+
+def plot_segments(
+    segments: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD", value: bool = True
+) -> Axes:
+    """Existing customers by segment (horizontal bars), each labelled with its share and, with `value`, its
+    CLV per customer."""
+    from sim.report.i18n import fmt_amount
+
+    ax = _axes(ax, (8.0, 3.4))
+    frame = segments.copy()
+    labels = [t(f"segment.{k}", lang) for k in frame["key"]]
+    colors = [SEGMENT_COLORS.get(k, "#999999") for k in frame["key"]]
+    y = np.arange(len(frame))
+    counts = frame["customers"].to_numpy(dtype=float)
+    ax.barh(y, counts, color=colors, height=0.6)
+    top = float(counts.max()) if len(counts) else 1.0
+    for i, row in enumerate(frame.itertuples()):
+        text = fmt_percent(row.share, lang, 0)
+        if value:
+            text = t("plot.segments.label", lang, share=text, clv=fmt_amount(row.clv_mean, currency, lang))
+        ax.text(row.customers + top * 0.01, i, fmt_count(row.customers, lang) + "  " + text, va="center", fontsize=9)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.6)
+    ax.xaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.segments.title", lang))
+    ax.set_xlabel(t("plot.segments.x", lang))
+    ax.set_ylabel(t("plot.segments.y", lang))
+    handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, labels, strict=True)]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.segments.legend", lang))
+    return ax
+
+
 # -- strategy ------------------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim.report.i18n import (
     fmt_compact,
@@ -210,6 +210,68 @@ def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "
     return ax
 
 
+# -- the existing customers ---------------------------------------------------------------------
+
+SEGMENT_COLORS = {"active": "#1B9E77", "at_risk": "#E6AB02", "lapsed": "#BDBDBD", "one_time_hesitating": "#7570B3"}
+
+
+def plot_forecast(forecast: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """The existing customers' expected repeat orders week by week, with the 90% band of the outcomes
+    given the fitted parameters' uncertainty."""
+    ax = _axes(ax)
+    x = pd.to_datetime(forecast["week_start"])
+    palette = sns.color_palette("deep")
+    ax.plot(x, forecast["base_repeat_orders"], color=palette[2], label=t("plot.forecast.mean", lang))
+    ax.fill_between(
+        x,
+        forecast["base_repeat_orders_p05"].to_numpy(dtype=float),
+        forecast["base_repeat_orders_p95"].to_numpy(dtype=float),
+        color=palette[2],
+        alpha=0.2,
+        label=t("plot.forecast.band", lang),
+    )
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(count_formatter(lang))
+    ax.margins(x=0)
+    ax.set_title(t("plot.forecast.title", lang))
+    ax.set_xlabel(t("plot.forecast.x", lang))
+    ax.set_ylabel(t("plot.forecast.y", lang))
+    ax.legend(loc="upper right", fontsize=9)
+    return ax
+
+
+def plot_segments(
+    segments: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD", value: bool = True
+) -> Axes:
+    """Existing customers by segment (horizontal bars), each labelled with its share and, with `value`, its
+    CLV per customer."""
+    from sim.report.i18n import fmt_amount
+
+    ax = _axes(ax, (8.0, 3.4))
+    frame = segments.copy()
+    labels = [t(f"segment.{k}", lang) for k in frame["key"]]
+    colors = [SEGMENT_COLORS.get(k, "#999999") for k in frame["key"]]
+    y = np.arange(len(frame))
+    counts = frame["customers"].to_numpy(dtype=float)
+    ax.barh(y, counts, color=colors, height=0.6)
+    top = float(counts.max()) if len(counts) else 1.0
+    for i, row in enumerate(frame.itertuples()):
+        text = fmt_percent(row.share, lang, 0)
+        if value:
+            text = t("plot.segments.label", lang, share=text, clv=fmt_amount(row.clv_mean, currency, lang))
+        ax.text(row.customers + top * 0.01, i, fmt_count(row.customers, lang) + "  " + text, va="center", fontsize=9)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.6)
+    ax.xaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.segments.title", lang))
+    ax.set_xlabel(t("plot.segments.x", lang))
+    ax.set_ylabel(t("plot.segments.y", lang))
+    handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, labels, strict=True)]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.segments.legend", lang))
+    return ax
+
+
 # -- strategy ------------------------------------------------------------------------------------
 
 
@@ -308,45 +370,7 @@ def plot_levers(levers: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     return ax
 
 
-def plot_tornado(
-    sensitivity: pd.DataFrame, base_share: float | None, ax: Axes | None = None, *, lang: str = "en"
-) -> Axes:
-    """Sensitivity tornado: the best retention (back-end) share when each uncertain input is set low
-    or high, widest swing on top; the line is the recommendation at the inputs as given."""
-    ax = _axes(ax, (8.0, 0.5 * max(len(sensitivity), 4) + 1.6))
-    frame = sensitivity.copy()
-    lo = frame["low_optimum_back_share"].to_numpy(dtype=float)
-    hi = frame["high_optimum_back_share"].to_numpy(dtype=float)
-    frame["swing"] = np.abs(hi - lo)
-    frame = frame.assign(lo=lo, hi=hi).sort_values("swing", ascending=True).reset_index(drop=True)
-    base = float(base_share) if base_share is not None else float(np.nanmean(np.r_[lo, hi]))
-    y = np.arange(len(frame))
-    palette = sns.color_palette("deep")
-    ax.barh(y, frame["lo"] - base, left=base, color=palette[0], height=0.6, label=t("plot.tornado.low", lang))
-    ax.barh(y, frame["hi"] - base, left=base, color=palette[3], height=0.6, label=t("plot.tornado.high", lang))
-    ax.axvline(base, color="black", linewidth=1.0, label=t("plot.tornado.base", lang, share=fmt_percent(base, lang, 0)))
-    ax.scatter(frame["lo"], y, marker="|", s=200, color=palette[0], zorder=4)
-    ax.scatter(frame["hi"], y, marker="|", s=200, color=palette[3], zorder=4)
-    labels = [
-        sensitivity_label(p, lbl, lang)
-        for p, lbl in zip(frame["parameter"], frame.get("label", frame["parameter"]), strict=True)
-    ]
-    ax.set_yticks(y, labels, fontsize=9)
-    values = np.r_[frame["lo"].to_numpy(), frame["hi"].to_numpy(), base]
-    values = values[np.isfinite(values)]
-    if len(values) and np.ptp(values) < 0.1:  # no swing: a readable window around the recommendation
-        centre = float(np.mean([values.min(), values.max()]))
-        ax.set_xlim(max(-0.02, centre - 0.1), min(1.02, centre + 0.1))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt_percent(abs(x) if abs(x) < 1e-9 else x, lang, 0)))
-    ax.set_title(t("plot.tornado.title", lang))
-    ax.set_xlabel(t("plot.tornado.x", lang))
-    ax.set_ylabel(t("plot.tornado.y", lang))
-    ax.legend(fontsize=9, loc="lower right")
-    return ax
-
-
-def sensitivity_label(parameter: str, label: str | None, lang: str) -> str:
-    """The catalog's name of an optimizer sensitivity parameter, else the optimizer's own label."""
+def input_label(parameter: str, label: str | None, lang: str) -> str:
+    """The catalog's name of an uncertain input (a scenario field), else the optimizer's own label."""
     key = f"param.{parameter}"
     return t(key, lang) if has(key, lang) else str(label or parameter)

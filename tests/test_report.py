@@ -33,7 +33,7 @@ SECTIONS = [
     "curve",
     "roi",
     "levers",
-    "tornado",
+    "breakevens",
     "kpis",
     "playbook",
     "assumptions",

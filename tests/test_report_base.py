@@ -75,7 +75,7 @@ def test_report_of_an_order_log_alone(order_log_alone, tmp_path, lang):
     page = out.html.read_text(encoding="utf-8")
     for section in ("summary", "forecast", "customers", "playbook", "assumptions"):
         assert f'id="sec-{section}"' in page, section
-    for section in ("funnel", "curve", "roi", "tornado", "kpis"):
+    for section in ("funnel", "curve", "roi", "breakevens", "kpis"):
         assert f'id="sec-{section}"' not in page, section
     needs = t("summary.needs", lang, file=path.name)
     assert needs in page.replace("&gt;", ">")

@@ -2,7 +2,7 @@
 
 The report notebook only assembles and explains; the numbers come from here. `build_report_data` runs
 the engines: the budget optimizer (fast engine, many replications) for the recommended split, its gain
-with a 90% band, the contribution curve, marginal ROIs and the sensitivity tornado; the fast engine for
+with a 90% band, the contribution curve, marginal ROIs and the break-evens of its inputs; the fast engine for
 the experience levers (and for marginal ROIs while no optimizer is installed); and one agent-engine run
 for the views that need single orders (funnel, cohort retention) and for the KPI table.
 
@@ -46,7 +46,7 @@ FRAME_FILES = {
     "curve": "contribution_curve.csv",
     "marginal": "marginal_roi.csv",
     "levers": "experience_levers.csv",
-    "sensitivity": "sensitivity.csv",
+    "breakevens": "breakevens.csv",
     "forecast": "base_forecast.csv",
     "segments": "segments.csv",
 }
@@ -93,7 +93,7 @@ class ReportData:
     curve: pd.DataFrame
     marginal: pd.DataFrame
     levers: pd.DataFrame
-    sensitivity: pd.DataFrame
+    breakevens: pd.DataFrame
     forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers' weekly forecast
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers by segment
     base: dict[str, Any] = field(default_factory=dict)  # the existing customers' totals (sim.report.customers)
@@ -303,7 +303,7 @@ def _plan_report_data(
         curve=_curve(opt),
         marginal=pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES]),
         levers=levers,
-        sensitivity=_sensitivity(opt),
+        breakevens=_breakevens(opt),
         segments=segments,
         base=base,
         timings=timings,
@@ -331,7 +331,7 @@ def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) 
         curve=_curve(None),
         marginal=empty,
         levers=empty,
-        sensitivity=_sensitivity(None),
+        breakevens=_breakevens(None),
         forecast=forecast,
         segments=segments,
         base=base,
@@ -383,7 +383,7 @@ SOURCES = {
     "curve": "optimizer",
     "marginal": "plan",
     "levers": "plan",
-    "sensitivity": "optimizer",
+    "breakevens": "optimizer",
 }
 
 
@@ -613,12 +613,25 @@ def _curve(opt) -> pd.DataFrame:
     return frame[[c for c in cols if c in frame.columns] + [c for c in frame.columns if c not in cols]]
 
 
-def _sensitivity(opt) -> pd.DataFrame:
-    from sim.analysis.optimize import SENSITIVITY_COLUMNS as cols
+def _breakevens(opt) -> pd.DataFrame:
+    """The optimizer's break-evens, one row per uncertain input; the best split where the plan changes is
+    flattened to one column per side and purpose (`low_split_front`, ...) so the CSV stays a plain table."""
+    from sim.analysis.breakeven import BREAKEVEN_COLUMNS
 
-    if opt is None or getattr(opt, "sensitivity", None) is None:
+    split_cols = [f"{side}_split_{p}" for side in ("low", "high") for p in PURPOSES]
+    cols = [c for c in BREAKEVEN_COLUMNS if not c.endswith("_split")] + split_cols
+    if opt is None or getattr(opt, "breakevens", None) is None or opt.breakevens.empty:
         return pd.DataFrame(columns=cols)
-    return opt.sensitivity.copy().reset_index(drop=True)
+    frame = opt.breakevens.reset_index(drop=True)
+    out = frame[[c for c in cols if c in frame.columns]].copy()
+    for c in ("base_value", "standard_error", "low_breakeven", "high_breakeven", "low_tried", "high_tried"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)  # an assumed input's missing error: NaN
+    for side in ("low", "high"):
+        for p in PURPOSES:
+            out[f"{side}_split_{p}"] = [
+                float(s[p]) if isinstance(s, dict) else float("nan") for s in frame[f"{side}_split"]
+            ]
+    return out[cols]
 
 
 # -- order-level and stage views ------------------------------------------------------------------

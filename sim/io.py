@@ -84,7 +84,7 @@ def ensure_output_dir(out: str | Path) -> Path:
 def write_run_outputs(result: SimulationResult, kpis: dict[str, Any], out: str | Path) -> list[Path]:
     """timeseries.csv, kpis.json and (when the engine keeps one) orders.csv in `out`."""
     folder = ensure_output_dir(out)
-    written = [write_csv(folder / "timeseries.csv", result.timeseries_frame(), float_format="%.6g")]
+    written = [write_csv(folder / "timeseries.csv", result.timeseries_frame())]
     written.append(write_json(folder / "kpis.json", kpis))
     if result.orders is not None:
         written.append(write_csv(folder / "orders.csv", result.orders))

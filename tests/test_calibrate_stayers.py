@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibration import backtest, bgnbd, families
+from sim.calibration import backtest, bgnbd, families, stayers
 from sim.calibration.stayers import with_stayers
 
 THETA = {"mbgnbd": (0.6, 40.0, 0.9, 2.5), "bgnbd": (0.6, 40.0, 0.9, 2.5), "pareto": (0.6, 40.0, 0.8, 60.0)}
@@ -68,16 +68,18 @@ def with_a_core():
     split = backtest.time_split(tx, pd.Timestamp("2024-01-01") + pd.Timedelta(days=719), holdout_share=0.4)
     results, fitted = backtest.compare_families({"bgnbd": families.FITTERS["bgnbd"]}, split, "synthetic")
     name = backtest.compare_stayers("bgnbd", results, fitted, split, "synthetic")
-    return results, fitted, name
+    return results, fitted, name, split
 
 
 def test_a_known_share_of_stayers_is_recovered_and_forecasts_better(with_a_core):
-    results, fitted, name = with_a_core
+    results, fitted, name, _ = with_a_core
     fit = fitted[name]
     share = fit.stayer_share
     se = share * (1.0 - share) * np.sqrt(fit.log_covariance_[-1, -1])  # delta method from log odds
     assert abs(share - 0.25) < 3.0 * se, (share, se)
     assert results[name]["likelihood_ratio"] > 10.0
+    # the score test at the family's fit (which screens the share in `calibrate`) sees it too, without a refit
+    assert stayers.score_test(fitted["bgnbd"], *backtest.histories(with_a_core[3].summary)) > 10.0
     assert results[name]["tracking_error"] < results["bgnbd"]["tracking_error"]
     assert abs(results[name]["total_error"]) < abs(results["bgnbd"]["total_error"])
 
@@ -92,5 +94,5 @@ def test_without_stayers_the_share_is_not_supported():
         share = fit.stayer_share
         se = share * (1.0 - share) * np.sqrt(fit.log_covariance_[-1, -1])
         assert share < 3.0 * se or results[name]["likelihood_ratio"] < 3.84, (share, se, results[name])
-    else:
-        assert "limit" in results[name]["reason"] or "converge" in results[name]["reason"]
+    else:  # screened out by the score test, or the share ran to 0 / the likelihood is flat
+        assert any(word in results[name]["reason"] for word in ("score test", "limit", "converge")), results[name]

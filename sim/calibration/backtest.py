@@ -151,12 +151,25 @@ def compare_stayers(
     fitted: dict[str, RepeatPurchaseFitter],
     split: TimeSplit,
     source: str,
+    screen: bool = True,
 ) -> str:
     """Add `base` with a never-dropout segment (`sim.calibration.stayers`) to the comparison, fitted on the same
-    earlier part from `base`'s fit; returns its name. A share that runs to 0 is reported as not fitted."""
-    from sim.calibration.stayers import with_stayers
+    earlier part from `base`'s fit; returns its name. With `screen`, the share is fitted only when the score test
+    at `base`'s fit says the data support it in sample (speed: the fit costs as much as the family's own); a
+    share that is not supported, or runs to 0, is reported as not fitted, with the reason."""
+    from sim.calibration.stayers import BOUNDARY_5PCT, score_test, with_stayers
 
     cls = with_stayers(families.FITTERS[base])
+    if screen and base in fitted:
+        stat = score_test(fitted[base], *histories(split.summary))
+        if stat < BOUNDARY_5PCT:
+            results[cls.family] = {
+                "fitted": False,
+                "score_test": stat,
+                "reason": f"no never-dropout segment supported in sample (score test {stat:.2f}, under"
+                f" {BOUNDARY_5PCT}, the 5% point for a share at 0)",
+            }
+            return cls.family
     start = {**fitted[base].params_, "stayer_odds": 0.1} if base in fitted else None
     more, more_fitted = compare_families(
         {cls.family: cls}, split, source, starts={cls.family: start} if start else None

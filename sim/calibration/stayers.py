@@ -50,6 +50,34 @@ def _posterior_share(base: type[RepeatPurchaseFitter], theta, x, t_x, T):
     return ll, np.exp(a - ll), (ll_f, d_f, dt_f)
 
 
+BOUNDARY_5PCT = 2.71  # 5% point of the score statistic of a share at its boundary 0 (half chi-square(0), half (1))
+
+
+def score_test(base: RepeatPurchaseFitter, x, t_x, T) -> float:
+    """The score (Lagrange multiplier) statistic for a never-dropout share at 0, at `base`'s fit: no refit.
+
+    At odds 0 each customer's score for the odds is NBD / L_family - 1; the statistic is S' I^-1 S with the
+    outer product of all the scores (the family's, in log-parameters, and the odds') as the information, so that
+    the family's parameters are allowed to adjust. A negative score (the data pull the share below 0) is 0."""
+    from sim.calibration.btyd import _unique_histories
+
+    ux, ut, uT, w = _unique_histories(x, t_x, T)
+    with np.errstate(all="ignore"):
+        ll_f, d_f, _ = base.gradients_fn(*base.values, ux, ut, uT)
+        odds_score = np.exp(log_nbd(base.values[0], base.values[1], ux, uT) - ll_f) - 1.0
+    scores = np.column_stack([d_f * np.asarray(base.values), odds_score])
+    total = float(w @ odds_score)
+    if not np.all(np.isfinite(scores)) or total <= 0.0:
+        return 0.0
+    info = (scores * w[:, None]).T @ scores
+    g = np.zeros(scores.shape[1])
+    g[-1] = total
+    try:
+        return float(g @ np.linalg.solve(info, g))
+    except np.linalg.LinAlgError:
+        return 0.0
+
+
 @cache
 def with_stayers(base: type[RepeatPurchaseFitter]) -> type[RepeatPurchaseFitter]:
     """The fitter of `base`'s family with a never-dropout segment (one more parameter: `stayer_odds`)."""

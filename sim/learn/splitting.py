@@ -69,8 +69,20 @@ def split_sweep(
     winback: float = WINBACK_SHARE,
 ) -> pd.DataFrame:
     """NPV of every front-end share in `shares`, held for the whole horizon (win-back `winback`, back-end the
-    rest): front_share, back_share, winback_share, npv."""
+    rest): front_share, back_share, winback_share, npv. A horizon or budget equal to the scenario's own is the
+    same sweep (one run in memory for both)."""
+    own = learning_scenario(kind)
+    if horizon_months is not None and int(horizon_months) == own.simulation.horizon_months:
+        horizon_months = None
+    if budget_per_month is not None and _own_budget(own) == float(budget_per_month):
+        budget_per_month = None
     return _sweep(kind, horizon_months, budget_per_month, tuple(shares), winback).copy()
+
+
+def _own_budget(scenario: Scenario) -> float | None:
+    """The scenario's monthly budget when it is one number for every month, else None."""
+    plan = scenario.budget
+    return float(plan.totals[0]) if plan.period == "month" and len(set(plan.totals)) == 1 else None
 
 
 @lru_cache(maxsize=64)

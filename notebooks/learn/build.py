@@ -1033,7 +1033,7 @@ COLORS = {"front": "tab:blue", "back": "tab:orange", "winback": "tab:green"}
 
 def plot_sweeps(sweeps, title):
     fig, ax = plt.subplots()
-    for (label, table), color in zip(sweeps.items(), ("tab:blue", "tab:orange", "tab:green")):
+    for (label, table), color in zip(sweeps.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
         lo, hi = sp.flat_region(table)
         best = sp.best_of(table)
         ax.plot(table["front_share"] * 100, table["npv"] / 1e6, "-", color=color, label=label)
@@ -1077,7 +1077,7 @@ def plot_path(ax, shares, title):
 
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-for ax, (kind, result) in zip(axes, plans.items()):
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
     plot_path(ax, sp.path_shares(result), MARKETS[kind])
 fig.legend(*axes[0].get_legend_handles_labels(), title=tr("purpose", "목적"), loc="center right")
 fig.suptitle(tr("The recommended plan per quarter (24 months)", "분기별 추천안(24개월)"))
@@ -1121,12 +1121,12 @@ plt.show()"""
 PART_NAMES = {"budget_level": tr("budget level", "예산 규모"), "purpose_split": tr("purpose split", "목적별 배분"),
               "timing": tr("timing", "시기"), "channel_mix": tr("channel mix", "채널 구성")}
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-for ax, (kind, result) in zip(axes, plans.items()):
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
     parts = sp.gain_parts(result)
     start = result.current_value / 1e6
     ax.bar(0, start, color="grey", label=tr("current plan", "현재 계획"))
     level = start
-    for i, (part, value) in enumerate(parts.items(), start=1):
+    for i, value in enumerate(parts.values(), start=1):
         ax.bar(i, value / 1e6, bottom=level, color="tab:green" if value >= 0 else "tab:red")
         level += value / 1e6
     ax.bar(len(parts) + 1, result.recommended_value / 1e6, color="tab:blue", label=tr("recommended plan", "추천안"))
@@ -1161,7 +1161,7 @@ table = pd.DataFrame({f"{MARKETS[k]}: {PLAN_NAMES[plan]}": {label: write(r.kpis[
 print(table.to_string())
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
-for ax, (kind, result) in zip(axes, plans.items()):
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
     for i, plan in enumerate(PLAN_NAMES):
         rois = result.marginal_roi[plan]
         ax.bar([j + 0.4 * i for j in range(3)], [rois[p] for p in COLORS], width=0.4,
@@ -1216,7 +1216,7 @@ BELIEF_NAMES = {"retention.effect": tr("back-end effects", "백엔드 효과"),
                 "economics.gross_margin": tr("gross margin", "매출총이익률")}
 TIMES = (0.125, 0.25, 0.5, 1, 2, 4, 8)
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
-for ax, (kind, result) in zip(axes, plans.items()):
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
     rows = result.breakevens.set_index("parameter")
     for y, (parameter, row) in enumerate(rows.iterrows()):
         base = row["base_value"]
@@ -1256,7 +1256,13 @@ ax.set(title=tr(f"{MARKETS['d2c']}: best single split against the back-end effec
        xlabel=tr("back-end effects, times the assumed ones", "백엔드 효과(가정값의 몇 배)"),
        ylabel=tr("share of the budget (%), win-back 5%", "예산 중 비중(%), 윈백 5%"))
 ax.legend(title=tr("purpose", "목적"))
-plt.show()"""
+plt.show()
+EFFECT_NAMES = {"purchase_rate_uplift_max": tr("purchase rate", "구매 빈도"),
+                "dropout_reduction_max": tr("dropout", "이탈"), "order_value_uplift_max": tr("order value", "주문 금액")}
+for factor in (1, belief.loc[belief["back_share"] > belief["front_share"], "factor"].min()):
+    effects = pf.stronger_backend(factor)  # the three effects at full strength, capped by the schema
+    said = ", ".join(f"{EFFECT_NAMES[k.split('.')[1]]} {'-' if 'dropout' in k else '+'}{v:.0%}" for k, v in effects.items())
+    print(tr(f"back-end effects at {factor:g}x the assumed ones: {said}", f"가정값의 {factor:g}배일 때 백엔드 효과: {said}"))"""
         ),
         text(
             PLAY[0]

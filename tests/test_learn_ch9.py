@@ -75,3 +75,20 @@ def test_the_word_answers_follow_the_optimizer():
     assert expected_answer("ch9_q4") == max(parts, key=parts.get)
     assert expected_answer("ch9_q5") == sp.budget_direction(result)
     assert {"ch9_q1", "ch9_q2", "ch9_q3", "ch9_q4", "ch9_q5", "ch9_q6"} <= set(EXERCISES)
+
+
+def test_the_chapters_words_hold_for_the_models_numbers():
+    # sentences of the chapter that figures alone do not check: if the model moves them, rewrite the text
+    d2c, saturated = sp.optimized("d2c"), sp.optimized("saturated")
+    parts = sp.gain_parts(d2c)
+    assert parts["purpose_split"] < 0 < parts["timing"], "'the average split alone would lose money'"
+    first_year = sp.path_shares(saturated).loc[1:3]
+    assert first_year["winback"].mean() > max(first_year["front"].mean(), first_year["back"].mean()), (
+        "'the saturated shop starts with win-back'"
+    )
+    twelve = sp.path_shares(sp.optimized("d2c", 12, breakevens=False))
+    assert twelve.loc[3, "front"] < sp.path_shares(d2c).loc[3, "front"] - 0.2, "the horizon effect in quarter 3"
+    belief = sp.backend_belief("d2c").set_index("factor")
+    assert abs(belief.loc[3.0, "front_share"] - belief.loc[3.0, "back_share"]) <= 0.05, "'at 3x about level'"
+    assert sp.backend_majority_factor("d2c") == 4.0
+    assert sp.steady_front("saturated")[1] > -0.01, "'a steady front-end share earns almost the same'"

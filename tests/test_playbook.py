@@ -358,7 +358,7 @@ def test_glossaries_cover_the_reports_terms():
     ko = json.loads((CATALOG / "ko.json").read_text(encoding="utf-8"))
     keys = [
         k for k in en if k.startswith(REPORT_PREFIXES) and not k.endswith((".reading", ".source")) and "{" not in en[k]
-    ]  # terms, not the sentences that explain a chart (how to read it, where its figures come from)
+    ]
     assert len(keys) > 20
     for lang, catalog, column in (("en", en, 0), ("en", ko, 1), ("ko", ko, 0), ("ko", en, 1)):
         aliases = _glossary(lang)[column]

@@ -31,6 +31,7 @@ from sim.model.kpis import compute_kpis
 from sim.model.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult
 
 MONTHS = 24
+CALIBRATED_MONTHS = 6  # the consultant's path's calibrated scenarios: half a year (snapshots of thousands)
 REPLICATIONS = 16
 # Many months x metrics x samples are compared (about 24 x 8 x 3 per engine), so a 2-sigma bound would
 # fail by chance; z = 4 keeps the family-wise false-alarm rate of independent normal comparisons near
@@ -47,8 +48,16 @@ ENGINES = ["agent", "fast-expected", "fast-sampled"]
 SAMPLE_NAMES = [p.stem for p in SAMPLE_FILES]
 # the scenarios under contract: the samples, and what the samples do not show (a calendar with a promotion that
 # strains fulfilment, a plan whose split changes by quarter with back-end spend per customer, the other two
-# repeat-purchase families, a start date that is not the 1st, a scenario calibrated from the sample export)
-CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated"]
+# repeat-purchase families, a start date that is not the 1st, a scenario calibrated from the sample export), and
+# more calibrated scenarios of the consultant's path (tests/path_fixtures.py): the Korean export alone (budget 0,
+# the default market many times the base), the export with a plan from the flags (back-end and win-back spend on
+# a snapshot, no spend log) and a real public log (CDNOW's 1/10 sample, budget 0)
+CALIBRATED_CASES = {
+    "calibrated_ko_alone": "export_ko_alone",
+    "calibrated_plan": "export_plan",
+    "calibrated_cdnow": "cdnow",
+}
+CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated", *CALIBRATED_CASES]
 
 
 @cache
@@ -68,6 +77,13 @@ def _scenario(name: str):
         return base.with_changes({"simulation.start_date": date(2027, 1, 17)})
     if name == "calibrated":
         return calibrated_sample()
+    if name in CALIBRATED_CASES:
+        from path_fixtures import calibration
+
+        from sim.model.scenario import load_scenario
+
+        path, _ = calibration(CALIBRATED_CASES[name])
+        return load_scenario(path).with_changes({"simulation.horizon_months": CALIBRATED_MONTHS})
     raise KeyError(name)
 
 

@@ -152,11 +152,20 @@ MAY_BE_NULL = {
     "payback_months": "the acquired customers have not paid back their acquisition cost within the horizon",
     "retention_12m": "a horizon shorter than 12 months has no 12-month retention",
     "spend_source": "calibrated without a spend log",
+    "client": "no client name given (the report shows the scenario's name)",
+    "monthly_cap": "a constraint not set",
+    "payback_within_months": "a constraint not set",
+    "budget_cap": "a constraint not set",
+}
+# CSV columns that may have empty cells in any file, and why
+MAY_BE_EMPTY_ANYWHERE = {
+    "retention_12m": "a horizon shorter than 12 months has no 12-month retention",
 }
 
 
 def finite_csv(path: Path, may_be_empty: tuple[str, ...] = (), absent_figure: bool = False) -> pd.DataFrame:
     """Read a CSV and assert that no numeric cell is NaN or infinite and no text cell is 'nan', 'inf' or 'None'.
+    `may_be_empty`: names (or prefixes) of columns that may have empty cells.
     `absent_figure`: the file may be empty (a report writes one for a figure it does not have)."""
     assert path.is_file(), f"{path} was not written"
     if absent_figure and not path.read_text(encoding="utf-8").strip():
@@ -164,7 +173,7 @@ def finite_csv(path: Path, may_be_empty: tuple[str, ...] = (), absent_figure: bo
     frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     assert len(frame.columns), f"{path} has no columns"
     for col in frame.columns:
-        if col in may_be_empty:
+        if col.startswith(tuple(may_be_empty)) or col in MAY_BE_EMPTY_ANYWHERE:
             continue
         values = frame[col]
         if pd.api.types.is_numeric_dtype(values):

@@ -15,6 +15,7 @@ the report path.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -201,7 +202,8 @@ def _undefined_kpis(s, ts: pd.DataFrame) -> set[str]:
 
 # CSV columns that may have empty cells, and why
 MAY_BE_EMPTY = {
-    "breakevens.csv": ("standard_error",),  # an assumed input has no standard error (a fitted one has)
+    # an assumed input has no standard error (a fitted one has); no break-even where the plan holds over the range
+    "breakevens.csv": ("standard_error", "low_breakeven", "high_breakeven", "low_split", "high_split"),
     "funnel.csv": ("rate_from_previous",),  # the funnel's first step has no previous step
 }
 
@@ -230,7 +232,12 @@ def test_optimize(name, tmp_path):
         assert expected in written, written
     for csv in out.glob("*.csv"):
         finite_csv(csv, may_be_empty=MAY_BE_EMPTY.get(csv.name, ()))
-    rec = finite_json(out / "recommendation.json")
+    rec = json.loads((out / "recommendation.json").read_text(encoding="utf-8"))
+    # a plan that spends nothing on acquisition wins nobody: it has no CAC, LTV:CAC or payback
+    no_front = min(rec["current_split"]["front"], rec["recommended_split"]["front"]) <= 0
+    rec = finite_json(
+        out / "recommendation.json", may_be_null={"cac", "ltv_cac", "payback_months"} if no_front else set()
+    )
     finite_json(out / "marginal_roi.json")
     # the gain in parts adds up to the gain; the current plan's value is its contribution (the KPI table's figure)
     parts = pd.read_csv(out / "decomposition.csv")
@@ -310,13 +317,17 @@ def _check_report(html, data_dir, lang: str, s) -> str:
         finite_csv(csv, may_be_empty=MAY_BE_EMPTY.get(csv.name, ()), absent_figure=True)
     # every figure names its period: the horizon and its first month; a plan's figures name the plan
     start = pd.Timestamp(s.simulation.start_date)
+    end = start + pd.DateOffset(months=MONTHS) - pd.Timedelta(days=1)
+    has_plan = min(s.budget.totals) > 0
     if lang == "en":
         assert f"{MONTHS}-month horizon from {start:%b %Y}" in text
+        period = f"{start.day} {start:%b %Y} to {end.day} {end:%b %Y} ({MONTHS} months)"
+        assert ("Current plan (" in text and period in text) == has_plan, "the KPI table names its plan and period"
     else:
         assert f"{start.year}" in text and f"{MONTHS}개월" in text
-    has_plan = min(s.budget.totals) > 0
-    plan_words = {"en": "Current plan (", "ko": "현재 계획("}[lang]
-    assert (plan_words in text) == has_plan
+        assert ("현재 계획(" in text and f"({MONTHS}개월)" in text) == has_plan, (
+            "the KPI table names its plan and period"
+        )
     assert meta["horizon_months"] == MONTHS and meta["currency"] == s.economics.currency
     return text
 

@@ -278,10 +278,20 @@ def test_seeded_runs_reproduce_to_the_bit(engine):
 # -- agreement with the agent engine --------------------------------------------------------------------
 
 
+# disagreements found and not yet fixed (the test fails deterministically: fixed seeds); remove when fixed
+KNOWN_GAPS = {
+    ("fast-expected", "calibrated_cdnow"): "fast engine (expected mode) overstates a BG/NBD snapshot's first months:"
+    " on CDNOW's sample without seasonality, July orders 203.8 (fast) vs 182.6 +- 4.4 (agent, 8 runs) and 188.0"
+    " (lifetimes' BetaGeoFitter closed form); the agent engine and the closed form agree",
+}
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", CASES)
-def test_monthly_means_agree_with_the_agent_engine(engine, name):
+def test_monthly_means_agree_with_the_agent_engine(engine, name, request):
     """Month by month: new customers, orders, revenue and the five stage counts."""
+    if (engine, name) in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[(engine, name)]))
     ref = agent_reference(name)
     value_mean = _scenario(name).economics.order_value_mean
     if engine == "agent":

@@ -31,6 +31,7 @@ from sim.model.kpis import compute_kpis
 from sim.model.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult
 
 MONTHS = 24
+CALIBRATED_MONTHS = 6  # the consultant's path's calibrated scenarios: half a year (snapshots of thousands)
 REPLICATIONS = 16
 # Many months x metrics x samples are compared (about 24 x 8 x 3 per engine), so a 2-sigma bound would
 # fail by chance; z = 4 keeps the family-wise false-alarm rate of independent normal comparisons near
@@ -47,8 +48,16 @@ ENGINES = ["agent", "fast-expected", "fast-sampled"]
 SAMPLE_NAMES = [p.stem for p in SAMPLE_FILES]
 # the scenarios under contract: the samples, and what the samples do not show (a calendar with a promotion that
 # strains fulfilment, a plan whose split changes by quarter with back-end spend per customer, the other two
-# repeat-purchase families, a start date that is not the 1st, a scenario calibrated from the sample export)
-CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated"]
+# repeat-purchase families, a start date that is not the 1st, a scenario calibrated from the sample export), and
+# more calibrated scenarios of the consultant's path (tests/path_fixtures.py): the Korean export alone (budget 0,
+# the default market many times the base), the export with a plan from the flags (back-end and win-back spend on
+# a snapshot, no spend log) and a real public log (CDNOW's 1/10 sample, budget 0)
+CALIBRATED_CASES = {
+    "calibrated_ko_alone": "export_ko_alone",
+    "calibrated_plan": "export_plan",
+    "calibrated_cdnow": "cdnow",
+}
+CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated", *CALIBRATED_CASES]
 
 
 @cache
@@ -68,6 +77,13 @@ def _scenario(name: str):
         return base.with_changes({"simulation.start_date": date(2027, 1, 17)})
     if name == "calibrated":
         return calibrated_sample()
+    if name in CALIBRATED_CASES:
+        from path_fixtures import calibration
+
+        from sim.model.scenario import load_scenario
+
+        path, _ = calibration(CALIBRATED_CASES[name])
+        return load_scenario(path).with_changes({"simulation.horizon_months": CALIBRATED_MONTHS})
     raise KeyError(name)
 
 
@@ -262,10 +278,22 @@ def test_seeded_runs_reproduce_to_the_bit(engine):
 # -- agreement with the agent engine --------------------------------------------------------------------
 
 
+# disagreements found and not yet fixed (the test fails deterministically: fixed seeds); remove when fixed
+KNOWN_GAPS = {
+    ("fast-expected", "calibrated_cdnow"): "fast engine (expected mode) overstates a BG/NBD snapshot's first months:"
+    " on CDNOW's sample without seasonality, July orders 203.8 (fast) vs 182.6 +- 4.4 (agent, 8 runs) and 188.0"
+    " (lifetimes' BetaGeoFitter closed form), the agent and the closed form agreeing. Cause: `classes.class_weights`"
+    " puts a snapshot customer below the lowest rate node (0.00088/day here, r = 0.26) on that node; 57% of the active"
+    " customers are below it, so the spread raises their mean purchase rate by 12% (0.00328 -> 0.00367 a day)",
+}
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("name", CASES)
-def test_monthly_means_agree_with_the_agent_engine(engine, name):
+def test_monthly_means_agree_with_the_agent_engine(engine, name, request):
     """Month by month: new customers, orders, revenue and the five stage counts."""
+    if (engine, name) in KNOWN_GAPS:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[(engine, name)]))
     ref = agent_reference(name)
     value_mean = _scenario(name).economics.order_value_mean
     if engine == "agent":

@@ -237,8 +237,8 @@ def optimize_budget(
 
     # 3. both plans side by side: KPIs and marginal ROIs; budget advice at the recommended plan
     plans = {"current": original, "recommended": scenario_with_path(scenario, recommended)}
-    kpis = {name: compute_kpis(run_fast(s)) for name, s in plans.items()}
     rois = {name: {p: _num(v) for p, v in marginal_rois(s, engine="fast").items()} for name, s in plans.items()}
+    kpis = {name: compute_kpis(run_fast(s), rois[name]) for name, s in plans.items()}  # ROIs in the KPIs too
     advice = budget_advice(plans["recommended"], evaluator, rois["recommended"], constraints.hurdle_rate)
     clock.lap("both plans")
     steps.update(1)

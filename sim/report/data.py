@@ -82,6 +82,7 @@ LEVER_GRID: dict[str, tuple[float, ...]] = {
     "experience.proactive_coverage": (0.0, 0.25, 0.5, 0.75, 1.0),
     "experience.delight_coverage": (0.0, 0.1, 0.2, 0.4, 0.6),
 }
+EVENT_AFTERMATH_DAYS = events_mod.AFTERMATH_DAYS  # days after a promotion its delays are counted over
 COHORT_MAX_AGE = 24  # months since first purchase shown in the retention heatmap
 
 

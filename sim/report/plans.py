@@ -85,11 +85,17 @@ def plan_figures(current_run, recommended_run, opt, current_kpis: dict[str, Any]
             "recommended": purpose_spend(recommended_run, "back"),
         },
         "cohort": {"current": _cohort(current_run), "recommended": _cohort(recommended_run)},
+        "recommended_budget_mean": _spent(recommended_run) / recommended_run.scenario.simulation.horizon_months,
         "advice": [{k: _plain(v) for k, v in a.items()} for a in opt.advice],
         "hurdle_rate": float(opt.hurdle_rate),
         "period": opt.period,
         "budget_level_free": opt.constraints.budget_cap is not None,
     }
+
+
+def _spent(run) -> float:
+    """What a run spends on marketing (the three purposes) over the horizon."""
+    return float(sum(purpose_spend(run, p) for p in PURPOSES))
 
 
 def front_spend(run) -> float:

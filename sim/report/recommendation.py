@@ -271,18 +271,17 @@ def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
 
 
 def back_end_start(data: ReportData) -> tuple[date, float, float] | None:
-    """The first period of the recommended plan whose back-end spend is at least `MIN_ACTION_SHARE` of the
-    budget and above the current plan's: (its first day, back-end spend a month, its share of the budget)."""
+    """The period of the recommended plan from which back-end spend is at least `MIN_ACTION_SHARE` of the budget
+    (after periods below it, or from the start): (its first day, back-end spend a month, its share of the
+    budget); None when it never is."""
     path = data.path
     if path is None or path.empty:
         return None
-    cur = path[path["plan"] == "current"].reset_index(drop=True)
     rec = path[path["plan"] == "recommended"].reset_index(drop=True)
     for k in range(len(rec)):
         back, total = float(rec.loc[k, "back_per_month"]), float(rec.loc[k, "budget_per_month"])
-        if total > 0 and back >= MIN_ACTION_SHARE * total and back > float(cur.loc[k, "back_per_month"]) + 1e-9:
-            if k == 0 or float(rec.loc[k - 1, "back_per_month"]) < MIN_ACTION_SHARE * total:
-                return date.fromisoformat(str(rec.loc[k, "start"])), back, back / total
+        if total > 0 and back >= MIN_ACTION_SHARE * total:
+            return date.fromisoformat(str(rec.loc[k, "start"])), back, back / total
     return None
 
 
@@ -305,8 +304,8 @@ def retention_composition(data: ReportData, lang: str) -> str:
     if None in (r_cur, r_rec, b_cur, b_rec, s_cur, s_rec, k_cur, k_rec) or abs(b_rec - b_cur) < 1e-9:
         return ""
     more, higher = b_rec > b_cur, r_rec > r_cur
-    if more == higher or abs(r_rec - r_cur) < 5e-4:
-        return ""
+    if more == higher or fmt_percent(r_rec, lang) == fmt_percent(r_cur, lang):
+        return ""  # retention moves with the spend, or not by a difference the report shows
     fmt = {
         "more_plan": t("plan.recommended" if more else "plan.current", lang),
         "less_plan": t("plan.current" if more else "plan.recommended", lang),

@@ -192,7 +192,8 @@ def test_summary_answers_on_one_screen(report):
     text = page_text(summary)
     assert t("summary.actions_intro", lang) in text and t("summary.hinge_intro", lang) in text
     assert t("gain.part.timing", lang) in text or t("gain.part.channel_mix", lang) in text
-    assert "<ol>" in summary and summary.count("<li>") >= 4  # actions (up to three) and the three KPIs
+    actions = summary.count("<li>")
+    assert 1 <= actions <= 3 or (actions == 0 and t("summary.no_actions", lang) in text), actions
     assert re.search(r"<img[^>]+src=[\"']data:image/png", summary), "the plan over time is a chart"
     assert t("beliefs.assumed", lang) in text or t("beliefs.measured", lang) in text
     for column in ("plan.current_col", "plan.recommended_col"):

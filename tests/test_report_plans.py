@@ -275,3 +275,9 @@ def test_new_plots_have_title_axis_labels_and_legend(lang):
     )
     axes_ok(plots.plot_events(ev, lang=lang, currency="KRW"))
     axes_ok(plots.plot_breakevens(breakevens(), lang=lang))
+
+
+def test_a_part_that_clearly_costs_is_said_to_cost():
+    gain = GAIN.assign(value=[0.0, -5e7, 3e8, 1.5e8], p05=[0.0, -9e7, 2e8, 7e7], p95=[0.0, -1e7, 3.8e8, 2.5e8])
+    text = reco.gain_reading(report(gain=gain), "en")
+    assert "It gives some back in: Purpose split (average) −₩50M" in text and "Uncertain" not in text

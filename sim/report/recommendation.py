@@ -54,7 +54,7 @@ def gain_reading(data: ReportData, lang: str) -> str:
     if gain is None or gain.empty:
         return ""
     scale = abs(float(data.plan.get("current_value") or 0.0))
-    clear, uncertain, unchanged = [], [], []
+    clear, costs, uncertain, unchanged = [], [], [], []
     for row in sorted(gain.to_dict("records"), key=lambda r: -abs(r["value"])):
         name = t(f"gain.part.{row['part']}", lang)
         fmt = {
@@ -69,10 +69,12 @@ def gain_reading(data: ReportData, lang: str) -> str:
         elif part_is_uncertain(row["value"], row["p05"], row["p95"]):
             uncertain.append(t("gain.item", lang, **fmt))
         else:
-            clear.append(t("gain.item", lang, **fmt))
+            (clear if row["value"] > 0 else costs).append(t("gain.item", lang, **fmt))
     texts = []
     if clear:
         texts.append(t("gain.clear", lang, items="; ".join(clear)))
+    if costs:
+        texts.append(t("gain.costs", lang, items="; ".join(costs)))
     if uncertain:
         texts.append(t("gain.uncertain", lang, items="; ".join(uncertain)))
     if unchanged:

@@ -660,6 +660,8 @@ def _breakevens(opt) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     frame = opt.breakevens.reset_index(drop=True)
     out = frame[[c for c in cols if c in frame.columns]].copy()
+    for c in ("base_value", "standard_error", "low_breakeven", "high_breakeven", "low_tried", "high_tried"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)  # an assumed input's missing error: NaN
     for side in ("low", "high"):
         for p in PURPOSES:
             out[f"{side}_split_{p}"] = [

@@ -21,6 +21,7 @@ from sim.report.i18n import (
     fmt_compact,
     fmt_count,
     fmt_money,
+    fmt_number,
     fmt_percent,
     fmt_roi,
     has,
@@ -575,48 +576,56 @@ def plot_events(events: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
 
 
 def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
-    """What one must believe: for each uncertain input, the range (as a multiple of the scenario's value, log
-    scale) over which the recommended plan holds, up to its break-evens or the end of the range tried."""
-    ax = _axes(ax, (9.0, max(3.2, 0.5 * len(breakevens) + 2.0)))
+    """What one must believe: for each uncertain input, how far below or above the scenario's value it can go
+    before the recommended plan changes (as a multiple of the scenario's value, log scale). A fitted input's
+    90% range (±1.645 standard errors) is shaded, so a break-even inside it is a real risk; an assumed input
+    has no range, only the distance the consultant must be sure of."""
     frame = breakevens.reset_index(drop=True)
+    ax = _axes(ax, (8.0, max(2.6, 0.55 * len(frame) + 1.4)))
+    palette = sns.color_palette("deep")
     y = np.arange(len(frame))
     for i, r in enumerate(frame.itertuples()):
-        base = float(r.base_value)
+        base = _finite(r.base_value)
         if not base > 0:
             continue
-        lo_edge, hi_edge = float(r.low_breakeven), float(r.high_breakeven)
-        lo = (lo_edge if np.isfinite(lo_edge) else float(r.low_tried)) / base
-        hi = (hi_edge if np.isfinite(hi_edge) else float(r.high_tried)) / base
-        ax.plot([lo, hi], [i, i], color="#4C72B0", linewidth=7, solid_capstyle="butt")
-        for edge, side in ((lo_edge, "low"), (hi_edge, "high")):
-            if np.isfinite(edge):
-                ax.plot([edge / base], [i], marker="|", markersize=16, color="#C44E52", markeredgewidth=2.5)
-                ax.annotate(
-                    f"{edge / base:.2g}×",
-                    (edge / base, i),
-                    textcoords="offset points",
-                    xytext=(-6 if side == "low" else 6, 8),
-                    ha="right" if side == "low" else "left",
-                    fontsize=8,
-                )
-    ax.axvline(1.0, color="black", linewidth=1.0)
+        se = _finite(r.standard_error)
+        if se > 0:
+            lo, hi = max(base - 1.645 * se, base * 1e-3) / base, (base + 1.645 * se) / base
+            ax.fill_betweenx([i - 0.3, i + 0.3], lo, hi, color=palette[7], alpha=0.35, lw=0)
+        for side in ("low", "high"):
+            edge, tried = _finite(getattr(r, f"{side}_breakeven")), _finite(getattr(r, f"{side}_tried"))
+            if edge > 0:
+                ax.plot([1.0, edge / base], [i, i], color=palette[3], lw=2)
+                ax.plot([edge / base], [i], marker="|", ms=16, mew=2.5, color=palette[3])
+            elif tried > 0:
+                ax.plot([1.0, tried / base], [i, i], color=palette[2], lw=2, ls=":")
+                ax.plot([tried / base], [i], marker="<" if side == "low" else ">", ms=7, color=palette[2])
+    ax.plot(np.ones(len(frame)), y, "o", color=palette[0], ms=7, zorder=3)
+    ax.axvline(1.0, color=palette[0], lw=0.8, alpha=0.5)
     ax.set_xscale("log")
-    ticks = [1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8]
-    ax.set_xticks(ticks, [f"{v:g}×" for v in ticks])
-    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())
-    ax.set_xlim(1 / 10, 10)
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, 2 if v < 1 else 1) + "×"))
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())  # the minor ticks' labels crowd the log axis
     labels = [input_label(r.parameter, r.label, lang) for r in frame.itertuples()]
-    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_yticks(y, labels)
     ax.invert_yaxis()
+    ax.set_ylim(len(frame) - 0.4, -0.6)
     ax.set_title(t("plot.breakevens.title", lang))
     ax.set_xlabel(t("plot.breakevens.x", lang))
     ax.set_ylabel(t("plot.breakevens.y", lang))
     handles = [
-        mpl.lines.Line2D([], [], color="#4C72B0", linewidth=7, label=t("plot.breakevens.holds", lang)),
-        mpl.lines.Line2D(
-            [], [], color="#C44E52", marker="|", linestyle="", markersize=12, label=t("plot.breakevens.edge", lang)
-        ),
-        mpl.lines.Line2D([], [], color="black", label=t("plot.breakevens.base", lang)),
+        mpl.lines.Line2D([], [], marker="o", ls="", color=palette[0], label=t("plot.breakevens.base", lang)),
+        mpl.lines.Line2D([], [], marker="|", ms=12, mew=2.5, color=palette[3], label=t("plot.breakevens.edge", lang)),
+        mpl.lines.Line2D([], [], ls=":", lw=2, color=palette[2], label=t("plot.breakevens.never", lang)),
+        mpl.patches.Patch(color=palette[7], alpha=0.35, label=t("plot.breakevens.band", lang)),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=3)
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return ax
+
+
+def _finite(value) -> float:
+    """A table cell as a number: missing (None, NaN, a blank read back from CSV) and infinite values are 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if np.isfinite(x) else 0.0

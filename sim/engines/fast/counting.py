@@ -158,11 +158,19 @@ class LeanExpected:
         """`Groups.fates` with one group and expectations, in place; returns the people who lapsed (S,)."""
         chance, with_comebacks, rate = self._day
         weights, buyers = new_by_class
+        drop2, step_c, fall_l = _full(drop2, 4), _full(step_c, 3), _full(fall_l, 3)
+        # the kernel reads the three by the dropout chances' rate axis, unchecked (compiled): check it here
+        if not (step_c.shape[0] in (1, drop2.shape[1]) and fall_l.shape[0] in (1, drop2.shape[1])):
+            raise ValueError(f"fate chances laid out {step_c.shape}, {fall_l.shape} for dropout {drop2.shape}")
+        if step_c.shape[0] != drop2.shape[1]:
+            step_c = np.ascontiguousarray(np.broadcast_to(step_c, (drop2.shape[1], *step_c.shape[1:])))
+        if fall_l.shape[0] != drop2.shape[1]:
+            fall_l = np.ascontiguousarray(np.broadcast_to(fall_l, (drop2.shape[1], *fall_l.shape[1:])))
         lapsing, stage_tot, lapsed_tot = kernels.lean_day(
             self.X, self.L, self.W, chance, with_comebacks, rate,
             np.ascontiguousarray(weights, dtype=float), np.ascontiguousarray(buyers, dtype=float),
             self.family.first_order_dropout, self.ones if step_first is None else _full(step_first, 1),
-            _full(drop2, 4), _full(step_c, 3), _full(fall_l, 3),
+            drop2, step_c, fall_l,
             self.no_hazard if hazard is None else _full(hazard, 4), hazard is not None,
             self.x_by_rate, self.w1_total,
         )  # fmt: skip

@@ -370,7 +370,10 @@ def _fates_chances(P: BatchParams, outcome, drop_stage, backend_dropout, rate):
         extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
         none = np.zeros(1)
         drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
-        step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
+        # expected_fates already gives a customer's step up (S,) and a loyal customer's fall back (R, Dn, S):
+        # laid out by rate and dropout node like the dropout chances (the lean kernel reads them by node)
+        fall_l = fall2
+        step_c = np.broadcast_to(step2, fall2.shape)
     step_first = None  # the chance to step up after a first order without a dropout chance (BG/NBD, Pareto/NBD)
     if not fam.first_order_dropout:
         step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]

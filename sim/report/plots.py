@@ -581,7 +581,7 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
     90% range (±1.645 standard errors) is shaded, so a break-even inside it is a real risk; an assumed input
     has no range, only the distance the consultant must be sure of."""
     frame = breakevens.reset_index(drop=True)
-    ax = _axes(ax, (8.0, max(2.6, 0.55 * len(frame) + 1.4)))
+    ax = _axes(ax, (9.0, max(3.0, 0.5 * len(frame) + 2.0)))
     palette = sns.color_palette("deep")
     y = np.arange(len(frame))
     for i, r in enumerate(frame.itertuples()):
@@ -603,10 +603,12 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
     ax.plot(np.ones(len(frame)), y, "o", color=palette[0], ms=7, zorder=3)
     ax.axvline(1.0, color=palette[0], lw=0.8, alpha=0.5)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, 2 if v < 1 else 1) + "×"))
+    lo, hi = ax.get_xlim()
+    ticks = [2.0**k for k in range(-10, 11) if lo <= 2.0**k <= hi]  # powers of two: an eighth ... 8 times
+    ax.set_xticks(ticks, [fmt_number(v, lang, 3 if v < 0.2 else (2 if v < 1 else 0)) + "×" for v in ticks])
     ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())  # the minor ticks' labels crowd the log axis
     labels = [input_label(r.parameter, r.label, lang) for r in frame.itertuples()]
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_ylim(len(frame) - 0.4, -0.6)
     ax.set_title(t("plot.breakevens.title", lang))

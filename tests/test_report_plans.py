@@ -141,7 +141,7 @@ def test_cac_is_not_defined_without_front_end_spend_never_zero():
         )
         row = re.search(r'<tr data-kpi="cac"[^>]*>(.*?)</tr>', page).group(1)
         cells = re.findall(r"<td>([^<]*)</td>", row)
-        assert cells[2] == t("kpi.not_defined_front", lang), cells
+        assert cells[2] == t("kpis.not_defined_front", lang), cells
         assert "0" not in cells[2] and "nan" not in page.lower() and "None" not in page
 
 

@@ -72,7 +72,7 @@ def plans_kpi_table(plans: dict, names: list[str], *, lang: str, currency: str, 
     def cell(plan: str, name: str) -> str:
         value = (plans.get(plan) or {}).get(name)
         if kpi_undefined(name, front_spend.get(plan)):
-            return t("kpi.not_defined_front", lang)
+            return t("kpis.not_defined_front", lang)
         return fmt_kpi(name, value, currency, lang)
 
     rows, attrs = [], []

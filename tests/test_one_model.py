@@ -226,3 +226,21 @@ def test_every_model_function_is_either_perturbed_or_explained():
             if fn.__module__ != module.__name__ or fname.startswith("_"):
                 continue
             assert fname in tested or fname in ONE_ENGINE or fname in helpers, f"{module.__name__}.{fname} untested"
+
+
+def test_latent_classes_stay_finite_for_concentrated_distributions():
+    """Quadrature by the three-term recurrence equals SciPy's where SciPy's weights are finite, and keeps
+    concentrated distributions (Gamma shape 300, Beta a + b = 5000, which overflow SciPy's Gamma-function mass)
+    finite with their means: a calibrated ridge or a hand-edited scenario cannot turn the engines' classes NaN."""
+    from scipy.special import roots_genlaguerre, roots_jacobi
+
+    for rule, shape in ((roots_genlaguerre, (2.5,)), (roots_jacobi, (3.0, 0.5)), (roots_jacobi, (0.2, 7.0))):
+        x, w = rule(6, *shape)
+        xr, wr = repeat.gauss_by_recurrence(rule, 6, *shape)
+        np.testing.assert_allclose(np.sort(xr), np.sort(x), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(wr[np.argsort(xr)], (w / w.sum())[np.argsort(x)], rtol=1e-7, atol=1e-12)
+    lam, drop, w = repeat.latent_classes("mbgnbd", 300.0, 3000.0, 2000.0, 3000.0)
+    assert np.isfinite(lam).all() and np.isfinite(drop).all() and np.isfinite(w).all()
+    assert (w * lam).sum() == pytest.approx(0.1, rel=1e-9) and (w * drop).sum() == pytest.approx(0.4, rel=1e-9)
+    lam, drop, w = repeat.latent_classes("pareto", 1.2, 90.0, 400.0, 1000.0)
+    assert np.isfinite(w).all() and (w * drop).sum() == pytest.approx(0.4, rel=1e-9)

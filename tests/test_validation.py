@@ -30,8 +30,9 @@ def validation():
 
 @pytest.mark.slow
 def test_cdnow_figures_do_not_get_worse(validation):
-    split = validation.split_of(validation.cdnow_transactions())
-    results, _ = backtest.compare_families(families.FITTERS, split, "CDNOW")
+    tx = validation.cdnow_transactions()
+    split = validation.split_of(tx)
+    results, fitted = backtest.compare_families(families.FITTERS, split, "CDNOW")
     for name, rec in RECORDED["ours"].items():
         got = results[name]
         assert abs(got["total_error"]) <= abs(rec["total_error"]) + 0.002, (name, got["total_error"])
@@ -40,6 +41,19 @@ def test_cdnow_figures_do_not_get_worse(validation):
         # as good as lifetimes' fitter of the same family on the same cut
         assert got["individual_mae"] <= RECORDED["lifetimes"][name]["individual_mae"] + 0.002
     assert backtest.choose(results, families.DEFAULT) == RECORDED["chosen"] == "pareto"
+    for name, rec in RECORDED["stayers"].items():  # each family with a never-dropout segment
+        got = results[backtest.compare_stayers(name, results, fitted, split, "CDNOW", screen=False)]
+        assert got["fitted"] == rec["fitted"], name
+        if rec["fitted"]:
+            assert got["tracking_error"] <= rec["tracking_error"] + 0.002, (name, got["tracking_error"])
+            assert got["individual_mae"] <= rec["individual_mae"] + 0.002, (name, got["individual_mae"])
+    revenue = validation.revenue_check(tx, split, results["pareto"]["per_customer_forecast"])
+    for model in ("shared_mean", "gamma_gamma"):
+        assert abs(revenue[model]["total_error"]) <= abs(RECORDED["revenue"][model]["total_error"]) + 0.002, model
+    # Gamma-Gamma forecasts revenue better than one shared order value, and calibrate uses it
+    assert abs(revenue["gamma_gamma"]["total_error"]) < abs(revenue["shared_mean"]["total_error"])
+    assert revenue["gamma_gamma"]["individual_mae"] < revenue["shared_mean"]["individual_mae"]
+    assert revenue["better_fit"] == "gamma-gamma"
 
 
 def test_document_shows_the_recorded_figures(validation):

@@ -978,79 +978,351 @@ interact(draw, search=slider("search ads share", "검색광고 비중", 0.4, 0, 
 
 
 def nb09() -> list:
+    compute, show = figures_cells(
+        [
+            "ch9_best_front_d2c",
+            "ch9_flat_lo_d2c",
+            "ch9_flat_hi_d2c",
+            "ch9_best_front_saturated",
+            "ch9_flat_lo_saturated",
+            "ch9_flat_hi_saturated",
+            "ch9_npv_current_d2c",
+            "ch9_opt_npv_d2c",
+            "ch9_opt_gain_d2c",
+            "ch9_gain_timing_d2c",
+            "ch9_npv_current_saturated",
+            "ch9_opt_npv_saturated",
+            "ch9_opt_gain_saturated",
+            "ch9_path_d2c_q8_back",
+            "ch9_path_d2c_12m_q3_front",
+            "ch9_path_d2c_q3_front",
+            "ch9_be_effect_high_d2c",
+            "ch9_belief_majority_d2c",
+        ]
+    )
     return [
         *opening(
             9,
             "splitting_the_budget",
-            "The split of `budget.purpose_split` that maximizes NPV, in an early and a saturated market; the horizon "
-            "and the budget as sliders.",
-            "초기 시장과 포화 시장에서 NPV를 가장 크게 만드는 `budget.purpose_split`을 찾습니다. 기간과 예산은 "
-            "슬라이더로 바꿉니다.",
+            "One split for the whole horizon, then the optimizer's plan per quarter (`sim optimize`): where its "
+            "gain comes from, both plans side by side, the budget advice and what one must believe. The optimizer's "
+            "runs come with the package (`sim.learn.cache`): reading them takes no time.",
+            "먼저 기간 내내 같은 배분을 보고, 이어서 최적화기(`sim optimize`)의 분기별 계획을 봅니다. 증가분이 어디서 "
+            "오는지, 두 계획의 비교, 예산 조언, 그리고 무엇을 믿어야 하는지까지 봅니다. 최적화기 실행 결과는 패키지에 "
+            "들어 있어(`sim.learn.cache`) 바로 읽어 옵니다.",
         ),
         text(FIGURES[0], FIGURES[1]),
-        *figures_cells(
-            [
-                "ch9_npv_front30_d2c",
-                "ch9_best_front_d2c",
-                "ch9_best_npv_d2c",
-                "ch9_npv_front30_saturated",
-                "ch9_best_front_saturated",
-                "ch9_best_npv_saturated",
-                "ch9_npv_front90_saturated",
-            ]
-        ),
+        compute,
+        show,
         text(
-            "## NPV against the front-end share\n\nWin-back gets 5%, back-end the rest. The star marks the best "
-            "share of each sweep (`ex.ch9_best_front`, the one place that decides it).",
-            "## 프론트엔드 비중에 따른 NPV\n\n윈백에 5%, 나머지는 백엔드에 줍니다. 별표는 각 계산에서 가장 좋은 비중입니다"
-            "(`ex.ch9_best_front` 한 곳에서 정합니다).",
+            "## One split for two years\n\nThe front-end share held for all 24 months, in steps of 1% (win-back 5%, "
+            "back-end the rest). The shaded band is the flat top: every share in it earns within 0.5% of the best "
+            "NPV (the star); the cross is the current plan.",
+            "## 2년 내내 같은 배분\n\n24개월 내내 같은 프론트엔드 비중을 1%씩 바꿔 봅니다(윈백 5%, 나머지 백엔드). 색칠한 "
+            "띠가 평평한 꼭대기입니다. 그 안의 비중은 모두 최적(별표)과 NPV가 0.5%도 차이 나지 않습니다. X 표시는 현재 "
+            "계획입니다.",
         ),
         new_code_cell(
             """\
+from sim.learn import splitting as sp
+
 MARKETS = {"d2c": tr("early market (d2c)", "초기 시장(d2c)"), "saturated": tr("saturated market", "포화 시장")}
+PURPOSE_NAMES = {"front": tr("front-end", "프론트엔드"), "back": tr("back-end", "백엔드"), "winback": tr("win-back", "윈백")}
+COLORS = {"front": "tab:blue", "back": "tab:orange", "winback": "tab:green"}
 
 
 def plot_sweeps(sweeps, title):
     fig, ax = plt.subplots()
-    for label, table in sweeps.items():
-        ax.plot(table["front_share"] * 100, table["npv"] / 1e6, "o-", label=label)
-        best = table.loc[table["npv"].idxmax()]
+    for (label, table), color in zip(sweeps.items(), ("tab:blue", "tab:orange", "tab:green"), strict=False):
+        lo, hi = sp.flat_region(table)
+        best = sp.best_of(table)
+        ax.plot(table["front_share"] * 100, table["npv"] / 1e6, "-", color=color, label=label)
+        ax.axvspan(lo * 100, hi * 100, color=color, alpha=0.15)
         ax.plot(best["front_share"] * 100, best["npv"] / 1e6, "k*", ms=12)
-    ax.set(title=title, xlabel=tr("front-end share of budget (%), win-back 5%, back-end the rest",
+        current = table.loc[(table["front_share"] - 0.75).abs().idxmin()]
+        ax.plot(current["front_share"] * 100, current["npv"] / 1e6, "kx", ms=9)
+    ax.set(title=title, xlabel=tr("front-end share of the budget (%), win-back 5%, back-end the rest",
                                   "예산 중 프론트엔드 비중(%), 윈백 5%, 나머지 백엔드"),
            ylabel=tr("NPV of contribution (million KRW)", "공헌이익의 NPV(백만 원)"))
-    ax.legend(title=tr("market (star = best)", "시장(별표 = 최적)"))
+    ax.legend(title=tr("band: within 0.5% of the best; star: best; x: current plan",
+                       "띠: 최적과 0.5% 이내, 별표: 최적, X: 현재 계획"))
     plt.show()
 
 
-sweeps = {kind: pf.split_sweep(kind) for kind in ("d2c", "saturated")}
-plot_sweeps({MARKETS[k]: t for k, t in sweeps.items()}, tr("The best split depends on the market", "최적 배분은 시장에 따라 다릅니다"))
+sweeps = {kind: sp.split_sweep(kind) for kind in MARKETS}
+plot_sweeps({MARKETS[k]: t for k, t in sweeps.items()},
+            tr("One split for 24 months: a flat top, wide in the saturated market",
+               "24개월 내내 같은 배분: 꼭대기가 평평하고, 포화 시장에서는 넓습니다"))
 for kind, table in sweeps.items():
     print(MARKETS[kind])
-    print(table.assign(npv=(table["npv"] / 1e6).round(1)).round(3).to_string(index=False))"""
+    print(table.iloc[::5].assign(npv=(table["npv"] / 1e6).round(1)).to_string(index=False))"""
+        ),
+        text(
+            "## The plan over time\n\nWhat `sim optimize --objective npv` recommends for each quarter (`sp.optimized`, "
+            "the same run the chapter quotes).",
+            "## 분기별 계획\n\n`sim optimize --objective npv`가 분기마다 추천하는 배분입니다(`sp.optimized`, 장에서 인용하는 "
+            "것과 같은 실행).",
+        ),
+        new_code_cell(
+            """\
+plans = {kind: sp.optimized(kind) for kind in MARKETS}
+
+
+def plot_path(ax, shares, title):
+    bottom = 0
+    for p in ("front", "back", "winback"):
+        ax.bar(shares.index, shares[p] * 100, bottom=bottom, color=COLORS[p], label=PURPOSE_NAMES[p])
+        bottom = bottom + shares[p] * 100
+    ax.set(title=title, xlabel=tr("quarter", "분기"), ylabel=tr("share of the quarter's budget (%)", "분기 예산 중 비중(%)"))
+
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
+    plot_path(ax, sp.path_shares(result), MARKETS[kind])
+fig.legend(*axes[0].get_legend_handles_labels(), title=tr("purpose", "목적"), loc="center right")
+fig.suptitle(tr("The recommended plan per quarter (24 months)", "분기별 추천안(24개월)"))
+fig.tight_layout(rect=(0, 0, 0.88, 1))
+plt.show()
+for kind, result in plans.items():
+    print(MARKETS[kind])
+    print((sp.path_shares(result) * 100).round(1).to_string())"""
+        ),
+        text(
+            "### The last quarters: a horizon effect\n\nThe same shop planned over 12 and over 24 months. Left: by "
+            "calendar quarter. Right: by quarters left before the count stops. The tilt to back-end follows the end of "
+            "the horizon, not the size of the customer base.",
+            "### 마지막 분기들: 기간 효과\n\n같은 쇼핑몰을 12개월과 24개월로 계획했습니다. 왼쪽은 달력상의 분기, 오른쪽은 "
+            "계산이 끝나기까지 남은 분기로 그렸습니다. 백엔드로 기우는 시점은 고객 기반의 크기가 아니라 기간의 끝을 "
+            "따라갑니다.",
+        ),
+        new_code_cell(
+            """\
+horizons = {24: sp.path_shares(plans["d2c"]), 12: sp.path_shares(sp.optimized("d2c", 12, breakevens=False))}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for months, shares in horizons.items():
+    label = tr(f"{months}-month plan", f"{months}개월 계획")
+    ax1.plot(shares.index, shares["front"] * 100, "o-", label=label)
+    ax2.plot(shares.index - len(shares), shares["front"] * 100, "o-", label=label)
+ax1.set(title=tr("Front-end share by quarter", "분기별 프론트엔드 비중"), xlabel=tr("quarter", "분기"),
+        ylabel=tr("front-end share of the quarter's budget (%)", "분기 예산 중 프론트엔드 비중(%)"))
+ax2.set(title=tr("The same, by quarters left", "같은 값, 남은 분기 기준"),
+        xlabel=tr("quarters before the end of the horizon", "기간 끝까지 남은 분기"), ylabel="")
+ax1.legend()
+ax2.legend()
+fig.tight_layout()
+plt.show()"""
+        ),
+        text(
+            "## Where the gain comes from\n\nThe current plan changed one part at a time into the recommended one.",
+            "## 증가분은 어디서 오는가\n\n현재 계획을 한 부분씩 추천안으로 바꿔 가며 각 부분이 보탠 만큼입니다.",
+        ),
+        new_code_cell(
+            """\
+PART_NAMES = {"budget_level": tr("budget level", "예산 규모"), "purpose_split": tr("purpose split", "목적별 배분"),
+              "timing": tr("timing", "시기"), "channel_mix": tr("channel mix", "채널 구성")}
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
+    parts = sp.gain_parts(result)
+    start = result.current_value / 1e6
+    ax.bar(0, start, color="grey", label=tr("current plan", "현재 계획"))
+    level = start
+    for i, value in enumerate(parts.values(), start=1):
+        ax.bar(i, value / 1e6, bottom=level, color="tab:green" if value >= 0 else "tab:red")
+        level += value / 1e6
+    ax.bar(len(parts) + 1, result.recommended_value / 1e6, color="tab:blue", label=tr("recommended plan", "추천안"))
+    ax.bar(0, 0, color="tab:green", label=tr("part that adds", "보태는 부분"))
+    ax.bar(0, 0, color="tab:red", label=tr("part that takes away", "깎는 부분"))
+    ax.set_xticks(range(len(parts) + 2), [tr("current", "현재"), *PART_NAMES.values(), tr("recommended", "추천안")],
+                  rotation=30)
+    ax.set_ylim(min(start, result.recommended_value / 1e6) * 0.9, max(start, level) * 1.03)
+    ax.set(title=MARKETS[kind], xlabel=tr("part of the gain, one step at a time", "증가분의 부분(한 단계씩)"),
+           ylabel=tr("NPV (million KRW)", "NPV(백만 원)"))
+    ax.legend(loc="upper left")
+fig.suptitle(tr("The gain over the current plan, in parts", "현재 계획 대비 증가분, 부분별로"))
+fig.tight_layout()
+plt.show()"""
+        ),
+        text(
+            "## Both plans side by side\n\nKPIs of chapter 3 under each plan (fast engine, 24 months), and the "
+            "marginal ROIs of chapter 7.",
+            "## 두 계획을 나란히\n\n계획마다 3장의 KPI(빠른 엔진, 24개월)와 7장의 한계 ROI입니다.",
+        ),
+        new_code_cell(
+            """\
+KPI_ROWS = {"new_customers": (tr("new customers", "신규고객 수"), count), "cac": ("CAC", money), "clv": ("CLV", money),
+            "ltv_cac": ("LTV:CAC", lambda x: f"{x:.2f}"), "retention_12m": (tr("12-month retention", "12개월 리텐션"), percent),
+            "returning_revenue_share": (tr("returning revenue share", "재구매 고객 매출 비중"), percent),
+            "customers_at_horizon": (tr("active customers at the horizon", "기간 말 활성 고객 수"), count),
+            "npv": ("NPV", millions)}
+PLAN_NAMES = {"current": tr("current", "현재"), "recommended": tr("recommended", "추천안")}
+table = pd.DataFrame({f"{MARKETS[k]}: {PLAN_NAMES[plan]}": {label: write(r.kpis[plan][name])
+                                                             for name, (label, write) in KPI_ROWS.items()}
+                      for k, r in plans.items() for plan in PLAN_NAMES})
+print(table.to_string())
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
+    for i, plan in enumerate(PLAN_NAMES):
+        rois = result.marginal_roi[plan]
+        ax.bar([j + 0.4 * i for j in range(3)], [rois[p] for p in COLORS], width=0.4,
+               color=["tab:grey", "tab:blue"][i], label=PLAN_NAMES[plan])
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks([j + 0.2 for j in range(3)], [PURPOSE_NAMES[p] for p in COLORS])
+    ax.set(title=MARKETS[kind], xlabel=tr("purpose", "목적"),
+           ylabel=tr("extra contribution per extra won", "1원을 더 쓸 때 늘어나는 공헌이익(원)"))
+    ax.legend(title=tr("plan", "계획"))
+fig.suptitle(tr("Marginal ROI under each plan", "계획별 한계 ROI"))
+fig.tight_layout()
+plt.show()"""
+        ),
+        text(
+            "## Budget advice\n\nWhere a won still earns more than the hurdle (0 here), how much more a month it can "
+            "take; where it earns less, how much to cut.",
+            "## 예산 조언\n\n1원이 아직 허들(여기서는 0)보다 많이 버는 곳은 한 달에 얼마를 더 써도 되는지, 덜 버는 곳은 "
+            "얼마를 줄일지입니다.",
+        ),
+        new_code_cell(
+            """\
+for kind, result in plans.items():
+    print(MARKETS[kind])
+    for a in result.advice:
+        name, change = PURPOSE_NAMES[a["purpose"]], money(a["amount_per_month"], step=10000)
+        now = money(a["spend_per_month"], step=10000)
+        said = {"raise": tr(f"raise by up to {change} a month", f"월 {change}까지 늘리기"),
+                "cut": tr(f"cut by up to {change} a month", f"월 {change}까지 줄이기"),
+                "hold": tr("hold", "그대로 두기")}[a["direction"]]
+        print(tr(f"  {name}: spends {now} a month, marginal ROI {a['marginal_roi']:.2f} -> {said}",
+                 f"  {name}: 월 {now} 지출, 한계 ROI {a['marginal_roi']:.2f} -> {said}"))"""
+        ),
+        text(
+            "## What one must believe\n\nFor each input, the range of values (as multiples of the assumed one) over "
+            "which the best split stays within 10 points of the recommendation; where a bar ends before the grey line "
+            "does, the plan changes there (a break-even).",
+            "## 무엇을 믿어야 하는가\n\n입력값마다, 최적 배분이 추천안에서 10%p 안에 머무는 범위(가정값의 몇 배인지)입니다. "
+            "막대가 회색 선보다 먼저 끝나면 그 값에서 계획이 바뀝니다(분기점).",
+        ),
+        new_code_cell(
+            """\
+import numpy as np
+
+BELIEF_NAMES = {"retention.effect": tr("back-end effects", "백엔드 효과"),
+                "retention.half_saturation_per_customer": tr("back-end spend for half the effect", "효과 절반의 백엔드 지출"),
+                "winback.base_reactivation": tr("win-back comeback chance", "윈백 복귀 확률"),
+                "first_purchase.monthly_conversion": tr("first-purchase conversion", "첫 구매 전환율"),
+                "repeat_purchase.alpha": tr("alpha (lower: more orders)", "alpha(낮을수록 주문 많음)"),
+                "repeat_purchase.b": tr("b (higher: customers stay longer)", "b(높을수록 오래 남음)"),
+                "channels.reach.max_reach": tr("reach of ads", "광고 도달"),
+                "economics.order_value_mean": tr("mean order value", "평균 주문 금액"),
+                "economics.gross_margin": tr("gross margin", "매출총이익률")}
+TIMES = (0.125, 0.25, 0.5, 1, 2, 4, 8)
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.8), sharey=True)
+for ax, (kind, result) in zip(axes, plans.items(), strict=True):
+    rows = result.breakevens.set_index("parameter")
+    for y, (parameter, row) in enumerate(rows.iterrows()):
+        base = row["base_value"]
+        tried = (row["low_tried"] / base, row["high_tried"] / base)
+        held = [sp.breakeven_multiple(result, parameter, side) for side in ("low", "high")]
+        lo, hi = (tried[0] if np.isnan(held[0]) else held[0]), (tried[1] if np.isnan(held[1]) else held[1])
+        ax.hlines(y, *tried, color="lightgrey", lw=2, label=tr("range tried", "시도한 범위") if y == 0 else None)
+        ax.hlines(y, lo, hi, color="tab:blue", lw=7, label=tr("the plan holds", "계획이 유지되는 범위") if y == 0 else None)
+    ax.axvline(1, color="black", ls=":", label=tr("assumed value", "가정값"))
+    ax.set_xscale("log")
+    ax.set_xticks(TIMES, [f"{t:g}" for t in TIMES])
+    ax.minorticks_off()
+    ax.set_yticks(range(len(rows)), [BELIEF_NAMES.get(p, p) for p in rows.index])
+    ax.set(title=MARKETS[kind], xlabel=tr("input, times the assumed value (log scale)", "입력값, 가정값의 몇 배(로그 축)"),
+           ylabel=tr("uncertain input", "불확실한 입력값") if ax is axes[0] else "")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3)
+fig.suptitle(tr("What one must believe for the plan to hold", "계획이 유지되려면 무엇을 믿어야 하는가"))
+fig.tight_layout(rect=(0, 0.07, 1, 1))
+plt.show()"""
+        ),
+        text(
+            "### What would make back-end the larger share (source text A1)\n\nThe early shop's best single split when "
+            "the back-end effects are several times the assumed ones (each capped at the largest value the scenario "
+            "schema allows).",
+            "### 백엔드가 더 큰 몫을 받으려면(원문 A1)\n\n백엔드 효과를 가정값의 몇 배로 키웠을 때(효과마다 시나리오 스키마가 "
+            "허용하는 최댓값까지) 초기 쇼핑몰의 최적 단일 배분입니다.",
+        ),
+        new_code_cell(
+            """\
+fig, ax = plt.subplots()
+belief = sp.backend_belief("d2c")  # the early shop: the one A1's advice is about
+for p in ("front", "back"):
+    ax.plot(belief["factor"], belief[f"{p}_share"] * 100, "o-", color=COLORS[p], label=PURPOSE_NAMES[p])
+ax.axhline(50 * (1 - sp.WINBACK_SHARE), color="grey", ls=":", label=tr("back-end = front-end", "백엔드 = 프론트엔드"))
+ax.set(title=tr(f"{MARKETS['d2c']}: best single split against the back-end effects",
+                f"{MARKETS['d2c']}: 백엔드 효과에 따른 최적 단일 배분"),
+       xlabel=tr("back-end effects, times the assumed ones", "백엔드 효과(가정값의 몇 배)"),
+       ylabel=tr("share of the budget (%), win-back 5%", "예산 중 비중(%), 윈백 5%"))
+ax.legend(title=tr("purpose", "목적"))
+plt.show()
+EFFECT_NAMES = {"purchase_rate_uplift_max": tr("purchase rate", "구매 빈도"),
+                "dropout_reduction_max": tr("dropout", "이탈"), "order_value_uplift_max": tr("order value", "주문 금액")}
+for factor in (1, belief.loc[belief["back_share"] > belief["front_share"], "factor"].min()):
+    effects = pf.stronger_backend(factor)  # the three effects at full strength, capped by the schema
+    said = ", ".join(f"{EFFECT_NAMES[k.split('.')[1]]} {'-' if 'dropout' in k else '+'}{v:.0%}" for k, v in effects.items())
+    print(tr(f"back-end effects at {factor:g}x the assumed ones: {said}", f"가정값의 {factor:g}배일 때 백엔드 효과: {said}"))"""
         ),
         text(
             PLAY[0]
-            + "\n\nThe market, the horizon and the monthly budget. Each move runs the sweep again with the fast "
-            "engine.",
-            PLAY[1] + "\n\n시장, 기간, 월 예산을 바꿔 보세요. 움직일 때마다 빠른 엔진으로 다시 계산합니다.",
+            + ": your own plan over time\n\nSet the early or the saturated shop's front-end share for each half-year "
+            "(win-back 5%, back-end the rest) and try to come close to the optimizer. Each move is one fast-engine run.",
+            PLAY[1]
+            + ": 나만의 분기별 계획\n\n초기 또는 포화 쇼핑몰의 반기별 프론트엔드 비중을 정해 보세요(윈백 5%, 나머지 백엔드). "
+            "최적화기에 얼마나 가까이 갈 수 있나요? 움직일 때마다 빠른 엔진을 한 번 돌립니다.",
         ),
         new_code_cell(
             widget_cell(
                 """\
-def draw(kind="d2c", months=24, budget_million=2.4):
-    extra = {"simulation.horizon_months": months, "budget.totals": budget_million * 1e6}
-    shares = pf.FRONT_SHARES
-    rows = pf.sweep(kind, [{**extra, **pf.split(f, round(0.95 - f, 6), 0.05)} for f in shares])
-    table = pd.DataFrame({"front_share": shares, "npv": [r["npv"] for r in rows]})
-    label = tr(f"{MARKETS[kind]}, {months} months, {budget_million:.1f}M KRW/month",
-               f"{MARKETS[kind]}, {months}개월, 월 {budget_million * 100:,.0f}만 원")
-    plot_sweeps({label: table}, tr("Your market, horizon and budget", "내가 고른 시장, 기간, 예산"))
+def draw(kind="d2c", h1=0.95, h2=0.95, h3=0.6, h4=0.1):
+    mine = [h1, h2, h3, h4]
+    value, result = sp.plan_value(kind, mine), plans[kind]
+    months = np.arange(1, 25)
+    recommended = sp.path_shares(result)["front"].to_numpy()[(months - 1) // 3]
+    fig, ax = plt.subplots()
+    ax.step(months, [100 * mine[(m - 1) // 6] for m in months], where="mid", label=tr("your plan", "내 계획"))
+    ax.step(months, 100 * recommended, where="mid", ls="--", label=tr("recommended plan", "추천안"))
+    ax.set(title=tr(f"{MARKETS[kind]}: NPV {millions(value)} (recommended {millions(result.recommended_value)}, "
+                    f"current {millions(result.current_value)})",
+                    f"{MARKETS[kind]}: NPV {millions(value)}(추천안 {millions(result.recommended_value)}, "
+                    f"현재 {millions(result.current_value)})"),
+           xlabel=tr("month", "개월"), ylabel=tr("front-end share of the budget (%)", "예산 중 프론트엔드 비중(%)"),
+           ylim=(-5, 105))
+    ax.legend()
+    plt.show()
 
 
 interact(draw, kind=widgets.Dropdown(options=[(MARKETS["d2c"], "d2c"), (MARKETS["saturated"], "saturated")],
                                      description=tr("market", "시장"), style={"description_width": "17em"},
                                      layout=widgets.Layout(width="40em")),
+         h1=slider("front-end share, months 1-6", "프론트엔드 비중, 1-6개월", 0.95, 0, 0.95, 0.05),
+         h2=slider("front-end share, months 7-12", "프론트엔드 비중, 7-12개월", 0.95, 0, 0.95, 0.05),
+         h3=slider("front-end share, months 13-18", "프론트엔드 비중, 13-18개월", 0.6, 0, 0.95, 0.05),
+         h4=slider("front-end share, months 19-24", "프론트엔드 비중, 19-24개월", 0.1, 0, 0.95, 0.05))"""
+            )
+        ),
+        text(
+            PLAY[0]
+            + ": one split, your horizon and budget\n\nThe sweep of one split for the market, horizon and monthly "
+            "budget you choose (about a second a move).",
+            PLAY[1]
+            + ": 단일 배분, 기간과 예산을 바꿔 가며\n\n고른 시장, 기간, 월 예산으로 단일 배분을 다시 탐색합니다(한 번 "
+            "움직이는 데 1초 안팎).",
+        ),
+        new_code_cell(
+            widget_cell(
+                """\
+def draw_sweep(kind="d2c", months=24, budget_million=2.4):
+    table = sp.split_sweep(kind, months, round(budget_million * 1e6, 2))
+    label = tr(f"{MARKETS[kind]}, {months} months, {budget_million:.1f}M KRW/month",
+               f"{MARKETS[kind]}, {months}개월, 월 {budget_million * 100:,.0f}만 원")
+    plot_sweeps({label: table}, tr("Your market, horizon and budget", "내가 고른 시장, 기간, 예산"))
+
+
+interact(draw_sweep, kind=widgets.Dropdown(options=[(MARKETS["d2c"], "d2c"), (MARKETS["saturated"], "saturated")],
+                                           description=tr("market", "시장"), style={"description_width": "17em"},
+                                           layout=widgets.Layout(width="40em")),
          months=slider("horizon (months)", "기간(개월)", 24, 12, 36, 6),
          budget_million=slider("monthly budget (million KRW)", "월 예산(백만 원)", 2.4, 1.0, 6.0, 0.2))"""
             )
@@ -1059,15 +1331,13 @@ interact(draw, kind=widgets.Dropdown(options=[(MARKETS["d2c"], "d2c"), (MARKETS[
         *exercise("ch9_q1", example='0.45 / "45%"'),
         *exercise("ch9_q2", example="3.50"),
         text(
-            "For exercise 3, the early shop's sweep with a 12-month horizon:",
-            "연습 문제 3을 위해, 초기 쇼핑몰을 12개월 기간으로 계산한 표입니다.",
-        ),
-        new_code_cell(
-            """\
-table12 = pf.split_sweep("d2c", horizon_months=12)
-print(table12.assign(npv=(table12["npv"] / 1e6).round(2))[["front_share", "npv"]].to_string(index=False))"""
+            "For exercise 3, move the horizon slider of the one-split sweep above to 12 months and compare the stars.",
+            "연습 문제 3은 위의 단일 배분 탐색에서 기간 슬라이더를 12개월로 옮기고 별표를 비교해 보세요.",
         ),
         *exercise("ch9_q3", example='"up" / "올라간다"'),
+        *exercise("ch9_q4", example='"channel mix" / "채널 구성"'),
+        *exercise("ch9_q5", example='"hold" / "그대로 둔다"'),
+        *exercise("ch9_q6", example="3"),
     ]
 
 

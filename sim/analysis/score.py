@@ -12,9 +12,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.analysis.forecast import family_of, snapshot_histories
+from sim.analysis.forecast import customer_pieces, family_of, snapshot_histories
 from sim.calibration import families
 from sim.errors import ScenarioError, UserInputError
+from sim.model.calendar import DAYS_PER_MONTH
 from sim.model.scenario import Scenario
 
 ACTIVE_P = 0.7  # P(alive) from which a repeat buyer counts as active
@@ -47,7 +48,11 @@ def segment(x: np.ndarray, p_alive: np.ndarray) -> np.ndarray:
 
 
 def score_customers(scenario: Scenario, weeks: int) -> pd.DataFrame:
-    """One row per snapshot customer (columns `SCORE_COLUMNS`); needs a calibrated scenario with a snapshot."""
+    """One row per snapshot customer (columns `SCORE_COLUMNS`); needs a calibrated scenario with a snapshot.
+
+    Expected orders and revenue over the next `weeks` and the CLV follow the scenario's seasonal index and
+    events (the forecast's seasonal clock, `sim.analysis.forecast.customer_pieces`); revenue is what the
+    customers pay after the events' discounts."""
     if not 1 <= weeks <= 520:
         raise UserInputError("out of range", location="--weeks", found=str(weeks), allowed="1 to 520")
     if scenario.market.existing.snapshot is None:
@@ -60,39 +65,40 @@ def score_customers(scenario: Scenario, weeks: int) -> pd.DataFrame:
     theta = families.params_of(scenario.repeat_purchase)
     x, t_x, T, values, snap = snapshot_histories(scenario)
     alive = module.p_alive(*theta, x, t_x, T)
-    orders = module.conditional_expected_purchases(7.0 * weeks, x, t_x, T, *theta)
+    months = scenario.simulation.horizon_months
+    month_ends = np.arange(1, months + 1) * DAYS_PER_MONTH
+    horizon = 7.0 * weeks
+    pieces, start, price = customer_pieces(scenario, x, t_x, T, np.concatenate([[horizon], month_ends]))
+    soon = start < horizon
+    orders = pieces[:, soon].sum(axis=1)
+    revenue = (pieces[:, soon] * price[soon]).sum(axis=1) * values
     return pd.DataFrame(
         {
             "customer_id": snap["customer_id"].to_numpy(),
             "frequency": x.astype(int),
-            "recency_days": t_x.astype(int),
-            "age_days": T.astype(int),
+            "recency_days": snap["recency"].to_numpy().astype(int),
+            "age_days": snap["age"].to_numpy().astype(int),
             "p_alive": alive,
             "expected_orders": orders,
-            "expected_revenue": orders * values,
-            "clv": customer_clv(scenario, x, t_x, T, values),
+            "expected_revenue": revenue,
+            "clv": customer_clv(scenario, pieces, start, price, month_ends, values),
             "segment": (seg := segment(x, alive)),
             "action": [ACTIONS[s] for s in seg],
         }
     )
 
 
-def customer_clv(scenario: Scenario, x, t_x, T, values: np.ndarray) -> np.ndarray:
-    """Discounted gross margin (after fulfilment cost) of each customer's expected orders over the horizon.
-
-    Expected orders month by month from the family's closed form (cumulative differences), each discounted
-    at the scenario's annual rate to the middle of its month (a DERT over a finite horizon).
-    """
-    module = families.module(family_of(scenario))
-    theta = families.params_of(scenario.repeat_purchase)
+def customer_clv(scenario: Scenario, pieces, start, price, month_ends, values: np.ndarray) -> np.ndarray:
+    """Discounted gross margin (after discounts and fulfilment cost) of each customer's expected orders over the
+    horizon: each piece's orders (`customer_pieces`) times the margin of an order at its price share,
+    value x (gross margin - discount share) - cost (`sim.model.money.gross_profit`), discounted at the
+    scenario's annual rate to the middle of its month (a DERT over a finite horizon)."""
     econ = scenario.economics
-    months = scenario.simulation.horizon_months
-    days = np.arange(months + 1) * (365.25 / 12.0)
-    cum = module.conditional_expected_purchases(days[None, :], x[:, None], t_x[:, None], T[:, None], *theta)
-    per_month = np.diff(cum, axis=1)
-    discount = (1.0 + econ.annual_discount_rate) ** (-(np.arange(months) + 0.5) / 12.0)
-    margin = values * econ.gross_margin - econ.fulfilment_cost_per_order
-    return (per_month @ discount) * margin
+    inside = start < month_ends[-1]
+    month = np.searchsorted(month_ends, start[inside], side="right")
+    discount = (1.0 + econ.annual_discount_rate) ** (-(month + 0.5) / 12.0)
+    margin = values[:, None] * (econ.gross_margin - (1.0 - price[inside]))[None, :] - econ.fulfilment_cost_per_order
+    return (pieces[:, inside] * margin) @ discount
 
 
 def segment_counts(table: pd.DataFrame) -> dict[str, int]:

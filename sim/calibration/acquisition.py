@@ -1,7 +1,9 @@
 """Acquisition from a spend log: each channel's saturating response of monthly new customers to its spend.
 
 With a spend log, each channel's Hill curve (shape 1) of monthly new customers against its monthly spend is
-fitted by Poisson maximum likelihood, through the lag from reach to first purchase that the engines apply.
+fitted by Poisson maximum likelihood, through the lag from reach to first purchase that the engines apply,
+with the covariance of the curves' log-parameters (forecast bands draw curves from it). Without one, the
+recent rate of new customers is a Poisson count: `rate_log_covariance` gives its sampling variance.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize
+
+from sim.calibration.btyd import hessian
 
 CONVERSION_MONTHLY = 0.99  # calibrated first purchase: reached people buy within about a week
 
@@ -95,6 +99,10 @@ def fit_spend_response(
     recent = S[-3:].mean(axis=0) if len(S) else np.zeros(C)
     fits = [ChannelFit(str(name), float(mx[c]), float(K[c]), float(recent[c])) for c, name in enumerate(spend.columns)]
     pearson = float(np.sum((y - mu) ** 2 / np.maximum(mu, 1e-9)) / max(len(y) - 2 * C, 1))
+    # covariance of the log-parameters: inverse Hessian of the penalized likelihood, scaled by the Pearson
+    # dispersion when the months scatter more than Poisson (quasi-likelihood); forecasts draw curves from it
+    cov = np.linalg.pinv(hessian(nll, res.x, step=1e-4)) * max(pearson, 1.0)
+    names = [f"{name}.{p}" for p in ("max_reach", "half_saturation") for name in spend.columns]
     info = {
         "method": "Poisson ML of monthly new customers on Hill(shape 1) curves of each channel's spend",
         "months": len(y),
@@ -103,5 +111,14 @@ def fit_spend_response(
         "fitted_new_customers": [float(v) for v in mu],
         "observed_new_customers": [int(v) for v in y],
         "mape_new_customers": mape(y, mu),
+        "parameters": names,
+        "fitted_values": [float(v) for v in np.concatenate([mx, K])],
+        "log_covariance": [[float(v) for v in row] for row in 0.5 * (cov + cov.T)],
     }
     return fits, info
+
+
+def rate_log_covariance(new_customers: int) -> list[list[float]]:
+    """Variance of the log of a rate estimated from a Poisson count of `new_customers` (1/n; 1 for none):
+    the uncertainty of the unattributed channel's reach without a spend log."""
+    return [[1.0 / max(int(new_customers), 1)]]

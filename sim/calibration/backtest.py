@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.calibration.btyd import RepeatPurchaseFitter, _unique_histories
+from sim.calibration import families
+from sim.calibration.btyd import RepeatPurchaseFitter, unique_rows
 from sim.calibration.summary import month_index, summarize
 
 MIN_SPAN_DAYS = 120  # below this the window is too short to hold a part out
@@ -66,29 +67,44 @@ def histories(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def cumulative_forecast(fitter: RepeatPurchaseFitter, summary: pd.DataFrame, days: np.ndarray) -> np.ndarray:
-    """Expected cumulative transactions of the summary's customers after its cut-off, at each of `days`.
+    """Expected cumulative transactions of the summary's customers after its cut-off, at each of `days`."""
+    return _forecasts(fitter, summary, np.asarray(days, dtype=float))[0]
 
-    Customers with equal (x, t_x, T) are computed once (a speed trick).
+
+def _forecasts(fitter: RepeatPurchaseFitter, summary: pd.DataFrame, days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(expected cumulative transactions at each of `days`, each customer's expected transactions by the last).
+
+    Speed: P(active) is computed once per distinct history; the part of the closed form that depends on time
+    once per distinct (x, T), at every 7th day (and the last), and the cumulative curve interpolated linearly
+    in between (it is smooth: the daily values differ from the exact ones by far less than one transaction).
     """
-    x, t_x, T, w = _unique_histories(*histories(summary))
-    per = fitter.conditional_expected_purchases(
-        np.asarray(days, dtype=float)[None, :], x[:, None], t_x[:, None], T[:, None]
-    )
-    return (w[:, None] * per).sum(axis=0)
+    params = fitter.values
+    x, t_x, T = histories(summary)
+    knots = np.unique(np.concatenate([[0.0], np.arange(7.0, days.max(), 7.0), [days.max()]]))
+    uniq, inverse = unique_rows(np.stack([x, t_x, T], axis=1))
+    w = np.bincount(inverse, minlength=len(uniq)).astype(float)
+    if fitter.family not in families.MODULES:  # a candidate the model cannot simulate (e.g. with stayers)
+        per = fitter.conditional_expected_purchases(knots, uniq[:, 0], uniq[:, 1], uniq[:, 2])  # (histories, knots)
+        return np.interp(days, knots, w @ per), per[inverse, -1]
+    module = families.module(fitter.family)
+    alive = module.p_alive(*params, uniq[:, 0], uniq[:, 1], uniq[:, 2])
+    xT, group = unique_rows(uniq[:, [0, 2]])
+    active = module.conditional_expected_if_active(knots[None, :], xT[:, :1], xT[:, 1:], *params)
+    at_knots = np.bincount(group, weights=alive * w, minlength=len(xT)) @ active
+    each = (alive * active[group, -1])[inverse]  # each customer's expected transactions by the last day
+    return np.interp(days, knots, at_knots), each
 
 
 def evaluate(fitter: RepeatPurchaseFitter, split: TimeSplit) -> dict[str, Any]:
     """Holdout accuracy of a fitted family: total and tracking error, weekly MAE, individual MAE."""
     n_days = split.days
     days = np.arange(1, n_days + 1, dtype=float)
-    cum = cumulative_forecast(fitter, split.summary, days)
+    cum, each = _forecasts(fitter, split.summary, days)
     actual_cum = np.cumsum(split.daily_actual)
     total = float(actual_cum[-1])
     weeks = n_days // 7
     weekly_pred = np.diff(np.concatenate([[0.0], cum[6::7][:weeks]]))
     weekly_act = np.diff(np.concatenate([[0.0], actual_cum[6::7][:weeks]]))
-    x, t_x, T = histories(split.summary)
-    each = fitter.conditional_expected_purchases(float(n_days), x, t_x, T)
     return {
         "holdout_repeat_transactions": total,
         "forecast_repeat_transactions": float(cum[-1]),
@@ -100,14 +116,18 @@ def evaluate(fitter: RepeatPurchaseFitter, split: TimeSplit) -> dict[str, Any]:
         "weekly_forecast": weekly_pred,
         "weekly_actual": weekly_act,
         "per_customer_forecast": each,
+        "cumulative_forecast": cum,
     }
 
 
 def compare_families(
-    fitters: dict[str, type[RepeatPurchaseFitter]], split: TimeSplit, source: str
+    fitters: dict[str, type[RepeatPurchaseFitter]],
+    split: TimeSplit,
+    source: str,
+    starts: dict[str, dict[str, float]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, RepeatPurchaseFitter]]:
-    """Fit every family on the earlier part and score its holdout forecast; a family that cannot be fitted
-    there is reported with its reason instead of a score."""
+    """Fit every family on the earlier part (from `starts[name]` when given) and score its holdout forecast; a
+    family that cannot be fitted there is reported with its reason instead of a score."""
     from sim.errors import DataError
 
     results: dict[str, dict[str, Any]] = {}
@@ -115,7 +135,7 @@ def compare_families(
     x, t_x, T = histories(split.summary)
     for name, cls in fitters.items():
         try:
-            f = cls().fit(x, t_x, T, source=source)
+            f = cls().fit(x, t_x, T, source=source, start=(starts or {}).get(name))
         except DataError as exc:
             results[name] = {"fitted": False, "reason": exc.message}
             continue
@@ -125,16 +145,62 @@ def compare_families(
     return results, fitted
 
 
+def compare_stayers(
+    base: str,
+    results: dict[str, dict[str, Any]],
+    fitted: dict[str, RepeatPurchaseFitter],
+    split: TimeSplit,
+    source: str,
+    screen: bool = True,
+) -> str:
+    """Add `base` with a never-dropout segment (`sim.calibration.stayers`) to the comparison, fitted on the same
+    earlier part from `base`'s fit; returns its name. With `screen`, the share is fitted only when the score test
+    at `base`'s fit says the data support it in sample (speed: the fit costs as much as the family's own); a
+    share that is not supported, or runs to 0, is reported as not fitted, with the reason."""
+    from sim.calibration.stayers import BOUNDARY_5PCT, score_test, with_stayers
+
+    cls = with_stayers(families.FITTERS[base])
+    if screen and base in fitted:
+        stat = score_test(fitted[base], *histories(split.summary))
+        if stat < BOUNDARY_5PCT:
+            results[cls.family] = {
+                "fitted": False,
+                "score_test": stat,
+                "reason": f"no never-dropout segment supported in sample (score test {stat:.2f}, under"
+                f" {BOUNDARY_5PCT}, the 5% point for a share at 0)",
+            }
+            return cls.family
+    start = {**fitted[base].params_, "stayer_odds": 0.1} if base in fitted else None
+    more, more_fitted = compare_families(
+        {cls.family: cls}, split, source, starts={cls.family: start} if start else None
+    )
+    if not more[cls.family]["fitted"]:
+        more[cls.family]["reason"] = (
+            f"no never-dropout segment in the data (its share's likelihood is flat or runs to 0: {more[cls.family]['reason']})"
+        )
+    results.update(more)
+    fitted.update(more_fitted)
+    if cls.family in more_fitted:
+        results[cls.family]["stayer_share"] = more_fitted[cls.family].stayer_share
+        if base in fitted:  # in sample: twice the log-likelihood gained by the share (1 degree of freedom)
+            gain = more_fitted[cls.family].log_likelihood_ - fitted[base].log_likelihood_
+            results[cls.family]["likelihood_ratio"] = 2.0 * gain
+    return cls.family
+
+
 def choose(results: dict[str, dict[str, Any]], default: str) -> str:
     """The family with the smallest holdout tracking error (the default when none could be scored)."""
     scored = {k: v["tracking_error"] for k, v in results.items() if v.get("fitted") and v["tracking_error"] is not None}
     return min(scored, key=scored.get) if scored else default
 
 
-def monthly_table(fitter: RepeatPurchaseFitter, split: TimeSplit) -> list[dict[str, Any]]:
-    """Month by month of the holdout: the split customers' repeat orders, actual against the forecast."""
+def monthly_table(
+    fitter: RepeatPurchaseFitter, split: TimeSplit, cumulative: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """Month by month of the holdout: the split customers' repeat orders, actual against the forecast
+    (`cumulative`: the daily cumulative forecast `evaluate` computed, if at hand)."""
     days = np.arange(1, split.days + 1, dtype=float)
-    cum = cumulative_forecast(fitter, split.summary, days)
+    cum = cumulative_forecast(fitter, split.summary, days) if cumulative is None else cumulative
     daily_pred = np.diff(np.concatenate([[0.0], cum]))
     dates = split.split + pd.to_timedelta(days, unit="D")
     month = month_index(dates)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betaln, digamma, gammaln, hyp2f1
 
-from sim.calibration.btyd import RepeatPurchaseFitter
+from sim.calibration.btyd import RepeatPurchaseFitter, days_of
 
 PARAM_NAMES = ("r", "alpha", "a", "b")
 
@@ -56,15 +56,20 @@ def log_likelihood(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np
     return a1 + a2 + a3 + np.logaddexp(_log_odds_dead(r, alpha, a, b, x, t_x, T, first_can_end), 0.0)
 
 
-def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
-    """d log L / d (r, alpha, a, b) of each customer, shape (n, 4): the analytic derivative of `log_likelihood`
-    (a test checks it against finite differences of that function). With A4 the log-odds of having dropped
-    out and s = sigmoid(A4) (0 when k = 0):
+def log_likelihood_and_gradients(
+    r, alpha, a, b, x, t_x, T, first_can_end: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log L, d log L / d (r, alpha, a, b), d log L / d (t_x, T)) of each customer: the analytic derivatives
+    of `log_likelihood` (a test checks them against finite differences of that function). With A4 the
+    log-odds of having dropped out and s = sigmoid(A4) (0 when k = 0):
 
         d r     = psi(r+x) - psi(r) + ln alpha - ln(alpha+T) + s (ln(alpha+T) - ln(alpha+t_x))
         d alpha = r/alpha - (r+x)/(alpha+T) + s (r+x) (1/(alpha+T) - 1/(alpha+t_x))
         d a     = psi(a+b) - psi(a+b+k) + s/a
         d b     = psi(b+k) - psi(a+b+k) + psi(a+b) - psi(b) - s/(b+k-1)
+        d t_x   = -s (r+x)/(alpha+t_x),   d T = -(1-s) (r+x)/(alpha+T)
+
+    The clock times' derivatives are what the seasonal fit (`sim.calibration.seasonality`) needs.
     """
     x = np.asarray(x, dtype=float)
     k = _chances(x, first_can_end)
@@ -72,17 +77,53 @@ def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = Fal
     s = 0.5 * (1.0 + np.tanh(0.5 * lo))  # sigmoid, overflow-free; 0 where lo = -inf
     log_aT, log_at = np.log(alpha + T), np.log(alpha + t_x)
     psi_abk = digamma(a + b + k)
+    rx = r + x
     with np.errstate(divide="ignore", invalid="ignore"):
         s_over = np.where(k > 0, s / (b + k - 1.0), 0.0)
-    return np.stack(
+    ll = gammaln(rx) - gammaln(r) + r * np.log(alpha) + betaln(a, b + k) - betaln(a, b) - rx * log_aT
+    ll = ll + np.logaddexp(lo, 0.0)
+    d_params = np.stack(
         [
-            digamma(r + x) - digamma(r) + np.log(alpha) - log_aT + s * (log_aT - log_at),
-            r / alpha - (r + x) / (alpha + T) + s * (r + x) * (1.0 / (alpha + T) - 1.0 / (alpha + t_x)),
+            digamma(rx) - digamma(r) + np.log(alpha) - log_aT + s * (log_aT - log_at),
+            r / alpha - rx / (alpha + T) + s * rx * (1.0 / (alpha + T) - 1.0 / (alpha + t_x)),
             digamma(a + b) - psi_abk + s / a,
             digamma(b + k) - psi_abk + digamma(a + b) - digamma(b) - s_over,
         ],
         axis=1,
     )
+    d_times = np.stack([-s * rx / (alpha + t_x), -(1.0 - s) * rx / (alpha + T)], axis=1)
+    return ll, d_params, d_times
+
+
+def time_hessian(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
+    """Second derivatives of each customer's log L in its times, (n, 3): d t_x^2, d t_x d T, d T^2.
+
+    From `log_likelihood_and_gradients` with ds/dT = s(1-s)(r+x)/(alpha+T), ds/dt_x = -s(1-s)(r+x)/(alpha+t_x):
+
+        d t_x^2   = s (r+x) ((1-s)(r+x) + 1) / (alpha+t_x)^2
+        d t_x d T = -s (1-s) (r+x)^2 / ((alpha+t_x)(alpha+T))
+        d T^2     = (1-s) (r+x) (s (r+x) + 1) / (alpha+T)^2
+
+    The seasonal fit's Hessian in the index and the events is built from them (`sim.calibration.seasonality`).
+    """
+    x = np.asarray(x, dtype=float)
+    lo = _log_odds_dead(r, alpha, a, b, x, t_x, T, first_can_end)
+    s = 0.5 * (1.0 + np.tanh(0.5 * lo))
+    rx = r + x
+    at, aT = alpha + np.asarray(t_x, dtype=float), alpha + np.asarray(T, dtype=float)
+    return np.stack(
+        [
+            s * rx * ((1.0 - s) * rx + 1.0) / at**2,
+            -s * (1.0 - s) * rx**2 / (at * aT),
+            (1.0 - s) * rx * (s * rx + 1.0) / aT**2,
+        ],
+        axis=1,
+    )
+
+
+def log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
+    """d log L / d (r, alpha, a, b) of each customer, shape (n, 4) (see `log_likelihood_and_gradients`)."""
+    return log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T, first_can_end)[1]
 
 
 def p_alive(r, alpha, a, b, x, t_x, T, first_can_end: bool = False) -> np.ndarray:
@@ -113,11 +154,12 @@ def expected_repeat_purchases(t, r, alpha, a, b, first_can_end: bool = False) ->
     )
 
 
-def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
-    """E[transactions in (T, T+t] | x, t_x, T] (FHL 2005 eq. 10; Batislam et al. 2007 for MBG/NBD):
+def conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
+    """E[transactions in (T, T+t] | x, T, active at T] (FHL 2005 eq. 10 without its P(active) factor):
 
-    E = (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
-        * P(active at T | x, t_x, T),          k = x (BG/NBD) or x + 1 (MBG/NBD)
+    (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
+
+    It does not depend on t_x, so sums over many customers need it once per (x, T) (`btyd.expected_total`).
     """
     a = _safe_a(a)
     x = np.asarray(x, dtype=float)
@@ -125,12 +167,24 @@ def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: 
     k = _chances(x, first_can_end)
     z = t / (alpha + T + t)
     hyp = hyp2f1(r + x, b + k, a + b + k - 1.0, z)
-    active = (a + b + k - 1.0) / (a - 1.0) * (1.0 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp)
+    return (a + b + k - 1.0) / (a - 1.0) * (1.0 - np.power((alpha + T) / (alpha + T + t), r + x) * hyp)
+
+
+def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end: bool = False) -> np.ndarray:
+    """E[transactions in (T, T+t] | x, t_x, T] (FHL 2005 eq. 10; Batislam et al. 2007 for MBG/NBD):
+
+    E = (a+b+k-1)/(a-1) * (1 - ((alpha+T)/(alpha+T+t))^(r+x) * 2F1(r+x, b+k; a+b+k-1; t/(alpha+T+t)))
+        * P(active at T | x, t_x, T),          k = x (BG/NBD) or x + 1 (MBG/NBD)
+    """
+    active = conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end)
     return active * p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
 
 
-def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_can_end: bool = False):
-    """(active, lambda, p) of each customer drawn from the posterior given (x, t_x, T).
+def draw_posterior(
+    r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_can_end: bool = False, *, dead: bool = True
+):
+    """(active, lambda, p) of each customer drawn from the posterior given (x, t_x, T); with `dead=False` lambda
+    and p are drawn for the active customers only (NaN for the others: what forecasts need).
 
     With the likelihood split as in `log_likelihood`: active at T with probability `p_alive`, then
     lambda ~ Gamma(r+x, rate alpha+T), p ~ Beta(a, b+k); otherwise the customer dropped out right after the
@@ -141,6 +195,11 @@ def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, first_ca
     T = np.asarray(T, dtype=float)
     k = _chances(x, first_can_end)
     active = rng.random(len(x)) < p_alive(r, alpha, a, b, x, t_x, T, first_can_end)
+    if not dead:  # speed: a forecast needs nothing of those who have left
+        lam, p = np.full(len(x), np.nan), np.full(len(x), np.nan)
+        lam[active] = rng.gamma(r + x[active], 1.0 / (alpha + T[active]))
+        p[active] = rng.beta(a, (b + k)[active])
+        return active, lam, p
     rate = np.where(active, alpha + T, alpha + t_x)
     lam = rng.gamma(r + x, 1.0 / rate)
     p = np.empty(len(x))
@@ -191,18 +250,23 @@ def simulate_transactions(
     return cust[order], day[order]
 
 
-def simulate_after(active, lam, p, horizon_days: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def simulate_after(
+    active, lam, p, horizon_days: float, rng: np.random.Generator, clock: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Purchases after the cut-off of customers drawn from the posterior: (customer index, day 0.. after T).
 
     Active customers buy at lambda and drop out right after each purchase with p (BG/NBD and MBG/NBD alike:
     after the cut-off every purchase is a repeat one). Vectorized over customers, one step per purchase.
+    With `clock` (the seasonal clock at the end of each day: `btyd.days_of`) purchases run on that clock up to
+    its last value, the time change of a Poisson process with a time-varying rate.
     """
+    horizon = float(clock[-1]) if clock is not None else horizon_days
     idx = np.flatnonzero(active)  # speed: only the customers still buying are carried from step to step
     t = np.zeros(len(idx))
     who, when = [], []
     while len(idx):
         t = t + rng.exponential(1.0, size=len(idx)) / lam[idx]
-        keep = t < horizon_days
+        keep = t < horizon
         idx, t = idx[keep], t[keep]
         who.append(idx)
         when.append(t)
@@ -210,7 +274,7 @@ def simulate_after(active, lam, p, horizon_days: float, rng: np.random.Generator
         idx, t = idx[stay], t[stay]
     if not who:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(who), np.floor(np.concatenate(when)).astype(np.int64)
+    return np.concatenate(who), days_of(np.concatenate(when), clock)
 
 
 class BGNBDFitter(RepeatPurchaseFitter):
@@ -221,12 +285,13 @@ class BGNBDFitter(RepeatPurchaseFitter):
     citation = "Fader, Hardie & Lee (2005), Marketing Science 24: 275-284, eq. 6"
     param_names = PARAM_NAMES
     log_likelihood = staticmethod(log_likelihood)
-    gradient_fn = staticmethod(log_likelihood_gradient)
+    gradients_fn = staticmethod(log_likelihood_and_gradients)
+    time_hessian_fn = staticmethod(time_hessian)
 
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
         return [
-            np.log([1.0, mean_T / mean_x, 1.0, 3.0]),
             np.log([0.5, 0.5 * mean_T / mean_x, 0.5, 1.0]),
+            np.log([1.0, mean_T / mean_x, 1.0, 3.0]),
             np.log([2.0, 2.0 * mean_T / mean_x, 2.0, 8.0]),
         ]
 

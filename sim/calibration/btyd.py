@@ -3,8 +3,8 @@
 Each family module (`bgnbd`, `mbgnbd`, `paretonbd`) owns its mathematics: a `log_likelihood` of one
 customer's history (x repeat transactions, recency t_x, age T, in days), the closed forms of its
 expectations and the posterior of each customer. Its fitter subclasses `RepeatPurchaseFitter`, which only
-maximizes the sum of that same `log_likelihood` (the function the tests check), derives standard errors
-from its Hessian and draws parameter sets from their sampling distribution (for honest forecast bands);
+maximizes the sum of that same log-likelihood with its analytic gradient (`gradients_fn`, which the tests
+check against `log_likelihood`), derives standard errors from its Hessian and draws parameter sets from their sampling distribution (for honest forecast bands);
 a variant overrides only what differs, as lifetimes' `ModifiedBetaGeoFitter` does.
 """
 
@@ -19,22 +19,35 @@ from scipy import optimize
 from sim.errors import DataError
 
 MAX_EXP = 30.0  # log-parameters are bounded to exp(+-30): beyond that a fit has run away, not converged
+# A mixing distribution whose spread the data cannot see runs off along a ridge where both of its parameters grow at
+# a fixed mean (the limit: every customer alike). Beyond these concentrations it is pinned (see `_pin_collapsed`):
+# a Gamma's shape 150 (coefficient of variation 8%), a Beta's a + b 1000 (the model's quadrature of the mixing
+# distributions, `sim.model.repeat`, overflows beyond about 170 and 1020)
+COLLAPSED = {"gamma": 150.0, "beta": 1000.0}
+GTOL = 1e-9  # BFGS stops when every gradient component of the mean negative log-likelihood is below this
 
 
 class RepeatPurchaseFitter:
     """Fit a repeat-purchase family by maximum likelihood; `fit()` returns self, fitted values end in `_`.
 
     Subclasses set `family`, `label`, `param_names`, `log_likelihood` (a pure function of the parameters
-    followed by x, t_x, T) and `_starts`. The objective is the mean negative log-likelihood over customers in
-    log-parameters (BFGS from several starts, then a restart from the best); customers with equal
-    (x, t_x, T) are weighted once (a speed trick: day-resolution histories repeat a lot). Standard errors come
-    from the inverse of the finite-difference Hessian in log-parameters, mapped back by the delta method
+    followed by x, t_x, T), `gradients_fn` (its value and analytic derivatives) and `_starts`. The objective
+    is the mean negative log-likelihood over customers in log-parameters (BFGS from the first starting point
+    that converges, then a restart from it); customers with equal (x, t_x, T) are weighted once (a speed
+    trick: day-resolution histories repeat a lot). Standard errors come from the inverse of the Hessian in
+    log-parameters (central differences of the analytic gradient), mapped back by the delta method
     (se(theta) = theta * se(log theta)).
     """
 
     family: ClassVar[str] = ""
     label: ClassVar[str] = ""
     param_names: ClassVar[tuple[str, ...]] = ()
+    # each mixing distribution: its two parameters by index in param_names (Gamma shape and rate, Beta a and b),
+    # its kind and what it mixes
+    mixing: ClassVar[tuple[tuple[int, int, str, str], ...]] = (
+        (0, 1, "gamma", "purchase rate"),
+        (2, 3, "beta", "dropout"),
+    )
     citation: ClassVar[str] = ""
     log_likelihood: ClassVar[Callable[..., np.ndarray]]
     # the family's closed forms and posterior, each taking the parameters first (set by each family)
@@ -53,38 +66,43 @@ class RepeatPurchaseFitter:
         self.iterations_: int = 0  # every iteration of every start and restart
         self.message_: str = ""
         self.n_customers_: int = 0
+        self.collapsed_: list[str] = []  # mixing distributions at their every-customer-alike limit
 
     # -- the fit ---------------------------------------------------------------------------------------
     def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
         raise NotImplementedError
 
-    gradient_fn: ClassVar[Callable[..., np.ndarray] | None] = None  # d log L / d params, (n, k), if analytic
+    # (log L, d log L / d params (n, k), d log L / d (t_x, T) (n, 2)) of each customer, analytic (each family)
+    gradients_fn: ClassVar[Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]]
+    # d2 log L / d (t_x, T)^2 of each customer, (n, 3): t_x t_x, t_x T, T T (for the seasonal fit's Hessian)
+    time_hessian_fn: ClassVar[Callable[..., np.ndarray]]
 
     def objective(self, x: np.ndarray, t_x: np.ndarray, T: np.ndarray, weights: np.ndarray | None = None):
-        """(f, g, n): mean negative log-likelihood in log-parameters over unique histories, its gradient
-        (analytic when the family has one, else None: the optimizer then differentiates numerically), count."""
+        """(fun, n, curvature): fun(log-parameters) -> (mean negative log-likelihood over customers, its gradient),
+        from the family's analytic derivatives; customers with equal (x, t_x, T) are computed once
+        (`_unique_histories`); curvature(log-parameters) -> a starting inverse Hessian for BFGS."""
         x, t_x, T, w = _unique_histories(x, t_x, T, weights)
         n = float(w.sum())
-        ll = type(self).log_likelihood
-        grad = type(self).gradient_fn
+        both = type(self).gradients_fn
 
-        def f(logp: np.ndarray) -> float:
-            logp = np.clip(logp, -MAX_EXP, MAX_EXP)
-            with np.errstate(all="ignore"):
-                v = -float((w * ll(*np.exp(logp), x, t_x, T)).sum()) / n
-            return v if np.isfinite(v) else 1e10
-
-        if grad is None:
-            return f, None, n
-
-        def g(logp: np.ndarray) -> np.ndarray:
+        def fun(logp: np.ndarray) -> tuple[float, np.ndarray]:
             theta = np.exp(np.clip(logp, -MAX_EXP, MAX_EXP))
             with np.errstate(all="ignore"):
-                d = (w[:, None] * grad(*theta, x, t_x, T)).sum(axis=0)
-            out = -d * theta / n
-            return out if np.all(np.isfinite(out)) else np.zeros_like(out)
+                ll, d, _ = both(*theta, x, t_x, T)
+                v = -float(w @ ll) / n
+                g = -(w @ d) * theta / n
+            if not np.isfinite(v) or not np.all(np.isfinite(g)):
+                return 1e10, np.zeros_like(logp)
+            return v, g
 
-        return f, g, n
+        def curvature(logp: np.ndarray) -> np.ndarray:
+            """BHHH: the weighted outer product of the histories' scores (BFGS's first curvature estimate)."""
+            theta = np.exp(np.clip(logp, -MAX_EXP, MAX_EXP))
+            with np.errstate(all="ignore"):
+                d = both(*theta, x, t_x, T)[1] * theta
+            return inverse_curvature((d * w[:, None]).T @ d / n)
+
+        return fun, n, curvature
 
     def fit(
         self,
@@ -93,33 +111,45 @@ class RepeatPurchaseFitter:
         T: np.ndarray,
         weights: np.ndarray | None = None,
         source: str = "order log",
+        start: dict[str, float] | None = None,
     ) -> RepeatPurchaseFitter:
-        """Maximum-likelihood estimates, their standard errors and covariance; raises DataError if none exists."""
-        f, g, n = self.objective(x, t_x, T, weights)
+        """Maximum-likelihood estimates, their standard errors and covariance; raises DataError if none exists.
+
+        BFGS runs from the family's starting points in turn until one converges inside the bounds; `start`
+        (parameters of a nearby fit, e.g. the same family on a shorter window) is tried first. Every starting
+        point reaches the same maximum on CDNOW and on the sample export (the likelihoods are unimodal there),
+        so the others are a fallback, not a search."""
+        fun, n, curvature = self.objective(x, t_x, T, weights)
         self.n_customers_ = int(round(n))
         mean_x = max(float(np.average(x, weights=weights)), 0.05)
         mean_T = max(float(np.average(T, weights=weights)), 1.0)
         # BFGS, not L-BFGS-B: the latter's BLAS calls wake OpenBLAS threads, ten times slower on a busy machine
-        opts = {"maxiter": 2000, "gtol": 1e-9}
+        opts = {"maxiter": 2000, "gtol": GTOL}
+        starts = self._starts(mean_x, mean_T)
+        if start is not None:
+            starts = [np.log([start[k] for k in self.param_names]), *starts]
         best = None
         self.iterations_ = 0
-        for start in self._starts(mean_x, mean_T):
-            res = optimize.minimize(f, start, jac=g, method="BFGS", options=opts)
+        for point in starts:  # the first start that converges inside the bounds; the others only if it fails
+            # speed: started from the BHHH curvature, BFGS needs a fraction of the iterations it needs from I
+            res = optimize.minimize(fun, point, jac=True, method="BFGS", options=opts | {"hess_inv0": curvature(point)})
             self.iterations_ += int(res.nit)
             if best is None or res.fun < best.fun:
                 best = res
+            if (res.success or np.max(np.abs(res.jac)) < 1e-6) and np.all(np.abs(res.x) < MAX_EXP - 0.5):
+                break
         assert best is not None
         # restart from the best point: a stale curvature estimate can stop the search early in a flat valley
-        again = optimize.minimize(f, best.x, jac=g, method="BFGS", options=opts)
+        again = optimize.minimize(fun, best.x, jac=True, method="BFGS", options=opts)
         self.iterations_ += int(again.nit)
         if again.fun <= best.fun:
             best = again
-        xopt = best.x
         self.message_ = str(best.message)
+        xopt, basis, best_fun = self._pin_collapsed(fun, best.x, best.fun, opts)
         found = f"{int(n)} customers, {int(np.sum(np.asarray(x) > 0))} repeat buyers"
         allowed = "a longer history (a later --until or an export covering more months) or more customers"
         at_bound = [self.param_names[i] for i in range(len(xopt)) if not abs(xopt[i]) < MAX_EXP - 0.5]
-        if at_bound or best.fun >= 1e10:
+        if at_bound or best_fun >= 1e10:
             raise DataError(
                 f"the {self.label} repeat-purchase fit did not converge"
                 + (f" (parameter {', '.join(at_bound)} ran to its limit)" if at_bound else ""),
@@ -127,7 +157,8 @@ class RepeatPurchaseFitter:
                 found=found,
                 allowed=allowed,
             )
-        hess = (hessian(f, xopt) if g is None else hessian_from_gradient(g, xopt)) * n
+        hess = hessian_from_gradient(lambda p: fun(p)[1], xopt, g0=fun(xopt)[1]) * n
+        hess = basis.T @ hess @ basis  # the Hessian in the directions left free (all, unless one collapsed)
         eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([np.nan])
         if not np.all(eig > 1e-9 * max(float(np.max(np.abs(eig))), 1.0)):
             # a flat direction: the maximum is not a point, the data cannot pin the parameters
@@ -138,15 +169,69 @@ class RepeatPurchaseFitter:
                 allowed=allowed,
             )
         theta = np.exp(xopt)
-        self.log_covariance_ = np.linalg.inv(hess)
-        grad = optimize.approx_fprime(xopt, f, 1e-7) if g is None else g(xopt)
-        self.converged_ = bool(best.success or np.max(np.abs(grad)) < 1e-5)
+        self.log_covariance_ = basis @ np.linalg.inv(hess) @ basis.T
+        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ fun(xopt)[1])) < 1e-5)
         self.params_ = dict(zip(self.param_names, (float(v) for v in theta), strict=True))
         self.standard_errors_ = dict(
             zip(self.param_names, (float(v) for v in theta * np.sqrt(np.diag(self.log_covariance_))), strict=True)
         )
-        self.log_likelihood_ = float(-best.fun * n)
+        self.log_likelihood_ = float(-best_fun * n)
         return self
+
+    def _pin_collapsed(self, fun, xopt: np.ndarray, value: float, opts: dict) -> tuple[np.ndarray, np.ndarray, float]:
+        """(point, basis of the free directions, objective there), with every collapsed mixing distribution pinned.
+
+        When the data show no heterogeneity in a rate or in the dropout, the likelihood rises towards the limit
+        where both parameters of its Gamma or Beta grow without end at a fixed mean (a point mass: every customer
+        alike): a flat ridge, not a failure to fit. The pair is pinned on that ridge at the concentration
+        `COLLAPSED` (the same mean, a spread under 8%, a likelihood within a hair of the limit's), the other
+        directions refitted, and the covariance is that of the free directions (none along the ridge, where
+        forecasts do not move). When the refit shows the likelihood does not keep rising along the ridge (the
+        search had only stalled far out on a flat slope), the full search resumes from there instead."""
+        k = len(xopt)
+        pinned = self._collapsed_pairs(xopt)
+        self.collapsed_ = []
+        if not pinned:
+            return xopt, np.eye(k), value
+        x0 = xopt.copy()
+        ridges = []
+        for i, j, log_conc in pinned:
+            x0[[i, j]] -= log_conc - np.log(COLLAPSED[self._kind(i)])
+            u = np.zeros(k)
+            u[[i, j]] = 1.0 / np.sqrt(2.0)
+            ridges.append(u)
+        q, _ = np.linalg.qr(np.column_stack([*ridges, np.eye(k)]))
+        basis = q[:, len(ridges) : k]  # orthonormal, orthogonal to the pinned ridges
+
+        def reduced(z: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = fun(x0 + basis @ z)
+            return v, basis.T @ g
+
+        res = optimize.minimize(reduced, np.zeros(k - len(ridges)), jac=True, method="BFGS", options=opts)
+        self.iterations_ += int(res.nit)
+        point = x0 + basis @ res.x
+        grad = fun(point)[1]
+        rising = all(float(u @ grad) <= 0.0 for u in ridges)  # the likelihood still rises outwards
+        if not rising or len(self._collapsed_pairs(point, 0.5)) < len(ridges):
+            again = optimize.minimize(fun, point, jac=True, method="BFGS", options=opts)
+            self.iterations_ += int(again.nit)
+            return again.x, np.eye(k), float(again.fun)
+        self.collapsed_ = [label for i, _, _, label in type(self).mixing if any(i == p[0] for p in pinned)]
+        self.message_ += f"; {', '.join(self.collapsed_)} alike for every customer (mixing distribution pinned)"
+        return point, basis, float(res.fun)
+
+    def _kind(self, i: int) -> str:
+        return next(kind for a, _, kind, _ in type(self).mixing if a == i)
+
+    def _collapsed_pairs(self, logp: np.ndarray, scale: float = 1.0) -> list[tuple[int, int, float]]:
+        """(i, j, log concentration) of the mixing distributions beyond `scale` x `COLLAPSED`: a Gamma's shape, a
+        Beta's a + b, with the pair's second parameter grown too (the ridge, not a lone large shape)."""
+        out = []
+        for i, j, kind, _ in type(self).mixing:
+            log_conc = logp[i] if kind == "gamma" else float(np.logaddexp(logp[i], logp[j]))
+            if log_conc > np.log(scale * COLLAPSED[kind]) and logp[j] > np.log(scale * COLLAPSED[kind]) / 2.0:
+                out.append((i, j, float(log_conc)))
+        return out
 
     # -- uses of the fit --------------------------------------------------------------------------------
     @property
@@ -181,6 +266,7 @@ class RepeatPurchaseFitter:
             "log_likelihood": self.log_likelihood_,
             "converged": self.converged_,
             "iterations": self.iterations_,
+            **({"alike_for_every_customer": list(self.collapsed_)} if self.collapsed_ else {}),
         }
 
 
@@ -188,9 +274,24 @@ def _unique_histories(x, t_x, T, weights=None) -> tuple[np.ndarray, np.ndarray, 
     """Distinct (x, t_x, T) with their weights (summed)."""
     triples = np.stack([np.asarray(x), np.asarray(t_x), np.asarray(T)], axis=1).astype(float)
     w = np.ones(len(triples)) if weights is None else np.asarray(weights, dtype=float)
-    uniq, inverse = np.unique(triples, axis=0, return_inverse=True)
-    wsum = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
+    uniq, inverse = unique_rows(triples)
+    wsum = np.bincount(inverse, weights=w, minlength=len(uniq))
     return uniq[:, 0], uniq[:, 1], uniq[:, 2], wsum
+
+
+def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct rows in lexicographic order, the index of each row's distinct row), as
+    `np.unique(rows, axis=0, return_inverse=True)` gives them. Speed: each column is coded by a 1-d unique and
+    the codes combined into one integer key, ten times faster than the row sort of `np.unique(axis=0)`."""
+    rows = np.asarray(rows)
+    if len(rows) == 0:
+        return rows.copy(), np.zeros(0, dtype=np.int64)
+    key = np.zeros(len(rows), dtype=np.int64)
+    for j in range(rows.shape[1]):
+        values, codes = np.unique(rows[:, j], return_inverse=True)
+        key = key * len(values) + codes.ravel()
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return rows[first], inverse.ravel()
 
 
 def hessian(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 1e-4) -> np.ndarray:
@@ -207,11 +308,55 @@ def hessian(f: Callable[[np.ndarray], float], x0: np.ndarray, step: float = 1e-4
     return h
 
 
-def hessian_from_gradient(g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, step: float = 1e-5) -> np.ndarray:
-    """Hessian by central differences of an analytic gradient, symmetrized."""
+def hessian_from_gradient(
+    g: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, step: float = 1e-5, g0: np.ndarray | None = None
+) -> np.ndarray:
+    """Hessian by differences of an analytic gradient, symmetrized: central, or forward from `g0` = g(x0) when
+    given (half the gradient evaluations, for the large joint fits; an O(step) error far below the sampling
+    error of the standard errors it gives)."""
     k = len(x0)
     h = np.zeros((k, k))
     e = np.eye(k) * step
     for i in range(k):
-        h[i] = (g(x0 + e[i]) - g(x0 - e[i])) / (2.0 * step)
+        h[i] = (g(x0 + e[i]) - g(x0 - e[i])) / (2.0 * step) if g0 is None else (g(x0 + e[i]) - g0) / step
     return 0.5 * (h + h.T)
+
+
+def inverse_curvature(h: np.ndarray, floor: float = 1e-6) -> np.ndarray:
+    """A positive definite inverse of a curvature estimate (e.g. BHHH), its eigenvalues floored at `floor` times
+    the largest: a starting inverse Hessian for BFGS; the identity when the estimate is unusable."""
+    h = 0.5 * (h + h.T)
+    if not np.all(np.isfinite(h)):
+        return np.eye(len(h))
+    vals, vecs = np.linalg.eigh(h)
+    top = float(vals.max()) if len(vals) else 0.0
+    if top <= 0:
+        return np.eye(len(h))
+    vals = np.maximum(vals, floor * top)
+    inv = (vecs / vals) @ vecs.T
+    return 0.5 * (inv + inv.T)  # exactly symmetric (scipy checks)
+
+
+def expected_total(module, params, x, t_x, T, t, weights=None) -> np.ndarray:
+    """Sum over customers of E[transactions in (T, T+t] | x, t_x, T] at each time of `t` (a 1-d array).
+
+    The family's conditional expectation is P(active at T) times a part that does not depend on t_x
+    (`conditional_expected_if_active`). Speed: that part is evaluated once per distinct (x, T) and time, the
+    P(active) once per distinct history, instead of once per customer and time.
+    """
+    x, t_x, T, w = _unique_histories(x, t_x, T, weights)
+    alive = module.p_alive(*params, x, t_x, T) * w
+    xT, group = unique_rows(np.stack([x, T], axis=1))
+    per_group = np.bincount(group, weights=alive, minlength=len(xT))
+    t = np.asarray(t, dtype=float)
+    active = module.conditional_expected_if_active(t[None, :], xT[:, :1], xT[:, 1:], *params)
+    return per_group @ active
+
+
+def days_of(times: np.ndarray, clock: np.ndarray | None = None) -> np.ndarray:
+    """The day (0, 1, ...) of each time: its whole part, or, on a seasonal clock given as its value at the end
+    of each day (the cumulative day multipliers), the day in which the clock reaches the time."""
+    times = np.asarray(times, dtype=float)
+    if clock is None:
+        return np.floor(times).astype(np.int64)
+    return np.searchsorted(clock, times, side="right").astype(np.int64)

@@ -5,8 +5,9 @@ order, each in its own module:
 
 1. read the export (`orderlog`) and summarize each customer at the cut-off (`summary`);
 2. choose the repeat-purchase family by out-of-sample accuracy inside the window (`backtest`: fit BG/NBD,
-   MBG/NBD and Pareto/NBD on the earlier part, forecast the later part), unless `model` forces one, and fit
-   it on the whole window (`bgnbd`, `mbgnbd`, `paretonbd`);
+   MBG/NBD and Pareto/NBD on the earlier part, forecast the later part; the best of them also with a segment
+   that never drops out, `stayers`, reported but not yet simulated), unless `model` forces one, and fit it on
+   the whole window (`bgnbd`, `mbgnbd`, `paretonbd`);
 3. with 12 months or more, the monthly seasonal index and the events' uplifts, jointly with that family
    (`seasonality`);
 4. order values: one Gamma or Gamma-Gamma, whichever fits better (`ordervalue`);
@@ -129,14 +130,16 @@ def calibrate(
         )
     summary = summarize(log.transactions, cutoff)
     _enough_customers(summary, str(orders), warnings)
-    repeat, choice = fit_repeat_purchase(log.transactions, summary, cutoff, model, str(orders), warnings)
-    seasonal = None
-    event_fit = None
     from sim.calibration import seasonality as seasonality_module
 
+    seasonal_fit = seasonality_module.identified(log.transactions, cutoff)
+    repeat, choice = fit_repeat_purchase(
+        log.transactions, summary, cutoff, model, str(orders), warnings, full_fit=not seasonal_fit
+    )
     seasonal, event_fit, repeat = seasonality_module.estimate(
         log.transactions, summary, cutoff, repeat, events, str(orders), warnings
     )
+    _check_fit(repeat, warnings)
     value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
     if value.zero_values_:
         warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
@@ -181,8 +184,13 @@ def fit_repeat_purchase(
     model: str | None,
     source: str,
     warnings: list[str],
+    full_fit: bool = True,
 ) -> tuple[RepeatPurchaseFitter, dict[str, Any]]:
-    """The family to use (forced, or the best holdout forecaster) fitted on the whole window, and the comparison."""
+    """The family to use (forced, or the best holdout forecaster) fitted on the whole window, and the comparison.
+
+    The whole-window fit starts from the family's fit on the earlier part of the time split. With
+    `full_fit=False` (the seasonal fit follows and refits the family jointly with the index) the earlier
+    part's fit is returned as the starting point instead, when there is one."""
     split = backtest.time_split(transactions, cutoff)
     candidates = families.FITTERS if model is None else {model: families.FITTERS[model]}
     choice: dict[str, Any] = {"forced": model is not None}
@@ -190,13 +198,15 @@ def fit_repeat_purchase(
     fitted: dict[str, RepeatPurchaseFitter] = {}
     if split is not None and len(split.summary) >= MIN_CUSTOMERS:
         results, fitted = backtest.compare_families(candidates, split, source)
+        if model is None:  # what else the data may support: the best family with a never-dropout segment
+            backtest.compare_stayers(backtest.choose(results, families.DEFAULT), results, fitted, split, source)
         best = model or backtest.choose(results, families.DEFAULT)
         usable = {k: v for k, v in results.items() if k in families.supported()}
         chosen = best if best in families.supported() else backtest.choose(usable, families.DEFAULT)
         choice["best_out_of_sample"] = best
         if chosen != best:
             warnings.append(
-                f"{families.FITTERS[best].label} forecast best out of sample, but the model cannot simulate it yet:"
+                f"{fitted[best].label} forecast best out of sample, but the model cannot simulate it yet:"
                 f" the scenario uses {families.FITTERS[chosen].label} (see calibration -> model_choice)"
             )
         choice.update(
@@ -205,14 +215,16 @@ def fit_repeat_purchase(
                     "time split inside the calibration window: each family fitted on the history up to"
                     f" {split.split.date()} and its forecast of those customers' repeat transactions over the next"
                     f" {split.days} days compared with what they did; chosen by the smallest tracking error (mean"
-                    " gap between the forecast and actual cumulative curves, over the actual total)"
+                    " gap between the forecast and actual cumulative curves, over the actual total); the best family"
+                    " is also tried with a segment that never drops out (`<family>+stayers`), which the scenario"
+                    " cannot carry yet: a warning says when it forecast better"
                 ),
                 "split": str(split.split.date()),
                 "holdout_days": split.days,
             }
         )
         if chosen in fitted:
-            choice["backtest"] = backtest.monthly_table(fitted[chosen], split)
+            choice["backtest"] = backtest.monthly_table(fitted[chosen], split, results[chosen]["cumulative_forecast"])
     else:
         chosen = model or families.DEFAULT
         choice["method"] = "no comparison: the history is too short to hold a part out"
@@ -225,14 +237,22 @@ def fit_repeat_purchase(
         k: {kk: vv for kk, vv in v.items() if not isinstance(vv, np.ndarray)} for k, v in results.items()
     }
     x, t_x, T = backtest.histories(summary)
-    fitter = families.FITTERS[chosen]().fit(x, t_x, T, source=source)
-    _check_fit(fitter, warnings)
+    start = fitted[chosen].params_ if chosen in fitted else None
+    if not full_fit and start is not None:
+        return families.fitter_from_params(chosen, start), choice
+    fitter = families.FITTERS[chosen]().fit(x, t_x, T, source=source, start=start)
     return fitter, choice
 
 
 def _check_fit(fit: RepeatPurchaseFitter, warnings: list[str]) -> None:
     if not fit.converged_:
         warnings.append(f"the optimizer reported: {fit.message_}")
+    for label in fit.collapsed_:
+        warnings.append(
+            f"the {label} looks the same for every customer (its Gamma or Beta collapsed to a point): its two"
+            " parameters are pinned at a large concentration with the fitted mean, and their standard errors"
+            " describe only that mean"
+        )
     rel = {k: fit.standard_errors_[k] / fit.params_[k] for k in fit.params_}
     if any(not np.isfinite(v) for v in rel.values()):
         warnings.append("the Hessian is not positive definite: standard errors are unavailable (a flat likelihood)")

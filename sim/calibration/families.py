@@ -7,10 +7,12 @@ forecasts best out of sample.
 
 from __future__ import annotations
 
+import typing
 from types import ModuleType
 
 from sim.calibration import bgnbd, mbgnbd, paretonbd
 from sim.calibration.btyd import RepeatPurchaseFitter
+from sim.model.scenario import RepeatPurchase
 
 FITTERS: dict[str, type[RepeatPurchaseFitter]] = {
     "mbgnbd": mbgnbd.MBGNBDFitter,
@@ -45,10 +47,6 @@ def supported() -> tuple[str, ...]:
     The model layer adds BG/NBD and Pareto/NBD to `repeat_purchase.model`; until it has them a calibrated
     scenario can only carry MBG/NBD, and `calibrate` says so when another family forecast better.
     """
-    import typing
-
-    from sim.model.scenario import RepeatPurchase
-
     field = RepeatPurchase.model_fields.get("model")
     if field is None:
         return (DEFAULT,)

@@ -29,6 +29,17 @@ def log_likelihood(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     return bgnbd.log_likelihood(r, alpha, a, b, x, t_x, T, first_can_end=True)
 
 
+def log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(log L, d log L / d (r, alpha, a, b), d log L / d (t_x, T)) of each customer (see
+    `bgnbd.log_likelihood_and_gradients`)."""
+    return bgnbd.log_likelihood_and_gradients(r, alpha, a, b, x, t_x, T, first_can_end=True)
+
+
+def time_hessian(r, alpha, a, b, x, t_x, T) -> np.ndarray:
+    """Second derivatives of each customer's log L in (t_x, T) (see `bgnbd.time_hessian`)."""
+    return bgnbd.time_hessian(r, alpha, a, b, x, t_x, T, first_can_end=True)
+
+
 def log_likelihood_gradient(r, alpha, a, b, x, t_x, T) -> np.ndarray:
     """d log L / d (r, alpha, a, b) of each customer (see `bgnbd.log_likelihood_gradient`)."""
     return bgnbd.log_likelihood_gradient(r, alpha, a, b, x, t_x, T, first_can_end=True)
@@ -57,10 +68,15 @@ def conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b) -> np.ndarray:
     return bgnbd.conditional_expected_purchases(t, x, t_x, T, r, alpha, a, b, first_can_end=True)
 
 
-def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator):
+def conditional_expected_if_active(t, x, T, r, alpha, a, b) -> np.ndarray:
+    """E[transactions in (T, T+t] | x, T, active at T] (see `bgnbd.conditional_expected_if_active`)."""
+    return bgnbd.conditional_expected_if_active(t, x, T, r, alpha, a, b, first_can_end=True)
+
+
+def draw_posterior(r, alpha, a, b, x, t_x, T, rng: np.random.Generator, *, dead: bool = True):
     """(active, lambda, p) of each customer from the MBG/NBD posterior: active with `p_alive`, then
     lambda ~ Gamma(r+x, rate alpha+T), p ~ Beta(a, b+x+1); else lambda ~ Gamma(r+x, alpha+t_x), p ~ Beta(a+1, b+x)."""
-    return bgnbd.draw_posterior(r, alpha, a, b, x, t_x, T, rng, first_can_end=True)
+    return bgnbd.draw_posterior(r, alpha, a, b, x, t_x, T, rng, first_can_end=True, dead=dead)
 
 
 def simulate_transactions(n, r, alpha, a, b, horizon_days, rng, acquisition_days=None):
@@ -78,7 +94,8 @@ class MBGNBDFitter(bgnbd.BGNBDFitter):
     label = "MBG/NBD"
     citation = "Batislam, Denizel & Filiztekin (2007), IJRM 24: 201-209, section 2.2"
     log_likelihood = staticmethod(log_likelihood)
-    gradient_fn = staticmethod(log_likelihood_gradient)
+    gradients_fn = staticmethod(log_likelihood_and_gradients)
+    time_hessian_fn = staticmethod(time_hessian)
     p_alive_fn = staticmethod(p_alive)
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)

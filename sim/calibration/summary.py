@@ -17,9 +17,17 @@ DAYS_PER_MONTH = 365.25 / 12.0
 def summarize(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
     """One row per customer: frequency x (repeat transactions), recency t_x and age T in days.
 
-    Same conventions as Fader, Hardie & Lee (2005) and lifetimes' `summary_data_from_transaction_data`:
-    t_x = last - first transaction day, T = cut-off - first transaction day. Also the count, sum and sum
-    of logs of transaction values (for the order-value models).
+    x counts the days with a purchase after the first one and t_x = last - first purchase day, as in Fader,
+    Hardie & Lee (2005) and lifetimes' `summary_data_from_transaction_data`. T runs from the first purchase
+    day to the END of the cut-off day, T = cut-off - first day + 1 (lifetimes stops at its start, one day
+    less). Why: an export has day resolution, so a customer's purchases on one day are one transaction and a
+    first purchase falls anywhere in its day, while the cut-off day's purchases are counted. On simulated
+    exports (BG/NBD and MBG/NBD, four parameter sets, 100-150 exports each, `tests/test_forecast.py`) the
+    window counted lifetimes' way makes holdout forecasts of the following purchase days 1.2-1.6% too high
+    (half of it from the half day a first purchase loses on average, half from the merged same-day
+    purchases), enough to push 90% bands below 80% coverage; counted to the end of the cut-off day the bias
+    is within 0.2% of a fit to the exact purchase times. Also the count, sum and sum of logs of transaction
+    values (for the order-value models) and the first purchase day relative to the cut-off (`first_day`).
     """
     tx = transactions
     day = ((tx["date"] - cutoff) / pd.Timedelta(days=1)).to_numpy()
@@ -37,7 +45,7 @@ def summarize(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> pd.DataFrame:
             "customer_id": np.asarray(uniques, dtype=object),
             "frequency": n - 1,
             "recency": (last - first).astype(np.int64),
-            "age": (-first).astype(np.int64),
+            "age": (1.0 - first).astype(np.int64),  # to the end of the cut-off day (see above)
             "n_positive": np.bincount(codes, weights=positive.astype(float)).astype(np.int64),
             "value_sum": np.bincount(codes, weights=amount),
             "log_value_sum": np.bincount(codes, weights=logs),

@@ -17,9 +17,20 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from sim.calibration.acquisition import CONVERSION_MONTHLY, conversion_lag_matrix, fit_spend_response
+from sim.calibration.acquisition import (
+    CONVERSION_MONTHLY,
+    conversion_lag_matrix,
+    fit_spend_response,
+    rate_log_covariance,
+)
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
+from sim.model import scenario as schema
+from sim.model.scenario import Retention, Winback, parse_scenario
+
+# speed: libyaml's C loader and dumper where PyYAML has them (the calibration block is long), else Python's
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MARKET_MULTIPLE = 50  # default market size: this many times the customers seen and expected in 3 years
 RECENT_DAYS = 91  # the new-customer rate without a spend log: the last quarter before the cut-off
@@ -49,8 +60,6 @@ NEUTRAL_LOYALTY = {
 def _schema_has(block: str, name: str) -> bool:
     """Whether the scenario schema has a field (the lead adds the repeat-purchase families, seasonality and
     events to it; until then the calibrated scenario leaves them out and says so)."""
-    from sim.model import scenario as schema
-
     owner = {"repeat_purchase": schema.RepeatPurchase, "scenario": schema.Scenario}[block]
     return name in owner.model_fields
 
@@ -185,7 +194,15 @@ def _market(s, c, cal, assumptions, monthly_new: float, warnings: list[str]) -> 
     c["market.existing.customers"] = "[people] customers in the order log (the snapshot replaces this count)"
     c["market.existing.loyal"] = "[people] 0: the snapshot carries every customer with their own history"
     c["market.existing.lapsed"] = "[people] 0: the snapshot's customers who dropped out are drawn as lapsed"
-    c["market.existing.snapshot"] = "one row per customer at the cut-off: id, frequency, recency, age (days)"
+    c["market.existing.snapshot"] = (
+        "one row per customer at the cut-off: id, frequency, recency, age (days), order_value (expected, per"
+        " order)"
+        + (
+            "; recency_clock, age_clock: the same on the fitted seasonal clock, which the fitted model conditions on"
+            if cal.seasonality is not None
+            else ""
+        )
+    )
 
 
 def _economics(s, c, cal, assumptions, warnings: list[str]) -> None:
@@ -263,6 +280,10 @@ def _acquisition(cal, plan, spend_source: str | None, warnings: list[str]):
         acq = {
             "method": f"no spend log: one unattributed channel at the new-customer rate of the last {RECENT_DAYS} days",
             "recent_new_customers": recent_new,
+            "parameters": ["unattributed.max_reach"],
+            "fitted_values": [_r(max(2.0 * monthly_new, 1e-6))],
+            # the rate is a Poisson count: forecasts draw the channel's reach from this (log scale)
+            "log_covariance": rate_log_covariance(recent_new),
         }
         channels["unattributed"] = {"max_reach": max(2.0 * monthly_new, 1e-6), "half_saturation": None, "fitted": False}
         if monthly_new == 0:
@@ -403,16 +424,17 @@ def _repeat_purchase(s, c, cal) -> None:
         "s": "[1] Gamma shape of the dropout hazard",
         "beta": "[days] Gamma rate of the dropout hazard; mean lifetime beta/(s-1) days",
     }
+    pinned = {fit.param_names[idx] for i, j, _, label in type(fit).mixing if label in fit.collapsed_ for idx in (i, j)}
     for k, v in fit.params_.items():
         rp[k] = _r(v)
-        c[f"repeat_purchase.{k}"] = f"{meaning[k]}; fitted, se {_fmt(fit.standard_errors_[k])}"
+        c[f"repeat_purchase.{k}"] = f"{meaning[k]}; fitted, se {_fmt(fit.standard_errors_[k])}" + (
+            " (pinned: the data show no spread between customers; only the mean is fitted)" if k in pinned else ""
+        )
     s["repeat_purchase"] = rp
     c["repeat_purchase"] = f"how customers buy again: {fit.label}, maximum likelihood on the order log"
 
 
 def _retention(s, c, cal) -> None:
-    from sim.model.scenario import Retention
-
     defaults = Retention()
     block = {
         k: getattr(defaults, k)
@@ -468,8 +490,6 @@ def _levers(s, c) -> None:
     s["referral"] = {"contacts_per_loyal_per_month": 0.0}
     c["referral"] = f"word of mouth from loyal customers; {ASSUMPTION}"
     c["referral.contacts_per_loyal_per_month"] = f"[people per month] {ASSUMPTION}: 0 (no loyal stage, see loyalty)"
-    from sim.model.scenario import Winback
-
     w = Winback()
     s["winback"] = {"base_reactivation": w.base_reactivation, "decay_months": w.decay_months}
     c["winback"] = f"remarketing to lapsed customers; {ASSUMPTION}: an order log shows no win-back test"
@@ -503,6 +523,10 @@ def _calendar(s, c, cal) -> None:
 def _snapshot(cal) -> pd.DataFrame:
     snap = cal.summary[["customer_id", "frequency", "recency", "age"]].copy()
     snap["order_value"] = np.round(cal.value.customer_values(cal.summary), 6)
+    seas = cal.seasonality
+    if seas is not None and seas.recency_clock is not None:
+        snap["recency_clock"] = np.round(seas.recency_clock, 6)
+        snap["age_clock"] = np.round(seas.age_clock, 6)
     return snap
 
 
@@ -647,7 +671,6 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
     The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
     """
     from sim.io import atomic_path
-    from sim.model.scenario import parse_scenario
 
     out = Path(out)
     if out.exists() and out.is_dir():
@@ -659,15 +682,20 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
     data = _plain(cal.scenario)
     data["market"]["existing"]["snapshot"] = snap_name
     body = {k: v for k, v in data.items() if k != "calibration"}
+    commented = HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"]) + dump_commented(
+        body, cal.comments
+    )
+    # the hand-written part must read back to the scenario; the calibration block is PyYAML's own dump
+    assert yaml.load(commented, Loader=_LOADER) == body, "the commented YAML must read back to the scenario"
     text = (
-        HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"])
-        + dump_commented(body, cal.comments)
+        commented
         + "\n# "
         + cal.comments["calibration"]
         + "\n"
-        + yaml.safe_dump({"calibration": data["calibration"]}, allow_unicode=True, sort_keys=False, width=110)
+        + yaml.dump(
+            {"calibration": data["calibration"]}, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=110
+        )
     )
-    assert yaml.safe_load(text) == data, "the commented YAML must read back to the scenario"
     parse_scenario(data, str(out))  # validate before anything is written
     try:
         with atomic_path(snap_path, ".csv") as tmp:

@@ -201,10 +201,12 @@ def calibrate(
 @app.command(
     help="""Weekly forecast: repeat orders of the existing base, new customers, orders, revenue, with 5%/95% bands.
 
-The existing customers' expected repeat orders come from the fitted model's closed form (no simulation), and
-their bands from parameter draws (the fitted parameters' sampling distribution) and Poisson noise. New
-customers under the plan have no closed form: the fast engine simulates them (expected mode, parameter draws
-for the bands); no engine runs when the plan acquires nobody. --engine agent uses the agent engine instead.
+The existing customers' expected repeat orders come from the fitted model's closed form (no simulation), on
+the scenario's seasonal index and events, and their bands from parameter draws (the fitted parameters'
+sampling distribution) and each customer's own randomness. New customers under the plan have no closed form:
+the fast engine simulates them (expected mode), with the acquisition curves drawn from their fitted
+uncertainty for the bands; no engine runs when the plan acquires nobody. --engine agent uses one seeded
+agent-engine run instead (its bands then hold only the noise of single futures).
 """
 )
 def forecast(

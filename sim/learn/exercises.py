@@ -79,9 +79,28 @@ _UNIT_NAME = {
 
 
 @dataclass(frozen=True)
+class Accept:
+    """The answers that count as right when the expected one is an optimum or a break-even: every value from
+    `lo` to `hi` (an open end leaves its value out), and why, in both languages. An optimum on a flat top is
+    any split within a small share of the best value; a break-even is known only between two values tried."""
+
+    lo: float
+    hi: float
+    why: Bi
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def holds(self, value: float, slack: float = 1e-9) -> bool:
+        above = value > self.lo + slack if self.lo_open else value >= self.lo - slack
+        below = value < self.hi - slack if self.hi_open else value <= self.hi + slack
+        return above and below
+
+
+@dataclass(frozen=True)
 class Exercise:
     """One exercise. `expected` is a value or a function computing it; `unit` makes it a number answer,
-    `choices` a word answer (`several`: a set of them), `points` a set of checklist points (whole numbers)."""
+    `choices` a word answer (`several`: a set of them), `points` a set of checklist points (whole numbers).
+    `accept` (a function giving an `Accept`) widens a number answer to the range of equally right values."""
 
     expected: Any
     hint: Bi
@@ -92,6 +111,7 @@ class Exercise:
     several: bool = False
     points: bool = False
     how: Bi | None = None  # what the check cell wants, when the chapter's question asks for more
+    accept: Callable[[], Accept] | None = None
     key: str = field(default="", compare=False)
 
     def answer(self) -> Any:
@@ -300,12 +320,37 @@ def _ch8_best_reach() -> float:
     return ch8_best_split()[1]
 
 
+def _sp():
+    from sim.learn import splitting
+
+    return splitting
+
+
 def ch9_best_front(kind: str, months: int | None = None) -> float:
-    """The front-end share with the highest NPV in chapter 9's sweep (the one place that decides the best
-    split: switch it to `sim.analysis.optimize` here and every cell and check follows)."""
-    pf = _pf()
-    table = pf.split_sweep(kind, horizon_months=months)
-    return float(table.loc[table["npv"].idxmax(), "front_share"])
+    """The front-end share with the highest NPV in chapter 9's sweep of one split (1% steps)."""
+    return _sp().best_front(kind, months)
+
+
+def _pcts(lo: float, hi: float) -> str:
+    return f"{100 * lo:.0f}% to {100 * hi:.0f}%"
+
+
+def ch9_flat_top(kind: str = "saturated", months: int | None = None) -> Accept:
+    """Every front-end share whose NPV is within 0.5% of the best counts as the best: the top of the curve is
+    flat, and the model's inputs are not known to half a per cent."""
+    sp = _sp()
+    lo, hi = sp.flat_front(kind, months)
+    tolerance = f"{100 * sp.FLAT_TOLERANCE:g}%"
+    return Accept(
+        lo,
+        hi,
+        Bi(
+            f"Every share from {_pcts(lo, hi)} earns within {tolerance} of the best NPV: the top of the curve is "
+            f"flat, so all of them count as the best (the sweep's own best is {100 * sp.best_front(kind, months):.0f}%).",
+            f"{100 * lo:.0f}%부터 {100 * hi:.0f}%까지 어느 비중이든 NPV가 최댓값과 {tolerance} 안에서 차이 납니다. 곡선 "
+            f"꼭대기가 평평하니 모두 최적으로 봅니다(탐색에서 가장 높은 곳은 {100 * sp.best_front(kind, months):.0f}%).",
+        ),
+    )
 
 
 def _best_front_saturated() -> float:
@@ -313,8 +358,60 @@ def _best_front_saturated() -> float:
 
 
 def _ch9_horizon_moves() -> str:
-    short, long = ch9_best_front("d2c", 12), ch9_best_front("d2c")
-    return "down" if short < long else "up" if short > long else "same"
+    """Where the best single split moves with a 12-month horizon: its whole flat top lies below (down) or above
+    (up) the 24-month one, or the two overlap (same)."""
+    short, long = _sp().flat_front("d2c", 12), _sp().flat_front("d2c")
+    return "down" if short[1] < long[0] else "up" if short[0] > long[1] else "same"
+
+
+def _ltv_cac() -> float:
+    """LTV:CAC of the early shop's recommended plan (the KPI table's figure)."""
+    return float(_pf().value("ch9_kpi_ltv_cac_recommended_d2c").number)
+
+
+def ch9_ltv_cac_range() -> Accept:
+    """LTV:CAC from the unrounded CLV and CAC (the table's) or from the figures as quoted: both are right."""
+    exact, rounded = _ltv_cac(), float(_pf().value("ch9_ltv_cac_rounded_d2c").number)
+    lo, hi = sorted((exact, rounded))
+    return Accept(
+        lo - 0.005,
+        hi + 0.005,
+        Bi(
+            f"From the rounded CLV and CAC it comes to {rounded:.2f}; the table's {exact:.2f} divides the unrounded "
+            "figures: both count.",
+            f"반올림한 CLV와 CAC로 나누면 {rounded:.2f}, 표의 {exact:.2f}는 반올림 전 숫자로 나눈 값입니다. 둘 다 "
+            "정답입니다.",
+        ),
+    )
+
+
+def _largest_part() -> str:
+    return _sp().largest_part(_sp().optimized("d2c"))
+
+
+def _budget_direction() -> str:
+    return _sp().budget_direction(_sp().optimized("d2c"))
+
+
+def _effect_breakeven() -> float:
+    return _sp().breakeven_multiple(_sp().optimized("d2c"), "retention.effect", "high")
+
+
+def ch9_effect_bracket() -> Accept:
+    """The back-end effect's break-even lies between the last factor tried where the early shop's plan held and
+    the first where it changed: any answer in between is right (not the factor where it still held)."""
+    lo, hi = _sp().breakeven_bracket("d2c", "retention.effect", "high")
+    return Accept(
+        lo,
+        hi,
+        Bi(
+            f"The optimizer tries the effects at multiples a factor of 2 apart: the plan holds at {lo:g}x and changes "
+            f"at {hi:g}x, so the break-even lies between them (it quotes the midpoint, {(lo + hi) / 2:g}x).",
+            f"최적화기는 효과를 두 배 간격의 배수로 바꿔 봅니다. {lo:g}배에서는 계획이 그대로이고 {hi:g}배에서 바뀌므로 "
+            f"손익분기점은 그 사이에 있습니다(최적화기는 가운데 값 {(lo + hi) / 2:g}배를 보여 줍니다).",
+        ),
+        lo_open=True,
+    )
 
 
 # -- choices that several exercises share -----------------------------------------------------------------
@@ -624,29 +721,88 @@ EXERCISES: dict[str, Exercise] = {
     "ch9_q1": Exercise(
         _best_front_saturated,
         Bi(
-            "look for the largest npv in the saturated sweep table; answer as a share, e.g. 0.45, or as 45%.",
-            "포화 시장 표에서 npv가 가장 큰 줄을 찾으세요. 0.45나 45%처럼 답하면 됩니다.",
+            "look for the highest point of the saturated market's curve in the sweep plot (the star), or the largest "
+            "npv in its table; answer as a share, e.g. 0.45, or as 45%.",
+            "탐색 그래프에서 포화 시장 곡선의 가장 높은 점(별표)이나 표에서 npv가 가장 큰 줄을 찾으세요. 0.45나 45%처럼 "
+            "답하면 됩니다.",
         ),
         unit="share",
         tolerance=0.001,
+        accept=lambda: ch9_flat_top("saturated"),
+        how=Bi(
+            "In the check cell, answer with the share, e.g. 0.45 or 45%.", "확인 셀에는 비율로 답하세요. 예: 0.45, 45%"
+        ),
     ),
     "ch9_q2": Exercise(
-        4.13,
-        Bi("divide CLV by CAC.", "CLV를 CAC로 나누세요."),
+        _ltv_cac,
+        Bi(
+            "divide CLV by CAC, both from the recommended plan's column of the early shop.",
+            "초기 쇼핑몰 추천안 열의 CLV를 CAC로 나누세요.",
+        ),
         unit="number",
-        tolerance=0.006,
         decimals=2,
+        accept=ch9_ltv_cac_range,
+        how=Bi(
+            "In the check cell, give LTV:CAC to 2 decimals, e.g. 3.50.",
+            "확인 셀에는 LTV:CAC를 소수점 둘째 자리까지 적으세요. 예: 3.50",
+        ),
     ),
     "ch9_q3": Exercise(
         _ch9_horizon_moves,
         Bi(
-            "compare the best front-end share of the 12-month sweep with the 24-month one.",
-            "12개월 표의 최적 프론트엔드 비중을 24개월 표의 것과 비교하세요.",
+            "compare the star of the 12-month curve with that of the 24-month one (the horizon slider).",
+            "기간 슬라이더로 12개월 곡선의 별표를 24개월 곡선의 별표와 비교하세요.",
         ),
         choices=(
-            Choice("up", "up", "올라간다", ("higher", "more", "rises", "오른다", "높아진다", "위")),
-            Choice("down", "down", "내려간다", ("lower", "less", "falls", "내린다", "낮아진다", "아래")),
+            Choice("up", "up", "올라간다", ("higher", "more", "rises", "오른다", "높아진다", "위", "올라갑니다")),
+            Choice("down", "down", "내려간다", ("lower", "less", "falls", "내린다", "낮아진다", "아래", "내려갑니다")),
             Choice("same", "no change", "그대로", ("same", "unchanged", "같다", "변화 없음")),
+        ),
+    ),
+    "ch9_q4": Exercise(
+        _largest_part,
+        Bi(
+            "read the early shop's column of the table of the gain's parts (or the notebook's waterfall chart).",
+            "증가분을 나눈 표에서 초기 쇼핑몰 열을 읽으세요(노트북의 폭포 차트도 같습니다).",
+        ),
+        choices=(
+            Choice("budget_level", "budget level", "예산 규모", ("level", "budget", "규모", "예산 수준", "예산")),
+            Choice(
+                "purpose_split",
+                "purpose split",
+                "목적별 배분",
+                ("split", "the split", "purpose", "배분", "목적 배분", "평균 배분"),
+            ),
+            Choice("timing", "timing", "시기", ("time", "when", "타이밍", "시점", "분기별 배분", "시기별 배분")),
+            Choice("channel_mix", "channel mix", "채널 구성", ("channels", "mix", "채널", "채널 믹스", "채널 배분")),
+        ),
+    ),
+    "ch9_q5": Exercise(
+        _budget_direction,
+        Bi(
+            "a marginal ROI above 0 means one more won returns more than itself; the advice table says how far.",
+            "한계 ROI가 0보다 크면 1원을 더 쓸 때 1원보다 많이 돌아온다는 뜻입니다. 얼마나 더 쓸지는 예산 조언 표에 있습니다.",
+        ),
+        choices=(
+            Choice("raise", "raise", "늘린다", ("raise it", "more", "increase", "up", "늘리기", "늘려야 한다", "증액")),
+            Choice(
+                "cut", "cut", "줄인다", ("cut it", "less", "decrease", "lower", "down", "줄이기", "줄여야 한다", "감액")
+            ),
+            Choice("hold", "hold", "그대로 둔다", ("keep", "hold it", "same", "그대로", "유지", "유지한다")),
+        ),
+    ),
+    "ch9_q6": Exercise(
+        _effect_breakeven,
+        Bi(
+            "read the back-end effects' row of the break-even table, the early shop's high side.",
+            "손익분기 표에서 백엔드 효과 줄의 초기 쇼핑몰 '위쪽' 값을 읽으세요.",
+        ),
+        unit="number",
+        tolerance=0.001,
+        accept=ch9_effect_bracket,
+        how=Bi(
+            "In the check cell, give the factor, e.g. 3 for three times the assumed effects.",
+            "확인 셀에는 배수를 적으세요. 예: 가정한 효과의 세 배라면 3",
         ),
     ),
 }
@@ -823,8 +979,11 @@ def _judge_number(ex: Exercise, answer: Any) -> Verdict:
             f"적은 답 '{r.text}'에는 {said.ko} 표시가 붙어 있는데, 이 문제의 답은 {unit_text.ko}입니다.",
         )
     close = ex.tolerance + 1e-9
+    accept = ex.accept() if ex.accept is not None else None
     for value, note_en, note_ko in _readings(ex, r):
-        if abs(value - expected) <= close:
+        if accept is not None and accept.holds(value, close):
+            return _correct(r.text, note_en + " " + accept.why.en, note_ko + " " + accept.why.ko)
+        if accept is None and abs(value - expected) <= close:
             return _correct(r.text, note_en, note_ko)
     for value, _, _ in _readings(ex, r):
         for factor, en, ko in (

@@ -867,61 +867,145 @@ def _ch8_reach_three() -> Value:
     return num(monthly_reach(learning_scenario().budget.channel_split["front"]))
 
 
-# chapter 9: the split that pays best, in a sweep of one share and by the optimizer
-FRONT_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 5%, 10%, ..., 95%: steps fine enough
-# that the best share is not an artefact of the grid (only the saturated 12-month sweep peaks at its edge)
+# chapter 9: one split for the whole horizon (a fine sweep and its flat top), then the optimizer's plan over
+# time, where its gain comes from, both plans side by side, the budget advice and what one must believe; the
+# analyses live in sim.learn.splitting (imported when a figure is first computed: it imports this module)
 
 
-def split_sweep(
-    kind: str = "d2c",
-    shares: tuple[float, ...] = FRONT_SHARES,
-    winback: float = 0.05,
-    horizon_months: int | None = None,
-) -> pd.DataFrame:
-    """NPV and other KPIs for front-end shares of the budget (back-end gets the rest but `winback`)."""
-    extra = {} if horizon_months is None else {"simulation.horizon_months": horizon_months}
-    plans = [{**extra, **split(f, round(1.0 - winback - f, 6), winback)} for f in shares]
-    rows = []
-    for f, k in zip(shares, sweep(kind, plans), strict=True):
-        rows.append({"front_share": f, **{n: k[n] for n in ("npv", "new_customers", "clv", "cac", "retention_12m")}})
-    return pd.DataFrame(rows)
+def _ch9():
+    from sim.learn import splitting
+
+    return splitting
 
 
-def _best_of(table: pd.DataFrame) -> pd.Series:
-    return table.loc[table["npv"].idxmax()]
+def times(x: float, digits: int = 2) -> Value:
+    """A multiple of a scenario's value, to `digits` significant digits: '1.5×' / '1.5배'; NaN: '—'."""
+    return Value(float(x), "times", digits=digits)
 
 
-def _best(kind: str, horizon_months: int | None = None) -> pd.Series:
-    return _best_of(split_sweep(kind, horizon_months=horizon_months))
+_WRITERS["times"] = lambda v, lang: (
+    "—" if not np.isfinite(v.number) else f"{v.number:.{v.digits}g}" + ("×" if lang == "en" else "배")
+)
+
+CH9_KPIS = {  # KPI -> how the chapter writes it, in the table of both plans
+    "new_customers": num,
+    "cac": krw,
+    "clv": krw,
+    "ltv_cac": dec,
+    "retention_12m": pct,
+    "returning_revenue_share": pct,
+    "customers_at_horizon": num,
+}
+CH9_BELIEFS = {  # short name -> the optimizer's input (sim.analysis.breakeven.beliefs)
+    "effect": "retention.effect",
+    "half_saturation": "retention.half_saturation_per_customer",
+    "reactivation": "winback.base_reactivation",
+    "conversion": "first_purchase.monthly_conversion",
+    "alpha": "repeat_purchase.alpha",
+    "dropout_b": "repeat_purchase.b",
+    "reach": "channels.reach.max_reach",
+    "order_value": "economics.order_value_mean",
+    "margin": "economics.gross_margin",
+}
+CH9_PURPOSES = ("front", "back", "winback")
 
 
-def _npv_at(kind: str, share: float) -> float:
-    table = split_sweep(kind)
-    return float(table.loc[np.isclose(table["front_share"], share), "npv"].item())
-
-
-@lru_cache(maxsize=4)
-def optimized(kind: str):
-    """What `sim optimize --objective npv` recommends for a learning scenario (`OptimizationResult`).
-
-    Only its deterministic part is quoted (the search runs the fast engine in expected mode); two sampled
-    replications keep the Monte Carlo bands, which the chapter does not quote, cheap."""
-    from sim.analysis.optimize import optimize_budget
-
-    return optimize_budget(learning_scenario(kind), objective="npv", replications=2)
+def _kpi_of(kind: str, plan: str, name: str) -> float:
+    value = _ch9().optimized(kind).kpis[plan][name]
+    if value is None:
+        raise ValueError(f"KPI {name!r} is undefined under the {plan} plan of {kind}")
+    return float(value)
 
 
 for _kind in KINDS:
-    figure(f"ch9_best_front_{_kind}")(lambda k=_kind: pct(_best(k)["front_share"], 0))
-    figure(f"ch9_best_front_{_kind}_12m")(lambda k=_kind: pct(_best(k, horizon_months=12)["front_share"], 0))
-    figure(f"ch9_best_npv_{_kind}")(lambda k=_kind: mkrw(_best(k)["npv"]))
-    figure(f"ch9_npv_front30_{_kind}")(lambda k=_kind: mkrw(_npv_at(k, 0.3)))
-    figure(f"ch9_npv_front90_{_kind}")(lambda k=_kind: mkrw(_npv_at(k, 0.9)))
-    figure(f"ch9_npv_current_{_kind}")(lambda k=_kind: mkrw(_k("npv", k)))
-    for _purpose in ("front", "back", "winback"):
-        figure(f"ch9_opt_{_purpose}_{_kind}")(lambda k=_kind, p=_purpose: pct(optimized(k).recommended_split[p]))
-    figure(f"ch9_opt_npv_{_kind}")(lambda k=_kind: mkrw(optimized(k).recommended_value))
-    figure(f"ch9_opt_gain_{_kind}")(lambda k=_kind: mkrw(optimized(k).recommended_value - optimized(k).current_value))
+    # one split for 24 months: the best, its flat top, the current plan and a back-end-heavy split
+    figure(f"ch9_best_front_{_kind}")(lambda k=_kind: pct(_ch9().best_front(k), 0))
+    figure(f"ch9_best_npv_{_kind}")(lambda k=_kind: mkrw(_ch9().best_of(_ch9().split_sweep(k))["npv"]))
+    figure(f"ch9_flat_lo_{_kind}")(lambda k=_kind: pct(_ch9().flat_front(k)[0], 0))
+    figure(f"ch9_flat_hi_{_kind}")(lambda k=_kind: pct(_ch9().flat_front(k)[1], 0))
+    figure(f"ch9_npv_front30_{_kind}")(lambda k=_kind: mkrw(_ch9().npv_at(k, 0.3)))
+    # the optimizer: values, the plan per quarter and on average, the gain in parts
+    figure(f"ch9_npv_current_{_kind}")(lambda k=_kind: mkrw(_ch9().optimized(k).current_value))
+    figure(f"ch9_opt_npv_{_kind}")(lambda k=_kind: mkrw(_ch9().optimized(k).recommended_value))
+    figure(f"ch9_opt_gain_{_kind}")(
+        lambda k=_kind: mkrw(_ch9().optimized(k).recommended_value - _ch9().optimized(k).current_value)
+    )
+    for _purpose in CH9_PURPOSES:
+        figure(f"ch9_opt_{_purpose}_{_kind}")(lambda k=_kind, p=_purpose: pct(_ch9().optimized(k).recommended_split[p]))
+        for _q in range(1, 9):
+            figure(f"ch9_path_{_kind}_q{_q}_{_purpose}")(
+                lambda k=_kind, p=_purpose, q=_q: pct(_ch9().path_shares(_ch9().optimized(k)).loc[q, p], 0)
+            )
+        # both plans' marginal ROIs; the recommended plan's spend a month and the advice
+        for _plan in ("current", "recommended"):
+            figure(f"ch9_mroi_{_purpose}_{_plan}_{_kind}")(
+                lambda k=_kind, p=_purpose, plan=_plan: dec(_ch9().optimized(k).marginal_roi[plan][p])
+            )
+        figure(f"ch9_spend_{_purpose}_{_kind}")(
+            lambda k=_kind, p=_purpose: krw(_ch9().advice(_ch9().optimized(k), p)["spend_per_month"], step=10000)
+        )
+        figure(f"ch9_advice_{_purpose}_{_kind}")(
+            lambda k=_kind, p=_purpose: krw(_ch9().advised_change(_ch9().optimized(k), p), step=10000)
+        )
+    for _part in ("budget_level", "purpose_split", "timing", "channel_mix"):
+        figure(f"ch9_gain_{_part}_{_kind}")(lambda k=_kind, p=_part: mkrw(_ch9().gain_parts(_ch9().optimized(k))[p]))
+    for _name, _writer in CH9_KPIS.items():
+        for _plan in ("current", "recommended"):
+            figure(f"ch9_kpi_{_name}_{_plan}_{_kind}")(
+                lambda k=_kind, n=_name, plan=_plan, w=_writer: w(_kpi_of(k, plan, n))
+            )
+    # what one must believe: each input's break-evens, as multiples of the scenario's value
+    for _short, _parameter in CH9_BELIEFS.items():
+        for _side in ("low", "high"):
+            figure(f"ch9_be_{_short}_{_side}_{_kind}")(
+                lambda k=_kind, p=_parameter, s=_side: times(_ch9().breakeven_multiple(_ch9().optimized(k), p, s))
+            )
+
+# the horizon: one split for 12 months, and the optimizer's plan for 12 months
+figure("ch9_best_front_d2c_12m")(lambda: pct(_ch9().best_front("d2c", 12), 0))
+figure("ch9_flat_lo_d2c_12m")(lambda: pct(_ch9().flat_front("d2c", 12)[0], 0))
+figure("ch9_flat_hi_d2c_12m")(lambda: pct(_ch9().flat_front("d2c", 12)[1], 0))
+for _purpose in ("front", "back"):  # the 12-month plan, beside the 24-month one
+    for _q in range(1, 5):
+        figure(f"ch9_path_d2c_12m_q{_q}_{_purpose}")(
+            lambda p=_purpose, q=_q: pct(_ch9().path_shares(_ch9().optimized("d2c", 12, breakevens=False)).loc[q, p], 0)
+        )
+
+
+@figure("ch9_be_effect_back_d2c")
+def _ch9_be_effect_back() -> Value:
+    """The back-end share of the best split at the first back-end effect tried where the plan changes."""
+    row = _ch9().optimized("d2c").breakevens.set_index("parameter").loc["retention.effect"]
+    return pct(row["high_split"]["back"], 0)
+
+
+# the channel mix the optimizer changes in the early shop (its part of the gain)
+figure("ch9_mix_front_search_ads_current_d2c")(
+    lambda: pct(_ch9().optimized("d2c").current_channel_split["front"].get("search_ads", 0.0), 0)
+)
+figure("ch9_mix_front_search_ads_recommended_d2c")(
+    lambda: pct(_ch9().optimized("d2c").recommended_channel_split["front"].get("search_ads", 0.0), 0)
+)
+figure("ch9_mix_back_kakao_crm_recommended_d2c")(
+    lambda: pct(_ch9().optimized("d2c").recommended_channel_split["back"].get("kakao_crm", 0.0), 0)
+)
+
+
+# the saturated shop's path is flat too: one front-end share for its first quarters instead of the ups and downs
+figure("ch9_steady_front_saturated")(lambda: pct(_ch9().steady_front("saturated")[0], 0))
+figure("ch9_steady_loss_saturated")(lambda: pct(-_ch9().steady_front("saturated")[1], 1))
+# LTV:CAC from CLV and CAC as quoted (to 100 KRW), as a trainee computes it (exercise 2)
+figure("ch9_ltv_cac_rounded_d2c")(
+    lambda: dec(round(_kpi_of("d2c", "recommended", "clv"), -2) / round(_kpi_of("d2c", "recommended", "cac"), -2))
+)
+
+
+# what one must believe for back-end to deserve the larger share (source text A1), in the early shop
+for _factor in (1.0, 2.0, 3.0, 4.0):
+    figure(f"ch9_belief_front_x{_factor:g}_d2c")(
+        lambda f=_factor: pct(_ch9().backend_belief("d2c").set_index("factor").loc[f, "front_share"], 0)
+    )
+figure("ch9_belief_majority_d2c")(lambda: times(_ch9().backend_majority_factor("d2c")))
 
 
 # -- finding and checking marks --------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+from scipy.linalg import eigh_tridiagonal
 from scipy.special import roots_genlaguerre, roots_jacobi
 
 from sim.model.scenario import RepeatPurchase
@@ -102,13 +103,13 @@ def latent_classes(
     again. The weights are normalised to add up to 1, so the classes reproduce the first 2n-1 moments of each
     distribution exactly.
     """
-    x, wx = roots_genlaguerre(n_rate, r - 1.0)
+    x, wx = _gauss(roots_genlaguerre, n_rate, r - 1.0)
     lam = np.asarray(x, dtype=float) / alpha
     if model == "pareto":
-        y, wy = roots_genlaguerre(n_dropout, d1 - 1.0)
+        y, wy = _gauss(roots_genlaguerre, n_dropout, d1 - 1.0)
         drop = np.asarray(y, dtype=float) / d2
     else:
-        y, wy = roots_jacobi(n_dropout, d2 - 1.0, d1 - 1.0)
+        y, wy = _gauss(roots_jacobi, n_dropout, d2 - 1.0, d1 - 1.0)
         drop = np.clip((1.0 + np.asarray(y, dtype=float)) / 2.0, 0.0, 1.0)
     w_lam = np.asarray(wx, dtype=float) / np.sum(wx)
     w_drop = np.asarray(wy, dtype=float) / np.sum(wy)
@@ -118,6 +119,36 @@ def latent_classes(
     for arr in (lam_k, drop_k, w_k):
         arr.setflags(write=False)
     return lam_k, drop_k, w_k
+
+
+def _gauss(rule, n: int, *shape: float) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss nodes and weights of `rule` (SciPy's generalized Laguerre or Jacobi). SciPy's weights carry the
+    weight function's total mass (a Gamma function), which overflows for concentrated distributions (a Gamma
+    shape above ~170, a Beta with a + b above ~1000): there the nodes and normalised weights come from the
+    rule's three-term recurrence instead (Golub & Welsch 1969, "Calculation of Gauss quadrature rules":
+    nodes are the eigenvalues of the Jacobi matrix, weights the squared first components of its eigenvectors)."""
+    x, w = rule(n, *shape)
+    if np.all(np.isfinite(w)) and np.all(np.isfinite(x)) and np.sum(w) > 0:
+        return np.asarray(x, dtype=float), np.asarray(w, dtype=float)
+    return gauss_by_recurrence(rule, n, *shape)
+
+
+def gauss_by_recurrence(rule, n: int, *shape: float) -> tuple[np.ndarray, np.ndarray]:
+    """`_gauss`'s fallback: nodes and weights normalised to 1 from the Jacobi matrix (any shape)."""
+    i = np.arange(1, n, dtype=float)
+    if rule is roots_genlaguerre:
+        (a,) = shape
+        diag = 2.0 * np.arange(n) + a + 1.0
+        off = np.sqrt(i * (i + a))
+    else:  # Jacobi on [-1, 1] with weight (1 - x)^a (1 + x)^b
+        a, b = shape
+        k = np.arange(n, dtype=float)
+        s0 = 2.0 * k + a + b
+        diag = np.where(s0 == 0.0, (b - a) / (a + b + 2.0), (b * b - a * a) / np.maximum(s0 * (s0 + 2.0), 1e-300))
+        s1 = 2.0 * i + a + b
+        off = np.sqrt(4.0 * i * (i + a) * (i + b) * (i + a + b) / (s1 * s1 * (s1 + 1.0) * (s1 - 1.0)))
+    nodes, vectors = eigh_tridiagonal(diag, off)
+    return nodes, vectors[0] ** 2
 
 
 def classes_of(rp: RepeatPurchase, n_rate: int, n_dropout: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

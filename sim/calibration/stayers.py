@@ -1,0 +1,155 @@
+"""A segment that never drops out, mixed with a repeat-purchase family: a candidate `calibrate` tries, and keeps
+only if it forecasts better out of sample.
+
+Some shops have a core of customers who keep buying for as long as anyone watches (a subscription habit, a
+favourite store). A two-segment latent-class mixture expresses that: a share pi of the customers never drops
+out (p = 0, or mu = 0) and buys at a Gamma(r, alpha) rate like everyone else, so that their histories follow the
+NBD (Ehrenberg 1959; Morrison & Schmittlein 1988); the others follow the family. One customer's likelihood is
+
+    L = pi * NBD(x, T) + (1 - pi) * L_family(x, t_x, T),
+    NBD(x, T) = G(r+x) / G(r) * alpha^r / (alpha+T)^(r+x)      (the t_x-free "still active at T" term),
+
+in the spirit of the "hard-core never-dropouts" extensions of the BTYD models (e.g. Jerath, Fader & Hardie
+2011 on the periodic death opportunity model, and Batislam et al. 2007 on how a zero-dropout class shifts
+forecasts). The share is fitted as its odds pi / (1 - pi) (a positive parameter, like the others). Each
+customer's posterior share of the never-dropout segment, w = pi NBD / L, mixes the two segments' closed forms:
+P(alive) = w + (1 - w) P_family(alive), and E[X(T, T+t)] = w (r+x) t / (alpha+T) + (1 - w) E_family.
+
+The scenario cannot carry such a segment yet (both engines simulate the three families); `calibrate` compares
+it out of sample with the family it extends and says in `calibration -> model_choice` which forecast better.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+from scipy.special import digamma, gammaln
+
+from sim.calibration.btyd import RepeatPurchaseFitter
+
+SUFFIX = "+stayers"
+
+
+def log_nbd(r, alpha, x, T) -> np.ndarray:
+    """log NBD(x, T): x purchases in (0, T] of a customer who never drops out, lambda ~ Gamma(r, alpha),
+    without the x! and T^x of the exact times (the families' likelihoods leave them out alike)."""
+    x = np.asarray(x, dtype=float)
+    return gammaln(r + x) - gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T)
+
+
+def _posterior_share(base: type[RepeatPurchaseFitter], theta, x, t_x, T):
+    """(log L of the mixture, w = each customer's posterior share of the never-dropout segment, the family's
+    (log L, d log L / d params, d log L / d times))."""
+    *params, odds = theta
+    x, t_x, T = (np.ravel(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(x, t_x, T))
+    ll_f, d_f, dt_f = base.gradients_fn(*params, x, t_x, T)
+    a = np.log(odds) - np.log1p(odds) + log_nbd(params[0], params[1], x, T)
+    b = -np.log1p(odds) + ll_f
+    ll = np.logaddexp(a, b)
+    return ll, np.exp(a - ll), (ll_f, d_f, dt_f)
+
+
+BOUNDARY_5PCT = 2.71  # 5% point of the score statistic of a share at its boundary 0 (half chi-square(0), half (1))
+
+
+def score_test(base: RepeatPurchaseFitter, x, t_x, T) -> float:
+    """The score (Lagrange multiplier) statistic for a never-dropout share at 0, at `base`'s fit: no refit.
+
+    At odds 0 each customer's score for the odds is NBD / L_family - 1; the statistic is S' I^-1 S with the
+    outer product of all the scores (the family's, in log-parameters, and the odds') as the information, so that
+    the family's parameters are allowed to adjust. A negative score (the data pull the share below 0) is 0."""
+    from sim.calibration.btyd import _unique_histories
+
+    ux, ut, uT, w = _unique_histories(x, t_x, T)
+    with np.errstate(all="ignore"):
+        ll_f, d_f, _ = base.gradients_fn(*base.values, ux, ut, uT)
+        odds_score = np.exp(log_nbd(base.values[0], base.values[1], ux, uT) - ll_f) - 1.0
+    scores = np.column_stack([d_f * np.asarray(base.values), odds_score])
+    total = float(w @ odds_score)
+    if not np.all(np.isfinite(scores)) or total <= 0.0:
+        return 0.0
+    info = (scores * w[:, None]).T @ scores
+    g = np.zeros(scores.shape[1])
+    g[-1] = total
+    try:
+        return float(g @ np.linalg.solve(info, g))
+    except np.linalg.LinAlgError:
+        return 0.0
+
+
+@cache
+def with_stayers(base: type[RepeatPurchaseFitter]) -> type[RepeatPurchaseFitter]:
+    """The fitter of `base`'s family with a never-dropout segment (one more parameter: `stayer_odds`)."""
+
+    def _log_likelihood(*args):
+        theta, (x, t_x, T) = args[:-3], args[-3:]
+        return _posterior_share(base, theta, x, t_x, T)[0]
+
+    def _gradients(*args):
+        """Analytic: d log L = w d log NBD + (1 - w) d log L_family; d / d odds = w / odds - 1 / (1 + odds)."""
+        theta, (x, t_x, T) = args[:-3], args[-3:]
+        r, alpha, odds = theta[0], theta[1], theta[-1]
+        ll, w, (_, d_f, dt_f) = _posterior_share(base, theta, x, t_x, T)
+        x, T = np.ravel(np.asarray(x, dtype=float)), np.ravel(np.asarray(T, dtype=float))
+        d = (1.0 - w)[:, None] * d_f
+        d[:, 0] += w * (digamma(r + x) - digamma(r) + np.log(alpha) - np.log(alpha + T))
+        d[:, 1] += w * (r / alpha - (r + x) / (alpha + T))
+        d_odds = w / odds - 1.0 / (1.0 + odds)
+        dt = (1.0 - w)[:, None] * dt_f
+        dt[:, 1] += w * (-(r + x) / (alpha + T))
+        return ll, np.column_stack([d, d_odds]), dt
+
+    def _p_alive(*args):
+        theta, (x, t_x, T) = args[:-3], args[-3:]
+        shape = np.broadcast(x, t_x, T).shape
+        _, w, _ = _posterior_share(base, theta, x, t_x, T)
+        pa = base.p_alive_fn(*theta[:-1], *(np.ravel(v) for v in np.broadcast_arrays(x, t_x, T)))
+        return (w + (1.0 - w) * pa).reshape(shape)
+
+    def _conditional(t, *args):
+        """E[X(T, T+t) | x, t_x, T]: customers' shape for a scalar t, (customers, times) for an array of times
+        (customers given as 1-d arrays or as a column)."""
+        (x, t_x, T), theta = args[:3], args[3:]
+        shape = np.broadcast(x, t_x, T).shape
+        x1, tx1, T1 = (np.ravel(v).astype(float) for v in np.broadcast_arrays(x, t_x, T))
+        _, w, _ = _posterior_share(base, theta, x1, tx1, T1)
+        times = np.ravel(np.asarray(t, dtype=float))[None, :]
+        family = base.conditional_fn(times, x1[:, None], tx1[:, None], T1[:, None], *theta[:-1])
+        stay = ((theta[0] + x1) / (theta[1] + T1))[:, None] * times
+        out = w[:, None] * stay + (1.0 - w)[:, None] * family
+        return out[:, 0].reshape(shape) if np.ndim(t) == 0 else out
+
+    def _expected(t, *theta):
+        r, alpha, odds = theta[0], theta[1], theta[-1]
+        share = odds / (1.0 + odds)
+        return share * r / alpha * np.asarray(t, dtype=float) + (1.0 - share) * base.expected_fn(t, *theta[:-1])
+
+    def _not_simulated(*_args, **_kwargs):
+        raise NotImplementedError("the model cannot simulate a never-dropout segment yet")
+
+    class Fitter(base):  # type: ignore[misc, valid-type]
+        family = base.family + SUFFIX
+        label = f"{base.label} with a never-dropout segment"
+        citation = f"{base.citation}; plus a never-dropout (NBD) segment, see sim.calibration.stayers"
+        param_names = (*base.param_names, "stayer_odds")
+        log_likelihood = staticmethod(_log_likelihood)
+        gradients_fn = staticmethod(_gradients)
+        time_hessian_fn = staticmethod(_not_simulated)
+        p_alive_fn = staticmethod(_p_alive)
+        expected_fn = staticmethod(_expected)
+        conditional_fn = staticmethod(_conditional)
+        posterior_fn = staticmethod(_not_simulated)
+        after_fn = staticmethod(_not_simulated)
+
+        def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
+            return [np.append(p, np.log(0.1)) for p in base._starts(self, mean_x, mean_T)]
+
+        @property
+        def stayer_share(self) -> float:
+            """The fitted share of customers who never drop out."""
+            odds = self.params_["stayer_odds"]
+            return odds / (1.0 + odds)
+
+    Fitter.__name__ = Fitter.__qualname__ = f"{base.__name__}WithStayers"
+    return Fitter

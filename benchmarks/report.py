@@ -8,7 +8,8 @@ print) goes through the very same papermill and nbconvert path (`sim.report.exec
 `sim.report.convert`): the floor no report can go below. The floor is run before and after the report
 and the faster of the two is kept, so both see the same machine.
 
-Prints each stage, the floor, and last `report_vs_floor: <ratio>` (a report's wall time over the floor's;
+Prints each stage (and the optimizer's own stages: search, bands, both plans, curve, break-evens, with the
+optimizer's share of the report's wall time), the floor, and last `report_vs_floor: <ratio>` (a report's wall time over the floor's;
 target <= 2.0).
 
     python benchmarks/report.py [--lang en|ko] [--replications 100] [--scenario PATH]
@@ -65,13 +66,16 @@ def main() -> None:
         out = render_report(args.scenario, folder / "report", args.lang, replications=args.replications)
         total = time.perf_counter() - start
         floors.append(floor_seconds(folder, args.lang))
-        inner = json.loads((out.data_dir / "meta.json").read_text(encoding="utf-8")).get("timings", {})
+        meta = json.loads((out.data_dir / "meta.json").read_text(encoding="utf-8"))
+        inner, optimizer = meta.get("timings", {}), meta.get("optimizer_timings", {})
         size = out.html.stat().st_size
     floor = min(floors)
     print(f"scenario: {args.scenario.name}  lang: {args.lang}  replications: {args.replications}")
     for stage in ("simulation", "notebook", "html"):
         print(f"{stage}_seconds: {out.timings.get(stage, float('nan')):.2f}")
     print("simulation parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in inner.items()))
+    print("optimizer stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in optimizer.items()))
+    print(f"optimizer_share_of_report: {inner.get('optimize', float('nan')) / total:.2f}")
     print(f"html_bytes: {size}")
     print(f"floor_seconds: {floor:.2f} (runs: {', '.join(f'{x:.2f}' for x in floors)})")
     print(f"report_seconds: {total:.2f}")

@@ -26,15 +26,20 @@ from sim.report.render import ReportOutput, render_report
 REPLICATIONS = 20  # enough for bands in a test; the default of 100 is for clients
 SECTIONS = [
     "summary",
+    "gain",
     "funnel",
     "stages",
     "revenue",
+    "calendar",
     "cohorts",
     "curve",
     "roi",
+    "advice",
     "levers",
     "breakevens",
+    "beliefs",
     "kpis",
+    "plans",
     "playbook",
     "assumptions",
 ]
@@ -106,7 +111,7 @@ def test_kpi_table_matches_kpis_json(report):
     written = json.loads((out.data_dir / "kpis.json").read_text(encoding="utf-8"))
     assert out.kpis == written
     currency = json.loads((out.data_dir / "meta.json").read_text(encoding="utf-8"))["currency"]
-    rows = dict(re.findall(r'<tr data-kpi="([a-z_0-9]+)" data-value="([^"]*)">', page))
+    rows = dict(re.findall(r'<tr data-kpi="([a-z_0-9]+)"[^>]*? data-value="([^"]*)"[^>]*>', page))
     assert list(rows) == TABLE
     for name in TABLE:
         assert json.loads(rows[name]) == written[name], name
@@ -164,3 +169,34 @@ def test_currency_formats_follow_the_scenario(report):
         assert ("원" if lang == "ko" else "₩") in page
     elif currency == "USD":
         assert "$" in page
+
+
+def page_text(page: str) -> str:
+    """The words a reader sees: the page without its styles, images and tags."""
+    body = re.sub(r"<style.*?</style>|<script.*?</script>|<img[^>]*>", "", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", body)
+
+
+def test_no_nan_inf_or_none_reaches_the_page(report):
+    _, _, out = report
+    words = set(page_text(out.html.read_text(encoding="utf-8")).split())
+    assert not words & {"nan", "NaN", "inf", "-inf", "None", "null"}, words & {"nan", "NaN", "inf", "None", "null"}
+
+
+def test_summary_answers_on_one_screen(report):
+    """The executive summary holds the gain with its band and its parts, the first actions by month, the
+    assumption the plan hinges on, and the plan over time as a chart; the KPI table shows both plans."""
+    _, lang, out = report
+    page = out.html.read_text(encoding="utf-8")
+    summary = page[page.index('id="sec-summary"') : page.index('id="sec-gain"')]
+    text = page_text(summary)
+    assert t("summary.actions_intro", lang) in text and t("summary.hinge_intro", lang) in text
+    assert t("gain.part.timing", lang) in text or t("gain.part.channel_mix", lang) in text
+    actions = summary.count("<li>")
+    assert 1 <= actions <= 3 or (actions == 0 and t("summary.no_actions", lang) in text), actions
+    assert re.search(r"<img[^>]+src=[\"']data:image/png", summary), "the plan over time is a chart"
+    assert t("beliefs.assumed", lang) in text or t("beliefs.measured", lang) in text
+    for column in ("plan.current_col", "plan.recommended_col"):
+        assert f"<th>{t(column, lang)}</th>" in page
+    row = re.search(r'<tr data-kpi="cac"[^>]*>', page).group(0)
+    assert 'data-value="' in row and 'data-recommended="' in row, row

@@ -62,3 +62,48 @@ def test_monthly_tables_follow_the_plan_months():
     assert list(data.stages["month"].dt.day.unique()) == [17] and len(data.stages) == 14
     assert list(data.revenue["month"].dt.day.unique()) == [17]
     assert data.cohorts["cohort"].str.endswith("-17").all() and not data.cohorts.empty
+
+
+def test_both_plans_figures_are_the_optimizers(early):
+    """The recommended plan's KPI column is the run the optimizer values it by; the gain's parts add up to the
+    gain; the current plan's column, marginal ROIs and spend over time are the KPI table's and the run's."""
+    from sim.model.scenario import PURPOSES
+
+    scenario, data = early
+    plans, k = data.plans, data.kpis
+    assert plans["kpis"]["current"] == k
+    rec = plans["kpis"]["recommended"]
+    assert rec["cumulative_contribution"] == pytest.approx(data.plan["recommended_value"], rel=1e-6)
+    assert data.gain["value"].sum() == pytest.approx(data.plan["uplift_mean"], rel=1e-6)
+    roi = data.marginal.set_index(["plan", "purpose"])["roi"]
+    for p in PURPOSES:
+        assert k[f"marginal_roi_{p}"] == roi["current", p] == plans["marginal_roi"]["current"][p]
+        assert rec[f"marginal_roi_{p}"] == roi["recommended", p]
+    months = scenario.simulation.horizon_months
+    for name in ("current", "recommended"):
+        path = data.path[data.path["plan"] == name]
+        spent = (path["budget_per_month"] * 3).sum()  # quarters of three months
+        assert spent == pytest.approx(data.plan["monthly_budget_mean"] * months, rel=1e-9), name
+    assert plans["front_spend"]["current"] > 0 and {a["purpose"] for a in plans["advice"]} == set(PURPOSES)
+
+
+def test_report_data_of_both_plans_and_the_calendar_are_finite(early):
+    """No NaN or infinity in the new tables and dicts (None marks a figure that is not defined)."""
+    _, data = early
+
+    def finite(value):
+        return value is None or isinstance(value, str | bool) or np.isfinite(value)
+
+    def walk(node):
+        if isinstance(node, dict):
+            return all(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return all(walk(v) for v in node)
+        return finite(node)
+
+    assert walk(data.plans) and walk(data.kpis)
+    for frame in (data.path, data.gain, data.capacity, data.events):
+        numbers = frame.select_dtypes("number")
+        assert not frame.empty and np.isfinite(numbers.to_numpy(dtype=float)).all()
+    assert len(data.capacity) == 24 and (data.capacity["capacity_per_day"] > 0).all()
+    assert len(data.events) == 6  # the sample's six promotions inside 24 months

@@ -35,8 +35,10 @@ import sim
 from sim.io import write_csv, write_json
 from sim.model.kpis import KPI_NAMES, compute_kpis
 from sim.model.scenario import PURPOSES, Scenario, scenario_slug
+from sim.report import events as events_mod
+from sim.report import plans as plans_mod
 
-DATA_FORMAT = 2  # bump when the files below change meaning; older folders are then rebuilt
+DATA_FORMAT = 3  # bump when the files below change meaning; older folders are then rebuilt
 
 FRAME_FILES = {
     "funnel": "funnel.csv",
@@ -47,6 +49,10 @@ FRAME_FILES = {
     "marginal": "marginal_roi.csv",
     "levers": "experience_levers.csv",
     "breakevens": "breakevens.csv",
+    "path": "plan_path.csv",
+    "gain": "gain_parts.csv",
+    "capacity": "capacity_monthly.csv",
+    "events": "events.csv",
     "forecast": "base_forecast.csv",
     "segments": "segments.csv",
 }
@@ -56,6 +62,7 @@ JSON_FILES = {
     "plan": "plan.json",
     "base": "base.json",
     "summary": "summary.json",
+    "plans": "plans.json",
 }
 
 # KPIs of the report's KPI table, in this order (names as in sim.model.kpis)
@@ -75,6 +82,7 @@ LEVER_GRID: dict[str, tuple[float, ...]] = {
     "experience.proactive_coverage": (0.0, 0.25, 0.5, 0.75, 1.0),
     "experience.delight_coverage": (0.0, 0.1, 0.2, 0.4, 0.6),
 }
+EVENT_AFTERMATH_DAYS = events_mod.AFTERMATH_DAYS  # days after a promotion its delays are counted over
 COHORT_MAX_AGE = 24  # months since first purchase shown in the retention heatmap
 
 
@@ -94,6 +102,11 @@ class ReportData:
     marginal: pd.DataFrame
     levers: pd.DataFrame
     breakevens: pd.DataFrame
+    path: pd.DataFrame = field(default_factory=pd.DataFrame)  # both plans' spend a month by purpose and period
+    gain: pd.DataFrame = field(default_factory=pd.DataFrame)  # the gain in parts with bands (sim.report.plans)
+    capacity: pd.DataFrame = field(default_factory=pd.DataFrame)  # orders against capacity by month (events.py)
+    events: pd.DataFrame = field(default_factory=pd.DataFrame)  # each promotion's effects (sim.report.events)
+    plans: dict[str, Any] = field(default_factory=dict)  # both plans' KPIs, marginal ROIs, cohorts, advice
     forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers' weekly forecast
     segments: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers by segment
     base: dict[str, Any] = field(default_factory=dict)  # the existing customers' totals (sim.report.customers)
@@ -110,7 +123,7 @@ class ReportData:
         written = []
         for name, filename in FRAME_FILES.items():
             written.append(write_csv(folder / filename, getattr(self, name)))
-        for name in ("kpis", "plan", "base", "summary"):
+        for name in ("kpis", "plan", "base", "summary", "plans"):
             written.append(write_json(folder / JSON_FILES[name], getattr(self, name)))
         written.append(write_json(folder / JSON_FILES["meta"], {**self.meta, "timings": self.timings}))
         return written
@@ -189,7 +202,7 @@ def load_report_data(folder: str | Path) -> ReportData:
     timings = meta.pop("timings", {})
     dicts = {
         name: json.loads((folder / JSON_FILES[name]).read_text(encoding="utf-8"))
-        for name in ("kpis", "plan", "base", "summary")
+        for name in ("kpis", "plan", "base", "summary", "plans")
     }
     frames = {}
     for name, filename in FRAME_FILES.items():
@@ -274,10 +287,8 @@ def _plan_report_data(
             opt = _optimize(scenario, replications, seed, progress, parallel)
         with _timed(timings, "levers"):
             levers = lever_effects(scenario, seed)
-        # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
-        # optimum, where they are equal by construction and say nothing about which purpose pays
-        with _timed(timings, "marginal"):
-            marginal_now = _marginal(scenario, seed)
+        with _timed(timings, "plans_events"):
+            rec_run, variants = _plan_and_event_runs(scenario, opt, plan_run, seed)
         with _timed(timings, "customers"):
             _, segments, base = customer_base(scenario, seed, forecast=False)
         with _timed(timings, "agent_wait" if agent_job is not None else "agent"):
@@ -286,13 +297,18 @@ def _plan_report_data(
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
+    # marginal ROIs of the current plan (as `sim run` reports them), from the optimizer, which measures them at
+    # both plans with the same function
+    marginal_now = {p: _num(opt.marginal_roi.get("current", {}).get(p)) for p in PURPOSES}
     kpis = compute_kpis(plan_run, marginal_now)
     kpis = {k: kpis[k] for k in KPI_NAMES} | {k: v for k, v in kpis.items() if k not in KPI_NAMES}
     size = scenario.market.size
     kpis["unaware_share_start"] = _num((size - scenario.market.initially_aware - _existing(scenario)) / size)
+    kpis = plans_mod.undefined_without_front(plans_mod.clean_kpis(kpis), plans_mod.front_spend(plan_run))
     monthly = plan_run.monthly()
+    rec_scenario = rec_run.scenario
     return ReportData(
-        meta={"sources": SOURCES, "engines": ENGINES},
+        meta={"sources": SOURCES, "engines": ENGINES, "optimizer_timings": dict(opt.meta.get("timings", {}))},
         kpis=kpis,
         plan=_plan(scenario, opt, kpis, plan_run),
         summary={},
@@ -301,13 +317,36 @@ def _plan_report_data(
         revenue=revenue_monthly(monthly),
         cohorts=cohort_retention(agent, scenario),
         curve=_curve(opt),
-        marginal=pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES]),
+        marginal=pd.DataFrame(
+            [
+                {"plan": name, "purpose": p, "roi": opt.marginal_roi.get(name, {}).get(p)}
+                for name in plans_mod.PLANS
+                for p in PURPOSES
+            ]
+        ),
         levers=levers,
         breakevens=_breakevens(opt),
+        path=plans_mod.plan_path(scenario, rec_scenario, opt.recommended_path.period_months),
+        gain=plans_mod.gain_parts(opt),
+        capacity=events_mod.capacity_months(plan_run),
+        events=events_mod.event_effects(plan_run, variants),
+        plans=plans_mod.plan_figures(plan_run, rec_run, opt, kpis),
         segments=segments,
         base=base,
         timings=timings,
     )
+
+
+def _plan_and_event_runs(scenario: Scenario, opt, plan_run, seed: int):
+    """The recommended plan's run and the promotions' counterfactual runs (`sim.report.events`), in one
+    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant)."""
+    from sim.engines.fast import simulate_batch
+
+    rec = plans_mod.recommended_scenario(scenario, opt)
+    variants = events_mod.counterfactual_scenarios(scenario, events_mod.overloaded_events(plan_run))
+    batch = simulate_batch([rec, *variants], mode="expected", seed=seed, keep_daily=True)
+    runs = [batch.result(i, seed=seed) for i in range(batch.n)]
+    return runs[0], runs[1:]
 
 
 def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) -> ReportData:
@@ -384,6 +423,10 @@ SOURCES = {
     "marginal": "plan",
     "levers": "plan",
     "breakevens": "optimizer",
+    "path": "optimizer",
+    "gain": "optimizer",
+    "capacity": "plan",
+    "events": "plan",
 }
 
 
@@ -481,13 +524,6 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, 
         workers=report_workers(parallel),
         progress=progress,
     )
-
-
-def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:
-    """Marginal ROI of each purpose at the current plan (fast engine, expected values)."""
-    from sim.analysis.marginal import marginal_rois
-
-    return {k: _num(v) for k, v in marginal_rois(scenario, engine="fast", seed=seed, replications=1).items()}
 
 
 def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:

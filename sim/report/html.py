@@ -60,6 +60,38 @@ def kpi_table(kpis: dict, names: list[str], *, lang: str, currency: str) -> str:
     return table(header, rows, cls="report-table kpi-table", attrs=attrs)
 
 
+def plans_kpi_table(plans: dict, names: list[str], *, lang: str, currency: str, front_spend: dict | None = None) -> str:
+    """The KPI table of both plans: name, the current plan's value, the recommended plan's, meaning. Each row
+    carries the raw values (`data-value` current, `data-recommended`); CAC, LTV:CAC and payback of a plan
+    without front-end spend read "not defined" (never 0)."""
+    from sim.report.i18n import fmt_kpi, t
+    from sim.report.recommendation import kpi_undefined
+
+    front_spend = front_spend or {}
+
+    def cell(plan: str, name: str) -> str:
+        value = (plans.get(plan) or {}).get(name)
+        if kpi_undefined(name, front_spend.get(plan)):
+            return t("kpis.not_defined_front", lang)
+        return fmt_kpi(name, value, currency, lang)
+
+    rows, attrs = [], []
+    for name in names:
+        rows.append(
+            [t(f"kpi.{name}", lang), cell("current", name), cell("recommended", name), t(f"kpi_desc.{name}", lang)]
+        )
+        attrs.append(
+            {
+                "kpi": name,
+                "value": json.dumps((plans.get("current") or {}).get(name)),
+                "recommended": json.dumps((plans.get("recommended") or {}).get(name)),
+            }
+        )
+    header = [t("kpis.col.name", lang), t("plan.current_col", lang), t("plan.recommended_col", lang)]
+    header.append(t("kpis.col.meaning", lang))
+    return table(header, rows, cls="report-table kpi-table", attrs=attrs)
+
+
 def embedded_font_css(text: str) -> str:
     """An @font-face with NanumGothic cut down to the Korean glyphs of `text`, as base64 WOFF.
 

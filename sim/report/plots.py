@@ -323,27 +323,6 @@ def retention_share(split: dict | None) -> float | None:
     return float(split.get("back", 0.0))
 
 
-def plot_marginal_roi(marginal: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
-    """Marginal ROI of front-end, back-end and win-back spend: extra contribution per extra unit of spend
-    (0 = the last unit just pays back; below 0 it loses money)."""
-    ax = _axes(ax, (8.0, 3.8))
-    frame = marginal.dropna(subset=["roi"]).copy()
-    frame["purpose_label"] = [purpose_label(p, lang) for p in frame["purpose"]]
-    colors = [PURPOSE_COLORS[p] for p in frame["purpose"]]
-    sns.barplot(data=frame, x="purpose_label", y="roi", hue="purpose_label", palette=colors, ax=ax, legend=False)
-    for container in ax.containers:
-        ax.bar_label(container, labels=[fmt_roi(v, lang) for v in container.datavalues], fontsize=9, padding=2)
-    ax.axhline(0.0, color="black", linewidth=1.0, label=t("plot.roi.breakeven", lang))
-    lo, hi = ax.get_ylim()
-    pad = 0.12 * (hi - lo)
-    ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
-    ax.set_title(t("plot.roi.title", lang))
-    ax.set_xlabel(t("plot.roi.x", lang))
-    ax.set_ylabel(t("plot.roi.y", lang))
-    ax.legend(fontsize=9, loc="best")
-    return ax
-
-
 def plot_levers(levers: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD") -> Axes:
     """Change in contribution over the horizon as each experience lever moves (costs included); the
     scenario's current value of each lever is marked."""
@@ -377,13 +356,232 @@ def input_label(parameter: str, label: str | None, lang: str) -> str:
     return t(key, lang) if has(key, lang) else str(label or parameter)
 
 
+# -- the recommendation ----------------------------------------------------------------------------
+
+
+def _period_label(start: str, lang: str) -> str:
+    """A period's tick label: its first month ('Jan 2027' / '2027년 1월')."""
+    from datetime import date
+
+    from sim.report.i18n import fmt_date
+
+    return fmt_date(date.fromisoformat(str(start)), lang, day=False)
+
+
+def plot_plan_path(
+    path: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD", period: str = "quarter"
+) -> Axes:
+    """The recommended plan over time: spend a month by purpose in each period (stacked bars), and the current
+    plan's spend by purpose as dashed steps over the same periods."""
+    ax = _axes(ax, (9.0, 5.0))
+    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
+    cur = path[path["plan"] == "current"].reset_index(drop=True)
+    x = np.arange(len(rec))
+    bottom = np.zeros(len(rec))
+    for p in PURPOSES_ORDER:
+        values = rec[f"{p}_per_month"].to_numpy(dtype=float)
+        ax.bar(
+            x,
+            values,
+            bottom=bottom,
+            width=0.7,
+            color=PURPOSE_COLORS[p],
+            label=t("plot.path.recommended", lang, purpose=purpose_label(p, lang)),
+        )
+        bottom += values
+    for p in PURPOSES_ORDER:
+        values = cur[f"{p}_per_month"].to_numpy(dtype=float)
+        if not np.any(values > 0):
+            continue
+        ax.step(
+            np.append(x - 0.5, x[-1] + 0.5),
+            np.append(values, values[-1]),
+            where="post",
+            color=PURPOSE_COLORS[p],
+            linestyle="--",
+            linewidth=1.6,
+            label=t("plot.path.current", lang, purpose=purpose_label(p, lang)),
+        )
+    ax.set_xticks(x, [_period_label(s, lang) for s in rec["start"]], rotation=45, ha="right", fontsize=8)
+    ax.yaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.path.title", lang, period=t(f"period.{period}", lang)))
+    ax.set_xlabel(t("plot.path.x", lang, period=t(f"period.{period}", lang)))
+    ax.set_ylabel(t("plot.path.y", lang, unit=money_axis_label(currency, lang)))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
+    return ax
+
+
+PURPOSES_ORDER = ("front", "back", "winback")
+
+
+def plot_gain_parts(
+    gain: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    lang: str = "en",
+    currency: str = "USD",
+    months: int = 0,
+    total_band: tuple[float | None, float | None] | None = None,
+) -> Axes:
+    """Where the gain comes from (a waterfall): the recommended plan's gain over the current one built up part
+    by part (budget level, purpose split on average, its timing, channel mix), each part's 90% band as a line
+    across its bar, and the total with its own band."""
+    ax = _axes(ax, (8.0, 4.2))
+    parts = gain.reset_index(drop=True)
+    values = parts["value"].to_numpy(dtype=float)
+    before = np.concatenate([[0.0], np.cumsum(values)[:-1]])
+    labels = [t(f"gain.part.{p}", lang) for p in parts["part"]]
+    colors = ["#55A868" if v >= 0 else "#C44E52" for v in values]
+    x = np.arange(len(parts))
+    ax.bar(x, values, bottom=before, color=colors, width=0.6)
+    ax.vlines(
+        x, before + parts["p05"].to_numpy(dtype=float), before + parts["p95"].to_numpy(dtype=float), color="black"
+    )
+    ax.scatter(x, before + values, color="black", s=10, zorder=4)
+    total = float(values.sum())
+    ax.bar([len(parts)], [total], color="#DD8452", width=0.6)
+    if total_band is not None and None not in total_band:
+        ax.vlines([len(parts)], [total_band[0]], [total_band[1]], color="black")
+    for i, v in enumerate([*values, total]):
+        top = (before[i] if i < len(values) else 0.0) + v
+        ax.annotate(
+            ("+" if v >= 0 else "") + fmt_money(v, currency, lang, compact=True),
+            (i, top),
+            textcoords="offset points",
+            xytext=(0, 4 if v >= 0 else -12),
+            ha="center",
+            fontsize=8,
+        )
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(parts) + 1), [*labels, t("gain.total", lang)], fontsize=9)
+    ax.yaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.gain.title", lang, months=months))
+    ax.set_xlabel(t("plot.gain.x", lang))
+    ax.set_ylabel(t("plot.gain.y", lang, unit=money_axis_label(currency, lang)))
+    handles = [
+        mpl.patches.Patch(color="#55A868", label=t("plot.gain.up", lang)),
+        mpl.patches.Patch(color="#C44E52", label=t("plot.gain.down", lang)),
+        mpl.patches.Patch(color="#DD8452", label=t("plot.gain.total", lang)),
+        mpl.lines.Line2D([], [], color="black", label=t("plot.gain.band", lang)),
+    ]
+    ax.legend(handles=handles, fontsize=8, loc="best")
+    return ax
+
+
+def plot_marginal_roi(
+    marginal: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", hurdle: float = 0.0, months: int = 0
+) -> Axes:
+    """Marginal ROI of front-end, back-end and win-back spend under the current and the recommended plan
+    (extra contribution over the horizon per extra unit of spend), against the hurdle rate."""
+    ax = _axes(ax, (8.0, 3.8))
+    frame = marginal.dropna(subset=["roi"]).copy()
+    if "plan" not in frame.columns:
+        frame["plan"] = "current"
+    frame["purpose_label"] = [purpose_label(p, lang) for p in frame["purpose"]]
+    frame["plan_label"] = [t(f"plot.split.{p}", lang) for p in frame["plan"]]
+    palette = ["#9E9E9E", "#DD8452"][: frame["plan"].nunique()]
+    sns.barplot(data=frame, x="purpose_label", y="roi", hue="plan_label", palette=palette, ax=ax)
+    for container in ax.containers:
+        ax.bar_label(container, labels=[fmt_roi(v, lang) for v in container.datavalues], fontsize=8, padding=2)
+    ax.axhline(hurdle, color="black", linewidth=1.0, label=t("plot.roi.hurdle", lang, hurdle=fmt_roi(hurdle, lang)))
+    lo, hi = ax.get_ylim()
+    pad = 0.12 * (hi - lo)
+    ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
+    ax.set_title(t("plot.roi.title_both", lang, months=months))
+    ax.set_xlabel(t("plot.roi.x", lang))
+    ax.set_ylabel(t("plot.roi.y", lang))
+    ax.legend(fontsize=8, loc="best", title=None)
+    return ax
+
+
+def plot_capacity(capacity: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """Orders a day in each plan month, on average and on the busiest day, against the fulfilment team's
+    capacity a day; months with a promotion are marked."""
+    ax = _axes(ax, (9.0, 4.0))
+    x = pd.to_datetime(capacity["month"])
+    palette = sns.color_palette("deep")
+    ax.bar(x, capacity["peak_day_orders"], width=20, color=palette[0], alpha=0.45, label=t("plot.capacity.peak", lang))
+    ax.plot(
+        x, capacity["orders_per_day"], color=palette[0], marker="o", markersize=3, label=t("plot.capacity.mean", lang)
+    )
+    ax.plot(
+        x,
+        capacity["capacity_per_day"],
+        color="#C44E52",
+        linestyle="--",
+        linewidth=1.6,
+        label=t("plot.capacity.capacity", lang),
+    )
+    events = capacity["events"].fillna("").astype(str).str.len() > 0
+    if events.any():
+        ax.scatter(
+            x[events],
+            capacity.loc[events, "peak_day_orders"],
+            marker="v",
+            color="black",
+            zorder=5,
+            label=t("plot.capacity.event", lang),
+        )
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.capacity.title", lang))
+    ax.set_xlabel(t("plot.month", lang))
+    ax.set_ylabel(t("plot.capacity.y", lang))
+    ax.legend(fontsize=8, loc="upper left")
+    return ax
+
+
+def plot_events(events: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD") -> Axes:
+    """What each promotion earned over the horizon after its discount, its cost and the customers it lost
+    (the plan with it minus the plan without it); promotions that pushed orders past capacity in red."""
+    from datetime import date
+
+    from sim.report.i18n import fmt_date
+
+    ax = _axes(ax, (8.0, max(2.6, 0.45 * len(events) + 1.4)))
+    y = np.arange(len(events))
+    values = events["contribution_effect"].to_numpy(dtype=float)
+    over = events["over_capacity"].astype(bool).to_numpy()
+    colors = np.where(over, "#C44E52", "#4C72B0")
+    ax.barh(y, values, color=colors, height=0.6)
+    for i, v in enumerate(values):
+        ax.annotate(
+            ("+" if v >= 0 else "") + fmt_money(v, currency, lang, compact=True),
+            (v, i),
+            textcoords="offset points",
+            xytext=(4 if v >= 0 else -4, 0),
+            ha="left" if v >= 0 else "right",
+            va="center",
+            fontsize=8,
+        )
+    labels = [
+        f"{n} ({fmt_date(date.fromisoformat(str(s)), lang, day=False)})"
+        for n, s in zip(events["name"], events["start"], strict=True)
+    ]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(min(lo, 0) - 0.15 * (hi - lo) * (lo < 0), hi + 0.18 * (hi - lo))
+    ax.xaxis.set_major_formatter(money_formatter(currency, lang))
+    ax.set_title(t("plot.events.title", lang))
+    ax.set_xlabel(t("plot.events.x", lang, unit=money_axis_label(currency, lang)))
+    ax.set_ylabel(t("plot.events.y", lang))
+    handles = [
+        mpl.patches.Patch(color="#4C72B0", label=t("plot.events.held", lang)),
+        mpl.patches.Patch(color="#C44E52", label=t("plot.events.over", lang)),
+    ]
+    ax.legend(handles=handles, fontsize=8, loc="lower right")
+    return ax
+
+
 def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """What one must believe: for each uncertain input, how far below or above the scenario's value it can go
     before the recommended plan changes (as a multiple of the scenario's value, log scale). A fitted input's
     90% range (±1.645 standard errors) is shaded, so a break-even inside it is a real risk; an assumed input
     has no range, only the distance the consultant must be sure of."""
     frame = breakevens.reset_index(drop=True)
-    ax = _axes(ax, (8.0, max(2.6, 0.55 * len(frame) + 1.4)))
+    ax = _axes(ax, (9.0, max(3.0, 0.5 * len(frame) + 2.0)))
     palette = sns.color_palette("deep")
     y = np.arange(len(frame))
     for i, r in enumerate(frame.itertuples()):
@@ -405,9 +603,12 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
     ax.plot(np.ones(len(frame)), y, "o", color=palette[0], ms=7, zorder=3)
     ax.axvline(1.0, color=palette[0], lw=0.8, alpha=0.5)
     ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, 2 if v < 1 else 1) + "×"))
+    lo, hi = ax.get_xlim()
+    ticks = [2.0**k for k in range(-10, 11) if lo <= 2.0**k <= hi]  # powers of two: an eighth ... 8 times
+    ax.set_xticks(ticks, [fmt_number(v, lang, 3 if v < 0.2 else (2 if v < 1 else 0)) + "×" for v in ticks])
+    ax.xaxis.set_minor_formatter(mpl.ticker.NullFormatter())  # the minor ticks' labels crowd the log axis
     labels = [input_label(r.parameter, r.label, lang) for r in frame.itertuples()]
-    ax.set_yticks(y, labels)
+    ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_ylim(len(frame) - 0.4, -0.6)
     ax.set_title(t("plot.breakevens.title", lang))
@@ -419,7 +620,7 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
         mpl.lines.Line2D([], [], ls=":", lw=2, color=palette[2], label=t("plot.breakevens.never", lang)),
         mpl.patches.Patch(color=palette[7], alpha=0.35, label=t("plot.breakevens.band", lang)),
     ]
-    ax.legend(handles=handles, loc="best", fontsize=8)
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return ax
 
 

@@ -1,0 +1,332 @@
+"""The recommendation in words: where its gain comes from, what to do month by month, how the budget should
+move, what it hinges on, and why a figure may move against intuition.
+
+Each function reads `sim.report.data.ReportData` (the optimizer's figures, written once) and returns
+sentences in the report's language; the notebook only places them. Every amount is formatted by
+`fmt_amount`, so a figure reads the same in the text, the tables and the charts. A part of the gain whose 90%
+band spans zero is called uncertain, never credited as a gain.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from sim.model.scenario import PURPOSES
+from sim.report.data import ReportData
+from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_roi, t
+from sim.report.plans import FRONT_KPIS
+
+MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
+MIN_PART_SHARE = 0.005  # a part of the gain under 0.5% of the current plan's value is "no change"
+MORE_BACK = 0.05  # a break-even where the best back-end share is 5 points above the recommendation's
+SHARE_INPUTS = ("first_purchase.monthly_conversion", "winback.base_reactivation", "economics.gross_margin")
+MONEY_INPUTS = ("economics.order_value_mean", "retention.half_saturation_per_customer")
+MULTIPLE_INPUTS = ("retention.effect", "channels.reach.max_reach")
+
+
+def money(data: ReportData, value: float | None, lang: str) -> str:
+    return fmt_amount(value, data.currency, lang)
+
+
+def signed_money(data: ReportData, value: float | None, lang: str) -> str:
+    """+₩4.2M / −₩1.7M: a change, with its sign."""
+    if value is None or not math.isfinite(value):
+        return money(data, value, lang)
+    text = money(data, abs(value), lang)
+    return ("+" if value >= 0 else "−") + text
+
+
+# -- where the gain comes from ------------------------------------------------------------------------------
+
+
+def part_is_uncertain(value: float, p05: float, p95: float) -> bool:
+    """A part whose 90% band spans zero (or whose expected value lies on the other side of zero from its
+    band) cannot be credited with a sign."""
+    return p05 < 0.0 < p95 or (p05 >= 0.0 and value < 0.0) or (p95 <= 0.0 and value > 0.0)
+
+
+def gain_reading(data: ReportData, lang: str) -> str:
+    """One sentence crediting each part of the gain truthfully: parts with a band clear of zero as gains (or
+    losses), parts whose band spans zero as uncertain, parts that do not move as unchanged."""
+    gain = data.gain
+    if gain is None or gain.empty:
+        return ""
+    scale = abs(float(data.plan.get("current_value") or 0.0))
+    clear, costs, uncertain, unchanged = [], [], [], []
+    for row in sorted(gain.to_dict("records"), key=lambda r: -abs(r["value"])):
+        name = t(f"gain.part.{row['part']}", lang)
+        fmt = {
+            "part": name,
+            "value": signed_money(data, row["value"], lang),
+            "p05": signed_money(data, row["p05"], lang),
+            "p95": signed_money(data, row["p95"], lang),
+        }
+        small = MIN_PART_SHARE * scale
+        if max(abs(row["value"]), abs(row["p05"]), abs(row["p95"])) <= small:
+            unchanged.append(name)
+        elif part_is_uncertain(row["value"], row["p05"], row["p95"]):
+            uncertain.append(t("gain.item", lang, **fmt))
+        else:
+            (clear if row["value"] > 0 else costs).append(t("gain.item", lang, **fmt))
+    texts = []
+    if clear:
+        texts.append(t("gain.clear", lang, items="; ".join(clear)))
+    if costs:
+        texts.append(t("gain.costs", lang, items="; ".join(costs)))
+    if uncertain:
+        texts.append(t("gain.uncertain", lang, items="; ".join(uncertain)))
+    if unchanged:
+        texts.append(t("gain.unchanged", lang, items=t("list.and", lang).join(unchanged)))
+    return " ".join(texts)
+
+
+# -- the plan month by month ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    """A dated change of the plan: from this month, these purposes' spend a month moves."""
+
+    start: date
+    changes: tuple[tuple[str, float, float], ...]  # (purpose, spend a month before, after)
+
+
+def plan_actions(data: ReportData) -> list[Action]:
+    """The recommended plan's changes in date order: at its first period against the current plan, then at
+    every period where a purpose's spend a month moves by at least `MIN_ACTION_SHARE` of the budget."""
+    path = data.path
+    if path is None or path.empty:
+        return []
+    cur = path[path["plan"] == "current"].reset_index(drop=True)
+    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
+    actions = []
+    for k in range(len(rec)):
+        before = cur.iloc[0] if k == 0 else rec.iloc[k - 1]
+        after = rec.iloc[k]
+        budget = max(float(after["budget_per_month"]), float(before["budget_per_month"]), 1e-12)
+        changes = tuple(
+            (p, float(before[f"{p}_per_month"]), float(after[f"{p}_per_month"]))
+            for p in PURPOSES
+            if abs(float(after[f"{p}_per_month"]) - float(before[f"{p}_per_month"])) >= MIN_ACTION_SHARE * budget
+        )
+        if changes:
+            actions.append(Action(date.fromisoformat(str(after["start"])), changes))
+    return actions
+
+
+def action_text(data: ReportData, action: Action, lang: str) -> str:
+    """'From Oct 2028: back-end from ₩0 to ₩2.1M a month; front-end from ₩24.0M to ₩21.2M a month.'"""
+    items = []
+    for purpose, before, after in action.changes:
+        key = "actions.start" if before <= 0 else ("actions.stop" if after <= 0 else "actions.move")
+        items.append(
+            t(
+                key,
+                lang,
+                purpose=t(f"purpose_text.{purpose}", lang),
+                before=money(data, before, lang),
+                after=money(data, after, lang),
+            )
+        )
+    return t("actions.item", lang, month=fmt_date(action.start, lang, day=False), items="; ".join(items))
+
+
+def first_actions(data: ReportData, lang: str, limit: int = 3) -> list[str]:
+    """The first `limit` actions of the recommended plan by month, in words."""
+    return [action_text(data, a, lang) for a in plan_actions(data)[:limit]]
+
+
+# -- budget advice ----------------------------------------------------------------------------------------
+
+
+def budget_advice(data: ReportData, lang: str) -> list[str]:
+    """The optimizer's advice at the recommended plan in words: raise a purpose while its marginal ROI stays
+    above the hurdle, cut one below it; and in one line, spend more or spend less in total."""
+    plans = data.plans or {}
+    advice = plans.get("advice") or []
+    hurdle = float(plans.get("hurdle_rate") or 0.0)
+    texts = []
+    for a in advice:
+        fmt = {
+            "purpose": t(f"purpose_text.{a['purpose']}", lang),
+            "amount": money(data, a["amount_per_month"], lang),
+            "spend": money(data, a["spend_per_month"], lang),
+            "roi": fmt_roi(a["marginal_roi"], lang),
+            "hurdle": fmt_roi(hurdle, lang),
+        }
+        texts.append(t(f"advice.{a['direction']}", lang, **fmt))
+    rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
+    if rois and all(r < hurdle for r in rois):
+        texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
+    elif any(a["direction"] == "raise" for a in advice) and not plans.get("budget_level_free"):
+        texts.append(t("advice.budget_too_small", lang, hurdle=fmt_roi(hurdle, lang)))
+    return texts
+
+
+# -- what the recommendation hinges on ---------------------------------------------------------------------
+
+
+def input_value_text(value: float, parameter: str, currency: str, lang: str) -> str:
+    """An uncertain input's value as the report shows it: shares in percent, money in the report's currency,
+    multiples of the scenario's value with ×, other parameters with three decimals."""
+    if parameter in SHARE_INPUTS:
+        return fmt_percent(value, lang, 1)
+    if parameter in MONEY_INPUTS:
+        return fmt_amount(value, currency, lang)
+    if parameter in MULTIPLE_INPUTS:
+        return fmt_number(value, lang, 2) + "×"
+    return fmt_number(value, lang, 3)
+
+
+@dataclass(frozen=True)
+class BreakEven:
+    """One side of one input where the recommended plan changes."""
+
+    parameter: str
+    label: str | None
+    side: str  # "low" or "high"
+    value: float
+    base: float
+    split: dict[str, float]  # the best split by purpose at the break-even
+
+    @property
+    def distance(self) -> float:
+        """How far from the scenario's value, as a log ratio (a factor of 2 either way is the same distance)."""
+        return abs(math.log(self.value / self.base)) if self.value > 0 and self.base > 0 else math.inf
+
+
+def break_evens(data: ReportData) -> list[BreakEven]:
+    """Every side of every uncertain input where the recommended plan changes, closest first."""
+    be = data.breakevens
+    if be is None or be.empty:
+        return []
+    out = []
+    for r in be.to_dict("records"):
+        for side in ("low", "high"):
+            edge = r.get(f"{side}_breakeven")
+            if edge is None or not isinstance(edge, int | float) or not math.isfinite(edge):
+                continue
+            split = {p: r.get(f"{side}_split_{p}") for p in PURPOSES}
+            split = {p: float(v) for p, v in split.items() if isinstance(v, int | float) and math.isfinite(v)}
+            out.append(BreakEven(r["parameter"], r.get("label"), side, float(edge), float(r["base_value"]), split))
+    return sorted(out, key=lambda b: b.distance)
+
+
+def closest_break_even(data: ReportData) -> BreakEven | None:
+    found = break_evens(data)
+    return found[0] if found else None
+
+
+def hinge_reading(data: ReportData, lang: str, label) -> str:
+    """The assumption the recommendation hinges on (its closest break-even), or that it holds over every
+    range tried. `label(parameter, label, lang)` names an input (the catalog's name)."""
+    edge = closest_break_even(data)
+    if edge is None:
+        return t("breakevens.holds", lang)
+    return t(
+        "breakevens.closest",
+        lang,
+        input=label(edge.parameter, edge.label, lang),
+        side=t(f"breakevens.side.{edge.side}", lang),
+        value=input_value_text(edge.value, edge.parameter, data.currency, lang),
+        base=input_value_text(edge.base, edge.parameter, data.currency, lang),
+    )
+
+
+def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
+    """Whether the recommendation rests on assumed back-end effects (no lift test), what one would have to
+    believe for retention to deserve more budget (the break-evens where the best back-end share rises), and
+    when in the recommended plan back-end money starts."""
+    texts = [t("beliefs.measured" if data.meta.get("retention_measured") else "beliefs.assumed", lang)]
+    rec_back = float((data.plan.get("recommended_split") or {}).get("back", 0.0))
+    more = [b for b in break_evens(data) if b.split.get("back", 0.0) >= rec_back + MORE_BACK]
+    if more:
+        items = [
+            t(
+                "beliefs.item",
+                lang,
+                input=label(b.parameter, b.label, lang),
+                side=t(f"breakevens.side.{b.side}", lang),
+                value=input_value_text(b.value, b.parameter, data.currency, lang),
+                base=input_value_text(b.base, b.parameter, data.currency, lang),
+                share=fmt_percent(b.split.get("back"), lang, 0),
+            )
+            for b in more
+        ]
+        texts.append(t("beliefs.more_back", lang, items="; ".join(items), recommended=fmt_percent(rec_back, lang, 0)))
+    else:
+        texts.append(t("beliefs.no_more_back", lang, recommended=fmt_percent(rec_back, lang, 0)))
+    when = back_end_start(data)
+    if when is not None:
+        texts.append(
+            t(
+                "beliefs.when",
+                lang,
+                month=fmt_date(when[0], lang, day=False),
+                amount=money(data, when[1], lang),
+                share=fmt_percent(when[2], lang, 0),
+            )
+        )
+    return texts
+
+
+def back_end_start(data: ReportData) -> tuple[date, float, float] | None:
+    """The period of the recommended plan from which back-end spend is at least `MIN_ACTION_SHARE` of the budget
+    (after periods below it, or from the start): (its first day, back-end spend a month, its share of the
+    budget); None when it never is."""
+    path = data.path
+    if path is None or path.empty:
+        return None
+    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
+    for k in range(len(rec)):
+        back, total = float(rec.loc[k, "back_per_month"]), float(rec.loc[k, "budget_per_month"])
+        if total > 0 and back >= MIN_ACTION_SHARE * total:
+            return date.fromisoformat(str(rec.loc[k, "start"])), back, back / total
+    return None
+
+
+# -- what runs against intuition -----------------------------------------------------------------------------
+
+
+def retention_composition(data: ReportData, lang: str) -> str:
+    """Where the plan with more back-end spend shows the lower 12-month retention (or less spend the higher),
+    the numbers behind it: the retention cohort's size and the customers it keeps under both plans. Empty
+    when retention moves with the spend."""
+    plans = data.plans or {}
+    kpis, cohort, back = plans.get("kpis", {}), plans.get("cohort", {}), plans.get("back_spend", {})
+    try:
+        r_cur, r_rec = kpis["current"]["retention_12m"], kpis["recommended"]["retention_12m"]
+        b_cur, b_rec = back["current"], back["recommended"]
+        s_cur, s_rec = cohort["current"]["start"], cohort["recommended"]["start"]
+        k_cur, k_rec = cohort["current"]["retained"], cohort["recommended"]["retained"]
+    except (KeyError, TypeError):
+        return ""
+    if None in (r_cur, r_rec, b_cur, b_rec, s_cur, s_rec, k_cur, k_rec) or abs(b_rec - b_cur) < 1e-9:
+        return ""
+    more, higher = b_rec > b_cur, r_rec > r_cur
+    if more == higher or fmt_percent(r_rec, lang) == fmt_percent(r_cur, lang):
+        return ""  # retention moves with the spend, or not by a difference the report shows
+    fmt = {
+        "more_plan": t("plan.recommended" if more else "plan.current", lang),
+        "less_plan": t("plan.current" if more else "plan.recommended", lang),
+        "back_more": money(data, max(b_cur, b_rec), lang),
+        "back_less": money(data, min(b_cur, b_rec), lang),
+        "r_more": fmt_percent(r_rec if more else r_cur, lang),
+        "r_less": fmt_percent(r_cur if more else r_rec, lang),
+        "start_more": fmt_number(s_rec if more else s_cur, lang),
+        "start_less": fmt_number(s_cur if more else s_rec, lang),
+        "kept_more": fmt_number(k_rec if more else k_cur, lang),
+        "kept_less": fmt_number(k_cur if more else k_rec, lang),
+    }
+    kept_more_customers = (k_rec if more else k_cur) >= (k_cur if more else k_rec)
+    return t("composition.reading" if kept_more_customers else "composition.fewer", lang, **fmt)
+
+
+# -- KPI values that are not defined ----------------------------------------------------------------------
+
+
+def kpi_undefined(name: str, front_spend: float | None) -> bool:
+    """CAC, LTV:CAC and payback are not defined for a plan that spends nothing on the front end."""
+    return name in FRONT_KPIS and front_spend is not None and front_spend <= 0

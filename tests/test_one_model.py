@@ -244,3 +244,18 @@ def test_latent_classes_stay_finite_for_concentrated_distributions():
     assert (w * lam).sum() == pytest.approx(0.1, rel=1e-9) and (w * drop).sum() == pytest.approx(0.4, rel=1e-9)
     lam, drop, w = repeat.latent_classes("pareto", 1.2, 90.0, 400.0, 1000.0)
     assert np.isfinite(w).all() and (w * drop).sum() == pytest.approx(0.4, rel=1e-9)
+
+
+def test_cac_is_not_defined_without_front_end_spend():
+    """Customers still arrive without front-end spend (awareness, word of mouth), but nothing was spent to
+    acquire them: CAC and LTV:CAC are not defined (NaN, shown as 'not defined'), not 0, in every KPI path."""
+    s = small("early_stage_d2c", factor=0.1, months=6).with_changes(
+        {"budget.purpose_split": {"front": 0.0, "back": 0.7, "winback": 0.3}}
+    )
+    batch = simulate_batch(s, detail=True, keep_daily=True)
+    vectors = batch.kpi_vectors()
+    assert vectors["new_customers"][0] > 0
+    kpis = compute_kpis(batch.result(0))
+    for name in ("cac", "ltv_cac"):
+        assert np.isnan(vectors[name][0])
+        assert kpis[name] is None or np.isnan(kpis[name])

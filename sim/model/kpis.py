@@ -106,7 +106,8 @@ def kpi_arrays(x: KpiInputs) -> dict[str, np.ndarray]:
     """Every KPI as an (S,) array (NaN where undefined)."""
     total = {name: x.monthly[name].sum(axis=1) for name in KPI_FLOWS}
     new = total["new_customers"]
-    cac = _ratio(total["spend_front"], new)
+    # no front-end spend: customers came, but nothing was spent to acquire them, so CAC is not defined (not 0)
+    cac = np.where(total["spend_front"] > 0, _ratio(total["spend_front"], new), np.nan)
     clv = _ratio(x.discounted["gross_profit_acquired"], x.discounted["new_customers"])
     active_end = x.end["customer"] + x.end["loyal"]
     return {

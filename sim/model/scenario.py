@@ -15,7 +15,6 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from sim.errors import ScenarioError
@@ -471,29 +470,12 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file (read by `sim.model.yamlfile`: limits, no duplicate keys)."""
+    from sim.model.yamlfile import load_yaml_file
+
     p = Path(path)
     source = str(path)
-    if not p.exists():
-        raise ScenarioError("file not found", file=source)
-    if p.is_dir():
-        raise ScenarioError("is a folder, expected a scenario YAML file", file=source)
-    raw = p.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ScenarioError("is a binary file, expected a scenario YAML file", file=source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"is not UTF-8 text (byte {exc.start})", file=source) from None
-    if not text.strip():
-        raise ScenarioError("is empty, expected a scenario YAML file", file=source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ScenarioError(f"is not valid YAML: {problem}", file=source, location=where) from None
+    data = load_yaml_file(p, "a scenario YAML file")
     scenario = parse_scenario(data, source)
     scenario._source = p.resolve()
     snap = scenario.market.existing.snapshot

@@ -13,9 +13,19 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.errors import ScenarioError
 
@@ -27,24 +37,84 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
+# Physical bounds: no real shop comes near them, and the engines' arithmetic stays finite inside them
+MAX_PEOPLE = 50_000_000  # people in a market (and in any stage of it)
+MAX_MONEY = 1e15  # a budget or a monthly spend [currency]
+MAX_UNIT_MONEY = 1e9  # money per order, per contact or per customer [currency]
+MAX_REACH = 1e10  # people reached in a month (with repeats) [people per month]
+MAX_PER_DAY = 1e9  # orders or tickets a team handles in a day
+MAX_SEED = 2**63 - 1
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)  # a simulation's start date
+
 
 class _Block(BaseModel):
-    """Common settings: unknown keys are errors, values never change after validation."""
+    """Common settings: unknown keys are errors, values never change after validation, numbers are finite,
+    and a number is never read from a boolean or a text (`horizon_months: true` is not 1, `"36"` not 36)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_silent_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        problem = _not_a_number(field.annotation, value) if field is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
+    """Why `value` must not be read as the number `annotation` asks for (a boolean, a text), or None.
+
+    Lists and mappings of numbers are checked item by item; the message names the item (`[2]`, `-> front`).
+    """
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _not_a_number(get_args(annotation)[0], value, where)
+    if origin in (Union, UnionType):
+        problems = [_not_a_number(arm, value, where) for arm in get_args(annotation)]
+        return None if any(p is None for p in problems) else next(p for p in problems if p)
+    if origin is list and isinstance(value, list):
+        (item,) = get_args(annotation)
+        for i, v in enumerate(value):
+            problem = _not_a_number(item, v, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if origin is dict and isinstance(value, dict):
+        item = get_args(annotation)[1]
+        for k, v in value.items():
+            problem = _not_a_number(item, v, f"{where} -> {k}")
+            if problem:
+                return problem
+        return None
+    prefix = f"{where.lstrip(' ->')}: " if where else ""
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            return f"{prefix}a number is expected, not true/false"
+        if isinstance(value, str):
+            return f"{prefix}a number is expected, not the text {value!r} (write it without quotes)"
+    if annotation is date and isinstance(value, bool | int | float):
+        return f"{prefix}a date such as 2027-01-01 is expected, not the number {value!r}"
+    if annotation is bool and isinstance(value, str) and value.strip().lower() not in ("true", "false"):
+        return f"{prefix}true or false is expected, not the text {value!r}"
+    return None
 
 
 class ExistingBase(_Block):
     """Customers the client already has when the simulation starts."""
 
-    customers: int = Field(0, ge=0, description="Active customers who have bought at least once [people].")
-    loyal: int = Field(0, ge=0, description="Active loyal (repeat, happy) customers [people].")
-    lapsed: int = Field(0, ge=0, description="Former customers who no longer buy [people].")
+    customers: int = Field(
+        0, ge=0, le=MAX_PEOPLE, description="Active customers who have bought at least once [people]."
+    )
+    loyal: int = Field(0, ge=0, le=MAX_PEOPLE, description="Active loyal (repeat, happy) customers [people].")
+    lapsed: int = Field(0, ge=0, le=MAX_PEOPLE, description="Former customers who no longer buy [people].")
     lapsed_months_ago_max: int = Field(
         12, ge=1, le=120, description="Lapsed customers lapsed uniformly 1..this many months ago [months]."
     )
     snapshot: str | None = Field(
         None,
+        max_length=1000,
         description=(
             "Optional CSV (relative to the scenario file) with one row per existing customer: customer_id, "
             "frequency, recency, age (days), as written by `sim calibrate`; when given it replaces `customers`."
@@ -55,9 +125,9 @@ class ExistingBase(_Block):
 class Market(_Block):
     """The addressable market: a finite number of people, most of whom have never met the brand."""
 
-    size: int = Field(..., gt=0, le=50_000_000, description="People who could ever buy [people].")
+    size: int = Field(..., gt=0, le=MAX_PEOPLE, description="People who could ever buy [people].")
     initially_aware: int = Field(
-        0, ge=0, description="People aware of the brand at the start, not yet buyers [people]."
+        0, ge=0, le=MAX_PEOPLE, description="People aware of the brand at the start, not yet buyers [people]."
     )
     existing: ExistingBase = Field(default_factory=ExistingBase, description="The customer base at the start.")
 
@@ -75,12 +145,16 @@ class Economics(_Block):
     """Money per order and the cost of capital."""
 
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD, KRW, EUR.")
-    order_value_mean: Positive = Field(..., description="Mean order value of a customer [currency per order].")
+    order_value_mean: Positive = Field(
+        ..., le=MAX_UNIT_MONEY, description="Mean order value of a customer [currency per order]."
+    )
     order_value_cv: float = Field(
         0.5, gt=0.0, le=3.0, description="Spread of order values: standard deviation / mean [ratio]."
     )
     gross_margin: Share = Field(..., description="Gross margin on revenue, before fulfilment [share].")
-    fulfilment_cost_per_order: NonNegative = Field(0.0, description="Pick, pack and ship [currency per order].")
+    fulfilment_cost_per_order: NonNegative = Field(
+        0.0, le=MAX_UNIT_MONEY, description="Pick, pack and ship [currency per order]."
+    )
     annual_discount_rate: float = Field(0.10, ge=0.0, le=1.0, description="For NPV and CLV [share per year].")
 
 
@@ -90,8 +164,12 @@ class ResponseCurve(_Block):
     kind: Literal["hill", "exponential"] = Field(
         "hill", description="hill: max*S^k/(S^k+K^k); exponential: max*(1-2^(-S/K))."
     )
-    max_reach: Positive = Field(..., description="Reach when spend is unlimited [people reached per month].")
-    half_saturation: Positive = Field(..., description="Spend that buys half the maximum reach [currency per month].")
+    max_reach: Positive = Field(
+        ..., le=MAX_REACH, description="Reach when spend is unlimited [people reached per month]."
+    )
+    half_saturation: Positive = Field(
+        ..., le=MAX_MONEY, description="Spend that buys half the maximum reach [currency per month]."
+    )
     shape: float = Field(1.0, gt=0.0, le=5.0, description="Hill exponent; above 1 gives an S-shaped curve [1].")
 
 
@@ -103,8 +181,11 @@ class Channel(_Block):
     backend_efficiency: float = Field(
         1.0, ge=0.0, le=3.0, description="How well a unit of back-end spend in this channel works [multiplier]."
     )
-    winback_cost_per_contact: Positive = Field(
-        1.0, description="Cost of one remarketing contact to a lapsed customer [currency per contact]."
+    winback_cost_per_contact: float = Field(
+        1.0,
+        ge=0.001,
+        le=MAX_UNIT_MONEY,
+        description="Cost of one remarketing contact to a lapsed customer [currency per contact].",
     )
 
 
@@ -112,7 +193,7 @@ class Budget(_Block):
     """The marketing plan: a total per period, split by purpose, then by channel within each purpose."""
 
     period: Literal["month", "quarter"] = Field("month", description="What one entry of `totals` covers.")
-    totals: list[NonNegative] = Field(
+    totals: list[Annotated[float, Field(ge=0.0, le=MAX_MONEY)]] = Field(
         ...,
         min_length=1,
         description="Budget per period: one number, or a list with one value per period whose last value repeats [currency].",
@@ -175,10 +256,21 @@ class RepeatPurchase(_Block):
     order (the first included) with probability p ~ Beta(a, b).
     """
 
-    r: Positive = Field(..., description="Gamma shape of the purchase rate [1].")
-    alpha: Positive = Field(..., description="Gamma scale parameter of the purchase rate; mean rate is r/alpha [days].")
-    a: Positive = Field(..., description="Beta a of the dropout probability [1].")
-    b: Positive = Field(..., description="Beta b of the dropout probability; mean p is a/(a+b) [1].")
+    r: float = Field(..., ge=0.01, le=100.0, description="Gamma shape of the purchase rate [1].")
+    alpha: float = Field(
+        ..., ge=0.001, le=1e6, description="Gamma scale parameter of the purchase rate; mean rate is r/alpha [days]."
+    )
+    a: float = Field(..., ge=0.001, le=1000.0, description="Beta a of the dropout probability [1].")
+    b: float = Field(..., ge=0.001, le=1000.0, description="Beta b of the dropout probability; mean p is a/(a+b) [1].")
+
+    @model_validator(mode="after")
+    def _at_most_an_order_a_day(self) -> RepeatPurchase:
+        if self.r / self.alpha > 1.0:
+            raise ValueError(
+                f"r / alpha = {self.r / self.alpha:.4g} orders a day per customer on average; at most 1 is allowed"
+                " (alpha is in days: a mean gap of alpha / r days between orders)"
+            )
+        return self
 
 
 class Retention(_Block):
@@ -195,6 +287,7 @@ class Retention(_Block):
     )
     half_saturation_per_customer: Positive = Field(
         1.0,
+        le=MAX_UNIT_MONEY,
         description="Back-end spend per active customer giving half the maximum effect [currency per customer per month].",
     )
     first_party_data_share: Share = Field(
@@ -212,8 +305,8 @@ class Experience(_Block):
     """What each order feels like: expectations met, robust satisfaction, or delight."""
 
     reliability: Probability = Field(0.95, description="Chance an order arrives on time and works [share].")
-    delay_tolerance_days: Positive = Field(
-        2.0, description="Fulfilment delay after which satisfaction fades by 1/e [days]."
+    delay_tolerance_days: float = Field(
+        2.0, ge=0.01, le=3650.0, description="Fulfilment delay after which satisfaction fades by 1/e [days]."
     )
     proactive_coverage: Share = Field(
         0.0, description="Share of orders with confirmations and shipping updates [share]."
@@ -221,10 +314,14 @@ class Experience(_Block):
     proactive_rescue: Share = Field(
         0.5, description="Share of small failures that proactive communication keeps satisfied [share]."
     )
-    proactive_cost_per_order: NonNegative = Field(0.1, description="Cost of proactive messages [currency per order].")
+    proactive_cost_per_order: NonNegative = Field(
+        0.1, le=MAX_UNIT_MONEY, description="Cost of proactive messages [currency per order]."
+    )
     delight_coverage: Share = Field(0.0, description="Share of orders given a surprise (gift, note, check-in) [share].")
     delight_probability: Probability = Field(0.4, description="Chance a surprise on a good order delights [share].")
-    delight_cost_per_order: NonNegative = Field(2.0, description="Cost of a surprise [currency per covered order].")
+    delight_cost_per_order: NonNegative = Field(
+        2.0, le=MAX_UNIT_MONEY, description="Cost of a surprise [currency per covered order]."
+    )
     baseline_delight: Probability = Field(0.02, description="Chance a good order delights without a surprise [share].")
     dissatisfied_dropout_multiplier: float = Field(
         3.0, ge=1.0, le=20.0, description="Dropout chance after a dissatisfied order, relative to normal [multiplier]."
@@ -257,7 +354,7 @@ class Referral(_Block):
     """Word of mouth: loyal customers make unaware people aware (the Bass imitation term)."""
 
     contacts_per_loyal_per_month: NonNegative = Field(
-        0.3, description="People a loyal customer tells about the brand in a month [people per month]."
+        0.3, le=1000.0, description="People a loyal customer tells about the brand in a month [people per month]."
     )
 
 
@@ -267,8 +364,8 @@ class Winback(_Block):
     base_reactivation: Probability = Field(
         0.05, description="Chance a contacted customer who lapsed this month comes back and orders [share]."
     )
-    decay_months: Positive = Field(
-        6.0, description="Months after lapsing over which that chance falls by 1/e [months]."
+    decay_months: float = Field(
+        6.0, ge=0.01, le=1200.0, description="Months after lapsing over which that chance falls by 1/e [months]."
     )
 
 
@@ -276,24 +373,28 @@ class Operations(_Block):
     """Finite capacity: fulfilment and customer service queue when orders surge."""
 
     fulfilment_capacity_per_day: Positive = Field(
-        1000.0, description="Orders the fulfilment team can ship per day [orders per day]."
+        1000.0, le=MAX_PER_DAY, description="Orders the fulfilment team can ship per day [orders per day]."
     )
     service_capacity_per_day: Positive = Field(
-        100.0, description="Complaints customer service can handle per day [tickets per day]."
+        100.0, le=MAX_PER_DAY, description="Complaints customer service can handle per day [tickets per day]."
     )
     complaint_share: Share = Field(0.3, description="Share of dissatisfied orders that lead to a complaint [share].")
     service_recovery: Share = Field(
         0.4, description="Share of complaints handled in time that turn the order into a satisfied one [share]."
     )
-    service_target_days: Positive = Field(2.0, description="A complaint answered within this is in time [days].")
+    service_target_days: float = Field(
+        2.0, ge=0.01, le=365.0, description="A complaint answered within this is in time [days]."
+    )
 
 
 class Simulation(_Block):
     """Time frame and randomness."""
 
-    start_date: date = Field(date(2027, 1, 1), description="First simulated day.")
+    start_date: date = Field(
+        date(2027, 1, 1), ge=FIRST_DATE, le=LAST_DATE, description="First simulated day (1900-01-01 .. 2199-12-31)."
+    )
     horizon_months: int = Field(36, ge=1, le=120, description="Months simulated [months].")
-    seed: int = Field(42, ge=0, description="Seed of the random draws; same seed, same results.")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the random draws; same seed, same results.")
 
 
 class Scenario(_Block):
@@ -330,6 +431,10 @@ class Scenario(_Block):
         for key in value:
             if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
                 raise ValueError(f"channel id {key!r} may hold only letters, digits, '_' and '-'")
+            if len(key) > 64:
+                raise ValueError(f"channel id {key[:20]!r}... is {len(key)} characters long; at most 64 are allowed")
+        if len(value) > 200:
+            raise ValueError(f"{len(value)} channels; at most 200 are allowed")
         return value
 
     @model_validator(mode="after")

@@ -905,7 +905,7 @@ def write_calibration(cal: Calibration, out: str | Path) -> tuple[Path, Path]:
 
     The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
     """
-    from sim.io import atomic_path
+    from sim.io import output_file, output_set
     from sim.model.scenario import parse_scenario
 
     out = Path(out)
@@ -913,26 +913,19 @@ def write_calibration(cal: Calibration, out: str | Path) -> tuple[Path, Path]:
         raise UserInputError("is a folder, expected a scenario file name", location="--out", found=str(out))
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UserInputError("must end in .yaml or .yml", location="--out", found=str(out))
+    out = output_file(out)  # a device or a FIFO is refused, a symbolic link followed
     snap_name = out.name[: -len(out.suffix)] + ".customers.csv"
-    snap_path = out.parent / snap_name
     data = _plain(cal.scenario)
     data["market"]["existing"]["snapshot"] = snap_name
     parse_scenario(data, str(out))  # validate before anything is written
     text = _HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"]) + yaml.safe_dump(
         data, allow_unicode=True, sort_keys=False, width=110
     )
-    try:
-        with atomic_path(snap_path, ".csv") as tmp:
-            cal.snapshot.to_csv(tmp, index=False)
-        try:
-            with atomic_path(out) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        except BaseException:
-            snap_path.unlink(missing_ok=True)  # no snapshot without the scenario that names it
-            raise
-    except OSError as exc:
-        raise UserInputError(f"cannot write: {exc.strerror}", location="--out", found=str(out)) from None
-    return out, snap_path
+    # the scenario and the snapshot it names appear together, or neither does
+    with output_set(out.parent, "calibrate", [out.name, snap_name]) as outs:
+        cal.snapshot.to_csv(outs.stage_path(snap_name), index=False)
+        outs.stage_path(out.name).write_text(text, encoding="utf-8")
+    return out, out.parent / snap_name
 
 
 _HEADER = (

@@ -8,8 +8,10 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
+
+OPTIMIZE_OUTPUTS = ("recommendation.json", "curve.csv", "sensitivity.csv", "marginal_roi.json")
 
 
 @app.command()
@@ -45,13 +47,12 @@ def optimize(
 ) -> None:
     """Best split of the budget between acquisition, retention and win-back (and channels), with bands."""
     from sim.analysis.optimize import Constraints, load_constraints, optimize_budget, parse_assignments
+    from sim.io import check_output_folder, output_set
     from sim.model.scenario import load_scenario
 
     try:
-        if workers < 1:
-            raise UserInputError("must be at least 1", location="--workers", found=str(workers))
-        if seed is not None and seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        workers = check_run_flags(replications=replications, workers=workers, seed=seed)
+        check_output_folder(out)
         s = load_scenario(scenario)
         limits = load_constraints(constraints) if constraints is not None else Constraints()
         limits = limits.merged(
@@ -67,7 +68,9 @@ def optimize(
         result = optimize_budget(
             s, objective, limits, replications=replications, seed=seed, workers=workers, progress=True
         )
-        written = result.to_files(out)
+        with output_set(out, "optimize", OPTIMIZE_OUTPUTS) as outs:
+            staged = result.to_files(outs.stage)
+        written = [outs.folder / p.name for p in staged]
     except UserInputError as exc:
         fail(exc)
     for path in written:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
 
 
@@ -43,6 +43,7 @@ def calibrate(
     """Fit a scenario to a client's order export (MBG/NBD, order value, acquisition) and backtest it."""
     from sim.calibration.calibrate import calibrate as run_calibration
     from sim.calibration.calibrate import format_report, write_calibration
+    from sim.io import check_output_file
 
     try:
         if not 0.0 <= gross_margin <= 1.0:
@@ -51,8 +52,8 @@ def calibrate(
             raise UserInputError(
                 "unknown method", location="--backtest", found=backtest, allowed="auto, engine, closed, none"
             )
-        if seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        check_run_flags(seed=seed)
+        check_output_file(out)
         if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
             raise UserInputError("not an ISO 4217 code", location="--currency", found=currency, allowed="e.g. KRW, USD")
         cal = run_calibration(
@@ -90,16 +91,14 @@ def forecast(
 ) -> None:
     """Weekly forecast: repeat orders of the existing base, new customers, orders, revenue, with bands."""
     from sim.analysis.forecast import forecast as run_forecast
-    from sim.io import write_csv
+    from sim.io import check_output_file, write_csv
     from sim.model.scenario import load_scenario
 
     try:
-        if seed is not None and seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
-        if workers < 1:
-            raise UserInputError("must be at least 1", location="--workers", found=str(workers))
+        workers = check_run_flags(replications=replications, workers=workers, seed=seed, jobs=replications)
         if out.exists() and out.is_dir():
             raise UserInputError("is a folder, expected a CSV file name", location="--out", found=str(out))
+        check_output_file(out)
         s = load_scenario(scenario)
         table = run_forecast(s, weeks, replications=replications, engine=engine, seed=seed, workers=workers)
         write_csv(out, table, float_format="%.6g")

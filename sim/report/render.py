@@ -5,8 +5,8 @@ data (`sim.report.data`, outside the notebook kernel), papermill executes `noteb
 with the report's parameters (the notebook only reads the data, plots it and explains it in the chosen
 language), and nbconvert turns the executed notebook into a self-contained HTML page without code.
 
-Everything is written in a hidden staging folder inside the output folder and renamed into place at
-the end, so a killed or failed run leaves no partial report:
+Everything is written into a hidden stage and swapped into place as one set (`sim.io.output_set`), so a
+killed or failed run leaves no partial report and never a report beside the data of another run:
 
     DIR/<slug>.html        the report (images embedded, no code)
     DIR/<slug>.ipynb       the executed notebook
@@ -20,8 +20,6 @@ from __future__ import annotations
 import difflib
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,7 +145,7 @@ def render_report(
     `timeout` bounds each notebook cell's execution [seconds]. Bad input (scenario, language,
     replications, seed, kernel) raises `UserInputError`; a failing notebook raises `ReportError`.
     """
-    from sim.io import ensure_output_dir
+    from sim.io import ensure_output_dir, output_set
     from sim.model.scenario import load_scenario, scenario_slug
     from sim.report.data import prepare_report_data, summary_row
 
@@ -174,11 +172,11 @@ def render_report(
         "data": _inside(folder, f"{slug}_data"),
     }
     timings: dict[str, float] = {}
-    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.", suffix=".tmp", dir=folder))
-    try:
+    with output_set(folder, "report", [t.name for t in targets.values()]) as outs:
+        staging = outs.stage
         clock = time.perf_counter()
         data = prepare_report_data(
-            scenario, staging / targets["data"].name, replications=replications, seed=seed, progress=False
+            scenario, outs.stage_path(targets["data"].name), replications=replications, seed=seed, progress=False
         )
         timings["simulation"] = time.perf_counter() - clock
 
@@ -192,7 +190,7 @@ def render_report(
         }
         check_parameters(notebook, parameters)
         clock = time.perf_counter()
-        executed = staging / targets["notebook"].name
+        executed = outs.stage_path(targets["notebook"].name)
         execute_notebook(
             notebook, executed, parameters, kernel_name=kernel_name, timeout=timeout, scenario=scenario.name
         )
@@ -202,12 +200,8 @@ def render_report(
         clock = time.perf_counter()
         title = _title(scenario, client_name, lang)
         html_text_ = notebook_to_html(executed, title=title, lang=lang)
-        (staging / targets["html"].name).write_text(html_text_, encoding="utf-8")
+        outs.stage_path(targets["html"].name).write_text(html_text_, encoding="utf-8")
         timings["html"] = time.perf_counter() - clock
-
-        _move_into_place(staging, targets)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return ReportOutput(
         html=targets["html"],
         notebook=targets["notebook"],
@@ -302,6 +296,15 @@ def _point_parameters_at(executed: Path, staging: str, final: str) -> None:
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(repr(staging), repr(final)).replace(staging, final)
+    papermill_meta = nb.metadata.get("papermill", {})
+    for key in ("parameters", "default_parameters"):
+        params = papermill_meta.get(key) or {}
+        for name, value in list(params.items()):
+            if isinstance(value, str) and staging in value:
+                params[name] = value.replace(staging, final)
+    for key in ("output_path", "input_path"):
+        if isinstance(papermill_meta.get(key), str):
+            papermill_meta[key] = papermill_meta[key].replace(staging, final)
     nbformat.write(nb, str(executed))
 
 
@@ -348,17 +351,3 @@ def _output_text(nb) -> str:
             if "text" in output:
                 parts.append(str(output["text"]))
     return "".join(parts)
-
-
-def _move_into_place(staging: Path, targets: dict[str, Path]) -> None:
-    """Rename the staged data folder and notebook into place, the HTML last (its presence means done)."""
-    data_src = staging / targets["data"].name
-    old = None
-    if targets["data"].exists():
-        old = staging / "previous-data"
-        os.replace(targets["data"], old)
-    os.replace(data_src, targets["data"])
-    os.replace(staging / targets["notebook"].name, targets["notebook"])
-    os.replace(staging / targets["html"].name, targets["html"])
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

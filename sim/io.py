@@ -341,7 +341,11 @@ class OutputSet:
     def commit(self) -> list[Path]:
         """Put the staged set in place (see the module docstring); return the final paths."""
         assert self.stage is not None, "open() first"
-        names = sorted(n for n in os.listdir(self.stage) if n not in (LOCK_NAME, COMMIT_NAME))
+        # HTML pages last: a report's page appearing means its notebook and data are there
+        names = sorted(
+            (n for n in os.listdir(self.stage) if n not in (LOCK_NAME, COMMIT_NAME)),
+            key=lambda n: (n.endswith(".html"), n),
+        )
         try:
             if self.whole_folder and self._exclusive():
                 self._swap_folder()
@@ -459,6 +463,22 @@ def _exchange(a: Path, b: Path) -> bool:
     if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EXDEV):
         return False
     raise OSError(code, os.strerror(code), str(b))
+
+
+def publish(ready: str | Path, folder: str | Path, command: str, family: Iterable[str] = ()) -> list[Path]:
+    """Put the entries of a folder written elsewhere on the same file system (a batch job's staging folder)
+    into `folder` as one set, like `output_set`; hidden entries of `ready` are left out."""
+    ready = Path(ready)
+    entries = [n for n in os.listdir(ready) if not n.startswith(".")]
+    outs = OutputSet(folder, command, [*family, *entries]).open()
+    try:
+        for name in entries:
+            os.replace(ready / name, outs.stage_path(name))
+        return outs.commit()
+    except OSError as exc:
+        raise _oserror(exc, outs.folder, "--out") from None
+    finally:
+        outs.discard()
 
 
 @contextmanager

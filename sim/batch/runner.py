@@ -437,21 +437,11 @@ def _field(output: Any, name: str) -> Any:
 
 
 def _publish(staging: Path, out_dir: Path, report_name: str) -> None:
-    """Rename the job's files from the staging folder into the output folder, the HTML report last."""
-    entries = [p for p in staging.iterdir() if not p.name.startswith(".")]
-    entries.sort(key=lambda p: (p.name == report_name, p.suffix == ".html", p.name))
-    for src in entries:
-        dst = out_dir / src.name
-        if src.is_dir() and dst.is_dir():
-            old = staging.parent / f".old-{uuid.uuid4().hex[:8]}-{src.name}"
-            os.replace(dst, old)  # a folder cannot be renamed onto a non-empty one: move the old aside
-            os.replace(src, dst)
-            shutil.rmtree(old, ignore_errors=True)
-        elif dst.is_dir():
-            shutil.rmtree(dst)
-            os.replace(src, dst)
-        else:
-            os.replace(src, dst)
+    """Put the job's files from the staging folder into the output folder as one set (`sim.io.publish`): a
+    kill in the middle is finished by the next run, never left as a report beside another run's data."""
+    from sim.io import publish
+
+    publish(staging, out_dir, "batch")
 
 
 def _error_text(exc: BaseException) -> tuple[str, str]:

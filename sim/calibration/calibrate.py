@@ -444,18 +444,30 @@ def calibrate(
     backtest: str = "auto",
     seed: int = 42,
     today: date | None = None,
+    date_format: str | None = None,
+    spend_date_format: str | None = None,
+    decimal: str | None = None,
+    spend_gaps: str = "error",
 ) -> Calibration:
     """Calibrate a scenario from an order export (and optionally a monthly spend log).
 
     `until` cuts the history (later orders are ignored). `backtest`: "engine" simulates the
     calibration period with the agent engine, "closed" uses the MBG/NBD expectation
     (`sim.calibration.mbgnbd.expected_repeat_purchases`) for each cohort of first purchases, "auto" takes the engine up to 200,000
-    transactions, "none" skips it.
+    transactions, "none" skips it. `date_format`, `spend_date_format` and `decimal` say how to read dates and
+    amounts where the files cannot tell; `spend_gaps="zero"` reads months missing from the spend log as 0.
     """
     t0 = time.perf_counter()
     cut = _parse_until(until)
     log = read_orders(
-        orders, customer_col=customer_col, date_col=date_col, amount_col=amount_col, until=cut, today=today
+        orders,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        until=cut,
+        today=today,
+        date_format=date_format,
+        decimal=decimal,
     )
     cutoff = cut if cut is not None else log.last_date
     if cut is not None and (cut - log.last_date).days > 30:
@@ -492,7 +504,17 @@ def calibrate(
     value = OrderValueFit().fit(summary, amounts)
     if value.zero_values_:
         warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
-    spend_table = read_spend(spend, until=cutoff) if spend is not None else None
+    spend_table = None
+    if spend is not None:
+        spend_table = read_spend(
+            spend, until=cutoff, date_format=spend_date_format, decimal=decimal, fill_gaps=spend_gaps == "zero"
+        )
+        filled = spend_table.attrs.get("filled_months") or []
+        if filled:
+            warnings.append(
+                f"{len(filled)} months without rows in the spend log were read as zero spend (--spend-gaps zero):"
+                f" {', '.join(filled[:6])}{' ...' if len(filled) > 6 else ''}"
+            )
     scenario, acq_info, snapshot = _build_scenario(
         log, summary, cutoff, fit, value, spend_table, currency, gross_margin, name, seed, warnings, str(spend)
     )

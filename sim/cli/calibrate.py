@@ -29,6 +29,26 @@ def calibrate(
     currency: Annotated[
         str | None, typer.Option("--currency", help="ISO currency code; default: KRW for Korean exports, else USD.")
     ] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="How the order log writes dates, when it cannot be told (03/04/2024): e.g. %d/%m/%Y or %m/%d/%Y.",
+        ),
+    ] = None,
+    spend_date_format: Annotated[
+        str | None, typer.Option("--spend-date-format", help="The same for the spend log's dates.")
+    ] = None,
+    decimal: Annotated[
+        str | None,
+        typer.Option("--decimal", help="Decimal mark of the amounts, when it cannot be told (1.234): '.' or ','."),
+    ] = None,
+    spend_gaps: Annotated[
+        str,
+        typer.Option(
+            "--spend-gaps", help="Months missing from the spend log: 'error' (default) or 'zero' (read as no spend)."
+        ),
+    ] = "error",
     gross_margin: Annotated[
         float, typer.Option("--gross-margin", help="Gross margin share (not in an order log).")
     ] = 0.5,
@@ -53,6 +73,12 @@ def calibrate(
                 "unknown method", location="--backtest", found=backtest, allowed="auto, engine, closed, none"
             )
         check_run_flags(seed=seed)
+        if decimal is not None and decimal not in (".", ","):
+            raise UserInputError("unknown decimal mark", location="--decimal", found=decimal, allowed="'.' or ','")
+        if spend_gaps not in ("error", "zero"):
+            raise UserInputError("unknown choice", location="--spend-gaps", found=spend_gaps, allowed="error, zero")
+        for flag, fmt in (("--date-format", date_format), ("--spend-date-format", spend_date_format)):
+            _check_date_format(flag, fmt)
         check_output_file(out)
         if currency is not None and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
             raise UserInputError("not an ISO 4217 code", location="--currency", found=currency, allowed="e.g. KRW, USD")
@@ -68,6 +94,10 @@ def calibrate(
             backtest=backtest,
             seed=seed,
             name=name,
+            date_format=date_format,
+            spend_date_format=spend_date_format,
+            decimal=decimal,
+            spend_gaps=spend_gaps,
         )
         written = write_calibration(cal, out)
     except UserInputError as exc:
@@ -75,6 +105,27 @@ def calibrate(
     typer.echo(format_report(cal))
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def _check_date_format(flag: str, fmt: str | None) -> None:
+    """A strftime format with a year, a month and (for order dates) a day, that reads back what it writes."""
+    if fmt is None:
+        return
+    from datetime import datetime
+
+    sample = datetime(2024, 3, 15, 13, 45, 30)
+    try:
+        text = sample.strftime(fmt)
+        back = datetime.strptime(text, fmt)
+    except (ValueError, TypeError):
+        back = None
+    if back is None or "%Y" not in fmt or "%m" not in fmt and "%b" not in fmt and "%B" not in fmt:
+        raise UserInputError(
+            "not a date format with a 4-digit year and a month",
+            location=flag,
+            found=fmt,
+            allowed="strftime codes such as %d/%m/%Y, %m/%d/%Y or %Y-%m-%d",
+        )
 
 
 @app.command()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim.engines.agent import run_agent  # noqa: E402
-from sim.engines.fast import _run_chunk, simulate_batch  # noqa: E402
+from sim.engines.fast import run_chunk, simulate_batch  # noqa: E402
 from sim.model import budget  # noqa: E402
 from sim.model.scaling import scaled  # noqa: E402
 from sim.model.scenario import load_scenario  # noqa: E402
@@ -109,7 +109,7 @@ def main() -> None:
     days = len(batch.dates)
     start = time.perf_counter()
     traced_days = list(range(days // 16, days, days // 8))  # 8 days spread over the horizon
-    sampled = _run_chunk(rows, base, "sampled", 3, False, 8, 4, False, True, traced_days)
+    sampled = run_chunk(rows, base, "sampled", 3, False, 8, 4, False, True, traced_days)
     t_fast = time.perf_counter() - start
     t_bare = bare_numpy_loop(sampled.trace, days, len(traced_days))
     print(f"sampled_rows: {args.sampled_rows}  draws: {sampled.draws:,}  seconds: {t_fast:.2f}")

@@ -46,7 +46,7 @@ def _assert_clean_error(result, *needles: str) -> str:
 
 def _calibrate(tmp_path: Path, orders: Path, *extra: str):
     out = tmp_path / "out" / "scenario.yaml"
-    result = _call(["calibrate", str(orders), "--out", str(out), "--backtest", "none", *extra])
+    result = _call(["calibrate", str(orders), "--out", str(out), "--currency", "USD", *extra])
     return result, out
 
 
@@ -201,7 +201,7 @@ def test_spend_log_without_channel_column(tmp_path):
 
 def test_out_must_be_a_yaml_file(tmp_path):
     out = tmp_path / "scenario.txt"
-    result = _call(["calibrate", str(_write(tmp_path, _orders_text())), "--out", str(out), "--backtest", "none"])
+    result = _call(["calibrate", str(_write(tmp_path, _orders_text())), "--out", str(out), "--currency", "USD"])
     _assert_clean_error(result, "--out", ".yaml")
     assert not out.exists()
 
@@ -210,7 +210,7 @@ def test_out_must_be_a_yaml_file(tmp_path):
 def test_forecast_weeks_out_of_range(tmp_path, weeks):
     orders = _write(tmp_path, _orders_text())
     scen = tmp_path / "s.yaml"
-    assert _call(["calibrate", str(orders), "--out", str(scen), "--backtest", "none"]).exit_code == 0
+    assert _call(["calibrate", str(orders), "--out", str(scen), "--currency", "USD"]).exit_code == 0
     out = tmp_path / "f.csv"
     result = _call(["forecast", str(scen), "--weeks", weeks, "--out", str(out)])
     _assert_clean_error(result, "--weeks", "out of range")
@@ -235,8 +235,34 @@ def test_spend_log_that_does_not_cover_the_order_log(tmp_path):
 def test_calibrate_korean_excel_export_end_to_end(tmp_path):
     export = Path(__file__).resolve().parents[1] / "data" / "samples" / "client_export"
     out = tmp_path / "ko.yaml"
-    result = _call(["calibrate", str(export / "orders_ko.csv"), "--out", str(out), "--backtest", "closed"])
+    result = _call(["calibrate", str(export / "orders_ko.csv"), "--out", str(out), "--currency", "KRW"])
     assert result.exit_code == 0, result.output
-    assert "MBG/NBD (days)" in result.stdout and "backtest (closed" in result.stdout
+    assert "MBG/NBD (days)" in result.stdout and "holdout tracking error" in result.stdout
     assert out.exists() and (tmp_path / "ko.customers.csv").exists()
     assert _call(["validate", str(out)]).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "flags, needles",
+    [
+        (["--split", "front=0.5,back=0.5"], ["--split", "needs a budget"]),
+        (["--budget", "100", "--split", "front=0.5,retention=0.5"], ["--split", "not a purpose share"]),
+        (["--budget", "100", "--channel-split", "front=1"], ["--channel-split", "purpose:channel=share"]),
+        (["--budget", "100", "--channel-split", "front:tv=1"], ["--channel-split", "no reach curve", "front:tv"]),
+        (["--model", "weibull"], ["--model", "unknown model"]),
+        (["--market-size", "10"], ["--market-size", "smaller than the customers"]),
+        (["--currency", "won"], ["--currency", "ISO 4217"]),
+    ],
+)
+def test_bad_plan_and_model_flags(tmp_path, flags, needles):
+    orders = _write(tmp_path, _orders_text())
+    result, out = _calibrate(tmp_path, orders, *flags)
+    _assert_clean_error(result, *needles)
+    _nothing_written(out)
+
+
+def test_score_needs_a_snapshot(tmp_path):
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "scenarios" / "early_stage_d2c.yaml"
+    result = _call(["score", str(sample), "--weeks", "4", "--out", str(tmp_path / "s.csv")])
+    _assert_clean_error(result, "snapshot")
+    assert not (tmp_path / "s.csv").exists()

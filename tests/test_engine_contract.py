@@ -14,16 +14,19 @@ capacity (month ~17), so the queueing regime is part of the contract.
 from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
+from datetime import date
 from functools import cache
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
-from conftest import SAMPLE_FILES, small
+from conftest import ROOT, SAMPLE_FILES, small
 
 from sim.engines import replication_seeds
 from sim.engines.agent import run_agent
 from sim.engines.fast import run_fast, simulate_batch
-from sim.model import budget, money
+from sim.model import budget, calendar, money
 from sim.model.kpis import compute_kpis
 from sim.model.result import EXTRA_COLUMNS, FLOW_COLUMNS, STAGES, SimulationResult
 
@@ -42,10 +45,81 @@ STAGE_METRICS = ["unaware", "aware", "customer", "loyal", "lapsed"]
 FLOW_METRICS = ["new_customers", "orders", "revenue"]
 ENGINES = ["agent", "fast-expected", "fast-sampled"]
 SAMPLE_NAMES = [p.stem for p in SAMPLE_FILES]
+# the scenarios under contract: the samples, and what the samples do not show (a calendar with a promotion that
+# strains fulfilment, a plan whose split changes by quarter with back-end spend per customer, the other two
+# repeat-purchase families, a start date that is not the 1st, a scenario calibrated from the sample export)
+CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated"]
 
 
+@cache
 def _scenario(name: str):
-    return small(name, factor=0.1, months=MONTHS)
+    if name in SAMPLE_NAMES:
+        return small(name, factor=0.1, months=MONTHS)
+    base = small("early_stage_d2c", factor=0.1, months=MONTHS)
+    if name == "calendar":
+        return contract_calendar(base)
+    if name == "bgnbd":
+        return base.with_changes({"repeat_purchase.model": "bgnbd"})
+    if name == "pareto":
+        return base.with_changes(
+            {"repeat_purchase": {"model": "pareto", "r": 1.3, "alpha": 95.0, "s": 2.0, "beta": 500.0}}
+        )
+    if name == "start_17th":
+        return base.with_changes({"simulation.start_date": date(2027, 1, 17)})
+    if name == "calibrated":
+        return calibrated_sample()
+    raise KeyError(name)
+
+
+def contract_calendar(base):
+    """The early-stage shop with a Korean shopping calendar, an 11.11 sale that overloads fulfilment, and a
+    plan that starts acquisition-heavy and moves budget to retention (set per active customer) by quarter."""
+    index = [1.15, 0.9, 0.95, 0.95, 1.0, 0.9, 0.9, 0.95, 1.1, 1.0, 1.2, 1.0]
+    mean = sum(index) / 12
+    return base.with_changes(
+        {
+            "seasonality": {"index": [x / mean for x in index], "first_purchases": True, "repeat_purchases": True},
+            "events": [
+                {
+                    "name": "11.11",
+                    "start": date(2027, 11, 11),
+                    "end": date(2027, 11, 13),
+                    "uplift_customers": 4.0,
+                    "uplift_aware": 3.0,
+                    "extra_reach": 600.0,
+                    "discount": 0.2,
+                    "fixed_cost": 200000.0,
+                }
+            ],
+            "operations.fulfilment_capacity_per_day": 12.0,
+            "budget.purpose_split": [
+                {"front": 0.9, "winback": 0.1},
+                {"front": 0.85, "winback": 0.15},
+                {"front": 0.8, "winback": 0.2},
+            ],
+            "budget.split_period": "quarter",
+            "budget.back_per_customer": [200.0, 400.0],
+        }
+    )
+
+
+@cache
+def calibrated_sample():
+    """The scenario `sim calibrate` writes for the sample order export (with its spend log), 12 months."""
+    import subprocess
+    import sys
+    import tempfile
+
+    from sim.model.scenario import load_scenario
+
+    folder = Path(tempfile.mkdtemp(prefix="contract-calibrated-"))
+    export = ROOT / "data" / "samples" / "client_export"
+    cmd = [sys.executable, "-m", "sim", "calibrate", str(export / "orders.csv"), "--spend", str(export / "spend.csv")]
+    cmd += ["--currency", "KRW", "--out", str(folder / "scenario.yaml")]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    s = load_scenario(folder / "scenario.yaml")
+    return s.with_changes({"simulation.horizon_months": 12})
 
 
 def _run(engine: str, scenario, seed: int) -> SimulationResult:
@@ -60,9 +134,9 @@ def _monthly(result: SimulationResult) -> np.ndarray:
     return m[STAGE_METRICS + FLOW_METRICS].to_numpy(dtype=float)
 
 
-def _agent_monthly(args: tuple[str, int]) -> np.ndarray:
-    name, seed = args
-    return _monthly(run_agent(_scenario(name), seed, keep_orders=False))
+def _agent_monthly(args: tuple) -> np.ndarray:
+    scenario, seed = args
+    return _monthly(run_agent(scenario, seed, keep_orders=False))
 
 
 @cache
@@ -70,7 +144,7 @@ def agent_reference(name: str) -> np.ndarray:
     """(replications, months, metrics) of the agent engine, run once per sample over two processes."""
     seeds = replication_seeds(2024, REPLICATIONS)
     with ProcessPoolExecutor(max_workers=2) as pool:
-        runs = list(pool.map(_agent_monthly, [(name, s) for s in seeds]))
+        runs = list(pool.map(_agent_monthly, [(_scenario(name), s) for s in seeds]))
     return np.stack(runs)
 
 
@@ -89,7 +163,7 @@ def _tolerance(scale: np.ndarray, mean: np.ndarray, order_value: float) -> np.nd
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_stage_counts_add_up_to_the_market_every_day(engine, name):
     r = single_run(engine, name)
     totals = r.daily[STAGES].sum(axis=1).to_numpy()
@@ -98,22 +172,41 @@ def test_stage_counts_add_up_to_the_market_every_day(engine, name):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_stage_changes_equal_the_flows(engine, name):
     r = single_run(engine, name)
     d, s = r.daily, r.scenario
     ex = s.market.existing
-    active = ex.customers + ex.loyal + (d["new_customers"] + d["reactivations"] - d["dropouts"]).cumsum()
+    # the morning of day 0: the base as the scenario states it (a snapshot's customers split into active and
+    # lapsed by their posterior, so for a snapshot the day-0 split is what the engine drew)
+    if ex.snapshot is None:
+        active0, lapsed0 = ex.customers + ex.loyal, ex.lapsed
+    else:
+        first = d.iloc[0]
+        active0 = (
+            first["customer"] + first["loyal"] - first["new_customers"] - first["reactivations"] + first["dropouts"]
+        )
+        lapsed0 = first["lapsed"] - first["dropouts"] + first["reactivations"]
+        assert active0 + lapsed0 == pytest.approx(ex.customers + ex.loyal + ex.lapsed + _snapshot_size(s))
+    active = active0 + (d["new_customers"] + d["reactivations"] - d["dropouts"]).cumsum()
     np.testing.assert_allclose(active, d["customer"] + d["loyal"], rtol=1e-9, atol=1e-6)
-    lapsed = ex.lapsed + (d["dropouts"] - d["reactivations"]).cumsum()
+    lapsed = lapsed0 + (d["dropouts"] - d["reactivations"]).cumsum()
     np.testing.assert_allclose(lapsed, d["lapsed"], rtol=1e-9, atol=1e-6)
-    unaware0 = s.market.size - s.market.initially_aware - ex.customers - ex.loyal - ex.lapsed
+    unaware0 = s.market.size - s.market.initially_aware - active0 - lapsed0
     unaware = unaware0 + (d["forgotten"] - d["newly_aware"]).cumsum()
     np.testing.assert_allclose(unaware, d["unaware"], rtol=1e-9, atol=1e-6)
+    assert (d["never_met"] <= d["unaware"] + 1e-9).all()  # never met the brand: part of the unaware
+    assert (np.diff(d["never_met"].to_numpy()) <= 1e-9).all()  # nobody becomes a stranger again
+
+
+def _snapshot_size(s) -> int:
+    from sim.model.base import load_snapshot
+
+    return len(load_snapshot(s)) - s.market.existing.customers if s.market.existing.snapshot else 0
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_money_and_order_identities(engine, name):
     r = single_run(engine, name)
     d, s = r.daily, r.scenario
@@ -121,10 +214,24 @@ def test_money_and_order_identities(engine, name):
     per_order = econ.fulfilment_cost_per_order + money.experience_cost_per_order(s)
     close = dict(rtol=1e-9, atol=1e-6 * econ.order_value_mean)
     np.testing.assert_allclose(d["revenue"], d["revenue_new"] + d["revenue_returning"], **close)
-    np.testing.assert_allclose(d["gross_profit"], d["revenue"] * econ.gross_margin - d["orders"] * per_order, **close)
-    spend = d["spend_front"] + d["spend_back"] + d["spend_winback"]
+    # gross profit: margin on the list value (paid revenue + discounts) less the discounts and the costs
+    listed = d["revenue"] + d["discounts"]
+    expected_gp = listed * econ.gross_margin - d["discounts"] - d["orders"] * per_order
+    np.testing.assert_allclose(d["gross_profit"], expected_gp, **close)
+    spend = d["spend_front"] + d["spend_back"] + d["spend_winback"] + d["event_cost"]
     np.testing.assert_allclose(d["contribution"], d["gross_profit"] - spend, **close)
-    np.testing.assert_allclose(spend.sum(), budget.spend_by_month(s).sum(), rtol=1e-9)
+    plan = budget.spend_by_month(s)
+    np.testing.assert_allclose(d["spend_front"].sum(), plan[:, :, 0].sum(), rtol=1e-9)
+    np.testing.assert_allclose(d["spend_winback"].sum(), plan[:, :, 2].sum(), rtol=1e-9)
+    np.testing.assert_allclose(d["event_cost"].sum(), sum(e.fixed_cost for e in s.events), rtol=1e-9)
+    np.testing.assert_allclose(d["spend_back"].sum(), r.spend_by_channel["back"].to_numpy().sum(), rtol=1e-9)
+    if s.budget.back_per_customer is None:
+        np.testing.assert_allclose(d["spend_back"].sum(), plan[:, :, 1].sum(), rtol=1e-9)
+    # a discount is given on promotion days only, as the promotion's share of the list value
+    price = calendar.day_factors(s).price
+    np.testing.assert_allclose(d["discounts"], listed * (1.0 - price), **close)
+    # no flow or stock is NaN or infinite
+    assert np.isfinite(d.to_numpy(dtype=float)).all()
     # every new customer's first order is a non-repeat order; every order is judged once
     np.testing.assert_allclose(d["orders"] - d["repeat_orders"], d["new_customers"], atol=1e-6)
     np.testing.assert_allclose(d["dissatisfied"] + d["satisfied"] + d["delighted"], d["orders"], atol=1e-6)
@@ -156,7 +263,7 @@ def test_seeded_runs_reproduce_to_the_bit(engine):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("name", SAMPLE_NAMES)
+@pytest.mark.parametrize("name", CASES)
 def test_monthly_means_agree_with_the_agent_engine(engine, name):
     """Month by month: new customers, orders, revenue and the five stage counts."""
     ref = agent_reference(name)
@@ -186,3 +293,28 @@ def test_monthly_means_agree_with_the_agent_engine(engine, name):
         for m, j in bad[:8]
     ]
     assert not len(bad), f"{engine} disagrees with the agent engine on {name}:\n" + "\n".join(detail)
+
+
+# -- one calendar ----------------------------------------------------------------------------------------
+
+
+def test_a_start_that_is_not_the_first_gives_the_same_months_and_kpis_on_every_path():
+    """A start on the 17th: plan months run 17th to 16th for both engines, their monthly tables and spend by
+    channel, and every KPI path (a result's `compute_kpis`, a batch's `kpi_vectors`) gives the same figures,
+    payback months included."""
+    s = _scenario("start_17th")
+    cal = calendar.calendar(s)
+    assert cal.month_starts[0].day == 17 and cal.month_starts[1] == cal.month_starts[0] + pd.DateOffset(months=1)
+    agent, fast = single_run("agent", "start_17th"), single_run("fast-expected", "start_17th")
+    for r in (agent, fast):
+        assert (r.monthly().index == cal.month_starts).all()
+        assert (r.spend_by_channel.index == cal.month_starts).all()
+        np.testing.assert_allclose(r.monthly()["orders"].sum(), r.daily["orders"].sum(), rtol=1e-12)
+    np.testing.assert_allclose(agent.spend_by_channel.to_numpy(), fast.spend_by_channel.to_numpy(), rtol=1e-12)
+    batch = simulate_batch(s, keep_daily=True)
+    np.testing.assert_allclose(batch.column("orders")[0], fast.monthly()["orders"].to_numpy(), rtol=1e-9)
+    vectors, kpis = batch.kpi_vectors(), compute_kpis(batch.result(0))
+    for name, value in kpis.items():
+        if value is not None and name in vectors:
+            assert vectors[name][0] == pytest.approx(value, rel=1e-9), name
+    assert kpis["payback_months"] is not None and float(kpis["payback_months"]).is_integer()

@@ -14,19 +14,24 @@ from sim.engines.fast import (
     RAW_COLUMNS,
     class_weights,
     daily_capacity_queue,
-    latent_classes,
     run_fast,
     simulate_batch,
 )
+from sim.engines.fast.loop import ACQUIRED
 from sim.io import write_run_outputs
 from sim.model import budget
 from sim.model.kpis import compute_kpis
+from sim.model.repeat import latent_classes as family_classes
 from sim.model.result import TIMESERIES_COLUMNS
 
 
 @pytest.fixture(scope="module")
 def d2c():
     return small("early_stage_d2c", factor=0.1, months=12)
+
+
+def latent_classes(r, alpha, a, b):
+    return family_classes("mbgnbd", r, alpha, a, b)
 
 
 @pytest.mark.parametrize("r,alpha,a,b", [(1.3, 95.0, 1.0, 4.0), (0.9, 110.0, 1.5, 3.5), (2.5, 90.0, 1.0, 8.0)])
@@ -180,7 +185,7 @@ def test_a_lean_sweep_equals_the_detailed_run(d2c):
     assert (full.column("fulfilment_delay_days")[: len(plans)] < 1e-6).all()  # ... on some rows only
     for key in ("cumulative_contribution", "npv", "revenue", "customers_at_horizon", "orders", "new_customers"):
         np.testing.assert_allclose(lean.kpi_vectors()[key], full.kpi_vectors()[key], rtol=1e-6, err_msg=key)
-    shared = [i for i, c in enumerate(RAW_COLUMNS) if c not in ("orders_acquired", "revenue_acquired", "second_orders")]
+    shared = [i for i, c in enumerate(RAW_COLUMNS) if c not in ACQUIRED]
     scale = np.abs(full.monthly[:, :, shared]).max(axis=1, keepdims=True)
     # stages and flows: the lean run pools the lapsed people's win-back weights over the groups, which
     # moves comebacks by ~1e-5 of their scale (see `simulate_batch`)
@@ -204,7 +209,7 @@ def test_worker_pool_is_kept_across_batches_and_remade_when_a_worker_dies(d2c):
     import os
     import signal
 
-    from sim.engines import fast
+    from sim.engines.fast import pool as fast
 
     spend = budget.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
     serial = simulate_batch(d2c, spend, detail=False, workers=1)
@@ -229,7 +234,7 @@ def test_no_pool_is_kept_in_a_daemon_process(d2c, monkeypatch):
     import multiprocessing
     from types import SimpleNamespace
 
-    from sim.engines import fast
+    from sim.engines.fast import pool as fast
 
     spend = budget.spend_by_month(d2c)[None] * np.linspace(0.5, 1.5, 130)[:, None, None, None]
     serial = simulate_batch(d2c, spend, detail=False, workers=1)

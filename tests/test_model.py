@@ -21,8 +21,8 @@ CASES = {
     "contact_probability": (acquisition.contact_probability, [_floats(0, 5e4), _floats(1, 2e5)]),
     "monthly_to_daily_hazard": (acquisition.monthly_to_daily_hazard, [_floats(-0.1, 1.1)]),
     "first_purchase_hazard": (
-        lambda share, conv, page, offer, impact: acquisition.first_purchase_hazard(conv, page, offer, share, impact),
-        [_floats(-0.2, 1.2), _floats(0, 0.5), _floats(0.5, 1.5), _floats(0.5, 1.5), _floats(0, 1)],
+        lambda share, base, impact, mult: acquisition.first_purchase_hazard(base, share, impact, mult),
+        [_floats(-0.2, 1.2), _floats(0, 0.05), _floats(0, 1), _floats(0.5, 3)],
     ),
     "forgetting_hazard": (acquisition.forgetting_hazard, [_floats(0, 0.9), _floats(0, 1)]),
     "backend_saturation": (retention.backend_saturation, [_floats(-100, 1e4), _floats(1, 5e3)]),
@@ -70,6 +70,7 @@ def test_hazards_and_chances_stay_in_range_and_move_the_right_way():
     assert 0 < buy < forget and buy + forget < 1
     assert acquisition.aware_outcome_probabilities(0.0, 0.0) == (0.0, 0.0)
     # negative word of mouth can only lower the first-purchase hazard
-    calm = acquisition.first_purchase_hazard(0.1, 1.0, 1.0, 0.0, 0.5)
-    angry = acquisition.first_purchase_hazard(0.1, 1.0, 1.0, 0.4, 0.5)
+    base = acquisition.first_purchase_base_hazard(0.1, 1.0, 1.0)
+    calm = acquisition.first_purchase_hazard(base, 0.0, 0.5)
+    angry = acquisition.first_purchase_hazard(base, 0.4, 0.5)
     assert angry < calm

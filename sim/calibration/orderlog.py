@@ -89,6 +89,7 @@ AMOUNT_NAMES = (
     "매출",
     "매출액",
 )
+CURRENCY_NAMES = ("currency", "currencycode", "curr", "통화", "통화코드", "결제통화")
 SPEND_DATE_NAMES = ("month", "date", "period", "월", "년월", "날짜", "일자", "기간")
 SPEND_CHANNEL_NAMES = ("channel", "media", "source", "채널", "매체", "광고매체")
 SPEND_AMOUNT_NAMES = ("amount", "spend", "cost", "budget", "광고비", "비용", "금액", "지출", "집행금액")
@@ -117,7 +118,25 @@ DATE_FORMATS = YMD_FORMATS + MDY_FORMATS + DMY_FORMATS + YM_FORMATS  # every for
 FIRST_PLAUSIBLE_DATE = pd.Timestamp("1980-01-01")  # before online shops and their exports
 
 _KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
-_MONEY_JUNK = re.compile(r"[\s\u00a0₩$€£¥원]|KRW|USD|EUR")  # currency signs and spaces (not the separators)
+# Marks in amounts that name one currency. A bare "$" or "¥" is left out on purpose: several currencies use
+# them (USD, CAD, AUD, ...; JPY, CNY), so they are never read as a currency.
+CURRENCY_MARKS = {
+    "₩": "KRW",
+    "원": "KRW",
+    "KRW": "KRW",
+    "US$": "USD",
+    "USD": "USD",
+    "€": "EUR",
+    "EUR": "EUR",
+    "£": "GBP",
+    "GBP": "GBP",
+    "円": "JPY",
+    "JPY": "JPY",
+    "CNY": "CNY",
+    "RMB": "CNY",
+}
+# currency signs and spaces (not the separators: which of , and . marks decimals is decided per column)
+_MONEY_JUNK = re.compile(r"US\$|[\s\u00a0₩$€£¥원円]|KRW|USD|EUR|GBP|JPY|CNY|RMB")
 
 
 def _norm(name: str) -> str:
@@ -137,6 +156,8 @@ class OrderLog:
     encoding: str
     raw_orders: int
     warnings: list[str] = field(default_factory=list)
+    currency: str | None = None  # the currency the file itself states (a currency column or marks), if one
+    currency_evidence: str | None = None  # where it says so, or why it cannot tell
 
     @property
     def first_date(self) -> pd.Timestamp:
@@ -673,6 +694,7 @@ def read_orders(
                 found=f"first order {dates.min().date()}",
                 allowed=f"--until after {dates.min().date()}",
             )
+    currency, evidence = detect_currency(frame, acol, source)
     tx = pd.DataFrame({"customer_id": ids.to_numpy()[keep], "date": dates.to_numpy()[keep], "amount": amounts[keep]})
     raw = len(tx)
     tx = tx.groupby(["customer_id", "date"], sort=True, as_index=False)["amount"].sum()
@@ -685,6 +707,8 @@ def read_orders(
         encoding=encoding,
         raw_orders=raw,
         warnings=warnings,
+        currency=currency,
+        currency_evidence=evidence,
     )
 
 
@@ -739,6 +763,47 @@ def _unique_customer_ids(ids: pd.Series, source: str, column: str, warnings: lis
         " numbers, the way the other ids are written"
     )
     return fixed
+
+
+def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[str | None, str | None]:
+    """The currency the export states: (ISO code, where it says so), or (None, why it cannot tell).
+
+    A currency column with one code throughout, or amounts marked with one currency's sign or code (₩, 원,
+    KRW, US$, €, ...). Two different currencies in one file are an error (the amounts could not be added up).
+    A bare "$" or "¥" names no single currency and is not read as one.
+    """
+    ccol = next((c for c in frame.columns if _norm(c) in CURRENCY_NAMES), None)
+    if ccol is not None:
+        codes = frame[ccol].astype(str).str.strip().str.upper()
+        codes = codes[codes != ""]
+        found = sorted(set(codes))
+        if len(found) > 1:
+            raise DataError(
+                "the export mixes currencies",
+                file=source,
+                location=f"column {ccol!r}",
+                found=", ".join(found[:5]),
+                allowed="orders in one currency (convert or split the export)",
+            )
+        if found and re.fullmatch(r"[A-Z]{3}", found[0]):
+            return found[0], f"column {ccol!r}"
+        if found and found[0] in CURRENCY_MARKS:
+            return CURRENCY_MARKS[found[0]], f"column {ccol!r}"
+    text = frame[amount_col].astype(str)
+    marks = {code for mark, code in CURRENCY_MARKS.items() if text.str.contains(re.escape(mark), regex=True).any()}
+    if len(marks) > 1:
+        raise DataError(
+            "amounts are marked with several currencies",
+            file=source,
+            location=f"column {amount_col!r}",
+            found=", ".join(sorted(marks)),
+            allowed="orders in one currency",
+        )
+    if marks:
+        return marks.pop(), f"currency marks in column {amount_col!r}"
+    if text.str.contains(r"[$¥]", regex=True).any():
+        return None, "amounts carry '$' or '¥', which several currencies use"
+    return None, "the file names no currency"
 
 
 # -- the spend log -----------------------------------------------------------------------------------

@@ -26,7 +26,9 @@ import pandas as pd
 import simpy
 from tqdm.auto import tqdm
 
-from sim.model import acquisition, budget, calendar, experience, money, retention, winback
+from sim.model import acquisition, budget, experience, lifecycle, money, repeat, retention, winback
+from sim.model import calendar as calendar_mod
+from sim.model import day as model_day
 from sim.model.base import existing_customers
 from sim.model.result import (
     COUNTED_FLOWS,
@@ -35,8 +37,10 @@ from sim.model.result import (
     FLOW_COLUMNS,
     ORDER_COLUMNS,
     STAGES,
+    STOCK_COLUMNS,
     SimulationResult,
     finish_money,
+    spend_frame,
 )
 from sim.model.scenario import Scenario
 
@@ -57,12 +61,13 @@ class _Draws:
     value (`draws.uniform()`). The order of draws is fixed by SimPy's deterministic event order, so a seed
     reproduces a run exactly."""
 
-    def __init__(self, rng: np.random.Generator, r: float, alpha: float, a: float, b: float):
+    def __init__(self, rng: np.random.Generator, rp):
         self.uniform = _stream(lambda: rng.random(_BLOCK).tolist())
         self.exponential = _stream(lambda: rng.standard_exponential(_BLOCK).tolist())
-        # a new customer's purchase rate lambda ~ Gamma(r, 1/alpha) per day, and dropout chance p ~ Beta(a, b)
-        self.purchase_rate = _stream(lambda: rng.gamma(r, 1.0 / alpha, size=4096).tolist())
-        self.dropout = _stream(lambda: rng.beta(a, b, size=4096).tolist())
+        # a new customer's purchase rate and dropout (chance per order, or hazard per day), from the family
+        rate_block, dropout_block = repeat.draw_stream(rp, rng, 4096)
+        self.purchase_rate = _stream(rate_block)
+        self.dropout = _stream(dropout_block)
 
 
 class AgentEngine:
@@ -79,20 +84,24 @@ class AgentEngine:
         self.s = scenario
         self.seed = scenario.simulation.seed if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
-        self.plan = budget.build_plan(scenario, spend_month)
+        self.cal = calendar_mod.calendar(scenario)
+        self.spend = budget.spend_by_month(scenario) if spend_month is None else np.asarray(spend_month, dtype=float)
+        self.drivers = budget.monthly_drivers([scenario], self.spend[None], self.cal.days_in_month)
+        self.factors = calendar_mod.day_factors(scenario, self.cal)
+        self.channels = tuple(scenario.channels)
         self.progress = progress
         self.keep_orders = keep_orders
-        rp = scenario.repeat_purchase
-        self.draws = _Draws(self.rng, rp.r, rp.alpha, rp.a, rp.b)
+        self.family = repeat.family(scenario.repeat_purchase)
+        self.draws = _Draws(self.rng, scenario.repeat_purchase)
         self.env = simpy.Environment()
         ops = scenario.operations
         # the teams' daily capacity: slots that refill every morning; unused slots do not carry over
-        self.ship_per_day = max(1, int(round(ops.fulfilment_capacity_per_day)))
-        self.tickets_per_day = max(1, int(round(ops.service_capacity_per_day)))
+        self.ship_per_day = experience.team_slots_per_day(ops.fulfilment_capacity_per_day)
+        self.tickets_per_day = experience.team_slots_per_day(ops.service_capacity_per_day)
         self.fulfilment = simpy.Container(self.env, capacity=self.ship_per_day, init=self.ship_per_day)
         self.service = simpy.Container(self.env, capacity=self.tickets_per_day, init=self.tickets_per_day)
-        self.n_days = self.plan.n_days
-        self.month_of_day = self.plan.month_of_day.tolist()
+        self.n_days = self.cal.n_days
+        self.month_of_day = self.cal.month_of_day.tolist()
 
     # -- the run -------------------------------------------------------------------------------
     def run(self) -> SimulationResult:
@@ -106,7 +115,7 @@ class AgentEngine:
         self.logged_by_yesterday = 0
         self.stage_rows: list[tuple[int, ...]] = []  # people in each stage at the end of each day
         self.nU = self.nC = self.nL = self.nX = 0
-        n_sources = len(self.plan.channels) + 2  # channels, referral, prior awareness
+        n_sources = len(self.channels) + 3  # channels, referral, prior awareness, promotions
         self.aware = [0] * n_sources  # aware people by acquisition source (a lazy pool: counts, no processes)
         self.nA = 0
         # the order log, flat: six values an order (customer, day, loyal, order number, channel, outcome);
@@ -120,7 +129,8 @@ class AgentEngine:
         self.cohort_lapses = 0
         self.lapsed_pool: dict[int, list[list]] = {}
         self.next_cid = 1
-        self.channel_names = [*self.plan.channels, "referral", "prior_awareness", "existing"]
+        self.channel_names = [*self.channels, "referral", "prior_awareness", "promotion", "existing"]
+        self.spend_back_day = self.drivers.spend_day[0, self.month_of_day, 1].copy()  # per-customer months: below
         self._setup_levers()
         # what every customer process reads, bound once (speed: one unpacking per process, not 17 lookups)
         self.customer_constants = (
@@ -152,15 +162,15 @@ class AgentEngine:
 
     def _setup_levers(self) -> None:
         s = self.s
-        ret, loy, e = s.retention, s.loyalty, s.experience
-        self.eff = float(
-            retention.backend_effectiveness(
-                ret.first_party_data_share, ret.marketplace_effectiveness, ret.targeting_precision
-            )
-        )
-        self.rate_mult_max = float(
-            retention.retention_effect(1.0, self.eff, ret.purchase_rate_uplift_max, 0.0, 0.0).purchase_rate
-        )
+        loy, e = s.loyalty, s.experience
+        self.levers = model_day.levers(s)
+        lv = self.levers
+        # the highest purchase-rate multiplier of the horizon (back-end at saturation, the busiest season and
+        # promotion): customers draw their next order at that top rate and keep it with today's share of it
+        top_backend = retention.retention_effect(
+            1.0, lv.backend_effectiveness, lv.rate_uplift_max, lv.dropout_reduction_max, lv.value_uplift_max
+        ).purchase_rate
+        self.rate_mult_max = top_backend * float(self.factors.repeat_purchase.max())
         self.loyal_rate = loy.purchase_rate_multiplier
         self.loyal_drop = loy.dropout_multiplier
         self.loyal_value = loy.order_value_multiplier
@@ -178,6 +188,11 @@ class AgentEngine:
         self.rate_share_today = 1.0
         self.dropout_today = ((1.0,) * 3, (1.0,) * 3)  # dropout multiplier by stage (customer, loyal) and outcome
         self.value_mult_by_day: list[float] = []  # back-end order-value multiplier of each day
+        # Pareto/NBD: customers draw their dropout clock at the top hazard (no back-end cut) and keep it with
+        # today's share of it (the back-end cut)
+        self.clock = not self.family.per_order
+        self.hazard_share_today = 1.0
+        self.dropout_probability = lifecycle.dropout_probability  # bound once per run (speed: one lookup)
 
     def _experience_probs(self, delay: float) -> tuple[float, float]:
         """(P(dissatisfied), P(dissatisfied or satisfied)) of an order delayed by `delay` days."""
@@ -197,9 +212,9 @@ class AgentEngine:
     def _seed_population(self) -> None:
         m = self.s.market
         base = existing_customers(self.s, self.rng)
-        self.aware[len(self.plan.channels) + 1] = m.initially_aware
+        self.aware[len(self.channels) + 1] = m.initially_aware
         self.nA = m.initially_aware
-        existing_channel = len(self.plan.channels) + 2
+        existing_channel = len(self.channels) + 3
         # speed: the base's arrays as Python lists, read once (NumPy scalars are slow one at a time)
         columns = (base.stage, base.purchase_rate, base.dropout, base.prior_orders, base.lapsed_months_ago)
         for stage, rate, dropout, prior, months_ago in zip(*(c.tolist() for c in columns), strict=True):
@@ -216,35 +231,45 @@ class AgentEngine:
                     self.nC += 1
                 self.env.process(self._customer(rec, None))
         self.nU = m.size - m.initially_aware - len(base)
+        self.n_never = self.nU  # unaware people who never met the brand (the rest met it and forgot)
 
     # -- the market's day --------------------------------------------------------------------------
     def _days(self):
-        """Each day: ads and referrals make people aware, aware people buy or forget, win-back runs."""
+        """Each day: the model's chances of the day (`sim.model.day`), then who among the people they concern
+        becomes aware, buys for the first time, forgets or comes back (counts and draws), day after day."""
         s = self.s
-        plan = self.plan
         rng = self.rng
-        N = float(s.market.size)
         D = self.n_days
-        fp, ret = s.first_purchase, s.retention
-        per_loyal_day = s.referral.contacts_per_loyal_per_month / calendar.DAYS_PER_MONTH
         cohort_day = self.cohort_day
         bar = tqdm(total=D, desc=f"agent {s.name}", unit="day", disable=None if self.progress else True, leave=False)
         fl = self.fl
-        # speed: the plan's daily numbers as Python floats, read once (NumPy scalars are slow one at a time)
+        lv = self.levers
+        day_chances = model_day.day_chances
+        backend_today = budget.backend_today
+        dropout_multiplier = lifecycle.dropout_multiplier
+        # speed: the plan's numbers as Python floats, read once (NumPy scalars are slow one at a time)
         month_of_day = self.month_of_day
-        front_total = plan.front_contacts_day.sum(axis=1).tolist()
-        backend_month = plan.backend_spend_month_effective.tolist()
-        winback_day = plan.winback_contacts_day.tolist()
-        n_channels = len(plan.channels)
+        dim = self.cal.days_in_month.tolist()
+        drivers = self.drivers
+        reach_by_channel = drivers.reach_by_channel[0]  # (M, C)
+        reach_month = reach_by_channel.sum(axis=1).tolist()
+        backend_month = drivers.backend_effective[0].tolist()
+        per_customer_month = drivers.per_customer[0].tolist()
+        per_customer_eff = drivers.per_customer_efficiency[0].tolist()
+        winback_month = drivers.winback_contacts[0].tolist()
+        fac = self.factors
+        reach_factor, extra_reach = fac.reach.tolist(), fac.extra_reach.tolist()
+        first_factor, repeat_factor = fac.first_purchase.tolist(), fac.repeat_purchase.tolist()
+        n_channels = len(self.channels)
+        referral_source, promotion_source = n_channels, n_channels + 2
         aware = self.aware
         timeout = self.env.timeout
         exp_dis, _, exp_del = self.exp_mult
         loyal_drop = self.loyal_drop
-        # where ads land: each channel's share of the day's ad contacts (they change with the month only)
-        ad_share = [
-            x.tolist()
-            for x in plan.front_contacts_day / np.maximum(plan.front_contacts_day.sum(axis=1), 1e-300)[:, None]
-        ]
+        rate_mult_max = self.rate_mult_max
+        spend_back_day = self.spend_back_day
+        # where ads land: each channel's share of the month's ad contacts
+        ad_share = (reach_by_channel / np.maximum(reach_by_channel.sum(axis=1), 1e-300)[:, None]).tolist()
         new_customer = self._new_customer
         for d in range(D):
             month = month_of_day[d]
@@ -252,42 +277,58 @@ class AgentEngine:
                 self._end_of_day(d - 1)
             if d == cohort_day:
                 self.cohort["start"] = float(self.nC + self.nL)
-            # back-end effect today: spend per active customer
-            per_customer = backend_month[month] / max(self.nC + self.nL, 1)
-            sat = retention.backend_saturation(per_customer, ret.half_saturation_per_customer)
-            eff = retention.retention_effect(
-                sat, self.eff, ret.purchase_rate_uplift_max, ret.dropout_reduction_max, ret.order_value_uplift_max
+            active = float(self.nC + self.nL)
+            per_customer, back_spend = backend_today(
+                backend_month[month], per_customer_month[month], per_customer_eff[month], active
             )
-            self.rate_share_today = eff.purchase_rate / self.rate_mult_max  # of the top rate the processes draw at
-            # dropout multiplier of an order by stage and outcome (lifecycle.dropout_probability without p and cap)
-            dis, met, dlt = eff.dropout * exp_dis, eff.dropout, eff.dropout * exp_del
-            self.dropout_today = ((dis, met, dlt), (dis * loyal_drop, met * loyal_drop, dlt * loyal_drop))
+            if back_spend is not None:  # back-end spend set per active customer: it follows the base
+                spend_back_day[d] = back_spend / dim[month]
+            plan_contacts = reach_month[month] / dim[month] * reach_factor[d]
+            promo_contacts = extra_reach[d]
+            ch = day_chances(
+                lv,
+                front_contacts=plan_contacts + promo_contacts,
+                winback_contacts=winback_month[month] / dim[month],
+                backend_per_customer=per_customer,
+                first_purchase_multiplier=first_factor[d],
+                active=active,
+                loyal=float(self.nL),
+                lapsed=float(self.nX),
+                negative_share=self.negative_share,
+            )
+            eff = ch.backend
+            self.rate_share_today = eff.purchase_rate * repeat_factor[d] / rate_mult_max  # of the top rate
+            # dropout multiplier of an order by stage and outcome (the customer's own p times it, at most 1)
+            self.dropout_today = tuple(
+                tuple(dropout_multiplier(eff.dropout, m, stage) for m in self.exp_mult) for stage in (1.0, loyal_drop)
+            )
+            self.hazard_share_today = eff.dropout
             self.value_mult_by_day.append(eff.order_value)
-            # awareness: contacts land on random people; only the unaware ones count
-            referral_contacts = per_loyal_day * self.nL
-            total_contacts = front_total[d] + referral_contacts
-            p_contact = acquisition.contact_probability(total_contacts, N)
+            # awareness: contacts land on random people; only the unaware ones count (never met, or forgot)
+            total_contacts = plan_contacts + promo_contacts + ch.referrals
             if self.nU > 0 and total_contacts > 0:
-                new = int(rng.binomial(self.nU, p_contact))
-                if new:  # by source: referrals, then the ads by channel
-                    referred = int(rng.binomial(new, referral_contacts / total_contacts)) if referral_contacts else 0
-                    aware[n_channels] += referred
-                    if new > referred:
-                        for source, k in enumerate(rng.multinomial(new - referred, ad_share[d]).tolist()):
+                new = int(rng.binomial(self.nU, ch.contact))
+                new_never = new
+                if new and self.nU > self.n_never:  # who of them never met the brand: a random subset
+                    new_never = int(rng.hypergeometric(self.n_never, self.nU - self.n_never, new))
+                if new:  # by source: referrals, then promotions, then the ads by channel
+                    referred = int(rng.binomial(new, ch.referrals / total_contacts)) if ch.referrals else 0
+                    aware[referral_source] += referred
+                    promoted = 0
+                    if promo_contacts and new > referred:
+                        promoted = int(rng.binomial(new - referred, promo_contacts / (total_contacts - ch.referrals)))
+                        aware[promotion_source] += promoted
+                    if new > referred + promoted:
+                        for source, k in enumerate(
+                            rng.multinomial(new - referred - promoted, ad_share[month]).tolist()
+                        ):
                             aware[source] += k
                     self.nA += new
                     self.nU -= new
+                    self.n_never -= new_never
                     fl[_F_NEWLY_AWARE][d] += new
             # aware people buy for the first time or forget (competing daily hazards)
-            h_first = acquisition.first_purchase_hazard(
-                fp.monthly_conversion,
-                fp.landing_page_quality,
-                fp.offer_strength,
-                self.negative_share,
-                fp.negative_wom_impact,
-            )
-            h_forget = acquisition.forgetting_hazard(fp.forgetting_per_month, p_contact)
-            p_buy, p_forget = acquisition.aware_outcome_probabilities(h_first, h_forget)
+            p_buy, p_forget = ch.buy, ch.forget
             if self.nA > 0:
                 moves = rng.multinomial(aware, [p_buy, p_forget, 1.0 - p_buy - p_forget]).tolist()
                 forgotten = 0
@@ -300,8 +341,8 @@ class AgentEngine:
                             new_customer(source, d)
                 self.nU += forgotten
                 fl[_F_FORGOTTEN][d] += forgotten
-            if winback_day[d] > 0:
-                self._winback(d, month, winback_day[d])
+            if winback_month[month] > 0:
+                self._winback(d, month, ch.winback_contact)
             if d % 30 == 29:
                 bar.update(30)
             yield timeout(1.0)
@@ -309,15 +350,13 @@ class AgentEngine:
 
     def _end_of_day(self, d: int) -> None:
         """Day d is over: record the stages, update word of mouth, refill the teams' slots for tomorrow."""
-        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX))
+        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX, self.n_never))
         # orders judged today: the day's usual orders (judged at once: new log rows that took no slow path)
         # and the slow orders whose experience became final today
         logged = len(self.orders_log) // _LOG_WIDTH
         judged = logged - self.logged_by_yesterday - self.slow_orders[d] + self.judged_orders[d]
         self.logged_by_yesterday = logged
-        if judged > 0:  # word of mouth: a moving average of the dissatisfied share of the orders judged
-            share = self.judged_dissatisfied[d] / judged
-            self.negative_share += (share - self.negative_share) / acquisition.NEGATIVE_WOM_MEMORY_DAYS
+        self.negative_share = acquisition.word_of_mouth(self.negative_share, self.judged_dissatisfied[d], judged)
         for team, per_day in ((self.fulfilment, self.ship_per_day), (self.service, self.tickets_per_day)):
             if team.level < per_day:  # waiting orders take the new slots first, in order
                 team.put(per_day - team.level)
@@ -330,8 +369,9 @@ class AgentEngine:
         self.fl[_F_NEW_CUSTOMERS][d] += 1
         self.env.process(self._customer(rec, self.draws.uniform()))
 
-    def _winback(self, d: int, month: int, contacts: float) -> None:
-        """Win-back contacts land on random lapsed people; a few of them come back and order.
+    def _winback(self, d: int, month: int, q: float) -> None:
+        """Win-back contacts land on random lapsed people (each reached with chance q today); a few of them
+        come back and order.
 
         A lapsed person comes back today with chance q x r(months since lapsing). Speed: instead of one
         binomial per lapse month, the candidates are drawn once at the highest chance q x r_max (a random
@@ -339,7 +379,6 @@ class AgentEngine:
         n_lapsed = self.nX
         if n_lapsed <= 0:
             return
-        q = winback.winback_contact_probability(contacts, n_lapsed)
         pool = self.lapsed_pool
         if self._react_key != (month, len(pool)):  # the chances change only with the month or a new bucket
             wb = self.s.winback
@@ -397,6 +436,9 @@ class AgentEngine:
         cid, lam, p, channel = rec[_CID], rec[_LAM], rec[_P], rec[_CHANNEL]
         loyal, n = rec[_LOYAL], rec[_ORDERS]  # only this process changes them while the customer is active
         top_rate = lam * (self.loyal_top_rate if loyal else self.rate_mult_max)  # orders a day at the most
+        # the family: dropout after orders (MBG/NBD from the first, BG/NBD from the second), or a clock
+        order_dropout, first_dropout, clock = self.family.per_order, self.family.first_order_dropout, self.clock
+        dropout_probability = self.dropout_probability
         t0 = env.now
         wait_for_order = first_order_in
         while True:
@@ -407,6 +449,18 @@ class AgentEngine:
             else:  # the next order at the top rate, kept with today's share of it (Poisson thinning)
                 while True:
                     wait = exponential() / top_rate
+                    if clock:  # Pareto/NBD: the dropout clock at its top hazard, kept with today's share
+                        quit_in = exponential() / (p * (self.loyal_drop if loyal else 1.0))
+                        if quit_in < wait:
+                            t0 += quit_in
+                            if t0 >= n_days:
+                                return
+                            yield timeout(quit_in)
+                            if uniform() < self.hazard_share_today:
+                                rec[_ORDERS] = n
+                                self._lapse(rec, int(t0))
+                                return
+                            continue  # memoryless: both clocks start again
                     t0 += wait
                     if t0 >= n_days:
                         return  # past the horizon: the process ends now (nothing after it is recorded)
@@ -421,9 +475,13 @@ class AgentEngine:
                 if u >= p_dissatisfied:
                     outcome = 1 if u < p_met else 2
                     log((cid, day, loyal, n, channel, outcome))  # the day's order flows are counted from these
-                    # dropout after the order (MBG/NBD: after any order, the first included), or a step up;
-                    # lifecycle.dropout_probability inlined: p x levers (no need to cap it at 1 to compare a uniform)
-                    if uniform() < p * self.dropout_today[loyal][outcome]:
+                    # dropout after the order (MBG/NBD: after any order, the first included; BG/NBD: after
+                    # repeat orders), or a step up
+                    if (
+                        order_dropout
+                        and (first_dropout or n > 1)
+                        and uniform() < dropout_probability(p, self.dropout_today[loyal][outcome])
+                    ):
                         rec[_ORDERS] = n
                         self._lapse(rec, day)
                         return
@@ -509,7 +567,13 @@ class AgentEngine:
             if outcome == 0:
                 self.judged_dissatisfied[judged_day] += 1
         uniform = self.draws.uniform
-        if uniform() < rec[_P] * self.dropout_today[loyal][outcome]:  # as in `_customer`
+        if self.family.per_order:  # as in `_customer`
+            drops = (self.family.first_order_dropout or rec[_ORDERS] > 1) and uniform() < self.dropout_probability(
+                rec[_P], self.dropout_today[loyal][outcome]
+            )
+        else:  # Pareto/NBD: a dissatisfied order adds the raised hazard's chance of leaving before the next order
+            drops = outcome == 0 and uniform() < self._clock_order_dropout(rec, loyal)
+        if drops:
             self._lapse(rec, min(int(self.env.now), self.n_days - 1))  # after any queueing: the day it happens
             return True
         if not loyal:
@@ -522,6 +586,12 @@ class AgentEngine:
             self.nL -= 1
             self.nC += 1
         return False
+
+    def _clock_order_dropout(self, rec: list, loyal: bool) -> float:
+        """Pareto/NBD: the chance that a dissatisfied order makes the customer leave before the next order."""
+        mu = rec[_P] * self.hazard_share_today * (self.loyal_drop if loyal else 1.0)
+        rate = rec[_LAM] * self.rate_share_today * self.rate_mult_max * (self.loyal_rate if loyal else 1.0)
+        return float(repeat.order_dropout_chance(rate, mu, self.exp_mult[0]))
 
     def _lapse(self, rec: list, day: int) -> None:
         if rec[_LOYAL]:
@@ -550,7 +620,7 @@ class AgentEngine:
             outcome = 0 if u < p_dis else (1 if u < p_met else 2)
             self._set_outcome(row, outcome)
             self.fl[_F_DELAY][day] += end - t0
-        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX))
+        self.stage_rows.append((self.nU, self.nA, self.nC, self.nL, self.nX, self.n_never))
         if self.cohort_day is not None:
             self.cohort["retained"] = self.cohort["start"] - self.cohort_lapses
 
@@ -561,44 +631,49 @@ class AgentEngine:
         self.orders_log, self.lapsed_pool, self.pending = [], {}, {}
 
     def _order_values(self, log: dict[str, np.ndarray]) -> np.ndarray:
-        """Every order's value: a Gamma draw with the scenario's mean and spread, times the back-end
-        (cross-sell) multiplier of its day and the loyal multiplier. Drawn at the end, vectorized, from the
-        run's own Generator (speed: values do not feed back into the simulation)."""
-        shape, scale = money.gamma_order_value(self.value_mean, self.s.economics.order_value_cv)
+        """Every order's list value: a Gamma draw with the scenario's mean and spread, times the back-end
+        (cross-sell) multiplier of its day and the loyal multiplier (`sim.model.money.order_value`). Drawn at
+        the end, vectorized, from the run's own Generator (speed: values do not feed back into the simulation)."""
+        shape, scale = money.gamma_order_value(1.0, self.s.economics.order_value_cv)
         value = self.rng.standard_gamma(shape, size=len(log["day"])) * scale
-        value *= np.asarray(self.value_mult_by_day)[log["day"]]
-        return np.where(log["loyal"] == 1, value * self.loyal_value, value)
+        loyal = np.where(log["loyal"] == 1, self.loyal_value, 1.0)
+        return value * money.order_value(self.value_mean, np.asarray(self.value_mult_by_day)[log["day"]], loyal)
 
     def _result(self) -> SimulationResult:
         s = self.s
-        plan = self.plan
+        cal = self.cal
         stages = np.asarray(self.stage_rows, dtype=np.int64)
-        columns: dict[str, np.ndarray] = {name: stages[:, i] for i, name in enumerate(STAGES)}
+        columns: dict[str, np.ndarray] = {name: stages[:, i] for i, name in enumerate(STOCK_COLUMNS)}
         log = _order_columns(self.orders_log)
-        log["amount"] = self._order_values(log)
+        list_value = self._order_values(log)
+        log["amount"] = list_value * self.factors.price[log["day"]]  # what the customer paid
+        log["discount"] = list_value - log["amount"]
         existing_channel = len(self.channel_names) - 1
+        spend_day = self.drivers.spend_day[0, self.month_of_day]  # (D, 3)
         flows = {
             **dict(zip(_ONLINE_FLOWS, self.fl, strict=True)),
             **_order_flows(log, self.n_days, existing_channel),
-            "spend_front": plan.spend_day[:, 0],
-            "spend_back": plan.spend_day[:, 1],
-            "spend_winback": plan.spend_day[:, 2],
-            "winback_contacts": plan.winback_contacts_day,
+            "spend_front": spend_day[:, 0],
+            "spend_back": self.spend_back_day,
+            "spend_winback": spend_day[:, 2],
+            "event_cost": self.factors.event_cost,
+            "winback_contacts": self.drivers.winback_contacts[0, self.month_of_day]
+            / cal.days_in_month[self.month_of_day],
         }
         for name in COUNTED_FLOWS:
             columns[name] = np.asarray(flows[name], dtype=float)
         columns["fulfilment_delay_days"] = columns["fulfilment_delay_days"] / np.maximum(columns["orders"], 1)
-        daily = pd.DataFrame(columns, index=plan.dates)
-        finish_money(daily, s, money.experience_cost_per_order(s))
+        daily = pd.DataFrame(columns, index=cal.dates)
+        finish_money(daily, s)
         daily = daily[STAGES + FLOW_COLUMNS + EXTRA_COLUMNS]
-        frame = _orders_frame(log, plan.dates, self.channel_names) if self.keep_orders else None
+        frame = _orders_frame(log, cal.dates, self.channel_names) if self.keep_orders else None
         return SimulationResult(
             scenario=s,
             engine="agent",
             seed=self.seed,
             daily=daily,
             orders=frame,
-            spend_by_channel=_spend_frame(plan),
+            spend_by_channel=spend_frame(s, self.spend, cal.month_sums(self.spend_back_day)),
             cohort=dict(self.cohort),
             meta={"events": next(self.env._eid)},  # SimPy numbers every event it schedules
         )
@@ -658,6 +733,8 @@ def _order_flows(log: dict[str, np.ndarray], n_days: int, existing_channel: int)
         "orders_acquired": per_day(acquired),
         "revenue_acquired": per_day(acquired, amount),
         "second_orders": per_day(acquired & (number == 2)),
+        "discounts": per_day(None, log["discount"]),
+        "discounts_acquired": per_day(acquired, log["discount"]),
     }
     for outcome, name in enumerate(EXPERIENCES):
         flows[name] = per_day(log["outcome"] == outcome)
@@ -694,14 +771,6 @@ def _orders_frame(log: dict[str, np.ndarray], dates: pd.DatetimeIndex, channel_n
         }
     )
     return frame
-
-
-def _spend_frame(plan: budget.Plan) -> pd.DataFrame:
-    """Monthly spend by purpose and channel."""
-    months = plan.month_starts
-    cols = pd.MultiIndex.from_product([["front", "back", "winback"], list(plan.channels)], names=["purpose", "channel"])
-    data = plan.spend_month.transpose(0, 2, 1).reshape(plan.n_months, -1)
-    return pd.DataFrame(data, index=months, columns=cols)
 
 
 def run_agent(

@@ -2,9 +2,11 @@
 
 A chapter never quotes a number from memory. It marks each figure inline,
 ``<!--fig:ch1_new_front_heavy-->1,234<!--/fig-->``, and this module knows how to compute it: each
-registered function runs the model on a small, seeded learning scenario and returns the formatted text.
-``python -m sim.learn.figures --check`` recomputes every marked figure and lists those that drifted;
-``--write`` rewrites them in place. The learning notebooks import the same helpers, so a trainee who
+registered function runs the model on a small, seeded learning scenario and returns a `Value`, one
+number that the English chapters (playbook/) and the Korean ones (playbook/ko/) write each in their own
+way: ``24,800 KRW`` and ``2만 4,800원``, ``132.4 million KRW`` and ``1억 3,240만 원``.
+``python -m sim.learn.figures --check`` recomputes every marked figure of both languages and lists those
+that drifted; ``--write`` rewrites them in place. The learning notebooks import the same helpers, so a trainee who
 moves a slider sees the very runs the chapter talks about.
 
 The learning scenarios are 1/10-scale copies of the early-stage D2C sample (40,000 people, 24 months),
@@ -21,7 +23,8 @@ import json
 import re
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +40,7 @@ from sim.model.scenario import Scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbook"
+FOLDERS = {"en": PLAYBOOK, "ko": PLAYBOOK / "ko"}  # each language's chapters
 ENGINE = "fast"  # expected mode: deterministic expectations, so two plans differ by their levers only
 ORDER_LOG_ENGINE = "agent"  # the reference engine, one seeded run, for figures read from an order log
 
@@ -306,40 +310,97 @@ def segments(orders: pd.DataFrame, horizon_end: str | None = None, quiet_days: i
     return pd.Series(labels).value_counts().reindex(order, fill_value=0)
 
 
-# -- formatting -----------------------------------------------------------------------------------------
+# -- formatting: one number, written per language --------------------------------------------------------
+
+LANGS = ("en", "ko")
 
 
-def krw(x: float, step: int = 100) -> str:
-    """Money in KRW rounded to `step`: '31,200 KRW'."""
-    return f"{int(round(x / step) * step):,} KRW"
+@dataclass(frozen=True)
+class Value:
+    """A figure: its number and how it is written. `text("en")` gives the English chapters' form
+    ('24,800 KRW', '132.4 million KRW'), `text("ko")` the Korean chapters' ('2만 4,800원', '1억 3,240만 원');
+    percentages, counts and decimals read the same in both ('76.5%', '2,090', '0.82')."""
+
+    number: float
+    unit: str  # "krw", "mkrw", "pct", "num" or "dec"
+    digits: int = 0  # decimals of "pct" and "dec"
+    step: int = 100  # rounding of "krw" [currency]
+
+    def text(self, lang: str = "en") -> str:
+        if lang not in LANGS:
+            raise ValueError(f'"lang" must be one of {", ".join(LANGS)}, found {lang!r}')
+        if self.unit not in _WRITERS:
+            raise ValueError(f'"unit" must be one of {", ".join(_WRITERS)}, found {self.unit!r}')
+        return _WRITERS[self.unit](self, lang)
 
 
-def mkrw(x: float) -> str:
-    """Money in millions of KRW with one decimal: '145.9 million KRW'."""
-    return f"{x / 1e6:,.1f} million KRW"
+def won_ko(amount: int) -> str:
+    """Won the way Korean text writes them, in groups of 만 and 억: 2400000 -> '240만 원',
+    24800 -> '2만 4,800원', 132400000 -> '1억 3,240만 원' (원 is spaced after a unit word, not after digits)."""
+    sign, rest = ("-" if amount < 0 else ""), abs(int(amount))
+    parts = []
+    for unit, size in (("조", 10**12), ("억", 10**8), ("만", 10**4)):
+        count, rest = divmod(rest, size)
+        if count:
+            parts.append(f"{count:,}{unit}")
+    if rest or not parts:
+        parts.append(f"{rest:,}")
+        return sign + " ".join(parts) + "원"
+    return sign + " ".join(parts) + " 원"
 
 
-def pct(x: float, digits: int = 1) -> str:
-    return f"{100 * x:.{digits}f}%"
+def _money(v: Value, lang: str) -> str:
+    amount = int(round(v.number / v.step) * v.step)
+    return f"{amount:,} KRW" if lang == "en" else won_ko(amount)
 
 
-def num(x: float) -> str:
-    return f"{int(round(x)):,}"
+def _millions(v: Value, lang: str) -> str:
+    english = f"{v.number / 1e6:,.1f}"
+    if lang == "en":
+        return f"{english} million KRW"
+    return won_ko(int(english.replace(",", "").replace(".", "")) * 100_000)  # the same rounded number
 
 
-def dec(x: float, digits: int = 2) -> str:
-    return f"{x:.{digits}f}"
+_WRITERS: dict[str, Callable[[Value, str], str]] = {
+    "krw": _money,
+    "mkrw": _millions,
+    "pct": lambda v, lang: f"{100 * v.number:.{v.digits}f}%",
+    "num": lambda v, lang: f"{int(round(v.number)):,}",
+    "dec": lambda v, lang: f"{v.number:.{v.digits}f}",
+}
+
+
+def krw(x: float, step: int = 100) -> Value:
+    """Money rounded to `step`: '31,200 KRW' / '3만 1,200원'."""
+    return Value(float(x), "krw", step=step)
+
+
+def mkrw(x: float) -> Value:
+    """Money in tenths of a million: '145.9 million KRW' / '1억 4,590만 원'."""
+    return Value(float(x), "mkrw")
+
+
+def pct(x: float, digits: int = 1) -> Value:
+    return Value(float(x), "pct", digits=digits)
+
+
+def num(x: float) -> Value:
+    return Value(float(x), "num")
+
+
+def dec(x: float, digits: int = 2) -> Value:
+    return Value(float(x), "dec", digits=digits)
 
 
 # -- the registry -----------------------------------------------------------------------------------------
 
-FIGURES: dict[str, Callable[[], str]] = {}
+FIGURES: dict[str, Callable[[], Value]] = {}
 
 
-def figure(name: str) -> Callable[[Callable[[], str]], Callable[[], str]]:
+def figure(name: str) -> Callable[[Callable[[], Value]], Callable[[], Value]]:
     """Register a figure function under `name` (the name used in the chapter's marker)."""
 
-    def register(fn: Callable[[], str]) -> Callable[[], str]:
+    def register(fn: Callable[[], Value]) -> Callable[[], Value]:
         if name in FIGURES:
             raise ValueError(f"figure {name!r} is registered twice")
         FIGURES[name] = fn
@@ -362,7 +423,7 @@ BASE_SPLIT = {"front": 0.75, "back": 0.2, "winback": 0.05}
 
 
 @figure("ch1_budget")
-def _ch1_budget() -> str:
+def _ch1_budget() -> Value:
     return krw(float(budget.monthly_budget(learning_scenario())[0]))
 
 
@@ -375,8 +436,57 @@ for _label, _changes in (("front_heavy", FRONT_HEAVY), ("balanced", BALANCED)):
 
 
 @figure("ch1_new_difference")
-def _ch1_new_difference() -> str:
+def _ch1_new_difference() -> Value:
     return num(_k("new_customers", changes=FRONT_HEAVY) - _k("new_customers", changes=BALANCED))
+
+
+for _label, _changes in (("front_heavy", FRONT_HEAVY), ("balanced", BALANCED)):
+    figure(f"ch1_contribution_{_label}_saturated")(
+        lambda c=_changes: mkrw(_k("cumulative_contribution", "saturated", changes=c))
+    )
+
+BACKEND_EFFECTS = ("purchase_rate_uplift_max", "dropout_reduction_max", "order_value_uplift_max")
+
+
+def _schema_limit(block: str, field: str) -> float:
+    """The largest value the scenario schema allows for `block.field` (its `le` bound)."""
+    info = type(getattr(_base(), block)).model_fields[field]
+    bounds = [m.le for m in info.metadata if getattr(m, "le", None) is not None]
+    if not bounds:
+        raise ValueError(f"{block}.{field} has no upper bound in the scenario schema")
+    return float(min(bounds))
+
+
+def stronger_backend(factor: float) -> dict[str, float]:
+    """Changes that multiply the three back-end effects by `factor` (each capped at the schema's limit)."""
+    r = _base().retention
+    return {f"retention.{f}": min(_schema_limit("retention", f), getattr(r, f) * factor) for f in BACKEND_EFFECTS}
+
+
+def strongest_backend() -> dict[str, float]:
+    """Changes that set the three back-end effects to the largest values the schema allows."""
+    return {f"retention.{f}": _schema_limit("retention", f) for f in BACKEND_EFFECTS}
+
+
+@lru_cache(maxsize=1)
+def backend_factor_breakeven(step: float = 0.05, most: float = 4.0) -> float:
+    """The factor on every back-end effect at which the balanced plan (60/40) earns as much contribution as
+    the front-heavy one (90/10) in the d2c market: a grid of factors in one batch, then linear
+    interpolation between the last grid point below break-even and the first above (chapter 1)."""
+    factors = np.arange(1.0, most + step / 2, step)
+    plans = [{**stronger_backend(f), **plan} for f in factors for plan in (FRONT_HEAVY, BALANCED)]
+    contribution = np.array([k["cumulative_contribution"] for k in sweep("d2c", plans)])
+    gap = contribution[1::2] - contribution[0::2]  # balanced minus front-heavy
+    above = np.nonzero(gap >= 0)[0]
+    if len(above) == 0:
+        raise ValueError(f"the balanced plan does not catch up with back-end effects up to {most:g} times")
+    i = int(above[0])
+    if i == 0:
+        return float(factors[0])
+    return float(factors[i - 1] + step * (-gap[i - 1]) / (gap[i] - gap[i - 1]))
+
+
+figure("ch1_backend_factor_breakeven")(lambda: dec(backend_factor_breakeven(), 1))
 
 
 # chapter 2: the lifecycle of the base run
@@ -395,35 +505,42 @@ for _stage in ("unaware", "aware", "customer", "loyal", "lapsed"):
 
 
 @figure("ch2_ever_bought_m24")
-def _ch2_ever_bought() -> str:
+def _ch2_ever_bought() -> Value:
     last = base_run().daily.iloc[-1]
     return num(last["customer"] + last["loyal"] + last["lapsed"])
 
 
 @figure("ch2_fpc")
-def _ch2_fpc() -> str:
+def _ch2_fpc() -> Value:
     return pct(compute_kpis(base_run())["first_purchase_conversion"])
 
 
 @figure("ch2_repeat")
-def _ch2_repeat() -> str:
+def _ch2_repeat() -> Value:
     return pct(compute_kpis(base_run())["repeat_purchase_rate"])
 
 
 @figure("ch2_retention")
-def _ch2_retention() -> str:
+def _ch2_retention() -> Value:
     return pct(compute_kpis(base_run())["retention_12m"])
 
 
-def _referral_share() -> float:
-    o = base_run().orders
+def _referral_share(result: SimulationResult | None = None) -> float:
+    """Share of first orders placed by people a loyal customer had told about the brand (order log)."""
+    o = (result or base_run()).orders
     first = o[o["order_number"] == 1]
     return float((first["acquisition_channel"] == "referral").mean())
 
 
 @figure("ch2_referral_share")
-def _ch2_referral() -> str:
+def _ch2_referral() -> Value:
     return pct(_referral_share())
+
+
+@figure("ch2_referral_share_c2")
+def _ch2_referral_c2() -> Value:
+    """The same share if every loyal customer told two people a month (chapter 2's exercise 3)."""
+    return pct(_referral_share(run("d2c", {"referral.contacts_per_loyal_per_month": 2.0}, engine=ORDER_LOG_ENGINE)))
 
 
 # chapter 3: the order log
@@ -453,37 +570,51 @@ def orders_per_new_customer() -> float:
 
 
 @figure("ch3_orders_per_new")
-def _ch3_orders_per_new() -> str:
+def _ch3_orders_per_new() -> Value:
     return dec(orders_per_new_customer())
 
 
+def returning_share_by_channel(orders: pd.DataFrame) -> pd.Series:
+    """Returning revenue share of the customers each acquisition channel brought (chapter 3's exercise 3).
+    `existing` customers bought before the log began, so all their orders are repeat orders: 100% by
+    construction."""
+    repeat = orders["amount"].where(orders["order_number"] > 1, 0.0)
+    grouped = orders.assign(repeat=repeat).groupby("acquisition_channel")
+    return grouped["repeat"].sum() / grouped["amount"].sum()
+
+
+@figure("ch3_existing_returning_share")
+def _ch3_existing_returning_share() -> Value:
+    return pct(returning_share_by_channel(base_run().orders)["existing"], 0)
+
+
 @figure("ch3_kpi_returning")
-def _ch3_kpi_returning() -> str:
+def _ch3_kpi_returning() -> Value:
     return pct(compute_kpis(base_run())["returning_revenue_share"])
 
 
 @figure("ch3_kpi_repeat")
-def _ch3_kpi_repeat() -> str:
+def _ch3_kpi_repeat() -> Value:
     return pct(compute_kpis(base_run())["repeat_purchase_rate"])
 
 
 @figure("ch3_cac")
-def _ch3_cac() -> str:
+def _ch3_cac() -> Value:
     return krw(compute_kpis(base_run())["cac"])
 
 
 @figure("ch3_clv")
-def _ch3_clv() -> str:
+def _ch3_clv() -> Value:
     return krw(compute_kpis(base_run())["clv"])
 
 
 @figure("ch3_ltv_cac")
-def _ch3_ltv_cac() -> str:
+def _ch3_ltv_cac() -> Value:
     return dec(compute_kpis(base_run())["ltv_cac"], 1)
 
 
 @figure("ch3_payback")
-def _ch3_payback() -> str:
+def _ch3_payback() -> Value:
     return num(compute_kpis(base_run())["payback_months"])
 
 
@@ -500,8 +631,13 @@ for _q in LANDING:
     )
 
 
+FORGET_LESS = {"first_purchase.forgetting_per_month": 0.04}  # half the learning scenario's 8%
+figure("ch4_fpc_forget04")(lambda: pct(_k("first_purchase_conversion", changes=FORGET_LESS)))
+figure("ch4_new_forget04")(lambda: num(_k("new_customers", changes=FORGET_LESS)))
+
+
 @figure("ch4_hazard_ratio")
-def _ch4_hazard_ratio() -> str:
+def _ch4_hazard_ratio() -> Value:
     """Monthly first-purchase chance at quality 1.3 (the model's arithmetic, no simulation)."""
     fp = learning_scenario().first_purchase
     return pct(fp.monthly_conversion * fp.offer_strength * 1.3, 2)
@@ -515,6 +651,12 @@ for _r in RELIABILITY:
     figure(f"ch5_retention_rel{_tag}")(lambda c=_c: pct(_k("retention_12m", changes=c)))
     figure(f"ch5_dissatisfied_rel{_tag}")(lambda c=_c: pct(_k("dissatisfied_share", changes=c)))
     figure(f"ch5_contribution_rel{_tag}")(lambda c=_c: mkrw(_k("cumulative_contribution", changes=c)))
+figure("ch5_new_rel85")(lambda: num(_k("new_customers", changes={"experience.reliability": 0.85})))
+figure("ch5_new_rel85_no_wom")(
+    lambda: num(
+        _k("new_customers", changes={"experience.reliability": 0.85, "first_purchase.negative_wom_impact": 0.0})
+    )
+)
 DELIGHT = (0.0, 0.2, 0.6)
 for _d in DELIGHT:
     _tag = f"{int(round(_d * 100))}"
@@ -529,19 +671,31 @@ for _d in DELIGHT:
 
 
 @figure("ch5_orders_per_day_last_month")
-def _ch5_orders_per_day() -> str:
+def _ch5_orders_per_day() -> Value:
     daily = base_run().daily
     return num(daily["orders"].iloc[-30:].mean())
 
 
-for _cap in (20, 15):
+CAPACITIES = (25, 20, 17, 15, 10)  # fulfilment capacity per day, as in the notebook's table
+for _cap in CAPACITIES:
     figure(f"ch5_dissatisfied_cap{_cap}")(
         lambda c=_cap: pct(_k("dissatisfied_share", changes={"operations.fulfilment_capacity_per_day": c}))
     )
 
 
+def months_over_capacity(capacity: float) -> int:
+    """Months of the base plan (fast engine) whose expected orders a day exceed `capacity`: the months in
+    which a team shipping `capacity` a day falls behind."""
+    per_day = run("d2c").daily["orders"].resample("MS").mean()
+    return int((per_day > capacity).sum())
+
+
+for _cap in (17, 15):
+    figure(f"ch5_months_over_cap{_cap}")(lambda c=_cap: num(months_over_capacity(c)))
+
+
 @figure("ch5_orders_per_day_peak")
-def _ch5_orders_peak() -> str:
+def _ch5_orders_peak() -> Value:
     return num(base_run().daily["orders"].max())
 
 
@@ -569,7 +723,20 @@ for _label, _c in DATA_CASES.items():
     figure(f"ch6_contribution_{_label}")(lambda c=_c: mkrw(_k("cumulative_contribution", changes=c)))
 
 
-def _segment(label: str) -> str:
+def revenue_gain(to: dict[str, Any], extra: dict[str, Any] | None = None) -> float:
+    """Relative revenue change from the marketplace case (10% data) to `to`, both with `extra` changes."""
+    extra = extra or {}
+    base, other = sweep("d2c", [{**extra, **DATA_CASES["marketplace"]}, {**extra, **to}])
+    return float(other["revenue"] / base["revenue"] - 1.0)
+
+
+PERFECT_DATA = {"retention.first_party_data_share": 1.0, "retention.targeting_precision": 1.0}
+figure("ch6_revenue_gain_own_store")(lambda: pct(revenue_gain(DATA_CASES["own_store"])))
+figure("ch6_revenue_gain_perfect")(lambda: pct(revenue_gain(PERFECT_DATA)))
+figure("ch6_revenue_gain_strongest")(lambda: pct(revenue_gain(DATA_CASES["own_store"], strongest_backend())))
+
+
+def _segment(label: str) -> Value:
     return num(segments(base_run().orders, str(base_run().daily.index[-1].date()))[label])
 
 
@@ -648,7 +815,7 @@ figure("ch7_l25_winback")(lambda: dec(saturation_rois().loc[0.25, "winback"]))
 
 
 @figure("ch7_winback_cost_per_comeback")
-def _ch7_cost_per_comeback() -> str:
+def _ch7_cost_per_comeback() -> Value:
     s = learning_scenario()
     return krw(s.channels["kakao_crm"].winback_cost_per_contact / s.winback.base_reactivation)
 
@@ -658,22 +825,22 @@ ONE_CHANNEL = {"budget.channel_split.front": {"search_ads": 1.0}}
 
 
 @figure("ch8_new_one_channel")
-def _ch8_new_one() -> str:
+def _ch8_new_one() -> Value:
     return num(_k("new_customers", changes=ONE_CHANNEL))
 
 
 @figure("ch8_new_three_channels")
-def _ch8_new_three() -> str:
+def _ch8_new_three() -> Value:
     return num(_k("new_customers"))
 
 
 @figure("ch8_cac_one_channel")
-def _ch8_cac_one() -> str:
+def _ch8_cac_one() -> Value:
     return krw(_k("cac", changes=ONE_CHANNEL))
 
 
 @figure("ch8_cac_three_channels")
-def _ch8_cac_three() -> str:
+def _ch8_cac_three() -> Value:
     return krw(_k("cac"))
 
 
@@ -691,17 +858,18 @@ def monthly_reach(split_front: dict[str, float], scenario: Scenario | None = Non
 
 
 @figure("ch8_reach_one_channel")
-def _ch8_reach_one() -> str:
+def _ch8_reach_one() -> Value:
     return num(monthly_reach({"search_ads": 1.0}))
 
 
 @figure("ch8_reach_three_channels")
-def _ch8_reach_three() -> str:
+def _ch8_reach_three() -> Value:
     return num(monthly_reach(learning_scenario().budget.channel_split["front"]))
 
 
-# chapter 9: the split that pays best
-FRONT_SHARES = (0.3, 0.45, 0.6, 0.75, 0.9)
+# chapter 9: the split that pays best, in a sweep of one share and by the optimizer
+FRONT_SHARES = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 5%, 10%, ..., 95%: steps fine enough
+# that the best share is not an artefact of the grid (only the saturated 12-month sweep peaks at its edge)
 
 
 def split_sweep(
@@ -723,17 +891,37 @@ def _best_of(table: pd.DataFrame) -> pd.Series:
     return table.loc[table["npv"].idxmax()]
 
 
-def _best(kind: str) -> pd.Series:
-    return _best_of(split_sweep(kind))
+def _best(kind: str, horizon_months: int | None = None) -> pd.Series:
+    return _best_of(split_sweep(kind, horizon_months=horizon_months))
 
 
-figure("ch9_best_front_d2c_12m")(lambda: pct(_best_of(split_sweep("d2c", horizon_months=12))["front_share"], 0))
+def _npv_at(kind: str, share: float) -> float:
+    table = split_sweep(kind)
+    return float(table.loc[np.isclose(table["front_share"], share), "npv"].item())
+
+
+@lru_cache(maxsize=4)
+def optimized(kind: str):
+    """What `sim optimize --objective npv` recommends for a learning scenario (`OptimizationResult`).
+
+    Only its deterministic part is quoted (the search runs the fast engine in expected mode); two sampled
+    replications keep the Monte Carlo bands, which the chapter does not quote, cheap."""
+    from sim.analysis.optimize import optimize_budget
+
+    return optimize_budget(learning_scenario(kind), objective="npv", replications=2)
+
 
 for _kind in KINDS:
     figure(f"ch9_best_front_{_kind}")(lambda k=_kind: pct(_best(k)["front_share"], 0))
+    figure(f"ch9_best_front_{_kind}_12m")(lambda k=_kind: pct(_best(k, horizon_months=12)["front_share"], 0))
     figure(f"ch9_best_npv_{_kind}")(lambda k=_kind: mkrw(_best(k)["npv"]))
-    figure(f"ch9_npv_front30_{_kind}")(lambda k=_kind: mkrw(split_sweep(k).iloc[0]["npv"]))
-    figure(f"ch9_npv_front90_{_kind}")(lambda k=_kind: mkrw(split_sweep(k).iloc[-1]["npv"]))
+    figure(f"ch9_npv_front30_{_kind}")(lambda k=_kind: mkrw(_npv_at(k, 0.3)))
+    figure(f"ch9_npv_front90_{_kind}")(lambda k=_kind: mkrw(_npv_at(k, 0.9)))
+    figure(f"ch9_npv_current_{_kind}")(lambda k=_kind: mkrw(_k("npv", k)))
+    for _purpose in ("front", "back", "winback"):
+        figure(f"ch9_opt_{_purpose}_{_kind}")(lambda k=_kind, p=_purpose: pct(optimized(k).recommended_split[p]))
+    figure(f"ch9_opt_npv_{_kind}")(lambda k=_kind: mkrw(optimized(k).recommended_value))
+    figure(f"ch9_opt_gain_{_kind}")(lambda k=_kind: mkrw(optimized(k).recommended_value - optimized(k).current_value))
 
 
 # -- finding and checking marks --------------------------------------------------------------------------
@@ -741,9 +929,15 @@ for _kind in KINDS:
 MARK = re.compile(r"<!--fig:([A-Za-z0-9_]+)-->(.*?)<!--/fig-->", re.S)
 
 
-def chapters(folder: Path = PLAYBOOK) -> list[Path]:
-    """The playbook's Markdown files that may hold figure marks."""
-    return sorted(folder.glob("*.md"))
+def chapters(folder: Path | None = None) -> list[Path]:
+    """The playbook's Markdown files that may hold figure marks: of one folder, or of every language."""
+    folders = [folder] if folder is not None else list(FOLDERS.values())
+    return [p for f in folders for p in sorted(f.glob("*.md"))]
+
+
+def language_of(path: Path) -> str:
+    """The language a page's figures are written in: "ko" for pages in a `ko` folder, else "en"."""
+    return "ko" if path.parent.name == "ko" else "en"
 
 
 def marks(text: str) -> list[tuple[str, str]]:
@@ -751,38 +945,49 @@ def marks(text: str) -> list[tuple[str, str]]:
     return MARK.findall(text)
 
 
-def compute(name: str) -> str:
-    """The current value of one registered figure."""
+@cache
+def value(name: str) -> Value:
+    """The current value of one registered figure (computed once, written in either language)."""
     if name not in FIGURES:
         raise KeyError(f"figure {name!r} is not registered in sim.learn.figures")
     return FIGURES[name]()
+
+
+def compute(name: str, lang: str = "en") -> str:
+    """The current value of one registered figure, as a chapter in `lang` ("en" or "ko") writes it."""
+    return value(name).text(lang)
+
+
+def _page(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}" if language_of(path) == "ko" else path.name
 
 
 def check(paths: list[Path] | None = None) -> list[str]:
     """Problems with the quoted figures: unknown names and values that drifted (empty when all agree)."""
     problems = []
     for path in paths or chapters():
+        lang = language_of(path)
         for name, quoted in marks(path.read_text(encoding="utf-8")):
             if name not in FIGURES:
-                problems.append(f"{path.name}: figure {name!r} is not registered")
+                problems.append(f"{_page(path)}: figure {name!r} is not registered")
                 continue
-            value = compute(name)
-            if value != quoted:
-                problems.append(f"{path.name}: figure {name!r} quotes {quoted!r}, the simulator gives {value!r}")
+            current = compute(name, lang)
+            if current != quoted:
+                problems.append(f"{_page(path)}: figure {name!r} quotes {quoted!r}, the simulator gives {current!r}")
     return problems
 
 
 def write(paths: list[Path] | None = None) -> int:
-    """Rewrite every marked figure with its current value; return how many changed."""
+    """Rewrite every marked figure with its current value, in its page's language; return how many changed."""
     changed = 0
     for path in paths or chapters():
-        text = path.read_text(encoding="utf-8")
+        text, lang = path.read_text(encoding="utf-8"), language_of(path)
 
-        def fill(match: re.Match[str]) -> str:
+        def fill(match: re.Match[str], lang: str = lang) -> str:
             nonlocal changed
-            value = compute(match.group(1))
-            changed += value != match.group(2)
-            return f"<!--fig:{match.group(1)}-->{value}<!--/fig-->"
+            current = compute(match.group(1), lang)
+            changed += current != match.group(2)
+            return f"<!--fig:{match.group(1)}-->{current}<!--/fig-->"
 
         new = MARK.sub(fill, text)
         if new != text:
@@ -793,13 +998,15 @@ def write(paths: list[Path] | None = None) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sim.learn.figures", description=__doc__.split("\n")[0])
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--check", action="store_true", help="recompute every marked figure; exit 1 if any drifted")
+    group.add_argument(
+        "--check", action="store_true", help="recompute every marked figure (both languages); exit 1 if any drifted"
+    )
     group.add_argument("--write", action="store_true", help="rewrite every marked figure with its current value")
-    group.add_argument("--list", action="store_true", help="print every registered figure and its value")
+    group.add_argument("--list", action="store_true", help="print every registered figure, in English and Korean")
     args = parser.parse_args(argv)
     if args.list:
         for name in FIGURES:
-            print(f"{name}\t{compute(name)}")
+            print(f"{name}\t{compute(name, 'en')}\t{compute(name, 'ko')}")
         return 0
     if args.write:
         print(f"{write()} figure(s) rewritten")

@@ -51,22 +51,25 @@ def monthly_to_daily_hazard(monthly_probability):
     return -np.log1p(-p) / DAYS_PER_MONTH
 
 
-def first_purchase_hazard(monthly_conversion, landing_page_quality, offer_strength, negative_share, negative_impact):
-    """Daily hazard that an aware person buys for the first time.
+def first_purchase_base_hazard(monthly_conversion, landing_page_quality, offer_strength):
+    """Daily hazard that an aware person buys for the first time, before word of mouth and the calendar:
+    the monthly conversion scaled by page quality and offer strength."""
+    return monthly_to_daily_hazard(monthly_conversion * landing_page_quality * offer_strength)
 
-    The monthly conversion is scaled by page quality and offer strength; negative word of mouth (the
-    recent share of dissatisfied orders) cuts it by up to `negative_impact`.
-    """
+
+def first_purchase_hazard(base_hazard, negative_share, negative_impact, multiplier=1.0):
+    """Today's daily hazard that an aware person buys for the first time: the base hazard
+    (`first_purchase_base_hazard`), cut by up to `negative_impact` by negative word of mouth (the recent
+    share of dissatisfied orders), times the day's season and promotions (`sim.model.calendar.day_factors`)."""
     if type(negative_share) is float:  # speed: scalar branch
-        base = monthly_to_daily_hazard(float(monthly_conversion * landing_page_quality * offer_strength))
-        return base * (1.0 - negative_impact * min(max(negative_share, 0.0), 1.0))
-    base = monthly_to_daily_hazard(np.asarray(monthly_conversion) * landing_page_quality * offer_strength)
-    return base * (1.0 - negative_impact * np.minimum(np.maximum(negative_share, 0.0), 1.0))
+        return base_hazard * (1.0 - negative_impact * min(max(negative_share, 0.0), 1.0)) * multiplier
+    return base_hazard * (1.0 - negative_impact * np.minimum(np.maximum(negative_share, 0.0), 1.0)) * multiplier
 
 
-def forgetting_hazard(forgetting_per_month, contact_probability_today):
-    """Daily hazard that an aware person forgets the brand: only on days without a contact."""
-    return monthly_to_daily_hazard(forgetting_per_month) * (1.0 - contact_probability_today)
+def forgetting_hazard(base_hazard, contact_probability_today):
+    """Daily hazard that an aware person forgets the brand: the base hazard
+    (`monthly_to_daily_hazard(forgetting_per_month)`), only on days without a contact."""
+    return base_hazard * (1.0 - contact_probability_today)
 
 
 def aware_outcome_probabilities(first_purchase_hazard_day, forgetting_hazard_day):
@@ -80,3 +83,21 @@ def aware_outcome_probabilities(first_purchase_hazard_day, forgetting_hazard_day
     happened = -np.expm1(-total)
     share = first_purchase_hazard_day / np.maximum(total, 1e-300)  # both hazards 0: nothing happens anyway
     return happened * share, happened * (1.0 - share)
+
+
+def referral_contacts(loyal, contacts_per_loyal_per_month):
+    """People told about the brand today by loyal customers (word of mouth, the Bass imitation term)."""
+    return loyal * (contacts_per_loyal_per_month / DAYS_PER_MONTH)
+
+
+def word_of_mouth(negative_share, dissatisfied, judged):
+    """Tomorrow's negative word of mouth: a moving average (memory about a month) of the dissatisfied share
+    of the orders judged today; unchanged on a day without judged orders."""
+    if type(judged) is not np.ndarray:  # speed: scalar branch (the agent engine, once a day)
+        if judged <= 0:
+            return negative_share
+        return negative_share + (dissatisfied / judged - negative_share) / NEGATIVE_WOM_MEMORY_DAYS
+    if judged.min() > 0:  # speed: the usual day, orders in every row
+        return negative_share + (dissatisfied / judged - negative_share) / NEGATIVE_WOM_MEMORY_DAYS
+    share = np.divide(dissatisfied, judged, out=np.zeros(np.shape(judged)), where=judged > 0)
+    return np.where(judged > 0, negative_share + (share - negative_share) / NEGATIVE_WOM_MEMORY_DAYS, negative_share)

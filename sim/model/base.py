@@ -1,12 +1,13 @@
 """The customer base a scenario starts with: who is active, loyal or lapsed, and how each one buys.
 
-Each existing customer gets a purchase rate and a dropout chance drawn from the scenario's MBG/NBD
-Gamma and Beta, so that engines continue with heterogeneous people, not with averages.
+Each existing customer gets a purchase rate and a dropout (chance per order, or hazard) drawn from the
+scenario's repeat-purchase family (`sim.model.repeat`), so that engines continue with heterogeneous people,
+not with averages.
 
 With a snapshot (`market.existing.snapshot`, written by `sim calibrate`) the base is the client's own
 customers: each one's history (frequency x, recency t_x, age T in days) gives a posterior, and the
-engines continue each customer drawn from it (`sim.calibration.mbgnbd.draw_posterior`): active or not at the
-cut-off, and, given that, lambda and p (Batislam, Denizel & Filiztekin 2007).
+engines continue each customer drawn from it (the family's `draw_posterior` in `sim.calibration`): active or
+not at the cut-off, and, given that, lambda and the dropout (e.g. Batislam, Denizel & Filiztekin 2007).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ScenarioError
+from sim.model import repeat
 from sim.model.scenario import Scenario
 
 SNAPSHOT_COLUMNS = ("customer_id", "frequency", "recency", "age")
@@ -44,14 +46,6 @@ class ExistingCustomers:
         return len(self.stage)
 
 
-def draw_rates(scenario: Scenario, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Purchase rates lambda ~ Gamma(r, 1/alpha) per day and dropout chances p ~ Beta(a, b)."""
-    rp = scenario.repeat_purchase
-    lam = rng.gamma(rp.r, 1.0 / rp.alpha, size=n)
-    p = rng.beta(rp.a, rp.b, size=n)
-    return lam, p
-
-
 def existing_customers(scenario: Scenario, rng: np.random.Generator) -> ExistingCustomers:
     """The starting base: from the snapshot's posteriors if one is set, else drawn from the priors."""
     ex = scenario.market.existing
@@ -59,7 +53,7 @@ def existing_customers(scenario: Scenario, rng: np.random.Generator) -> Existing
         return _from_snapshot(scenario, rng)
     n_c, n_l, n_x = ex.customers, ex.loyal, ex.lapsed
     n = n_c + n_l + n_x
-    lam, p = draw_rates(scenario, n, rng)
+    lam, p = repeat.draw_people(scenario.repeat_purchase, n, rng)
     stage = np.repeat(np.array([0, 1, 2], dtype=np.int8), [n_c, n_l, n_x])
     prior = np.repeat(np.array([PRIOR_ORDERS_CUSTOMER, PRIOR_ORDERS_LOYAL, PRIOR_ORDERS_CUSTOMER]), [n_c, n_l, n_x])
     months_ago = np.zeros(n, dtype=np.int64)
@@ -115,22 +109,22 @@ def _read_snapshot(path: str, _mtime: int, _size: int) -> pd.DataFrame:
 def _from_snapshot(scenario: Scenario, rng: np.random.Generator) -> ExistingCustomers:
     """Snapshot customers drawn from the MBG/NBD posterior (active ones stage 0, dropped-out ones
     lapsed since their last purchase), followed by any loyal/lapsed counts drawn from the priors."""
-    from sim.calibration.mbgnbd import draw_posterior, p_alive
-
     ex = scenario.market.existing
     rp = scenario.repeat_purchase
+    posterior = family_posterior(rp.model)
+    params = (rp.r, rp.alpha, *repeat.dropout_parameters(rp))
     snap = load_snapshot(scenario)
     x = snap["frequency"].to_numpy()
     t_x = snap["recency"].to_numpy()
     T = snap["age"].to_numpy()
-    active, lam, p = draw_posterior(rp.r, rp.alpha, rp.a, rp.b, x, t_x, T, rng)
-    alive = p_alive(rp.r, rp.alpha, rp.a, rp.b, x, t_x, T)
+    active, lam, p = posterior.draw_posterior(*params, x, t_x, T, rng)
+    alive = posterior.p_alive(*params, x, t_x, T)
     stage = np.where(active, 0, 2).astype(np.int8)
     prior = (x + 1).astype(np.int64)
     months_ago = np.where(active, 0, np.clip(np.round((T - t_x) / DAYS_PER_MONTH), 1, 120)).astype(np.int64)
     n_l, n_x = ex.loyal, ex.lapsed
     if n_l or n_x:
-        lam2, p2 = draw_rates(scenario, n_l + n_x, rng)
+        lam2, p2 = repeat.draw_people(scenario.repeat_purchase, n_l + n_x, rng)
         lam = np.concatenate([lam, lam2])
         p = np.concatenate([p, p2])
         stage = np.concatenate([stage, np.repeat(np.array([1, 2], dtype=np.int8), [n_l, n_x])])
@@ -142,6 +136,15 @@ def _from_snapshot(scenario: Scenario, rng: np.random.Generator) -> ExistingCust
     ids = np.concatenate([snap["customer_id"].to_numpy(dtype=object), np.full(n_l + n_x, None, dtype=object)])
     alive = np.concatenate([alive, np.where(np.arange(n_l + n_x) < n_l, 1.0, 0.0)])
     return ExistingCustomers(lam, p, stage, prior, months_ago, ids, alive)
+
+
+def family_posterior(model: str):
+    """The module with the posterior of a repeat-purchase family (`p_alive`, `draw_posterior`): it lives
+    beside the family's likelihood in `sim.calibration` (`families.module`), so the posterior and the fit
+    cannot disagree."""
+    from sim.calibration import families
+
+    return families.module(model)
 
 
 def snapshot_path(scenario: Scenario) -> Path | None:

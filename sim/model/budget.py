@@ -1,106 +1,139 @@
 """The marketing plan, compiled once: a scenario's budget (totals per period, split by purpose, then by
-channel) turned into the monthly spend and the daily drivers both engines read (reach, win-back contacts,
-back-end spend)."""
+channel, either of which may change from one split period to the next) turned into the monthly spend and
+the monthly drivers both engines read (reach, win-back contacts, back-end spend per customer).
+
+A plan is a spend table (M, C, 3): plan month, channel, purpose (front, back, winback). Back-end spend may
+instead be set per active customer (`budget.back_per_customer`): then its amount follows the base day by
+day, and the table holds no back-end spend for those months; `back_per_customer` (M,) holds the amount
+(NaN in months planned the usual way) and `back_shares` (M, C) the channels that carry it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
-from sim.model.acquisition import reach_per_month
+from sim.model import acquisition
 from sim.model.scenario import PURPOSES, Scenario
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A scenario's calendar and budget turned into arrays both engines read."""
-
-    dates: pd.DatetimeIndex
-    month_starts: pd.DatetimeIndex  # (M,) first day of each plan month
-    month_of_day: np.ndarray  # (D,) month index of each day
-    days_in_month: np.ndarray  # (M,)
-    channels: tuple[str, ...]
-    spend_month: np.ndarray  # (M, C, 3) spend by month, channel, purpose (front, back, winback)
-    front_contacts_day: np.ndarray  # (D, C) people reached per day by each channel
-    winback_contacts_day: np.ndarray  # (D,) win-back contacts per day
-    backend_spend_month_effective: np.ndarray  # (M,) back-end spend weighted by channel efficiency
-    spend_day: np.ndarray  # (D, 3) spend per day by purpose
-
-    @property
-    def n_days(self) -> int:
-        return len(self.dates)
-
-    @property
-    def n_months(self) -> int:
-        return len(self.days_in_month)
-
-
 def monthly_budget(scenario: Scenario) -> np.ndarray:
-    """Total marketing budget of each simulated month."""
+    """Total marketing budget of each simulated month (a quarter's total is spread over its three months)."""
     b = scenario.budget
     months = scenario.simulation.horizon_months
-    totals = b.totals
     per = 3 if b.period == "quarter" else 1
-    out = np.empty(months)
-    for m in range(months):
-        idx = min(m // per, len(totals) - 1)
-        out[m] = totals[idx] / per
-    return out
+    idx = np.minimum(np.arange(months) // per, len(b.totals) - 1)
+    return np.asarray(b.totals, dtype=float)[idx] / per
 
 
 def spend_by_month(scenario: Scenario) -> np.ndarray:
-    """(M, C, 3) spend by month, channel and purpose."""
+    """(M, C, 3) spend by plan month, channel and purpose, each month split as the plan says for it."""
     channels = list(scenario.channels)
     total = monthly_budget(scenario)
     out = np.zeros((len(total), len(channels), len(PURPOSES)))
-    for j, purpose in enumerate(PURPOSES):
-        share = scenario.budget.purpose_split.get(purpose, 0.0)
-        for name, cshare in scenario.budget.channel_split.get(purpose, {}).items():
-            out[:, channels.index(name), j] = total * share * cshare
+    b = scenario.budget
+    for m in range(len(total)):
+        split, csplit = b.purpose_split_in(m), b.channel_split_in(m)
+        for j, purpose in enumerate(PURPOSES):
+            share = split.get(purpose, 0.0)
+            for name, cshare in csplit.get(purpose, {}).items():
+                out[m, channels.index(name), j] = total[m] * share * cshare
     return out
 
 
-def build_plan(scenario: Scenario, spend_month: np.ndarray | None = None) -> Plan:
-    """Compile the scenario's calendar and budget (or an explicit (M, C, 3) spend) to daily arrays."""
-    sim = scenario.simulation
-    start = pd.Timestamp(sim.start_date)
-    end = start + pd.DateOffset(months=sim.horizon_months)
-    dates = pd.date_range(start, end - pd.Timedelta(days=1), freq="D")
-    # plan months run from the start date by anniversary (a start on the 17th gives months 17th-16th)
-    month_starts = pd.DatetimeIndex([start + pd.DateOffset(months=m) for m in range(sim.horizon_months)])
-    month_of_day = (
-        np.searchsorted(month_starts.values.astype("datetime64[D]"), dates.values.astype("datetime64[D]"), side="right")
-        - 1
-    )
-    days_in_month = np.bincount(month_of_day, minlength=sim.horizon_months).astype(float)
-    spend = spend_by_month(scenario) if spend_month is None else np.asarray(spend_month, dtype=float)
-    channels = tuple(scenario.channels)
-    reach_month = np.zeros(spend.shape[:2])
-    cost = np.zeros(len(channels))
-    eff = np.zeros(len(channels))
+def back_per_customer(scenario: Scenario) -> np.ndarray:
+    """(M,) back-end spend per active customer per month where the plan sets it so, NaN elsewhere."""
+    b = scenario.budget
+    months = scenario.simulation.horizon_months
+    return np.array([np.nan if b.back_per_customer_in(m) is None else b.back_per_customer_in(m) for m in range(months)])
+
+
+def back_shares(scenario: Scenario) -> np.ndarray:
+    """(M, C) channel shares of back-end spend in each month (its `channel_split -> back`)."""
+    channels = list(scenario.channels)
+    months = scenario.simulation.horizon_months
+    out = np.zeros((months, len(channels)))
+    for m in range(months):
+        for name, share in scenario.budget.channel_split_in(m).get("back", {}).items():
+            out[m, channels.index(name)] = share
+    return out
+
+
+@dataclass(frozen=True)
+class MonthlyDrivers:
+    """What a batch of plans (S rows) sets for each plan month: (S, M) arrays, spend per day (S, M, 3)."""
+
+    reach_by_channel: np.ndarray  # (S, M, C) people reached per month by each channel's front-end spend
+    winback_contacts: np.ndarray  # (S, M) win-back contacts per month
+    backend_effective: np.ndarray  # (S, M) back-end spend per month, weighted by channel efficiency
+    per_customer: np.ndarray  # (S, M) back-end spend per active customer per month; NaN = a fixed amount
+    per_customer_efficiency: np.ndarray  # (S, M) channel efficiency of that per-customer spend
+    spend_day: np.ndarray  # (S, M, 3) fixed spend per day by purpose (per-customer back-end spend excluded)
+
+    @property
+    def reach(self) -> np.ndarray:
+        """(S, M) people reached per month, all channels."""
+        return self.reach_by_channel.sum(axis=2)
+
+    @property
+    def any_per_customer(self) -> bool:
+        return bool(np.isfinite(self.per_customer).any())
+
+
+def monthly_drivers(
+    scenarios: Sequence[Scenario],
+    spend: np.ndarray,
+    days_in_month: np.ndarray,
+    per_customer: np.ndarray | None = None,
+    per_customer_shares: np.ndarray | None = None,
+) -> MonthlyDrivers:
+    """Reach, win-back contacts and back-end spend of each month of S plans (S, M, C, 3) of scenarios that
+    share channels; `per_customer` (S, M) and `per_customer_shares` (S, M, C) as in `back_per_customer` and
+    `back_shares` (default: each scenario's own)."""
+    channels = list(scenarios[0].channels)
+    S, M, C, _ = spend.shape
+    reach = np.zeros((S, M, C))
+    cost = np.zeros((S, C))
+    eff = np.zeros((S, C))
     for c, name in enumerate(channels):
-        ch = scenario.channels[name]
-        reach_month[:, c] = reach_per_month(
-            spend[:, c, 0], ch.reach.max_reach, ch.reach.half_saturation, ch.reach.shape, ch.reach.kind
-        )
-        cost[c] = ch.winback_cost_per_contact
-        eff[c] = ch.backend_efficiency
-    per_day = 1.0 / days_in_month[month_of_day]
-    front_contacts_day = reach_month[month_of_day] * per_day[:, None]
-    winback_contacts_day = (spend[:, :, 2] / cost).sum(axis=1)[month_of_day] * per_day
-    backend_eff = (spend[:, :, 1] * eff).sum(axis=1)
-    spend_day = spend.sum(axis=1)[month_of_day] * per_day[:, None]
-    return Plan(
-        dates=dates,
-        month_starts=month_starts,
-        month_of_day=month_of_day,
-        days_in_month=days_in_month,
-        channels=channels,
-        spend_month=spend,
-        front_contacts_day=front_contacts_day,
-        winback_contacts_day=winback_contacts_day,
-        backend_spend_month_effective=backend_eff,
-        spend_day=spend_day,
+        chans = [s.channels[name] for s in scenarios]
+        cost[:, c] = [ch.winback_cost_per_contact for ch in chans]
+        eff[:, c] = [ch.backend_efficiency for ch in chans]
+        kinds = np.array([ch.reach.kind for ch in chans])
+        for kind in np.unique(kinds):
+            rows = kinds == kind
+            sel = [ch for ch, k in zip(chans, rows, strict=True) if k]
+            reach[rows, :, c] = acquisition.reach_per_month(
+                spend[rows, :, c, 0],
+                np.array([ch.reach.max_reach for ch in sel])[:, None],
+                np.array([ch.reach.half_saturation for ch in sel])[:, None],
+                np.array([ch.reach.shape for ch in sel])[:, None],
+                str(kind),
+            )
+    if per_customer is None:
+        per_customer = np.stack([back_per_customer(s) for s in scenarios])
+        per_customer_shares = np.stack([back_shares(s) for s in scenarios])
+    elif per_customer_shares is None:
+        raise ValueError("per_customer needs per_customer_shares: the channels that carry it")
+    return MonthlyDrivers(
+        reach_by_channel=reach,
+        winback_contacts=(spend[:, :, :, 2] / cost[:, None, :]).sum(axis=2),
+        backend_effective=(spend[:, :, :, 1] * eff[:, None, :]).sum(axis=2),
+        per_customer=np.asarray(per_customer, dtype=float),
+        per_customer_efficiency=(np.asarray(per_customer_shares, dtype=float) * eff[:, None, :]).sum(axis=2),
+        spend_day=spend.sum(axis=2) / days_in_month[None, :, None],
     )
+
+
+def backend_today(drivers_effective, per_customer, per_customer_efficiency, active):
+    """(effective back-end spend per active customer per month, back-end spend per month) of a month's plan
+    and the morning's active customers: a fixed amount shared by the base, or an amount per customer."""
+    if type(active) is not np.ndarray:  # speed: scalar branch (the agent engine, once a day)
+        if per_customer != per_customer:  # NaN: a fixed amount this month
+            return drivers_effective / max(active, 1.0), None
+        return per_customer * per_customer_efficiency, per_customer * active
+    fixed = np.isnan(per_customer)
+    per = np.where(fixed, drivers_effective / np.maximum(active, 1.0), per_customer * per_customer_efficiency)
+    return per, np.where(fixed, np.nan, per_customer * active)

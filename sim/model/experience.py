@@ -35,3 +35,15 @@ def experience_probabilities(
 def complaint_recovery_probability(complaint_share, service_recovery, in_time_share):
     """Chance that a dissatisfied order is turned around by customer service."""
     return complaint_share * service_recovery * in_time_share
+
+
+def outcome_after_complaints(dissatisfied, delighted, rescued):
+    """Final chances (dissatisfied, satisfied, delighted) of an order once customer service has turned around
+    the share `rescued` of the dissatisfied ones (`complaint_recovery_probability`)."""
+    final_dissatisfied = dissatisfied * (1.0 - rescued)
+    return final_dissatisfied, 1.0 - final_dissatisfied - delighted, delighted
+
+
+def team_slots_per_day(capacity_per_day):
+    """Whole slots a team has each morning (orders shipped, tickets answered): at least one."""
+    return max(1, int(round(capacity_per_day)))

@@ -1,18 +1,22 @@
-"""KPIs of a simulation result, with the same names everywhere (code, notebooks, reports, CSV, JSON).
+"""KPIs, with the same names everywhere (code, notebooks, reports, CSV, JSON), computed by one function.
 
-Every KPI is computed from the result's daily table (and its retention cohort), so both engines give
-them the same way. KPIs only compute: marginal ROIs need extra runs and live in `sim.analysis.marginal`;
-they are passed in.
+`kpi_arrays` takes what any run produced, as monthly sums over plan months (`sim.model.calendar`), the
+discounted totals, the stocks at the end and the retention cohort, for one run or a batch of S runs at
+once; `compute_kpis` feeds it a `SimulationResult`, and the fast engine's batches (`BatchResult.kpi_vectors`)
+feed it their arrays, so a KPI cannot mean two things. KPIs only compute: marginal ROIs need extra runs and
+live in `sim.analysis.marginal`; they are passed in.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim.model import money
-from sim.model.result import SimulationResult
+from sim.model.calendar import calendar
+from sim.model.result import MARKETING_SPEND, SimulationResult
 from sim.model.scenario import PURPOSES
 
 KPI_NAMES = [
@@ -39,7 +43,7 @@ KPI_DESCRIPTIONS = {
     "returning_revenue_share": "Share of revenue from repeat orders [share].",
     "clv": "Discounted gross profit per new customer within the horizon (horizon-truncated) [currency].",
     "ltv_cac": "CLV divided by CAC [ratio].",
-    "payback_months": "Months until acquired customers' gross profit has repaid front-end spend [months].",
+    "payback_months": "Plan months until acquired customers' gross profit has repaid front-end spend [months].",
     "marginal_roi_front": "Extra contribution per extra unit of front-end spend: 0 = break-even [ratio].",
     "marginal_roi_back": "Extra contribution per extra unit of back-end spend: 0 = break-even [ratio].",
     "marginal_roi_winback": "Extra contribution per extra unit of win-back spend: 0 = break-even [ratio].",
@@ -47,64 +51,118 @@ KPI_DESCRIPTIONS = {
     "npv": "Net present value of contribution at the annual discount rate [currency].",
 }
 
+# monthly flows `kpi_arrays` reads
+KPI_FLOWS = (
+    "new_customers",
+    "newly_aware",
+    "orders",
+    "revenue",
+    "revenue_returning",
+    "second_orders",
+    "spend_front",
+    "spend_back",
+    "spend_winback",
+    "event_cost",
+    "gross_profit",
+    "gross_profit_acquired",
+    "contribution",
+    "dissatisfied",
+    "delighted",
+)
+# stocks at the end of the horizon `kpi_arrays` reads
+KPI_STOCKS = ("customer", "loyal", "lapsed", "unaware", "never_met")
+# discounted totals: present values at day 0
+KPI_DISCOUNTED = ("contribution", "gross_profit_acquired", "new_customers")
 
-def _ratio(num: float, den: float) -> float | None:
-    return float(num / den) if den > 0 else None
+
+@dataclass(frozen=True)
+class KpiInputs:
+    """What the KPIs are computed from, for S runs: monthly flows (S, M), end stocks (S,), discounted totals
+    (S,), the retention cohort (S, 2: active 12 months before the end, still active) and two constants."""
+
+    monthly: dict[str, np.ndarray]
+    end: dict[str, np.ndarray]
+    discounted: dict[str, np.ndarray]
+    cohort: np.ndarray
+    initially_aware: np.ndarray
+    market_size: np.ndarray
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den > 0, else NaN (a KPI that is not defined)."""
+    num, den = np.broadcast_arrays(np.asarray(num, dtype=float), np.asarray(den, dtype=float))
+    return np.divide(num, den, out=np.full(num.shape, np.nan), where=den > 0)
+
+
+def payback_months(gross_profit_acquired: np.ndarray, spend_front: np.ndarray) -> np.ndarray:
+    """(S,) plan months until the acquired customers' cumulative gross profit repays cumulative front-end
+    spend (counting the month it happens as a whole month); NaN if it never does within the horizon."""
+    gap = np.cumsum(gross_profit_acquired - spend_front, axis=1)
+    paid = (gap >= 0) & (np.cumsum(spend_front, axis=1) > 0)
+    return np.where(paid.any(axis=1), paid.argmax(axis=1) + 1.0, np.nan)
+
+
+def kpi_arrays(x: KpiInputs) -> dict[str, np.ndarray]:
+    """Every KPI as an (S,) array (NaN where undefined)."""
+    total = {name: x.monthly[name].sum(axis=1) for name in KPI_FLOWS}
+    new = total["new_customers"]
+    cac = _ratio(total["spend_front"], new)
+    clv = _ratio(x.discounted["gross_profit_acquired"], x.discounted["new_customers"])
+    active_end = x.end["customer"] + x.end["loyal"]
+    return {
+        "cac": cac,
+        "first_purchase_conversion": _ratio(new, x.initially_aware + total["newly_aware"]),
+        "repeat_purchase_rate": _ratio(total["second_orders"], new),
+        "retention_12m": _ratio(x.cohort[:, 1], x.cohort[:, 0]),
+        "returning_revenue_share": _ratio(total["revenue_returning"], total["revenue"]),
+        "clv": clv,
+        "ltv_cac": _ratio(clv, cac),
+        "payback_months": payback_months(x.monthly["gross_profit_acquired"], x.monthly["spend_front"]),
+        "cumulative_contribution": total["contribution"],
+        "npv": x.discounted["contribution"],
+        # more figures a report needs (names beyond the contract, never renamed once released)
+        "revenue": total["revenue"],
+        "gross_profit": total["gross_profit"],
+        "marketing_spend": sum(total[c] for c in MARKETING_SPEND),
+        "new_customers": new,
+        "orders": total["orders"],
+        "active_customers_end": active_end,
+        "customers_at_horizon": active_end,
+        "loyal_customers_end": x.end["loyal"],
+        "lapsed_customers_end": x.end["lapsed"],
+        "unaware_share_end": x.end["unaware"] / x.market_size,
+        "never_met_share_end": x.end["never_met"] / x.market_size,
+        "forgot_share_end": (x.end["unaware"] - x.end["never_met"]) / x.market_size,
+        "dissatisfied_share": _ratio(total["dissatisfied"], total["orders"]),
+        "delighted_share": _ratio(total["delighted"], total["orders"]),
+    }
+
+
+def kpi_inputs(result: SimulationResult) -> KpiInputs:
+    """The KPI inputs of one result (S = 1), read from its daily table."""
+    d, s = result.daily, result.scenario
+    cal = calendar(s)
+    disc = money.daily_discount_factors(len(d), s.economics.annual_discount_rate)
+    cohort = np.array([[result.cohort.get("start", math.nan), result.cohort.get("retained", math.nan)]], dtype=float)
+    return KpiInputs(
+        monthly={name: cal.month_sums(d[name].to_numpy())[None] for name in KPI_FLOWS},
+        end={name: np.array([float(d[name].iloc[-1])]) for name in KPI_STOCKS},
+        discounted={name: np.array([float((disc * d[name].to_numpy()).sum())]) for name in KPI_DISCOUNTED},
+        cohort=cohort,
+        initially_aware=np.array([float(s.market.initially_aware)]),
+        market_size=np.array([float(s.market.size)]),
+    )
 
 
 def compute_kpis(result: SimulationResult, marginal: dict[str, float | None] | None = None) -> dict[str, float | None]:
-    """The KPI dictionary of a result; `marginal` supplies the three marginal ROIs if computed."""
-    d = result.daily
-    s = result.scenario
-    disc = money.daily_discount_factors(len(d), s.economics.annual_discount_rate)
-    new = float(d["new_customers"].sum())
-    cac = _ratio(float(d["spend_front"].sum()), new)
-    aware_total = s.market.initially_aware + float(d["newly_aware"].sum())
-    clv = _ratio(
-        float((disc * d["gross_profit_acquired"].to_numpy()).sum()), float((disc * d["new_customers"].to_numpy()).sum())
-    )
-    start, kept = result.cohort.get("start", math.nan), result.cohort.get("retained", math.nan)
-    retention = float(kept / start) if start and start > 0 and not math.isnan(start) else None
-    monthly = d[["gross_profit_acquired", "spend_front"]].resample("MS").sum()
-    gap = (monthly["gross_profit_acquired"] - monthly["spend_front"]).cumsum().to_numpy()
-    spent = monthly["spend_front"].cumsum().to_numpy() > 0
-    paid = np.flatnonzero((gap >= 0) & spent)
-    kpis: dict[str, float | None] = {
-        "cac": cac,
-        "first_purchase_conversion": _ratio(new, aware_total),
-        "repeat_purchase_rate": _ratio(float(d["second_orders"].sum()), new) if "second_orders" in d else None,
-        "retention_12m": retention,
-        "returning_revenue_share": _ratio(float(d["revenue_returning"].sum()), float(d["revenue"].sum())),
-        "clv": clv,
-        "ltv_cac": _ratio(clv, cac) if clv is not None and cac else None,
-        "payback_months": float(paid[0] + 1) if len(paid) else None,
-        "marginal_roi_front": None,
-        "marginal_roi_back": None,
-        "marginal_roi_winback": None,
-        "cumulative_contribution": float(d["contribution"].sum()),
-        "npv": float((disc * d["contribution"].to_numpy()).sum()),
-    }
-    if marginal:
-        for purpose in PURPOSES:
-            kpis[f"marginal_roi_{purpose}"] = marginal.get(purpose)
-    # more figures a report needs (names beyond the contract, never renamed once released)
-    last = d.iloc[-1]
-    kpis.update(
-        {
-            "revenue": float(d["revenue"].sum()),
-            "gross_profit": float(d["gross_profit"].sum()),
-            "marketing_spend": float(d[["spend_front", "spend_back", "spend_winback"]].to_numpy().sum()),
-            "new_customers": new,
-            "orders": float(d["orders"].sum()),
-            "active_customers_end": float(last["customer"] + last["loyal"]),
-            "loyal_customers_end": float(last["loyal"]),
-            "lapsed_customers_end": float(last["lapsed"]),
-            "unaware_share_end": float(last["unaware"] / s.market.size),
-            "dissatisfied_share": _ratio(float(d["dissatisfied"].sum()), float(d["orders"].sum())),
-            "delighted_share": _ratio(float(d["delighted"].sum()), float(d["orders"].sum())),
-        }
-    )
-    return {k: _clean(v) for k, v in kpis.items()}
+    """The KPI dictionary of a result (None where a KPI is undefined); `marginal` supplies the three marginal
+    ROIs if computed (`sim.analysis.marginal.marginal_rois`)."""
+    arrays = kpi_arrays(kpi_inputs(result))
+    kpis: dict[str, float | None] = {name: None for name in KPI_NAMES}
+    kpis.update({name: _clean(value[0]) for name, value in arrays.items()})
+    for purpose in PURPOSES:
+        kpis[f"marginal_roi_{purpose}"] = _clean(marginal.get(purpose)) if marginal else None
+    return kpis
 
 
 def _clean(value: float | None) -> float | None:

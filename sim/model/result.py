@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sim.model.scenario import Scenario
+from sim.model import budget, money
+from sim.model.calendar import calendar
+from sim.model.scenario import PURPOSES, Scenario
 
 STAGES = ["unaware", "aware", "customer", "loyal", "lapsed"]
 FLOW_COLUMNS = [
@@ -46,10 +48,18 @@ EXTRA_COLUMNS = [
     "gross_profit_acquired",
     "fulfilment_cost",
     "experience_cost",
+    "never_met",
+    "discounts",
+    "discounts_acquired",
+    "event_cost",
 ]
+# stocks beside the stages: people at the end of the day (`never_met`: unaware people who have never met the
+# brand, as opposed to those who met it and forgot)
+STOCK_COLUMNS = [*STAGES, "never_met"]
 # money columns `finish_money` derives; every other flow column is what an engine counts day by day
 DERIVED_COLUMNS = ("gross_profit", "contribution", "gross_profit_acquired", "fulfilment_cost", "experience_cost")
-COUNTED_FLOWS = [c for c in FLOW_COLUMNS + EXTRA_COLUMNS if c not in DERIVED_COLUMNS]
+COUNTED_FLOWS = [c for c in FLOW_COLUMNS + EXTRA_COLUMNS if c not in DERIVED_COLUMNS and c not in STOCK_COLUMNS]
+MARKETING_SPEND = ("spend_front", "spend_back", "spend_winback", "event_cost")  # what contribution subtracts
 ORDER_COLUMNS = ["customer_id", "order_date", "amount", "order_number", "acquisition_channel", "experience"]
 EXPERIENCES = ["dissatisfied", "satisfied", "delighted"]
 
@@ -78,11 +88,21 @@ class SimulationResult:
         return self.scenario.market.size
 
     def monthly(self) -> pd.DataFrame:
-        """Flows summed and stage counts taken at month end."""
+        """Flows summed and stocks taken at the end of each plan month (`sim.model.calendar`), indexed by the
+        months' first days; `fulfilment_delay_days` as the month's mean delay per order."""
+        cal = calendar(self.scenario)
         d = self.daily
-        flows = d[[c for c in d.columns if c not in STAGES and c != "fulfilment_delay_days"]].resample("MS").sum()
-        stages = d[STAGES].resample("MS").last()
-        return pd.concat([stages, flows], axis=1)
+        stocks = [c for c in STOCK_COLUMNS if c in d.columns]
+        flows = [c for c in d.columns if c not in stocks and c != "fulfilment_delay_days"]
+        out = pd.DataFrame(cal.month_ends(d[stocks].to_numpy()), index=cal.month_starts, columns=stocks)
+        sums = pd.DataFrame(cal.month_sums(d[flows].to_numpy()), index=cal.month_starts, columns=flows)
+        out = pd.concat([out, sums], axis=1)
+        if "fulfilment_delay_days" in d.columns:
+            delay = cal.month_sums((d["fulfilment_delay_days"] * d["orders"]).to_numpy())
+            out["fulfilment_delay_days"] = np.divide(
+                delay, out["orders"], out=np.zeros(len(out)), where=out["orders"] > 0
+            )
+        return out
 
     def timeseries_frame(self) -> pd.DataFrame:
         """The `timeseries.csv` table: contract columns first, then extras, then bands if replicated."""
@@ -97,18 +117,37 @@ class SimulationResult:
         return out
 
 
-def finish_money(daily: pd.DataFrame, scenario: Scenario, experience_cost_per_order: float) -> pd.DataFrame:
-    """Fill gross profit, contribution and the cost columns from revenue, orders and spend (in place)."""
+def finish_money(daily: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    """Fill gross profit, contribution and the cost columns from revenue, discounts, orders and spend (in place),
+    by the model's money identity (`sim.model.money`)."""
     econ = scenario.economics
+    per_order = econ.fulfilment_cost_per_order + money.experience_cost_per_order(scenario)
     daily["fulfilment_cost"] = daily["orders"] * econ.fulfilment_cost_per_order
-    daily["experience_cost"] = daily["orders"] * experience_cost_per_order
-    daily["gross_profit"] = daily["revenue"] * econ.gross_margin - daily["fulfilment_cost"] - daily["experience_cost"]
-    daily["contribution"] = daily["gross_profit"] - daily["spend_front"] - daily["spend_back"] - daily["spend_winback"]
-    per_order = econ.fulfilment_cost_per_order + experience_cost_per_order
-    daily["gross_profit_acquired"] = (
-        daily["revenue_acquired"] * econ.gross_margin - daily["orders_acquired"] * per_order
+    daily["experience_cost"] = daily["orders"] * money.experience_cost_per_order(scenario)
+    daily["gross_profit"] = money.gross_profit(
+        daily["revenue"], daily["orders"], econ.gross_margin, per_order, daily["discounts"]
+    )
+    daily["contribution"] = money.contribution(daily["gross_profit"], daily[list(MARKETING_SPEND)].sum(axis=1))
+    daily["gross_profit_acquired"] = money.gross_profit(
+        daily["revenue_acquired"], daily["orders_acquired"], econ.gross_margin, per_order, daily["discounts_acquired"]
     )
     return daily
+
+
+def spend_frame(scenario: Scenario, spend: np.ndarray, spend_back_month: np.ndarray | None = None) -> pd.DataFrame:
+    """Monthly spend by purpose and channel, indexed by the plan months' first days: the plan's spend table
+    (M, C, 3), with the back-end spend actually made (M,) in months that set it per active customer, shared
+    out by the plan's back-end channel split."""
+    cal = calendar(scenario)
+    table = np.array(spend, dtype=float)
+    if spend_back_month is not None:
+        per_customer = np.isfinite(budget.back_per_customer(scenario))
+        if per_customer.any():
+            shares = budget.back_shares(scenario)
+            table[per_customer, :, 1] = spend_back_month[per_customer, None] * shares[per_customer]
+    cols = pd.MultiIndex.from_product([list(PURPOSES), list(scenario.channels)], names=["purpose", "channel"])
+    data = table.transpose(0, 2, 1).reshape(cal.n_months, -1)
+    return pd.DataFrame(data, index=cal.month_starts, columns=cols)
 
 
 def combine_replications(results: list[SimulationResult]) -> SimulationResult:

@@ -189,8 +189,19 @@ class Channel(_Block):
     )
 
 
+PurposeSplit = dict[str, Share]
+ChannelSplit = dict[str, dict[str, Share]]
+SPLIT_PERIODS = {"month": 1, "quarter": 3, "half": 6, "year": 12}  # months one entry of a split list covers
+
+
 class Budget(_Block):
-    """The marketing plan: a total per period, split by purpose, then by channel within each purpose."""
+    """The marketing plan: a total per period, split by purpose, then by channel within each purpose.
+
+    The splits may change over time: give a list of splits, one per split period, whose last value repeats
+    (like `totals`). Back-end spend may instead be an amount per active customer per month
+    (`back_per_customer`, the way CRM budgets scale with the base); the totals then fund front-end and
+    win-back only.
+    """
 
     period: Literal["month", "quarter"] = Field("month", description="What one entry of `totals` covers.")
     totals: list[Annotated[float, Field(ge=0.0, le=MAX_MONEY)]] = Field(
@@ -198,36 +209,109 @@ class Budget(_Block):
         min_length=1,
         description="Budget per period: one number, or a list with one value per period whose last value repeats [currency].",
     )
-    purpose_split: dict[str, Share] = Field(
-        ..., description="Shares of the budget by purpose: front, back, winback; they add up to 1 [share]."
+    purpose_split: PurposeSplit | list[PurposeSplit] = Field(
+        ...,
+        description=(
+            "Shares of the budget by purpose: front, back, winback; they add up to 1 [share]. A list gives one "
+            "split per split period, the last repeating."
+        ),
     )
-    channel_split: dict[str, dict[str, Share]] = Field(
+    channel_split: ChannelSplit | list[ChannelSplit] = Field(
         default_factory=dict,
-        description="For each purpose with budget, the shares by channel; they add up to 1 [share].",
+        description=(
+            "For each purpose with budget, the shares by channel; they add up to 1 [share]. A list gives one per "
+            "split period, the last repeating."
+        ),
+    )
+    split_period: Literal["month", "quarter", "half", "year"] | None = Field(
+        None, description="What one entry of a purpose_split or channel_split list covers; default: `period`."
+    )
+    back_per_customer: list[NonNegative] | None = Field(
+        None,
+        description=(
+            "Back-end spend per active customer per month, instead of a back share of the totals: one number, or "
+            "one per split period, the last repeating [currency per customer per month]."
+        ),
     )
 
-    @field_validator("totals", mode="before")
+    @field_validator("totals", "back_per_customer", mode="before")
     @classmethod
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, int | float) and not isinstance(value, bool) else value
 
+    # -- the plan period by period -----------------------------------------------------------------
+    @property
+    def purpose_splits(self) -> list[PurposeSplit]:
+        """The purpose split of every split period given (the last one repeats)."""
+        return self.purpose_split if isinstance(self.purpose_split, list) else [self.purpose_split]
+
+    @property
+    def channel_splits(self) -> list[ChannelSplit]:
+        """The channel split of every split period given (the last one repeats)."""
+        return self.channel_split if isinstance(self.channel_split, list) else [self.channel_split]
+
+    @property
+    def months_per_split(self) -> int:
+        """Months one entry of a split list covers."""
+        return SPLIT_PERIODS[self.split_period or self.period]
+
+    @property
+    def phased(self) -> bool:
+        """Whether the split changes over time."""
+        return len(self.purpose_splits) > 1 or len(self.channel_splits) > 1 or len(self.back_per_customer or []) > 1
+
+    def purpose_split_in(self, month: int) -> PurposeSplit:
+        """The purpose split of plan month `month` (0 = the first)."""
+        splits = self.purpose_splits
+        return splits[min(month // self.months_per_split, len(splits) - 1)]
+
+    def channel_split_in(self, month: int) -> ChannelSplit:
+        """The channel split of plan month `month`."""
+        splits = self.channel_splits
+        return splits[min(month // self.months_per_split, len(splits) - 1)]
+
+    def back_per_customer_in(self, month: int) -> float | None:
+        """Back-end spend per active customer in plan month `month`, if the plan sets it that way."""
+        if self.back_per_customer is None:
+            return None
+        per = self.back_per_customer
+        return per[min(month // self.months_per_split, len(per) - 1)]
+
     @model_validator(mode="after")
     def _splits_add_up(self) -> Budget:
-        unknown = sorted(set(self.purpose_split) - set(PURPOSES))
-        if unknown:
-            raise ValueError(f"unknown purpose {unknown[0]!r}; allowed: {', '.join(PURPOSES)}")
-        total = sum(self.purpose_split.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"purpose_split adds up to {total:g}, must add up to 1")
-        for purpose, split in self.channel_split.items():
-            if purpose not in PURPOSES:
-                raise ValueError(f"channel_split has unknown purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
-            s = sum(split.values())
-            if split and abs(s - 1.0) > 1e-6:
-                raise ValueError(f"channel_split -> {purpose} adds up to {s:g}, must add up to 1")
-        for purpose, share in self.purpose_split.items():
-            if share > 0 and not self.channel_split.get(purpose):
-                raise ValueError(f"purpose {purpose!r} has budget share {share:g} but no channel_split -> {purpose}")
+        per_customer = self.back_per_customer is not None
+        for k, split in enumerate(self.purpose_splits):
+            where = f"purpose_split[{k}]" if isinstance(self.purpose_split, list) else "purpose_split"
+            unknown = sorted(set(split) - set(PURPOSES))
+            if unknown:
+                raise ValueError(f"{where}: unknown purpose {unknown[0]!r}; allowed: {', '.join(PURPOSES)}")
+            total = sum(split.values())
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"{where} adds up to {total:g}, must add up to 1")
+            if per_customer and split.get("back", 0.0) > 0:
+                raise ValueError(
+                    f"{where} gives back-end a share of the totals while back_per_customer sets back-end spend per "
+                    "customer; use one of the two"
+                )
+        for k, csplit in enumerate(self.channel_splits):
+            where = f"channel_split[{k}]" if isinstance(self.channel_split, list) else "channel_split"
+            for purpose, split in csplit.items():
+                if purpose not in PURPOSES:
+                    raise ValueError(f"{where} has unknown purpose {purpose!r}; allowed: {', '.join(PURPOSES)}")
+                total = sum(split.values())
+                if split and abs(total - 1.0) > 1e-6:
+                    raise ValueError(f"{where} -> {purpose} adds up to {total:g}, must add up to 1")
+        n = max(len(self.purpose_splits), len(self.channel_splits))
+        for k in range(n):
+            split = self.purpose_splits[min(k, len(self.purpose_splits) - 1)]
+            csplit = self.channel_splits[min(k, len(self.channel_splits) - 1)]
+            for purpose, share in split.items():
+                if share > 0 and not csplit.get(purpose):
+                    raise ValueError(
+                        f"purpose {purpose!r} has budget share {share:g} but no channel_split -> {purpose}"
+                    )
+            if per_customer and any(self.back_per_customer) and not csplit.get("back"):
+                raise ValueError("back_per_customer needs channel_split -> back: the channels that carry it")
         return self
 
 
@@ -249,22 +333,54 @@ class FirstPurchase(_Block):
     )
 
 
-class RepeatPurchase(_Block):
-    """Repeat buying as in the MBG/NBD model (Batislam, Denizel & Filiztekin 2007).
+REPEAT_MODELS = ("mbgnbd", "bgnbd", "pareto")
 
-    Each customer buys at a rate lambda ~ Gamma(r, alpha) per day while active and drops out after any
-    order (the first included) with probability p ~ Beta(a, b).
+
+class RepeatPurchase(_Block):
+    """Repeat buying as one of the BTYD ("buy till you die") families, so it can be calibrated from an order log.
+
+    Each customer buys at a rate lambda ~ Gamma(r, alpha) per day while active, and drops out:
+    - mbgnbd (MBG/NBD, Batislam, Denizel & Filiztekin 2007): after any order, the first included, with
+      probability p ~ Beta(a, b);
+    - bgnbd (BG/NBD, Fader, Hardie & Lee 2005): after any repeat order (not the first) with p ~ Beta(a, b);
+    - pareto (Pareto/NBD, Schmittlein, Morrison & Colombo 1987): at a constant daily hazard mu ~ Gamma(s, beta),
+      whatever the orders.
     """
 
+    model: Literal["mbgnbd", "bgnbd", "pareto"] = Field(
+        "mbgnbd", description="Repeat-purchase family: mbgnbd, bgnbd or pareto."
+    )
+    # bounds: where both engines' draws and quadratures stay finite (probed at the edges)
     r: float = Field(..., ge=0.01, le=100.0, description="Gamma shape of the purchase rate [1].")
     alpha: float = Field(
-        ..., ge=0.001, le=1e6, description="Gamma scale parameter of the purchase rate; mean rate is r/alpha [days]."
+        ..., ge=0.001, le=1e6, description="Gamma rate parameter of the purchase rate; mean rate is r/alpha [days]."
     )
-    a: float = Field(..., ge=0.001, le=1000.0, description="Beta a of the dropout probability [1].")
-    b: float = Field(..., ge=0.001, le=1000.0, description="Beta b of the dropout probability; mean p is a/(a+b) [1].")
+    a: float | None = Field(
+        None, ge=0.001, le=1000.0, description="Beta a of the dropout probability per order (mbgnbd, bgnbd) [1]."
+    )
+    b: float | None = Field(
+        None,
+        ge=0.001,
+        le=1000.0,
+        description="Beta b of the dropout probability per order; mean p is a/(a+b) (mbgnbd, bgnbd) [1].",
+    )
+    s: float | None = Field(None, ge=0.01, le=100.0, description="Gamma shape of the dropout hazard mu (pareto) [1].")
+    beta: float | None = Field(
+        None,
+        ge=0.001,
+        le=1e7,
+        description="Gamma rate parameter of the dropout hazard; mean mu is s/beta per day (pareto) [days].",
+    )
 
     @model_validator(mode="after")
-    def _at_most_an_order_a_day(self) -> RepeatPurchase:
+    def _parameters_of_the_family(self) -> RepeatPurchase:
+        needed, unused = (("s", "beta"), ("a", "b")) if self.model == "pareto" else (("a", "b"), ("s", "beta"))
+        for name in needed:
+            if getattr(self, name) is None:
+                raise ValueError(f"the {self.model} model needs {name!r}")
+        for name in unused:
+            if getattr(self, name) is not None:
+                raise ValueError(f"{name!r} belongs to another family than {self.model}; remove it or change `model`")
         if self.r / self.alpha > 1.0:
             raise ValueError(
                 f"r / alpha = {self.r / self.alpha:.4g} orders a day per customer on average; at most 1 is allowed"
@@ -387,6 +503,52 @@ class Operations(_Block):
     )
 
 
+class Seasonality(_Block):
+    """A monthly demand index: e-commerce lives by its calendar (Seollal and Chuseok, 11.11, Black Friday)."""
+
+    index: list[Annotated[float, Field(gt=0.0, le=10.0)]] = Field(
+        ...,
+        min_length=12,
+        max_length=12,
+        description="Demand index of each calendar month, January to December; mean 1 [multiplier].",
+    )
+    first_purchases: bool = Field(True, description="Apply the index to first purchases of aware people.")
+    repeat_purchases: bool = Field(True, description="Apply the index to customers' purchase rates.")
+    reach: bool = Field(False, description="Apply the index to front-end reach (ads cost the same, reach more).")
+
+    @model_validator(mode="after")
+    def _mean_one(self) -> Seasonality:
+        mean = sum(self.index) / 12.0
+        if abs(mean - 1.0) > 1e-3:
+            raise ValueError(f"the seasonal index has mean {mean:.4g}; it must have mean 1 (divide each value by it)")
+        return self
+
+
+class Event(_Block):
+    """A dated promotion: it sells more (purchase-rate uplift, extra reach) and earns less per order (discount)."""
+
+    name: str = Field(..., min_length=1, max_length=80, description="Name, e.g. '11.11' or 'Black Friday'.")
+    start: date = Field(..., description="First day of the event.")
+    end: date = Field(..., description="Last day of the event (inclusive).")
+    uplift_customers: float = Field(
+        0.0, ge=0.0, le=20.0, description="Rise in active customers' purchase rate during the event [share]."
+    )
+    uplift_aware: float = Field(
+        0.0, ge=0.0, le=20.0, description="Rise in aware people's first-purchase hazard during the event [share]."
+    )
+    extra_reach: NonNegative = Field(0.0, description="Extra people reached over the whole event [people].")
+    discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
+        0.0, description="Share of order value given away on orders during the event [share]."
+    )
+    fixed_cost: NonNegative = Field(0.0, description="Cost of running the event [currency].")
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> Event:
+        if self.end < self.start:
+            raise ValueError(f"event {self.name!r} ends ({self.end}) before it starts ({self.start})")
+        return self
+
+
 class Simulation(_Block):
     """Time frame and randomness."""
 
@@ -419,6 +581,8 @@ class Scenario(_Block):
     referral: Referral = Field(default_factory=Referral)
     winback: Winback = Field(default_factory=Winback)
     operations: Operations = Field(default_factory=Operations)
+    seasonality: Seasonality | None = Field(None, description="Monthly demand index; none means flat demand.")
+    events: list[Event] = Field(default_factory=list, description="Dated promotions.")
     simulation: Simulation = Field(default_factory=Simulation)
     calibration: dict[str, Any] | None = Field(
         None, description="Diagnostics written by `sim calibrate` (read-only information)."
@@ -439,14 +603,23 @@ class Scenario(_Block):
 
     @model_validator(mode="after")
     def _channels_exist(self) -> Scenario:
-        for purpose, split in self.budget.channel_split.items():
-            for channel in split:
-                if channel not in self.channels:
-                    hint = _did_you_mean(channel, list(self.channels))
-                    raise ValueError(
-                        f"budget -> channel_split -> {purpose} names channel {channel!r}, which is not in channels"
-                        f" ({', '.join(self.channels)}){hint}"
-                    )
+        for csplit in self.budget.channel_splits:
+            for purpose, split in csplit.items():
+                for channel in split:
+                    if channel not in self.channels:
+                        hint = _did_you_mean(channel, list(self.channels))
+                        raise ValueError(
+                            f"budget -> channel_split -> {purpose} names channel {channel!r}, which is not in"
+                            f" channels ({', '.join(self.channels)}){hint}"
+                        )
+        return self
+
+    @model_validator(mode="after")
+    def _events_inside_the_horizon(self) -> Scenario:
+        start = self.simulation.start_date
+        for event in self.events:
+            if event.end < start:
+                raise ValueError(f"event {event.name!r} ends ({event.end}) before the simulation starts ({start})")
         return self
 
     # -- derived views -------------------------------------------------------------------------

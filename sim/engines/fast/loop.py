@@ -1,0 +1,402 @@
+"""The fast engine's day, repeated: the model's day (`sim.model.day.day_chances`) applied to counts of people
+in latent classes, for a batch of S plans at once, with every flow an expectation or a draw (`draws`).
+
+A day runs in the agent engine's order: the back-end levers from spend per active customer; awareness from
+ads and referrals; aware people buy for the first time or forget; win-back contacts reactivate lapsed
+people; customers order at their class's rate; every order is judged (its delay from a fluid fulfilment
+queue, its complaint from a fluid customer-service queue); after each order a customer may drop out, step
+up to loyal or fall back (`sim.model.lifecycle`); money by the model's identity (`sim.model.money`).
+
+Counts are class-major (`classes`): active people (G, 2, R, Dn, S) by group, stage (customer, loyal),
+rate node, dropout node and row; lapsed people (G, R, Dn, S) with their decayed weights. Groups serve the
+accounting of acquired customers (existing base, acquired with one order, acquired with two or more); a
+lean run (`detail=False`, the optimizer's sweeps) keeps one group and no retention cohort.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from sim.engines.fast.counting import EXISTING, ONE_ORDER, REPEAT, Groups, LeanExpected, expected_fates, fates_per_order
+from sim.engines.fast.draws import CUSTOMER, LOYAL, Expected, Sampled, safe_div
+from sim.engines.fast.params import BatchParams
+from sim.engines.fast.queue import QueueDay, capacity_queue
+from sim.model import acquisition, budget, day, experience, lifecycle, money, repeat
+from sim.model.calendar import Calendar
+from sim.model.result import COUNTED_FLOWS, STOCK_COLUMNS
+
+RAW_COLUMNS = [*STOCK_COLUMNS, *COUNTED_FLOWS]  # the columns a day records (money columns are derived later)
+COL = {name: i for i, name in enumerate(RAW_COLUMNS)}
+N_STOCKS = len(STOCK_COLUMNS)
+ACQUIRED = ("orders_acquired", "revenue_acquired", "second_orders", "discounts_acquired")
+
+
+@dataclass
+class LoopOutput:
+    """What the loop hands back: month-major totals (M, n_col, S), present values and the cohort."""
+
+    monthly: np.ndarray
+    npv: np.ndarray  # (S,) discounted contribution
+    discounted_gpa: np.ndarray  # (S,) discounted gross profit of acquired customers
+    discounted_new: np.ndarray  # (S,) discounted new customers
+    cohort: np.ndarray  # (S, 2): active 365 days before the end, still active at the end
+    spend_back_month: np.ndarray  # (M, S) back-end spend actually made each month
+    daily: np.ndarray | None  # (S, D, n_col) when kept
+
+
+@dataclass
+class State:
+    """People in the morning, by class (see the module docstring); counts float (expected) or int (sampled)."""
+
+    never_met: np.ndarray  # (S,) unaware people who never met the brand
+    forgot: np.ndarray  # (S,) unaware people who met it and forgot
+    aware: np.ndarray  # (S,)
+    active: np.ndarray  # (G, 2, R, Dn, S)
+    lapsed: np.ndarray  # (G, R, Dn, S)
+    weight1: np.ndarray  # (G, R, Dn, S) sum over lapsed people of decay^(months since lapse)
+    weight2: np.ndarray  # (G, R, Dn, S) the same of its square
+
+
+def run_days(
+    P: BatchParams,
+    cal: Calendar,
+    drivers: budget.MonthlyDrivers,
+    state: State,
+    draw: Expected | Sampled,
+    *,
+    detail: bool,
+    keep_daily: bool,
+    progress: bool = False,
+) -> LoopOutput:
+    """Simulate every day of the horizon from the morning of day 0 (see the module docstring)."""
+    lv = P.levers
+    fac = P.factors
+    S = P.market_size.shape[0]
+    D, M = cal.n_days, cal.n_months
+    n_col = len(RAW_COLUMNS)
+    fam = P.family
+    lean = not detail and not draw.sampled
+    if lean:
+        people = LeanExpected(state.active, state.lapsed, state.weight1, state.weight2, fam)
+    else:
+        people = Groups(state.active, state.lapsed, state.weight1, state.weight2, draw, fam)
+    never, forgot_pool, A = state.never_met, state.forgot, state.aware
+    # speed: month-major drivers (M, S), so a day reads one contiguous row
+    reach = np.ascontiguousarray(drivers.reach.T)
+    wb_month = np.ascontiguousarray(drivers.winback_contacts.T)
+    back_eff = np.ascontiguousarray(drivers.backend_effective.T)
+    per_cust = np.ascontiguousarray(drivers.per_customer.T)
+    per_cust_eff = np.ascontiguousarray(drivers.per_customer_efficiency.T)
+    spend_day = np.ascontiguousarray(drivers.spend_day.transpose(1, 2, 0))  # (M, 3, S)
+    any_per_customer = drivers.any_per_customer
+    days_in_month = cal.days_in_month
+    discount = _discount_factors(P.discount_rate, D)
+
+    # class constants: rates by rate node and stage (2, R, S); dropout nodes by stage (2, Dn, S)
+    loyal_rate = np.stack([np.ones(S), P.loyal_rate])  # (2, S)
+    loyal_drop = np.stack([np.ones(S), P.loyal_drop])
+    drop_stage = P.drop[None] * loyal_drop[:, None, :]  # (2, Dn, S): p (or mu) of each stage
+    loyal_value = np.stack([np.ones(S), P.loyal_value])
+    decay = np.stack([P.react_decay, P.react_decay**2])  # W1, W2 a month
+    e = P.experience
+
+    # what the day records, and what a month adds up (month-major, column-major: contiguous writes)
+    rec = np.zeros((n_col, S))
+    monthly = np.zeros((M, n_col, S))
+    daily = np.zeros((S, D, n_col)) if keep_daily else None
+    if not detail:
+        for name in ACQUIRED:
+            rec[COL[name]] = np.nan  # lean: acquired-customer columns unknown
+    npv = np.zeros(S)
+    disc_gpa = np.zeros(S)
+    disc_new = np.zeros(S)
+    spend_back_month = np.zeros((M, S))
+    cohort = np.full((S, 2), np.nan)
+    cohort_day = D - 365 if (D > 365 and detail) else None
+    coh = None
+
+    negative = np.asarray(
+        experience.experience_probabilities(e[0], 0.0, *e[1:])[0], dtype=float
+    ).copy()  # word of mouth starts at its steady level
+    backlog_f = np.zeros(S)
+    backlog_s = np.zeros(S)
+    busy_f = busy_s = False  # a queue left from yesterday
+    # a day's arrivals a (with sd sqrt(a) in expected mode) can queue only if a + 8 sqrt(a) > capacity c, i.e.
+    # a > (sqrt(16 + c) - 4)^2 (less a margin for rounding); drawn arrivals queue once a > c
+    if draw.sampled:
+        quiet_f, quiet_s = P.cap_fulfil * (1.0 - 1e-9), P.cap_service * (1.0 - 1e-9)
+    else:
+        quiet_f, quiet_s = ((np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service))
+    no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
+    dis_quiet, _, del_quiet = (
+        np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
+    )
+    blocked = np.zeros(S)
+    prev_orders = np.zeros(S)
+    prev_dissatisfied = np.zeros(S)
+    stage_tot, lapsed_tot = people.totals()  # (2, S) active customers and loyal in the morning; lapsed (S,)
+
+    bar = tqdm(total=D, desc=f"fast x{S}", unit="day", disable=None if progress else True, leave=False)
+    month = -1
+    for d in range(D):
+        draw.day = d
+        m = int(cal.month_of_day[d])
+        if m != month:
+            if month >= 0:  # a new month: every lapse is a month older
+                people.new_month(decay[0], decay[1])
+            month = m
+        if d > 0:
+            negative = acquisition.word_of_mouth(negative, prev_dissatisfied, prev_orders)
+        if d == cohort_day:
+            coh = people.cohort_start()
+            cohort[:, 0] = coh.sum(axis=(0, 1, 2))
+
+        # the model's day: back-end levers, awareness, first purchase, forgetting, win-back contacts
+        n_active = stage_tot[0] + stage_tot[1]
+        if any_per_customer:
+            per_customer, back_spend = budget.backend_today(back_eff[m], per_cust[m], per_cust_eff[m], n_active)
+        else:
+            per_customer, back_spend = day_backend(back_eff[m], n_active), None
+        front = reach[m] / days_in_month[m] * _row(fac.reach, d) + _row(fac.extra_reach, d)
+        ch = day.day_chances(
+            lv,
+            front_contacts=front,
+            winback_contacts=wb_month[m] / days_in_month[m],
+            backend_per_customer=per_customer,
+            first_purchase_multiplier=_row(fac.first_purchase, d),
+            active=n_active,
+            loyal=stage_tot[1],
+            lapsed=lapsed_tot,
+            negative_share=negative,
+        )
+
+        # awareness: contacts land on random people, so both kinds of unaware people are reached alike
+        newly_never = draw.binomial(never, ch.contact)
+        newly_forgot = draw.binomial(forgot_pool, ch.contact)
+        never = never - newly_never
+        forgot_pool = forgot_pool - newly_forgot
+        newly = newly_never + newly_forgot
+        A = A + newly
+        buyers = draw.binomial(A, ch.buy)
+        forgot = draw.binomial(A - buyers, ch.forget / (1.0 - ch.buy))  # buy < 1: a day's chance
+        A = A - buyers - forgot
+        forgot_pool = forgot_pool + forgot
+        new_by_class = draw.split(buyers, P.weights)  # (R, Dn, S)
+        first_orders = new_by_class.sum(axis=(0, 1))
+
+        # win-back: contacts land on random lapsed people; the response fades with months since lapsing
+        chance = np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
+        react_by_group = people.comebacks(chance)  # (G, S)
+        react_sum = react_by_group.sum(axis=0)
+
+        # orders: active customers buy at their class's rate, times the day's levers, season and promotions
+        rate_mult = ch.backend.purchase_rate * _row(fac.repeat_purchase, d)
+        rate = P.lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
+        if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
+            rate = rate / (1.0 + rate * blocked)
+        by_group = people.orders(rate)  # (G, 2, S)
+        n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
+
+        # experience: fulfilment delay, complaints and their recovery
+        # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
+        if busy_f or (n_orders > quiet_f).any():
+            shipping, dis0, del0 = _shipping(P, draw, backlog_f, n_orders)
+            backlog_f, busy_f = shipping.backlog, bool(shipping.backlog.any())
+        else:
+            shipping, dis0, del0 = no_queue, dis_quiet, del_quiet
+        dis_orders = draw.binomial(n_orders, dis0)
+        complaints = draw.binomial(dis_orders, P.complaint_share)
+        if busy_s or (complaints > quiet_s).any():
+            service = capacity_queue(
+                backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
+            )
+            backlog_s, busy_s = service.backlog, bool(service.backlog.any())
+        else:
+            service = no_queue
+        recovered = draw.binomial(complaints, P.recovery * service.in_time)
+        delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+        dissatisfied = dis_orders - recovered
+        satisfied = n_orders - dissatisfied - delighted
+        blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
+        rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
+        outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
+
+        # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
+        mult = [lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult[o], 1.0) for o in range(3)]
+        if fam.per_order:
+            drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
+        else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
+            mu = drop_stage[:, None] * ch.backend.dropout  # (2, 1, Dn, S)
+            extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
+            none = np.zeros(1)
+            drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
+            step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
+
+        step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
+        hazard = None
+        if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
+            hazard = repeat.dropout_hazard_chance(drop_stage[:, None], ch.backend.dropout)  # (2, 1, Dn, S)
+        lapsing_sum = people.fates(new_by_class, drop2, step_c, fall_l, step_first, hazard)
+
+        if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
+            coh = _cohort_day(coh, draw, rate, drop2, step_c, fall_l, hazard)
+
+        # money: order values by kind (new / existing / acquired repeat, customer / loyal), after discounts
+        unit = money.order_value(P.value_mean, ch.backend.order_value, loyal_value)  # (2, S) list value
+        price = _row(fac.price, d)
+        existing_orders = by_group[EXISTING].copy()
+        existing_orders[CUSTOMER] += react_by_group[EXISTING]
+        if detail:
+            acquired_repeat = by_group[ONE_ORDER] + by_group[REPEAT]
+            acquired_repeat[CUSTOMER] += react_by_group[ONE_ORDER] + react_by_group[REPEAT]
+        else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
+            acquired_repeat = np.zeros_like(existing_orders)
+        list_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
+        list_existing = draw.gamma_sum(existing_orders, P.value_shape, unit).sum(axis=0)
+        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0)
+        list_total = list_new + list_existing + list_acq_repeat
+        revenue_new = list_new * price
+        revenue_returning = (list_existing + list_acq_repeat) * price
+        revenue = revenue_new + revenue_returning
+        discounts = list_total * (1.0 - price)
+        if back_spend is None:
+            spend_back_today = spend_day[m, 1]
+        else:  # per-customer back-end months: spend follows the morning's base
+            spend_back_today = np.where(np.isnan(back_spend), spend_day[m, 1], back_spend / days_in_month[m])
+        event_cost = _row(fac.event_cost, d)
+
+        # the day's record (stocks at the end of the day)
+        stage_tot, lapsed_tot = people.totals()
+        rec[COL["unaware"]] = never + forgot_pool
+        rec[COL["aware"]] = A
+        rec[COL["customer"]] = stage_tot[CUSTOMER]
+        rec[COL["loyal"]] = stage_tot[LOYAL]
+        rec[COL["lapsed"]] = lapsed_tot
+        rec[COL["never_met"]] = never
+        rec[COL["new_customers"]] = buyers
+        rec[COL["orders"]] = n_orders
+        rec[COL["repeat_orders"]] = n_orders - first_orders
+        rec[COL["revenue"]] = revenue
+        rec[COL["revenue_new"]] = revenue_new
+        rec[COL["revenue_returning"]] = revenue_returning
+        rec[COL["spend_front"]] = spend_day[m, 0]
+        rec[COL["spend_back"]] = spend_back_today
+        rec[COL["spend_winback"]] = spend_day[m, 2]
+        rec[COL["event_cost"]] = event_cost
+        rec[COL["newly_aware"]] = newly
+        rec[COL["forgotten"]] = forgot
+        rec[COL["dropouts"]] = lapsing_sum
+        rec[COL["reactivations"]] = react_sum
+        rec[COL["winback_contacts"]] = wb_month[m] / days_in_month[m]
+        rec[COL["dissatisfied"]] = dissatisfied
+        rec[COL["satisfied"]] = satisfied
+        rec[COL["delighted"]] = delighted
+        rec[COL["complaints"]] = complaints
+        rec[COL["recovered"]] = recovered
+        rec[COL["fulfilment_delay_days"]] = n_orders * shipping.mean_wait
+        rec[COL["discounts"]] = discounts
+        if detail:
+            orders_acquired = first_orders + acquired_repeat.sum(axis=0)
+            rec[COL["orders_acquired"]] = orders_acquired
+            rec[COL["revenue_acquired"]] = (list_new + list_acq_repeat) * price
+            rec[COL["second_orders"]] = by_group[ONE_ORDER].sum(axis=0) + react_by_group[ONE_ORDER]
+            rec[COL["discounts_acquired"]] = (list_new + list_acq_repeat) * (1.0 - price)
+        month_rec = monthly[m]
+        month_rec[N_STOCKS:] += rec[N_STOCKS:]  # flows add up over the month, stocks are the day's
+        month_rec[:N_STOCKS] = rec[:N_STOCKS]
+        spend_back_month[m] += spend_back_today
+        if daily is not None:
+            daily[:, d] = rec.T
+
+        # present values: contribution, and the acquired customers' gross profit per new customer (CLV)
+        gross = money.gross_profit(revenue, n_orders, P.margin, P.cost_per_order, discounts)
+        spend_today = spend_day[m, 0] + spend_back_today + spend_day[m, 2] + event_cost
+        npv += money.contribution(gross, spend_today) * discount[d]
+        disc_new += buyers * discount[d]
+        if detail:
+            gpa = money.gross_profit(
+                rec[COL["revenue_acquired"]],
+                orders_acquired,
+                P.margin,
+                P.cost_per_order,
+                rec[COL["discounts_acquired"]],
+            )
+            disc_gpa += gpa * discount[d]
+        prev_orders = n_orders
+        prev_dissatisfied = dissatisfied
+        bar.update(1)
+    bar.close()
+    if coh is not None:
+        cohort[:, 1] = coh.sum(axis=(0, 1, 2))
+    if not detail:
+        disc_gpa[:] = np.nan
+    state.never_met, state.forgot, state.aware = never, forgot_pool, A
+    if lean:
+        state.active, state.lapsed, state.weight1, state.weight2 = people.arrays()
+    else:
+        state.active, state.lapsed, state.weight1, state.weight2 = people.X, people.L, people.W1, people.W2
+    return LoopOutput(monthly, npv, disc_gpa, disc_new, cohort, spend_back_month, daily)
+
+
+def _row(x: np.ndarray, d: int) -> np.ndarray:
+    """Day d of a (D, S) or (D, 1) day factor."""
+    return x[d]
+
+
+def day_backend(backend_effective_month: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """A fixed back-end amount shared by the morning's base (`budget.backend_today` without per-customer months)."""
+    return budget.backend_today(backend_effective_month, np.nan, 0.0, active)[0]
+
+
+def _discount_factors(rates: np.ndarray, n_days: int) -> np.ndarray:
+    """(D, S) present-value factor of each day, or (D, 1) when every row has the same rate (speed)."""
+    unique, which = np.unique(rates, return_inverse=True)
+    factors = np.stack([money.daily_discount_factors(n_days, float(r)) for r in unique], axis=1)
+    return factors if len(unique) == 1 else np.ascontiguousarray(factors[:, which])
+
+
+def _shipping(P: BatchParams, draw, backlog_f, n_orders) -> tuple[QueueDay, np.ndarray, np.ndarray]:
+    """The day's fulfilment queue and an order's experience chances given its delay: (shipping queue,
+    P(dissatisfied) before complaints, P(delighted))."""
+    e = P.experience
+    shipping = capacity_queue(backlog_f, n_orders, P.cap_fulfil, e[1], 0.0, draw.sd(n_orders), in_time=False)
+    # experience_probabilities is linear in exp(-delay / tolerance): use the delay with the day's mean decay
+    delay = -e[1] * np.log(np.maximum(shipping.mean_decay, 1e-300))
+    dis0, _, del0 = experience.experience_probabilities(e[0], delay, *e[1:])
+    return shipping, dis0, del0
+
+
+def _cohort_day(coh, draw, rate, drop2, step_c, fall_l, hazard):
+    """One day of the retention cohort (2, R, Dn, S): the same per-person chances, without newcomers."""
+    c_orders = draw.orders(coh, rate[:, :, None, :])[None]
+    c_drop, c_up, c_down = (x[0] for x in draw.fates(c_orders, drop2, step_c, fall_l))
+    coh = coh - c_drop
+    coh[CUSTOMER] += c_down - c_up
+    coh[LOYAL] += c_up - c_down
+    if hazard is not None:
+        coh = coh - draw.binomial(coh, hazard)
+    return coh
+
+
+def initial_state(P: BatchParams, bases: Sequence[tuple[np.ndarray, ...]], G: int, draw) -> State:
+    """The morning of day 0 from each row's existing base by class (`classes.initial_base`)."""
+    S = len(bases)
+    R, Dn = P.n_rate, P.n_dropout
+    X = draw.zeros((G, 2, R, Dn, S))
+    L = draw.zeros((G, R, Dn, S))
+    W1 = np.zeros((G, R, Dn, S))
+    W2 = np.zeros((G, R, Dn, S))
+    never = draw.zeros(S)
+    aware = draw.to_count(P.initially_aware)
+    for i, (c, lo, x, w1, w2) in enumerate(bases):
+        X[EXISTING, CUSTOMER, :, :, i] = draw.to_count(c.reshape(R, Dn))
+        X[EXISTING, LOYAL, :, :, i] = draw.to_count(lo.reshape(R, Dn))
+        L[EXISTING, :, :, i] = draw.to_count(x.reshape(R, Dn))
+        W1[EXISTING, :, :, i] = w1.reshape(R, Dn)
+        W2[EXISTING, :, :, i] = w2.reshape(R, Dn)
+    never = draw.to_count(P.market_size - P.initially_aware) - X.sum(axis=(0, 1, 2, 3)) - L.sum(axis=(0, 1, 2))
+    return State(never, draw.zeros(S), aware, X, L, W1, W2)

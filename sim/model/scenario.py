@@ -226,7 +226,7 @@ class Budget(_Block):
     split_period: Literal["month", "quarter", "half", "year"] | None = Field(
         None, description="What one entry of a purpose_split or channel_split list covers; default: `period`."
     )
-    back_per_customer: list[NonNegative] | None = Field(
+    back_per_customer: list[Annotated[float, Field(ge=0.0, le=MAX_UNIT_MONEY)]] | None = Field(
         None,
         description=(
             "Back-end spend per active customer per month, instead of a back share of the totals: one number, or "
@@ -528,19 +528,21 @@ class Event(_Block):
     """A dated promotion: it sells more (purchase-rate uplift, extra reach) and earns less per order (discount)."""
 
     name: str = Field(..., min_length=1, max_length=80, description="Name, e.g. '11.11' or 'Black Friday'.")
-    start: date = Field(..., description="First day of the event.")
-    end: date = Field(..., description="Last day of the event (inclusive).")
+    start: date = Field(..., ge=FIRST_DATE, le=LAST_DATE, description="First day of the event.")
+    end: date = Field(..., ge=FIRST_DATE, le=LAST_DATE, description="Last day of the event (inclusive).")
     uplift_customers: float = Field(
         0.0, ge=0.0, le=20.0, description="Rise in active customers' purchase rate during the event [share]."
     )
     uplift_aware: float = Field(
         0.0, ge=0.0, le=20.0, description="Rise in aware people's first-purchase hazard during the event [share]."
     )
-    extra_reach: NonNegative = Field(0.0, description="Extra people reached over the whole event [people].")
+    extra_reach: NonNegative = Field(
+        0.0, le=MAX_REACH, description="Extra people reached over the whole event [people]."
+    )
     discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         0.0, description="Share of order value given away on orders during the event [share]."
     )
-    fixed_cost: NonNegative = Field(0.0, description="Cost of running the event [currency].")
+    fixed_cost: NonNegative = Field(0.0, le=MAX_MONEY, description="Cost of running the event [currency].")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Event:
@@ -582,7 +584,7 @@ class Scenario(_Block):
     winback: Winback = Field(default_factory=Winback)
     operations: Operations = Field(default_factory=Operations)
     seasonality: Seasonality | None = Field(None, description="Monthly demand index; none means flat demand.")
-    events: list[Event] = Field(default_factory=list, description="Dated promotions.")
+    events: list[Event] = Field(default_factory=list, max_length=1000, description="Dated promotions.")
     simulation: Simulation = Field(default_factory=Simulation)
     calibration: dict[str, Any] | None = Field(
         None, description="Diagnostics written by `sim calibrate` (read-only information)."

@@ -48,7 +48,26 @@ LOCK_NAME = ".lock"
 COMMIT_NAME = ".commit"  # the commit mark: JSON list of the names to move in, and of old ones to remove
 LEGACY_TMP_AGE = 3600.0  # seconds: `.name.XXXX.tmp` files of older versions (no lock) older than this are stale
 
+FAULT_POINT_ENV = "SIM_FAULT_POINT"  # tests: stop at a named point of a commit (see `_fault_point`)
+FAULT_READY_ENV = "SIM_FAULT_READY"
+
 _written: list[Path] = []  # what this process has put in place, in order (the CLI's interrupt line says it)
+
+
+def _fault_point(name: str) -> None:
+    """A test hook: when SIM_FAULT_POINT names this point, write the file SIM_FAULT_READY and wait to be killed.
+
+    The fault tests kill a command exactly here (all staged; commit mark written; half the files moved)
+    instead of guessing with timers. Points: "staged", "marked", "half-moved".
+    """
+    if os.environ.get(FAULT_POINT_ENV) != name:
+        return
+    ready = os.environ.get(FAULT_READY_ENV)
+    if ready:
+        Path(ready).write_text(str(os.getpid()), encoding="utf-8")
+    import time
+
+    time.sleep(600)
 
 
 class OutputError(UserInputError):
@@ -218,6 +237,23 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
+def finish_interrupted(folder: str | Path) -> None:
+    """Before reading outputs from `folder`: finish a swap that a killed command left half done there, so a
+    reader never takes the new half of one run with the old half of another (cheap when there is none)."""
+    folder = Path(folder)
+    try:
+        pending = any(
+            STAGE_TAG in e.name
+            and e.is_dir(follow_symlinks=False)
+            and os.path.exists(os.path.join(e.path, COMMIT_NAME))
+            for e in os.scandir(folder)
+        )
+    except OSError:
+        return
+    if pending and os.access(folder, os.W_OK):
+        recover(folder)
+
+
 def recover(folder: Path) -> None:
     """Finish or remove the stages that dead processes left in `folder` (and the legacy temporary files).
 
@@ -346,6 +382,7 @@ class OutputSet:
             (n for n in os.listdir(self.stage) if n not in (LOCK_NAME, COMMIT_NAME)),
             key=lambda n: (n.endswith(".html"), n),
         )
+        _fault_point("staged")
         try:
             if self.whole_folder and self._exclusive():
                 self._swap_folder()
@@ -397,6 +434,7 @@ class OutputSet:
             mark = self.stage / COMMIT_NAME
             mark.write_text(json.dumps({"names": names, "remove": remove}), encoding="utf-8")
             _fsync_file(mark)
+            _fault_point("marked")
             _move_in(self.stage, self.folder, names, remove)
             _fsync_dir(self.folder)
         finally:
@@ -416,13 +454,15 @@ def _move_in(stage: Path, folder: Path, names: list[str], remove: list[str]) -> 
     """Rename the staged entries into `folder` (folders replace folders), then remove old family members."""
     old = stage / ".old"
     old.mkdir(exist_ok=True)
-    for name in names:
+    for k, name in enumerate(names):
         src, dst = stage / name, folder / name
         if not src.exists() and not src.is_symlink():
             continue  # already moved (a recovery finishing the swap)
         if dst.is_dir() and not dst.is_symlink():
             os.replace(dst, old / name)  # a folder cannot be renamed onto a non-empty folder: move the old aside
         os.replace(src, dst)
+        if k == 0 and len(names) > 1:
+            _fault_point("half-moved")
     for name in remove:
         target = folder / name
         if target.exists() or target.is_symlink():

@@ -10,6 +10,7 @@ code 130 (143, 129). `run(argv)` does all that in this process and returns the e
 # ruff: noqa: I001
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Sequence
@@ -81,13 +82,19 @@ def _interrupted_line(signum: int | None) -> str:
     return f"interrupted ({how}): only these complete outputs were written: {listed}; nothing else was written"
 
 
+@functools.lru_cache(maxsize=1)
+def _command():
+    """The click command of the app (built once: building it reads every command's signature)."""
+    return typer.main.get_command(app)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Run `sim ARGS...` in this process; return the exit code (0 ok, 1 failure, 2 bad input, 128+N signal)."""
     from sim import lifeline
 
     args = list(sys.argv[1:] if argv is None else argv)
     lifeline.become_root()
-    command = typer.main.get_command(app)
+    command = _command()
     with lifeline.signals_interrupt():
         try:
             try:

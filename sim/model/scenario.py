@@ -72,7 +72,10 @@ def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
     if origin is Annotated:
         return _not_a_number(get_args(annotation)[0], value, where)
     if origin in (Union, UnionType):
-        problems = [_not_a_number(arm, value, where) for arm in get_args(annotation)]
+        if value is None:
+            return None
+        arms = [arm for arm in get_args(annotation) if arm is not type(None)]  # None is no reading of a value
+        problems = [_not_a_number(arm, value, where) for arm in arms]
         return None if any(p is None for p in problems) else next(p for p in problems if p)
     if origin is list and isinstance(value, list):
         (item,) = get_args(annotation)

@@ -266,7 +266,10 @@ def parse_yaml(text: str, source: str, *, error: type[ScenarioError] = ScenarioE
 
 def load_yaml_file(path: str | Path, what: str = "a scenario YAML file", *, error=ScenarioError) -> Any:
     """Read a YAML file: a regular file of at most SIM_MAX_SCENARIO_BYTES, UTF-8 text, one document."""
+    from sim.io import finish_interrupted
+
     source = str(path)
+    finish_interrupted(Path(path).resolve().parent)  # a half-finished `sim calibrate` there: complete it first
     raw = read_input_bytes(
         path, what, max_bytes=limit("SIM_MAX_SCENARIO_BYTES"), raise_with="SIM_MAX_SCENARIO_BYTES", error=error
     )
@@ -283,7 +286,10 @@ def load_yaml_file(path: str | Path, what: str = "a scenario YAML file", *, erro
         ) from None
     if not text.strip():
         raise error("is empty", file=source, allowed=what)
-    return parse_yaml(text, source, error=error)
+    data = parse_yaml(text, source, error=error)
+    if data is None:
+        raise error("holds no data (only comments or blank lines)", file=source, allowed=what)
+    return data
 
 
 def _short_tag(tag: str) -> str:

@@ -116,6 +116,7 @@ YM_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y%m")
 DATE_FAMILIES = {"year-month-day": YMD_FORMATS, "month/day/year": MDY_FORMATS, "day/month/year": DMY_FORMATS}
 DATE_FORMATS = YMD_FORMATS + MDY_FORMATS + DMY_FORMATS + YM_FORMATS  # every format read without a flag
 FIRST_PLAUSIBLE_DATE = pd.Timestamp("1980-01-01")  # before online shops and their exports
+LAST_PLAUSIBLE_DATE = pd.Timestamp("2199-12-31")  # (a date after today is refused later, naming today)
 
 _KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
 # Marks in amounts that name one currency. A bare "$" or "¥" is left out on purpose: several currencies use
@@ -436,7 +437,8 @@ def _parse_unique_dates(
 
 def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool) -> pd.Series:
     """Each value read with the first of `formats` that reads it (NaT where none does)."""
-    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    # seconds, not nanoseconds: a year such as 9999 must reach the range check, not overflow here
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     bad = np.ones(len(text), dtype=bool)
     for fmt in formats:
         if not bad.any():
@@ -463,6 +465,16 @@ def _first_bad(parsed: pd.Series, text: pd.Series, source: str, column: str, all
 
 
 def _plausible(parsed: pd.Series, text: pd.Series, source: str, column: str) -> pd.Series:
+    late = (parsed > LAST_PLAUSIBLE_DATE).to_numpy()
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"date {parsed.iloc[i].date()} is in the future, after any export could have been made",
+            file=source,
+            location=f"row {_row(text, i)}, column {column!r}",
+            found=_short(text.iloc[i]),
+            allowed=f"dates from {FIRST_PLAUSIBLE_DATE.date()} to today; fix or remove the row",
+        )
     early = (parsed < FIRST_PLAUSIBLE_DATE).to_numpy()
     if early.any():
         i = int(np.flatnonzero(early)[0])
@@ -473,7 +485,7 @@ def _plausible(parsed: pd.Series, text: pd.Series, source: str, column: str) -> 
             found=_short(text.iloc[i]),
             allowed=f"dates from {FIRST_PLAUSIBLE_DATE.date()} to today; fix or remove the row",
         )
-    return parsed
+    return parsed.astype("datetime64[ns]")
 
 
 def _korean_date(text: str) -> str | None:

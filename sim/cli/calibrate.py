@@ -183,9 +183,13 @@ def calibrate(
         check_run_flags(seed=seed)
         check_output_file(out)
         if decimal is not None and decimal not in (".", ","):
-            raise UserInputError("unknown decimal mark", location="--decimal", found=decimal, allowed="'.' or ','")
+            raise UserInputError(
+                "unknown decimal mark", location="--decimal", found=repr(decimal), allowed="'.' or ','"
+            )
         if spend_gaps not in ("error", "zero"):
-            raise UserInputError("unknown choice", location="--spend-gaps", found=spend_gaps, allowed="error, zero")
+            raise UserInputError(
+                "unknown choice", location="--spend-gaps", found=repr(spend_gaps), allowed="error, zero"
+            )
         for flag, fmt in (("--date-format", date_format), ("--spend-date-format", spend_date_format)):
             _check_date_format(flag, fmt)
         if gross_margin is not None and not 0.0 <= gross_margin <= 1.0:
@@ -247,7 +251,7 @@ def _check_date_format(flag: str, fmt: str | None) -> None:
         raise UserInputError(
             "not a date format with a 4-digit year and a month",
             location=flag,
-            found=fmt,
+            found=repr(fmt),
             allowed="strftime codes such as %d/%m/%Y, %m/%d/%Y or %Y-%m-%d",
         )
 

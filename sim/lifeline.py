@@ -57,13 +57,17 @@ class Interrupted(KeyboardInterrupt):
 
 
 def _start_time(pid: int) -> str | None:
-    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None if gone."""
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), or None if it is
+    gone or a zombie (dead, waiting for its parent to collect its exit status)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             text = handle.read().decode("ascii", "replace")
     except OSError:
         return None
-    return text.rsplit(")", 1)[-1].split()[19]  # fields after the command name, which may hold spaces
+    fields = text.rsplit(")", 1)[-1].split()  # the fields after the command name, which may hold spaces
+    if fields[0] in ("Z", "X", "x"):
+        return None
+    return fields[19]
 
 
 def _identity(pid: int) -> str:
@@ -130,6 +134,13 @@ def _hold_lifeline(in_worker: bool) -> None:
 
 def _after_fork_in_child() -> None:
     _state["watching"] = None  # the parent's thread did not come along
+    _state["signal"] = None
+    # the root's handlers came along with the fork: a worker must not act as the root (stop "its" children,
+    # raise Interrupted and print a traceback) when the root stops it with SIGTERM
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        with contextlib.suppress(ValueError, OSError, TypeError):
+            if signal.getsignal(signum) is _on_signal:
+                signal.signal(signum, signal.SIG_IGN if signum == signal.SIGINT else signal.SIG_DFL)
     _hold_lifeline(in_worker=True)
 
 

@@ -209,7 +209,7 @@ def _children_cmdlines(pid: int) -> list[str]:
 class Command:
     """A `python -m sim ...` process with a marker, killed when the test is done with it."""
 
-    def __init__(self, args: list, tmp_path: Path, fault: str | None = None) -> None:
+    def __init__(self, args: list, tmp_path: Path, fault: str | None = None, new_group: bool = False) -> None:
         self.marker = uuid.uuid4().hex
         self.ready = tmp_path / f"ready-{self.marker}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "SIM_TEST_MARKER": self.marker, "SIM_REPORT_WORKERS": "2"}
@@ -222,6 +222,7 @@ class Command:
             text=True,
             env=env,
             cwd=tmp_path,
+            start_new_session=new_group,  # its own process group, as a terminal gives a command
         )
 
     def wait_until(self, condition, what: str) -> None:
@@ -236,8 +237,11 @@ class Command:
     def wait_for_fault_point(self) -> None:
         self.wait_until(self.ready.exists, "the fault point")
 
-    def kill(self, signum: int = signal.SIGKILL) -> None:
-        self.proc.send_signal(signum)
+    def kill(self, signum: int = signal.SIGKILL, group: bool = False) -> None:
+        if group:
+            os.killpg(self.proc.pid, signum)
+        else:
+            self.proc.send_signal(signum)
 
     def finish(self) -> tuple[int, str, str]:
         out, err = self.proc.communicate(timeout=WAIT)
@@ -275,14 +279,21 @@ def test_killed_run_leaves_no_worker_and_no_partial_output(tmp_path, moment):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signum, code, name", [(signal.SIGINT, 130, "Ctrl-C"), (signal.SIGTERM, 143, "SIGTERM")])
-def test_interrupted_run_says_in_one_line_what_was_written(tmp_path, signum, code, name):
+@pytest.mark.parametrize(
+    "signum, code, name, to_group",
+    [
+        (signal.SIGINT, 130, "Ctrl-C", False),
+        (signal.SIGINT, 130, "Ctrl-C", True),
+        (signal.SIGTERM, 143, "SIGTERM", False),
+    ],
+    ids=["ctrl-c-root", "ctrl-c-terminal", "sigterm"],
+)
+def test_interrupted_run_says_in_one_line_what_was_written(tmp_path, signum, code, name, to_group):
     scenario, out = _tiny(tmp_path), tmp_path / "out"
-    cmd = Command(
-        ["run", scenario, "--out", out, "--engine", "agent", "--replications", "8", "--workers", "2"], tmp_path
-    )
+    args = ["run", scenario, "--out", out, "--engine", "agent", "--replications", "8", "--workers", "2"]
+    cmd = Command(args, tmp_path, new_group=to_group)
     cmd.wait_until(_workers_running(cmd, 2), "two worker processes")
-    cmd.kill(signum)
+    cmd.kill(signum, group=to_group)
     returncode, _, err = cmd.finish()
     assert returncode == code, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -348,11 +359,14 @@ def test_killed_report_leaves_no_kernel_and_no_partial_report(tmp_path):
 
 
 @pytest.mark.slow
-def test_interrupted_report_is_one_line_without_kernel_noise(tmp_path):
+@pytest.mark.parametrize("to_group", [False, True], ids=["root", "terminal"])
+def test_interrupted_report_is_one_line_without_kernel_noise(tmp_path, to_group):
+    """Ctrl-C in a terminal signals the whole foreground process group (the root and its workers); a `kill
+    -INT` only the root. Either way: one line, exit 130, no worker or kernel tracebacks."""
     scenario, out = _tiny(tmp_path), tmp_path / "reports"
-    cmd = Command(["report", scenario, "--out", out, "--replications", "2"], tmp_path)
+    cmd = Command(["report", scenario, "--out", out, "--replications", "2"], tmp_path, new_group=to_group)
     cmd.wait_until(_kernel_running(cmd), "a notebook kernel")
-    cmd.kill(signal.SIGINT)
+    cmd.kill(signal.SIGINT, group=to_group)
     returncode, _, err = cmd.finish()
     assert returncode == 130, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
@@ -381,3 +395,7 @@ def test_killed_batch_leaves_no_worker_or_kernel_and_a_rerun_completes(tmp_path)
     assert_no_stage_left(out)
     manifests = [json.loads(p.read_text()) for p in (out / ".batch").glob("*.json")]
     assert all((out / m["report"]).is_file() for m in manifests)
+    for notebook in out.glob("*.ipynb"):  # it names the folder it is in, not a staging folder that is gone
+        text = notebook.read_text(encoding="utf-8")
+        assert ".sim-stage" not in text and "staging" not in text
+        assert str(out.resolve()) in text

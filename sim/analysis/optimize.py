@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import yaml
 from scipy.optimize import linprog
 from tqdm.auto import tqdm
 
@@ -155,13 +154,10 @@ def constraints_from_mapping(data: Any, source: str = "constraints") -> Constrai
 
 def load_constraints(path: str | Path) -> Constraints:
     """Read constraints from a YAML or JSON file."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserInputError("constraints file not found", file=str(path))
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"is not valid YAML or JSON: {exc.__class__.__name__}", file=str(path)) from None
+    from sim.model.yamlfile import load_yaml_file
+
+    # the scenario's YAML reader: regular files of a sane size, no duplicate keys, no alias bombs, no tags
+    data = load_yaml_file(Path(path), "a YAML or JSON file of constraints", error=UserInputError)
     return constraints_from_mapping(data, str(path))
 
 

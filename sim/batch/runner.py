@@ -474,6 +474,7 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
         if html is None or not Path(html).is_file():
             raise JobFailed(f"the job returned no HTML report (got {html!r})", "JobFailed")
         report_name = Path(html).name
+        _name_final_folder(_field(output, "notebook"), staging, out_dir)
         summary = dict(_field(output, "summary") or {})
         kpis = dict(_field(output, "kpis") or {})
         _publish(staging, out_dir, report_name)
@@ -515,6 +516,17 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
         raise JobFailed(message, error_type, traceback.format_exc(limit=20)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _name_final_folder(notebook: Any, staging: Path, out_dir: Path) -> None:
+    """The executed notebook names the folder it wrote to: the output folder, not the job's staging folder
+    (which is gone once the report is published)."""
+    if not notebook or not Path(notebook).is_file():
+        return
+    from sim.report.render import _point_parameters_at
+
+    with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):
+        _point_parameters_at(Path(notebook), os.path.realpath(staging), os.path.realpath(out_dir))
 
 
 def _run_job_on_dask_worker(spec: JobSpec) -> JobOutcome:

@@ -762,10 +762,25 @@ def load_scenario(path: str | Path) -> Scenario:
     scenario = parse_scenario(data, source)
     scenario._source = p.resolve()
     snap = scenario.market.existing.snapshot
-    if snap is not None and not scenario.resolve(snap).exists():
-        raise ScenarioError(
-            "customer snapshot file not found", file=source, location="market -> existing -> snapshot", found=snap
-        )
+    if snap is not None:
+        from sim.limits import check_input_file, limit
+
+        try:  # a regular file of a sane size (a FIFO would hang the engines, a device never end)
+            check_input_file(
+                scenario.resolve(snap),
+                "a customer snapshot CSV",
+                max_bytes=limit("SIM_MAX_INPUT_BYTES"),
+                raise_with="SIM_MAX_INPUT_BYTES",
+                error=ScenarioError,
+            )
+        except ScenarioError as exc:
+            raise ScenarioError(
+                f"customer snapshot {exc.message}",
+                file=source,
+                location="market -> existing -> snapshot",
+                found=snap,
+                allowed=exc.allowed,
+            ) from None
     return scenario
 
 

@@ -163,6 +163,9 @@ def render_report(
         raise UserInputError("client name is longer than 200 characters", location="--client")
     scenario = load_scenario(scenario_path)
     check_kernel(kernel_name)
+    from sim.engines import get_engine
+
+    get_engine("agent").check_memory(scenario)  # the report runs the agent engine once: refuse up front
     notebook = report_notebook_path()
     folder = ensure_output_dir(out_dir).resolve()
     slug = scenario_slug(scenario)

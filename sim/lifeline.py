@@ -163,11 +163,22 @@ def install() -> None:
 
 
 def children() -> list[Any]:
-    """Every living descendant of this process (psutil objects)."""
+    """Every living descendant of this process (psutil objects), except multiprocessing's own helpers: the
+    resource tracker (it ignores signals, cleans up shared semaphores, and leaves by itself when we go; killed
+    early, it is relaunched and prints tracebacks about semaphores it never saw) and the fork server."""
     import psutil
 
+    helpers = set()
+    with contextlib.suppress(Exception):
+        from multiprocessing import resource_tracker
+
+        helpers.add(resource_tracker._resource_tracker._pid)
+    with contextlib.suppress(Exception):
+        from multiprocessing import forkserver
+
+        helpers.add(forkserver._forkserver._forkserver_pid)
     try:
-        return psutil.Process().children(recursive=True)
+        return [p for p in psutil.Process().children(recursive=True) if p.pid not in helpers]
     except psutil.Error:
         return []
 

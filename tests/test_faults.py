@@ -399,3 +399,21 @@ def test_killed_batch_leaves_no_worker_or_kernel_and_a_rerun_completes(tmp_path)
         text = notebook.read_text(encoding="utf-8")
         assert ".sim-stage" not in text and "staging" not in text
         assert str(out.resolve()) in text
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_batch_is_one_line_and_leaves_no_process(tmp_path):
+    folder = tmp_path / "scenarios"
+    for name in ("Client A", "Client B"):
+        _tiny(folder, name=name)
+    out = tmp_path / "batch"
+    cmd = Command(["batch", folder, "--out", out, "--workers", "2", "--replications", "2"], tmp_path, new_group=True)
+    cmd.wait_until(_kernel_running(cmd), "a kernel")
+    cmd.kill(signal.SIGINT, group=True)
+    returncode, _, err = cmd.finish()
+    assert returncode == 130, err
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted (Ctrl-C): "), lines
+    assert "summary.csv" in lines[0]  # the ledger of what was and was not done is written
+    cmd.assert_no_orphans()
+    assert_no_stage_left(out)

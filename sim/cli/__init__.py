@@ -82,6 +82,18 @@ def _interrupted_line(signum: int | None) -> str:
     return f"interrupted ({how}): only these complete outputs were written: {listed}; nothing else was written"
 
 
+RESOURCE_TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
+
+
+def _quiet_resource_tracker() -> None:
+    """multiprocessing's resource tracker (a helper process) warns about "leaked semaphores" it cleans up
+    after an interrupted command; that cleanup is right and the warning is noise, so it is filtered in the
+    processes this command starts (the filter names only that message)."""
+    current = os.environ.get("PYTHONWARNINGS", "")
+    if RESOURCE_TRACKER_WARNING not in current:
+        os.environ["PYTHONWARNINGS"] = ",".join(x for x in (current, RESOURCE_TRACKER_WARNING) if x)
+
+
 @functools.lru_cache(maxsize=1)
 def _command():
     """The click command of the app (built once: building it reads every command's signature)."""
@@ -94,6 +106,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     lifeline.become_root()
+    _quiet_resource_tracker()
     command = _command()
     with lifeline.signals_interrupt():
         try:

@@ -28,6 +28,7 @@ from sim.cli import simulate  # noqa: F401
 from sim.cli import calibrate  # noqa: F401
 from sim.cli import analysis  # noqa: F401
 from sim.cli import reports  # noqa: F401
+from sim.cli import learn  # noqa: F401
 from sim.cli.app import app
 from sim.errors import ReportError, UserInputError
 

@@ -355,10 +355,18 @@ class OutputSet:
             )
 
     def _exclusive(self) -> bool:
-        """Whether the folder holds nothing but this command's outputs (or does not exist)."""
+        """Whether the folder holds nothing but this command's outputs (or does not exist), and may be replaced
+        as a whole: not a mount point, and not the current folder or one above it (a shell sitting in it would
+        be left in the old, deleted folder)."""
         if not self.folder.exists():
             return True
         if os.path.ismount(self.folder):
+            return False
+        try:
+            here = Path.cwd().resolve()
+        except OSError:
+            here = None
+        if here is not None and (here == self.folder or self.folder in here.parents):
             return False
         try:
             names = [e.name for e in os.scandir(self.folder)]
@@ -412,6 +420,7 @@ class OutputSet:
             except OSError as exc:
                 if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
                     raise
+        _same_mode(self.folder, self.stage)
         if _exchange(self.stage, self.folder):  # the stage now holds the old set: removed in discard()
             self._drop_lock_file(self.folder)
             _fsync_dir(self.folder.parent)
@@ -468,6 +477,16 @@ def _move_in(stage: Path, folder: Path, names: list[str], remove: list[str]) -> 
         if target.exists() or target.is_symlink():
             os.replace(target, old / name)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _same_mode(old: Path, new: Path) -> None:
+    """Give the folder that replaces `old` its permissions (and, as root, its owner): a group-shared output
+    folder stays shared."""
+    with contextlib.suppress(OSError):
+        st = os.stat(old)
+        os.chmod(new, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            os.chown(new, st.st_uid, st.st_gid)
 
 
 def _fsync_dir(path: Path) -> None:

@@ -175,6 +175,25 @@ def test_a_rerun_never_leaves_files_of_two_runs_side_by_side(tmp_path):
     assert_no_stage_left(out)
 
 
+def test_the_replaced_folder_keeps_its_permissions_and_the_current_folder_is_not_swapped(tmp_path, monkeypatch):
+    """A folder swapped in as a whole gets the old one's permissions (a group-shared folder stays shared);
+    `--out .` is written file by file, so the shell sitting there is not left in a deleted folder."""
+    scenario, out = _tiny(tmp_path), tmp_path / "out"
+    assert run_cli(["run", scenario, "--out", out, "--no-marginal"]).code == 0
+    os.chmod(out, 0o2750)
+    first = os.stat(out).st_ino
+    assert run_cli(["run", scenario, "--out", out, "--no-marginal", "--seed", "3"]).code == 0
+    assert os.stat(out).st_ino != first  # swapped as a whole ...
+    assert oct(os.stat(out).st_mode & 0o7777) == oct(0o2750)  # ... with the old folder's permissions
+    monkeypatch.chdir(out)
+    kept, old_kpis = os.stat(out).st_ino, os.stat(out / "kpis.json").st_ino
+    assert run_cli(["run", scenario, "--out", ".", "--no-marginal", "--seed", "7"]).code == 0
+    assert os.stat(out).st_ino == kept  # the folder the shell sits in was not replaced ...
+    assert os.path.samefile(os.getcwd(), out)
+    assert os.stat(out / "kpis.json").st_ino != old_kpis  # ... and holds the new run's files
+    assert_no_stage_left(out)
+
+
 # -- killed processes ------------------------------------------------------------------------------------
 
 

@@ -157,8 +157,22 @@ def _args(args: list[str], tmp_path: Path) -> list[str]:
     return [a.replace("OUT", str(tmp_path / "out")) if a.startswith("OUT") else a for a in args]
 
 
+def _no_work(*args, **kwargs):
+    raise AssertionError("the work started before the flags were checked")
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Reading an export and simulating fail the test: every flag is checked before any work starts."""
+    import sim.calibration.calibrate
+    import sim.engines
+
+    monkeypatch.setattr(sim.calibration.calibrate, "read_orders", _no_work)
+    monkeypatch.setattr(sim.engines, "simulate", _no_work)
+
+
 @pytest.mark.parametrize("case_id, args, fragments", CASES, ids=[c[0] for c in CASES])
-def test_flag_errors_are_one_line(tmp_path, case_id, args, fragments):
+def test_flag_errors_are_one_line(tmp_path, no_work, case_id, args, fragments):
     outcome = run_cli(_args(args, tmp_path))
     assert_refused(outcome, *fragments)
     assert not any(p.name.startswith("out") for p in tmp_path.iterdir()), "nothing may be written"

@@ -172,6 +172,16 @@ class OrderLog:
 # -- reading text -----------------------------------------------------------------------------------
 
 
+def check_export(path: str | Path, what: str = "order log") -> None:
+    """Refuse up front, before any fitting, an export that cannot be read (missing, not a regular file, too
+    large): the same one line `read_text` would give later."""
+    from sim.limits import check_input_file, limit
+
+    check_input_file(
+        path, f"a CSV {what}", max_bytes=limit("SIM_MAX_INPUT_BYTES"), raise_with="SIM_MAX_INPUT_BYTES", error=DataError
+    )
+
+
 def read_text(path: str | Path, what: str = "order log") -> tuple[str, str]:
     """The file's text and encoding (UTF-8, UTF-8 with BOM, CP949/EUC-KR), or a `DataError`."""
     from sim.limits import limit, read_input_bytes

@@ -641,20 +641,28 @@ HEADER = (
 )
 
 
-def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
-    """Write the scenario YAML and its snapshot CSV (`<name>.customers.csv` beside it), atomically.
-
-    The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
-    """
-    from sim.io import output_file, output_set
-    from sim.model.scenario import parse_scenario
+def check_scenario_out(out: str | Path) -> Path:
+    """The scenario file `--out` names, refused in one line (a folder, not .yaml/.yml, a device or FIFO) before
+    any work; a symbolic link is followed."""
+    from sim.io import check_output_file
 
     out = Path(out)
     if out.exists() and out.is_dir():
         raise UserInputError("is a folder, expected a scenario file name", location="--out", found=str(out))
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UserInputError("must end in .yaml or .yml", location="--out", found=str(out))
-    out = output_file(out)  # a device or a FIFO is refused, a symbolic link followed
+    return check_output_file(out)
+
+
+def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
+    """Write the scenario YAML and its snapshot CSV (`<name>.customers.csv` beside it), atomically.
+
+    The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
+    """
+    from sim.io import output_set
+    from sim.model.scenario import parse_scenario
+
+    out = check_scenario_out(out)
     snap_name = out.name[: -len(out.suffix)] + ".customers.csv"
     snap_path = out.parent / snap_name
     data = _plain(cal.scenario)

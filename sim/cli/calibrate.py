@@ -176,12 +176,20 @@ def calibrate(
 ) -> None:
     from sim.calibration.calibrate import Assumptions, Plan, format_report
     from sim.calibration.calibrate import calibrate as run_calibration
-    from sim.calibration.writer import write_calibration
-    from sim.io import check_output_file
+    from sim.calibration.orderlog import check_export
+    from sim.calibration.writer import check_scenario_out, write_calibration
 
     try:
         check_run_flags(seed=seed)
-        check_output_file(out)
+        check_scenario_out(out)
+        for path, what in (
+            (orders, "order log"),
+            (spend, "spend log"),
+            (events, "event calendar"),
+            (lift_test, "lift test"),
+        ):
+            if path is not None:
+                check_export(path, what)  # before any fitting: a missing spend log is not found after minutes
         if decimal is not None and decimal not in (".", ","):
             raise UserInputError(
                 "unknown decimal mark", location="--decimal", found=repr(decimal), allowed="'.' or ','"

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -321,24 +322,46 @@ def test_interrupted_run_says_in_one_line_what_was_written(tmp_path, signum, cod
     assert not out.exists() or snapshot(out) == {}
 
 
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory) -> tuple[Path, Path]:
+    """(a small order export, a folder holding its calibration): 600 customers of the sample export (their
+    whole histories), calibrated once for the module; each test copies the calibration into its own folder."""
+    folder = tmp_path_factory.mktemp("calibrated")
+    orders = pd.read_csv(EXPORT / "orders.csv", dtype=str)
+    ids = orders["customer_id"].drop_duplicates().sample(600, random_state=1)
+    export = folder / "orders.csv"
+    orders[orders["customer_id"].isin(set(ids))].to_csv(export, index=False)
+    outcome = run_cli(["calibrate", export, "--out", folder / "done" / "scenario.yaml", "--currency", "KRW"])
+    assert outcome.code == 0, outcome.stderr
+    return export, folder / "done"
+
+
+def _copy_calibration(calibrated: tuple[Path, Path], client: Path) -> list:
+    """The module's calibration copied into `client`; the arguments that make it again."""
+    export, done = calibrated
+    client.mkdir(parents=True, exist_ok=True)
+    for path in done.iterdir():
+        shutil.copy2(path, client / path.name)
+    return ["calibrate", export, "--out", client / "scenario.yaml", "--currency", "KRW"]
+
+
 @pytest.mark.slow
-def test_killed_calibrate_mid_swap_is_finished_before_anyone_reads_it(tmp_path):
+def test_killed_calibrate_mid_swap_is_finished_before_anyone_reads_it(tmp_path, calibrated):
     """Killed after moving the snapshot but before the scenario: the next reader finishes the swap, so the
     scenario and its snapshot always come from one run."""
     client = tmp_path / "client"
     client.mkdir()
     (client / "notes.txt").write_text("the client's own file")  # a shared folder: files are moved one by one
     out = client / "scenario.yaml"
-    base = ["calibrate", EXPORT / "orders.csv", "--out", out, "--currency", "KRW"]
-    assert run_cli(base).code == 0
-    cmd = Command([*base, "--until", "2024-06-30"], tmp_path, fault="half-moved")
+    base = _copy_calibration(calibrated, client)
+    cmd = Command([*base, "--until", "2025-09-30"], tmp_path, fault="half-moved")
     cmd.wait_for_fault_point()
     cmd.kill(signal.SIGKILL)
     cmd.finish()
     cmd.assert_no_orphans()
     assert run_cli(["validate", out]).code == 0  # reading it finishes the interrupted swap first
     data = yaml.safe_load(out.read_text(encoding="utf-8"))
-    assert data["calibration"]["cutoff"] == "2024-06-30"
+    assert data["calibration"]["cutoff"] == "2025-09-30"
     snapshot_rows = len(pd.read_csv(client / data["market"]["existing"]["snapshot"]))
     assert snapshot_rows == data["calibration"]["data"]["customers"]
     assert (client / "notes.txt").read_text() == "the client's own file"
@@ -347,12 +370,12 @@ def test_killed_calibrate_mid_swap_is_finished_before_anyone_reads_it(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["started", "staged"])
-def test_killed_calibrate_leaves_the_earlier_calibration(tmp_path, moment):
+def test_killed_calibrate_leaves_the_earlier_calibration(tmp_path, calibrated, moment):
     out = tmp_path / "client" / "scenario.yaml"
-    base = ["calibrate", EXPORT / "orders.csv", "--out", out, "--currency", "KRW"]
-    assert run_cli(base).code == 0
+    base = _copy_calibration(calibrated, out.parent)
+    assert run_cli(["validate", out]).code == 0
     before = snapshot(out.parent)
-    cmd = Command([*base, "--until", "2024-06-30"], tmp_path, fault="staged" if moment == "staged" else None)
+    cmd = Command([*base, "--until", "2025-09-30"], tmp_path, fault="staged" if moment == "staged" else None)
     if moment == "staged":
         cmd.wait_for_fault_point()
     cmd.kill(signal.SIGKILL)

@@ -36,12 +36,14 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sim.errors import UserInputError
-from sim.model.result import SimulationResult
+
+if TYPE_CHECKING:  # speed: every command imports this module; pandas only where a frame is written
+    import pandas as pd
+
+    from sim.model.result import SimulationResult
 
 STAGE_TAG = ".sim-stage"  # stage folders: `<folder>/.sim-stage.<command>.<id>` or `<parent>/.<name>.sim-stage.<...>`
 LOCK_NAME = ".lock"

@@ -32,7 +32,7 @@ EXPORT = ROOT / "data" / "samples" / "client_export"
 WAIT = 300.0  # seconds: the most any state below takes to appear on a busy machine (a hang fails the test)
 
 
-def _tiny(folder: Path, months: int = 6, factor: float = 0.01, name: str | None = None) -> Path:
+def _tiny(folder: Path, months: int = 3, factor: float = 0.01, name: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     data = small("early_stage_d2c", factor, months).model_dump(mode="json")
     if name:
@@ -232,7 +232,10 @@ class Command:
     def __init__(self, args: list, tmp_path: Path, fault: str | None = None, new_group: bool = False) -> None:
         self.marker = uuid.uuid4().hex
         self.ready = tmp_path / f"ready-{self.marker}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "SIM_TEST_MARKER": self.marker, "SIM_REPORT_WORKERS": "2"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "SIM_TEST_MARKER": self.marker}
+        env.pop("SIM_REPORT_WORKERS", None)
+        if args[0] == "report":  # a report's own Monte Carlo workers, to be left behind by no kill
+            env["SIM_REPORT_WORKERS"] = "2"
         if fault:
             env.update({"SIM_FAULT_POINT": fault, "SIM_FAULT_READY": str(self.ready)})
         self.proc = subprocess.Popen(
@@ -281,7 +284,7 @@ def _workers_running(cmd: Command, n: int = 1):
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", ["started", "workers", "staged"])
 def test_killed_run_leaves_no_worker_and_no_partial_output(tmp_path, moment):
-    scenario, out = _tiny(tmp_path), tmp_path / "out"
+    scenario, out = _tiny(tmp_path, months=6), tmp_path / "out"  # work enough to be caught midway
     assert run_cli(["run", scenario, "--out", out, "--engine", "fast", "--no-marginal"]).code == 0
     before = snapshot(out)
     args = ["run", scenario, "--out", out, "--engine", "agent", "--replications", "8", "--workers", "2"]
@@ -309,7 +312,7 @@ def test_killed_run_leaves_no_worker_and_no_partial_output(tmp_path, moment):
     ids=["ctrl-c-root", "ctrl-c-terminal", "sigterm"],
 )
 def test_interrupted_run_says_in_one_line_what_was_written(tmp_path, signum, code, name, to_group):
-    scenario, out = _tiny(tmp_path), tmp_path / "out"
+    scenario, out = _tiny(tmp_path, months=6), tmp_path / "out"  # work enough to be caught midway
     args = ["run", scenario, "--out", out, "--engine", "agent", "--replications", "8", "--workers", "2"]
     cmd = Command(args, tmp_path, new_group=to_group)
     cmd.wait_until(_workers_running(cmd, 2), "two worker processes")

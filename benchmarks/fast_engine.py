@@ -1,12 +1,13 @@
 """Fast engine speed, each figure measured in the same run (not a timed test).
 
-Prints:
+Prints, for two scenarios (the sample without a calendar and with one split, as on 2026-12-01; and the sample
+with its seasons and promotions and a plan whose split changes by quarter):
 - seconds for a sweep of 1,000 budget splits of one scenario over 3 years of a 100,000-person market,
   expected-value mode, the optimizer's lean sweep (target <= 5 s on a 2-core machine);
 - the per-scenario speed-up over the agent engine on the same market (target >= 1000x);
 - the sampled mode's throughput as a share of a bare NumPy loop making the same count of binomial
   draws, day by day (target >= 0.5);
-and, last, `fast_vs_agent_speedup: <ratio>`.
+and, last, the lower of the two scenarios' `fast_vs_bare_numpy_throughput` and `fast_vs_agent_speedup: <ratio>`.
 
     python benchmarks/fast_engine.py [--people 100000] [--months 36] [--scenarios 1000] [--workers 2]
                                      [--sample early_stage_d2c]
@@ -37,7 +38,8 @@ def market(sample: str, people: int, months: int):
 
 
 def sweep_spend(scenario, n: int, seed: int = 1) -> np.ndarray:
-    """(n, M, C, 3) plans: random purpose shares of the same total, each purpose with its planned channel mix."""
+    """(n, M, C, 3) plans: random purpose shares of the same total, each purpose with its planned channel mix;
+    a phased scenario's plans change their shares every quarter, as the optimizer's do."""
     rng = np.random.default_rng(seed)
     base = budget.spend_by_month(scenario)
     per_purpose = base.sum(axis=1, keepdims=True)  # (M, 1, 3)
@@ -48,8 +50,13 @@ def sweep_spend(scenario, n: int, seed: int = 1) -> np.ndarray:
 
             mix[:, :, j] = purpose_channel_weights(scenario, purpose)[None, :]
     total = budget.monthly_budget(scenario)[:, None, None]
-    shares = rng.dirichlet([2.0, 1.5, 0.5], size=n)  # (n, 3)
-    return total[None] * mix[None] * shares[:, None, None, :]
+    M = len(total)
+    if not scenario.budget.phased:
+        shares = rng.dirichlet([2.0, 1.5, 0.5], size=n)  # (n, 3)
+        return total[None] * mix[None] * shares[:, None, None, :]
+    quarters = rng.dirichlet([2.0, 1.5, 0.5], size=(n, -(-M // 3)))  # (n, Q, 3)
+    by_month = quarters[:, np.arange(M) // 3]  # (n, M, 3)
+    return total[None] * mix[None] * by_month[:, :, None, :]
 
 
 def bare_numpy_loop(trace: list, days: int, traced_days: int, seed: int = 2) -> float:
@@ -68,21 +75,35 @@ def bare_numpy_loop(trace: list, days: int, traced_days: int, seed: int = 2) -> 
     return time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--people", type=int, default=100_000)
-    ap.add_argument("--months", type=int, default=36)
-    ap.add_argument("--scenarios", type=int, default=1000)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--sample", default="early_stage_d2c")
-    ap.add_argument("--sampled-rows", type=int, default=128)
-    ap.add_argument("--repeats", type=int, default=5, help="timings per engine; the best one counts")
-    args = ap.parse_args()
+def seasonal_phased(scenario):
+    """The scenario with its calendar (the sample's seasons and promotions) and a plan whose split changes by
+    quarter: acquisition first, more retention as the base grows."""
+    split = scenario.budget.purpose_split
+    back = split.get("back", 0.0)
+    phases = []
+    for k in range(4):
+        b = min(0.9, back * (0.5 + 0.5 * k))
+        rest = 1.0 - b
+        share = split.get("front", 0.0) + split.get("winback", 0.0)
+        phases.append(
+            {
+                "front": rest * split.get("front", 0.0) / share,
+                "back": b,
+                "winback": rest * split.get("winback", 0.0) / share,
+            }
+        )
+    return scenario.with_changes({"budget.purpose_split": phases, "budget.split_period": "quarter"})
 
-    scenario = market(args.sample, args.people, args.months)
+
+def plain(scenario):
+    """The scenario without a calendar and with one split for the whole horizon (the benchmark of 2026-12-01)."""
+    return scenario.with_changes({"seasonality": None, "events": []})
+
+
+def measure(label: str, scenario, args) -> tuple[float, float]:
+    """Print one scenario's figures; (fast_vs_agent_speedup, fast_vs_bare_numpy_throughput)."""
     spend = sweep_spend(scenario, args.scenarios)
-    simulate_batch(scenario, spend[:2], detail=False)  # warm-up: imports, quadrature caches
-
+    simulate_batch(scenario, spend[:2], detail=False)  # warm-up: imports, quadrature caches, compiled kernels
     run_agent(scenario, 1, keep_orders=False)  # warm-up
     # best of `--repeats` timings for both engines alike, taken in turns so that both see the same machine
     # (it is shared and noisy)
@@ -94,16 +115,18 @@ def main() -> None:
         start = time.perf_counter()
         run_agent(scenario, 1, keep_orders=False)  # one seed: the same run each time
         agents.append(time.perf_counter() - start)
-    sweep = min(sweeps)
-    agent = min(agents)
+    sweep, agent = min(sweeps), min(agents)
     assert np.isfinite(batch.kpi_vectors()["cumulative_contribution"]).all()
-    print(f"market: {args.sample} scaled to {args.people:,} people, {args.months} months")
-    print(f"sweep_scenarios: {args.scenarios} (expected mode, lean, {args.workers} workers)")
-    print(f"sweep_seconds: {sweep:.2f}  (target <= 5; best of {args.repeats}: {', '.join(f'{x:.2f}' for x in sweeps)})")
+    print(f"[{label}] market: {args.sample} scaled to {args.people:,} people, {args.months} months")
+    print(f"[{label}] sweep_scenarios: {args.scenarios} (expected mode, lean, {args.workers} workers)")
+    print(
+        f"[{label}] sweep_seconds: {sweep:.2f}  (target <= 5; best of {args.repeats}: {', '.join(f'{x:.2f}' for x in sweeps)})"
+    )
     fast_each = sweep / args.scenarios
-    print(f"agent_seconds_per_scenario: {agent:.3f}  (best of {args.repeats}: {', '.join(f'{x:.2f}' for x in agents)})")
-    print(f"fast_seconds_per_scenario: {fast_each:.5f}")
-
+    print(
+        f"[{label}] agent_seconds_per_scenario: {agent:.3f}  (best of {args.repeats}: {', '.join(f'{x:.2f}' for x in agents)})"
+    )
+    print(f"[{label}] fast_seconds_per_scenario: {fast_each:.5f}")
     rows = [scenario] * args.sampled_rows
     base = budget.spend_by_month(scenario)[None].repeat(len(rows), axis=0)
     days = len(batch.dates)
@@ -112,10 +135,29 @@ def main() -> None:
     sampled = run_chunk(rows, base, "sampled", 3, False, 8, 4, False, True, traced_days)
     t_fast = time.perf_counter() - start
     t_bare = bare_numpy_loop(sampled.trace, days, len(traced_days))
-    print(f"sampled_rows: {args.sampled_rows}  draws: {sampled.draws:,}  seconds: {t_fast:.2f}")
-    print(f"bare_numpy_seconds: {t_bare:.2f}  (the engine's draws on {len(traced_days)} days spread over the horizon)")
-    print(f"fast_vs_bare_numpy_throughput: {t_bare / t_fast:.2f}  (target >= 0.5)")
-    print(f"fast_vs_agent_speedup: {agent / fast_each:.0f}")
+    print(f"[{label}] sampled_rows: {args.sampled_rows}  draws: {sampled.draws:,}  seconds: {t_fast:.2f}")
+    print(
+        f"[{label}] bare_numpy_seconds: {t_bare:.2f}  (the engine's draws on {len(traced_days)} days spread over the horizon)"
+    )
+    print(f"[{label}] fast_vs_bare_numpy_throughput: {t_bare / t_fast:.2f}  (target >= 0.5)")
+    print(f"[{label}] fast_vs_agent_speedup: {agent / fast_each:.0f}")
+    return agent / fast_each, t_bare / t_fast
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--people", type=int, default=100_000)
+    ap.add_argument("--months", type=int, default=36)
+    ap.add_argument("--scenarios", type=int, default=1000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--sample", default="early_stage_d2c")
+    ap.add_argument("--sampled-rows", type=int, default=128)
+    ap.add_argument("--repeats", type=int, default=5, help="timings per engine; the best one counts")
+    args = ap.parse_args()
+    scenario = market(args.sample, args.people, args.months)
+    results = [measure("plain", plain(scenario), args), measure("seasonal, phased", seasonal_phased(scenario), args)]
+    print(f"fast_vs_bare_numpy_throughput: {min(r[1] for r in results):.2f}  (the lower of the two scenarios)")
+    print(f"fast_vs_agent_speedup: {min(r[0] for r in results):.0f}  (the lower of the two scenarios)")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,24 @@ traceback. `ReportError` is a report notebook that failed or timed out (exit cod
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+
+def plain_number(value: float, digits: int = 6) -> str:
+    """A number as people read it in a message: never in scientific notation, thousands grouped.
+
+    24000000.0 -> '24,000,000'; 42320.4 -> '42,320.4'; 0.000012 -> '0.000012'; `digits` significant
+    digits at most (whole numbers keep all of theirs).
+    """
+    x = float(value)
+    if not math.isfinite(x):
+        return str(x)
+    if x == int(x):
+        return f"{int(x):,}"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(x))))
+    text = f"{x:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class SimError(Exception):

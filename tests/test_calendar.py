@@ -25,8 +25,9 @@ SEEDS = (1, 2, 3, 4)
 
 @pytest.fixture(scope="module")
 def shop():
-    """The early-stage shop at a tenth, 18 months from 2027-01-01."""
-    return small("early_stage_d2c", factor=0.1, months=18)
+    """The early-stage shop at a tenth, 18 months from 2027-01-01, without the sample's own calendar (its
+    seasons and promotions): each test adds the season or the sale it is about."""
+    return small("early_stage_d2c", factor=0.1, months=18).with_changes({"events": [], "seasonality": None})
 
 
 def _sale(s, capacity: float):

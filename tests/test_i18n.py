@@ -82,7 +82,7 @@ def test_every_dynamic_key_family_is_complete():
         + [f"winback.{s}" for s in ("unsaturated", "maturing", "saturated")]
         + [f"rule.ch7_{s}" for s in ("unsaturated", "maturing", "saturated")]
         + [f"section.{s}" for s in ("summary", "funnel", "stages", "revenue", "cohorts", "curve", "roi")]
-        + [f"section.{s}" for s in ("levers", "tornado", "kpis", "playbook", "assumptions")]
+        + [f"section.{s}" for s in ("levers", "breakevens", "kpis", "playbook", "assumptions")]
     )
     assert sorted(set(needed) - keys) == []
 

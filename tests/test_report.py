@@ -33,7 +33,7 @@ SECTIONS = [
     "curve",
     "roi",
     "levers",
-    "tornado",
+    "breakevens",
     "kpis",
     "playbook",
     "assumptions",
@@ -65,13 +65,14 @@ def test_every_sample_is_covered():
     assert {"early_stage_d2c"} <= set(SAMPLES), "the early-stage sample must be among the tested scenarios"
 
 
-def test_files_are_written_and_named_after_the_scenario(report):
-    _, _, out = report
+def test_files_are_written_and_named_after_the_scenario_and_language(report):
+    _, lang, out = report
     folder = out.html.parent
-    slug = out.html.stem
-    assert out.html == folder / f"{slug}.html" and out.html.is_file()
-    assert out.notebook == folder / f"{slug}.ipynb" and out.notebook.is_file()
-    assert out.data_dir == folder / f"{slug}_data" and out.data_dir.is_dir()
+    slug = out.summary["slug"]
+    stem = slug if lang == "en" else f"{slug}.{lang}"
+    assert out.html == folder / f"{stem}.html" and out.html.is_file()
+    assert out.notebook == folder / f"{stem}.ipynb" and out.notebook.is_file()
+    assert out.data_dir == folder / f"{stem}_data" and out.data_dir.is_dir()
     for name in [*FRAME_FILES.values(), *JSON_FILES.values()]:
         assert (out.data_dir / name).is_file(), name
     leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
@@ -129,7 +130,7 @@ def test_summary_row_is_flat_and_complete(report):
         assert key in s, key
     for p in ("front", "back", "winback"):
         assert f"recommended_share_{p}" in s
-    assert s["slug"] == out.html.stem
+    assert out.html.name in (f"{s['slug']}.html", f"{s['slug']}.ko.html")
     assert s == json.loads((out.data_dir / "summary.json").read_text(encoding="utf-8")) | {"client": s["client"]}
 
 

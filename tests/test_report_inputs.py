@@ -14,7 +14,8 @@ from conftest import SAMPLES
 
 from sim.errors import UserInputError
 from sim.model.scenario import load_scenario, scenario_slug
-from sim.report.render import check_parameters, render_report, report_notebook_path
+from sim.report.execute import check_parameters
+from sim.report.render import render_report, report_notebook_path
 
 SCRIPT = "<script>alert(1)</script>"
 CLIENT = f"{SCRIPT} \"Quoted\" & 'single' 하늘 스킨케어"
@@ -48,9 +49,9 @@ def test_hostile_name_stays_inside_the_output_folder(hostile):
     root, out, result = hostile
     for path in (result.html, result.notebook, result.data_dir):
         assert path.parent == out.resolve(), path
-    assert result.html.name == "x.html"
-    assert sorted(p.name for p in out.iterdir()) == ["x.html", "x.ipynb", "x_data"]
-    assert not (root / "x.html").exists() and not (root / "deep" / "x.html").exists()
+    assert result.html.name == "x.ko.html"
+    assert sorted(p.name for p in out.iterdir()) == ["x.ko.html", "x.ko.ipynb", "x.ko_data"]
+    assert not list(root.glob("x.*")) and not list((root / "deep").glob("x.*"))
 
 
 class _Page(HTMLParser):

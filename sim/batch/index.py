@@ -1,12 +1,13 @@
 """The ledger of a batch: `summary.csv`, `failures.csv` and `index.html` in the output folder.
 
 `summary.csv` has one row per scenario whose report exists (rendered now or reused): the report's own
-summary row (KPIs and the recommendation, as `sim.report.render` returns it), after three columns that say
-where it came from: `scenario_file`, `slug`, `report`. Failures are not in it; they go to
+summary row (KPIs and the recommendation, as `sim.report.render` returns it), after four columns that say
+where it came from: `scenario_file`, `slug`, `report` (`<slug>.html` or `<slug>.ko.html`) and `lang`. Failures are not in it; they go to
 `failures.csv` (`scenario_file, slug, error_type, error, attempts`), which is always written, so a tool
 can tell "no failures" from "not run". `index.html` is one self-contained page: a table of every client
 with its key figures and a link to its report, sortable by clicking a column header, and the failures
-with their error. Every text that comes from a user is HTML-escaped.
+with their error; a client whose report exists in other languages too (an earlier batch in another language
+into the same folder) gets a link to each. Every text that comes from a user is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import pandas as pd
 
 from sim.io import write_csv, write_text
 
-SOURCE_COLUMNS = ("scenario_file", "slug", "report")
+SOURCE_COLUMNS = ("scenario_file", "slug", "report", "lang")
+LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
 FAILURE_COLUMNS = ("scenario_file", "slug", "error_type", "error", "attempts")
 
 # Key figures shown in index.html when a report's summary has them: (column, label, format).
@@ -55,13 +57,13 @@ LABELS_KO = {
 }
 
 
-def summary_rows(outcomes: Sequence[Any]) -> list[dict[str, Any]]:
+def summary_rows(outcomes: Sequence[Any], lang: str = "en") -> list[dict[str, Any]]:
     """One flat row per scenario with a report, in input order."""
     rows = []
     for o in outcomes:
         if not o.ok:
             continue
-        row: dict[str, Any] = {"scenario_file": o.scenario, "slug": o.slug, "report": o.report}
+        row: dict[str, Any] = {"scenario_file": o.scenario, "slug": o.slug, "report": o.report, "lang": lang}
         for key, value in (o.summary or o.kpis).items():
             if key in SOURCE_COLUMNS:
                 if value == row[key]:
@@ -72,9 +74,9 @@ def summary_rows(outcomes: Sequence[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_tables(out_dir: Path, outcomes: Sequence[Any]) -> tuple[Path, Path]:
-    """Write `summary.csv` and `failures.csv` atomically; return their paths."""
-    rows = summary_rows(outcomes)
+def write_tables(out_dir: Path, outcomes: Sequence[Any], lang: str = "en") -> tuple[Path, Path]:
+    """Write `summary.csv` and `failures.csv` atomically (numbers at full precision); return their paths."""
+    rows = summary_rows(outcomes, lang)
     columns: dict[str, None] = dict.fromkeys(SOURCE_COLUMNS)
     for row in rows:
         columns.update(dict.fromkeys(row))
@@ -183,8 +185,24 @@ def _figure_cell(value: Any, kind: str) -> str:
     return f'<td class="num" data-value="{html.escape(data)}">{html.escape(_format(value, kind))}</td>'
 
 
-def render_index(outcomes: Sequence[Any], *, lang: str = "en", title: str = "Strategy reports") -> str:
-    """The HTML of index.html."""
+def _report_links(o: Any, lang: str, others: dict[str, str]) -> str:
+    """The report's link, then one link per other language it exists in."""
+    e = html.escape
+    links = [f'<a href="{e(quote(o.report or ""))}">{e(o.report or "")}</a>']
+    for other, name in sorted(others.items()):
+        links.append(f'<a href="{e(quote(name))}" hreflang="{e(other)}">{e(LANGUAGE_NAMES.get(other, other))}</a>')
+    return " · ".join(links)
+
+
+def render_index(
+    outcomes: Sequence[Any],
+    *,
+    lang: str = "en",
+    title: str = "Strategy reports",
+    others: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """The HTML of index.html; `others` maps a slug to its reports in other languages ({lang: file})."""
+    others = others or {}
     e = html.escape
     ok = [o for o in outcomes if o.ok]
     failed = [o for o in outcomes if not o.ok]
@@ -230,7 +248,7 @@ def render_index(outcomes: Sequence[Any], *, lang: str = "en", title: str = "Str
                 data = "" if sort_value is None else repr(sort_value)
                 cells.append(f'<td data-value="{e(data)}">{e(text)}</td>')
             cells += [_figure_cell(row.get(key), kind) for key, _, kind in extras]
-            cells.append(f'<td><a href="{e(href)}">{e(o.report or "")}</a></td>')
+            cells.append(f"<td>{_report_links(o, lang, others.get(o.slug or '', {}))}</td>")
             lines.append("<tr>" + "".join(cells) + "</tr>")
         lines.append("</tbody></table>")
     if failed:
@@ -244,7 +262,9 @@ def render_index(outcomes: Sequence[Any], *, lang: str = "en", title: str = "Str
     return "\n".join(lines) + "\n"
 
 
-def write_index(out_dir: Path, outcomes: Sequence[Any], *, lang: str = "en") -> Path:
+def write_index(
+    out_dir: Path, outcomes: Sequence[Any], *, lang: str = "en", others: dict[str, dict[str, str]] | None = None
+) -> Path:
     """Write `index.html` atomically; return its path."""
     title = "전략 보고서" if lang == "ko" else "Strategy reports"
-    return write_text(out_dir / "index.html", render_index(outcomes, lang=lang, title=title))
+    return write_text(out_dir / "index.html", render_index(outcomes, lang=lang, title=title, others=others))

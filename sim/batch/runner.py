@@ -10,13 +10,13 @@ How the known troubles of running many notebooks in parallel are handled:
 
 - *Partial reports.* A job renders into a private staging folder (`DIR/.batch/staging/...`) and then
   renames its files into `DIR`, the HTML last; a killed run never leaves a half-written report.
-- *Resuming.* Each published report gets a small manifest, `DIR/.batch/<slug>.json`, with the scenario's
-  content hash, the `sim` version, the language and the report options. A re-run skips a scenario whose
-  report exists and whose manifest matches; `force=True` redoes all.
-- *Kernel port collisions* (papermill issue 511). jupyter_client picks free ports for each kernel, and two
-  kernels starting at the same instant can still race for one. We do not serialize kernel starts (a lock
-  would have to span port choice to kernel readiness, inside papermill); instead `sim.report.render` starts a
-  kernel that failed to start once more, and a job that still fails is **retried once** by the batch.
+- *Resuming.* Each published report gets a small manifest, `DIR/.batch/<slug>.json` (`<slug>.ko.json` for
+  a Korean report: each language has its own report files and manifest, so batches in both languages can
+  share one folder), with the scenario's content hash, the `sim` version, the language and the report
+  options. A re-run skips a scenario whose report exists and whose manifest matches; `force=True` redoes all.
+- *Kernel port collisions* (papermill issue 511). Kernels talk over Unix-domain sockets in a private folder
+  per report (`sim.report.execute`), not TCP ports, so two kernels starting at once cannot race for a port;
+  a kernel that fails to start anyway is started once more, and a job that still fails is **retried once**.
 - *Kernels that never answer, stuck jobs.* papermill gets the execution timeout, and a wall-clock guard
   around the whole job kills the job's kernel and raises `JobTimeout`; the job is retried once. On this
   machine a last-resort guard kills the worker process of a job that still has not stopped.
@@ -58,7 +58,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sim.errors import UserInputError
+from sim.errors import UserInputError, plain_number
 
 LANGS = ("en", "ko")
 SCENARIO_SUFFIXES = (".yaml", ".yml")
@@ -218,15 +218,17 @@ def _state_dir(out_dir: Path) -> Path:
     return out_dir / STATE_DIR
 
 
-def manifest_path(out_dir: Path, slug: str) -> Path:
-    """Where the manifest of a report lives: `DIR/.batch/<slug>.json`."""
-    return _state_dir(out_dir) / f"{slug}.json"
+def manifest_path(out_dir: Path, slug: str, lang: str = "en") -> Path:
+    """Where the manifest of a report lives: `DIR/.batch/<slug>.json` (English), `<slug>.ko.json` (Korean)."""
+    from sim.report.render import report_stem
+
+    return _state_dir(out_dir) / f"{report_stem(slug, lang)}.json"
 
 
-def read_manifest(out_dir: Path, slug: str) -> dict[str, Any] | None:
+def read_manifest(out_dir: Path, slug: str, lang: str = "en") -> dict[str, Any] | None:
     """The manifest of a published report, or None if missing or unreadable."""
     try:
-        data = json.loads(manifest_path(out_dir, slug).read_text(encoding="utf-8"))
+        data = json.loads(manifest_path(out_dir, slug, lang).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -285,6 +287,7 @@ def plan_batch(
 ) -> tuple[list[JobSpec], list[JobOutcome | None]]:
     """Load every scenario once: jobs to run, and for each input either its final outcome or None (to run)."""
     from sim.model.scenario import load_scenario, scenario_slug
+    from sim.report.render import report_files
 
     specs: list[JobSpec] = []
     outcomes: list[JobOutcome | None] = []
@@ -303,7 +306,8 @@ def plan_batch(
         name = scenario.display_name
         if slug in owners:
             exc = UserInputError(
-                f"its report would be {slug}.html, like the report of {owners[slug]}; give the scenario another name",
+                f"its report would be {report_files(slug, lang)['html']}, like the report of {owners[slug]}; "
+                "give the scenario another name",
                 file=str(path),
                 location="name",
                 found=scenario.name,
@@ -311,7 +315,7 @@ def plan_batch(
             outcomes.append(_failure(path, exc, slug, name))
             continue
         owners[slug] = path
-        manifest = None if force else read_manifest(out_dir, slug)
+        manifest = None if force else read_manifest(out_dir, slug, lang)
         if (
             manifest
             and manifest.get("fingerprint") == fingerprint
@@ -382,7 +386,7 @@ def wall_clock_guard(seconds: float, reap: bool = True) -> Iterator[None]:
     `reap`, processes started inside the block are killed when it ends (each job cleans up its kernel).
     """
     before = set(_descendants()) if reap else set()
-    message = f"timed out after {seconds:g} s (wall clock)"
+    message = f"timed out after {plain_number(seconds)} s (wall clock)"
     if threading.current_thread() is threading.main_thread():
 
         def on_alarm(signum: int, frame: Any) -> None:
@@ -491,9 +495,9 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "host": os.uname().nodename,
         }
-        write_json(manifest_path(out_dir, spec.slug), manifest)
+        write_json(manifest_path(out_dir, spec.slug, spec.lang), manifest)
         # the manifest went through JSON: summary.csv carries exactly the figures stored on disk
-        stored = read_manifest(out_dir, spec.slug) or manifest
+        stored = read_manifest(out_dir, spec.slug, spec.lang) or manifest
         return JobOutcome(
             scenario=spec.scenario,
             slug=spec.slug,
@@ -683,7 +687,12 @@ def _run_local(
                     culprits.discard(fut)
                     limit = job.spec.timeout + HARD_GRACE
                     _retry_or_fail(
-                        job.spec, job.attempt, "JobTimeout", f"timed out after {limit:g} s (killed)", queue, report
+                        job.spec,
+                        job.attempt,
+                        "JobTimeout",
+                        f"timed out after {plain_number(limit)} s (killed)",
+                        queue,
+                        report,
                     )
                 elif isinstance(exc, BrokenProcessPool) and job.pool in killed:
                     queue.appendleft((job.spec, job.attempt))  # an innocent bystander: run it again
@@ -747,7 +756,7 @@ def _connect_dask(address: str, out_dir: Path, wait_workers: float, connect_time
             client.wait_for_workers(1, timeout=wait_workers)
         except (TimeoutError, OSError):
             raise UserInputError(
-                f"the Dask scheduler has no workers after {wait_workers:g} s",
+                f"the Dask scheduler has no workers after {plain_number(wait_workers)} s",
                 location="--scheduler",
                 found=address,
                 allowed="start workers with `dask worker ADDRESS`",
@@ -960,8 +969,8 @@ def run_batch(
                     )
                 o.scenario = str(path)
                 outcomes.append(o)
-            summary_csv, failures_csv = write_tables(out, outcomes)
-            index_html = write_index(out, outcomes, lang=lang)
+            summary_csv, failures_csv = write_tables(out, outcomes, lang=lang)
+            index_html = write_index(out, outcomes, lang=lang, others=_other_languages(out, outcomes, lang))
             _clean_staging(out)
     return BatchResult(
         out_dir=out,
@@ -971,6 +980,23 @@ def run_batch(
         index_html=index_html,
         seconds=time.monotonic() - started,
     )
+
+
+def _other_languages(out_dir: Path, outcomes: Sequence[JobOutcome], lang: str) -> dict[str, dict[str, str]]:
+    """slug -> {language: report file} of the reports in other languages already in `out_dir` (from their
+    manifests), so the index links every language of a client's report."""
+    found: dict[str, dict[str, str]] = {}
+    for o in outcomes:
+        if not o.ok or o.slug is None:
+            continue
+        for other in LANGS:
+            if other == lang:
+                continue
+            manifest = read_manifest(out_dir, o.slug, other)
+            report = manifest.get("report") if manifest else None
+            if report and (out_dir / str(report)).is_file():
+                found.setdefault(o.slug, {})[other] = str(report)
+    return found
 
 
 def outcomes_as_dicts(outcomes: Iterable[JobOutcome]) -> list[dict[str, Any]]:

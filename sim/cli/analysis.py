@@ -11,7 +11,15 @@ import typer
 from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
 
-OPTIMIZE_OUTPUTS = ("recommendation.json", "curve.csv", "sensitivity.csv", "marginal_roi.json")
+OPTIMIZE_OUTPUTS = (  # the set `optimize` writes (sensitivity.csv: an older version's, removed by a re-run)
+    "recommendation.json",
+    "path.csv",
+    "decomposition.csv",
+    "curve.csv",
+    "breakevens.csv",
+    "marginal_roi.json",
+    "sensitivity.csv",
+)
 
 
 @app.command()
@@ -23,7 +31,7 @@ def optimize(
     ] = "contribution",
     constraints: Annotated[
         Path | None,
-        typer.Option("--constraints", help="YAML/JSON file of constraints (see sim.analysis.optimize.Constraints)."),
+        typer.Option("--constraints", help="YAML/JSON file of constraints (see sim.analysis.constraints.Constraints)."),
     ] = None,
     min_share: Annotated[
         list[str] | None, typer.Option("--min-share", help="PURPOSE=SHARE, e.g. back=0.1 (repeatable).")
@@ -41,11 +49,26 @@ def optimize(
         float | None,
         typer.Option("--min-payback-months", help="Acquired customers must pay back front-end spend within N months."),
     ] = None,
+    hurdle: Annotated[
+        float,
+        typer.Option("--hurdle", help="Spend a unit only where it earns at least this much contribution, e.g. 0.2."),
+    ] = 0.0,
+    budget_cap: Annotated[
+        float | None,
+        typer.Option("--budget-cap", help="Let the budget level of each period change, up to this much a month."),
+    ] = None,
+    period: Annotated[
+        str, typer.Option("--period", help="How often the split may change: month, quarter (default), half or year.")
+    ] = "quarter",
+    breakevens: Annotated[
+        bool, typer.Option("--breakevens/--no-breakevens", help="Also find what one must believe (break-evens).")
+    ] = True,
     replications: Annotated[int, typer.Option("--replications", help="Monte Carlo runs for the bands.")] = 100,
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed; default: the scenario's seed.")] = None,
     workers: Annotated[int, typer.Option("--workers", help="Processes for the sweeps and replications.")] = 1,
 ) -> None:
-    """Best split of the budget between acquisition, retention and win-back (and channels), with bands."""
+    """Best plan over time: the split between acquisition, retention and win-back per period, the channel mix
+    (and with --budget-cap the budget level), where the gain comes from, both plans' KPIs, break-evens, bands."""
     from sim.analysis.optimize import Constraints, load_constraints, optimize_budget, parse_assignments
     from sim.io import check_output_folder, output_set
     from sim.model.scenario import load_scenario
@@ -63,10 +86,20 @@ def optimize(
                 max_channel=parse_assignments(max_channel or [], "--max-channel"),
                 monthly_cap=monthly_cap,
                 payback_within_months=min_payback_months,
+                hurdle_rate=hurdle,
+                budget_cap=budget_cap,
             )
         )
         result = optimize_budget(
-            s, objective, limits, replications=replications, seed=seed, workers=workers, progress=True
+            s,
+            objective,
+            limits,
+            replications=replications,
+            seed=seed,
+            workers=workers,
+            progress=True,
+            period=period,
+            find_breakevens=breakevens,
         )
         with output_set(out, "optimize", OPTIMIZE_OUTPUTS) as outs:
             staged = result.to_files(outs.stage)
@@ -79,6 +112,8 @@ def optimize(
         json.dumps(
             {
                 "recommended_split": {k: round(v, 4) for k, v in result.recommended_split.items()},
+                "current_value": result.current_value,
+                "recommended_value": result.recommended_value,
                 "uplift_mean": result.uplift_mean,
                 "uplift_p05": result.uplift_p05,
                 "uplift_p95": result.uplift_p95,

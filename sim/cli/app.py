@@ -7,6 +7,8 @@ Outputs are staged and swapped into place as one set (`sim.io`), so nothing half
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from sim.errors import UserInputError
@@ -44,3 +46,21 @@ def check_run_flags(
     used, message = check_workers(workers, jobs=jobs)
     note(message)
     return used
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        import sim
+
+        typer.echo(f"sim {sim.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Simulate front-end vs back-end e-commerce marketing and write strategy reports."""

@@ -14,7 +14,14 @@ from sim.errors import UserInputError
 @app.command()
 def report(
     scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
-    out: Annotated[Path, typer.Option("--out", help="Output folder: <slug>.html, <slug>.ipynb and <slug>_data/.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder: <slug>.html, <slug>.ipynb and <slug>_data/ in English; <slug>.ko.html, "
+            "<slug>.ko.ipynb and <slug>.ko_data/ in Korean.",
+        ),
+    ],
     lang: Annotated[str, typer.Option("--lang", help="Report language: en or ko.")] = "en",
     replications: Annotated[
         int, typer.Option("--replications", help="Monte Carlo replications for the optimizer's bands.")
@@ -26,9 +33,10 @@ def report(
     timeout: Annotated[int, typer.Option("--timeout", help="Longest a notebook cell may run, in seconds.")] = 900,
     kernel: Annotated[str, typer.Option("--kernel", help="Jupyter kernel that runs the notebook.")] = "python3",
 ) -> None:
-    """Write the strategy report of a scenario: OUT/<slug>.html (no code, images embedded) + executed .ipynb."""
+    """Write the strategy report of a scenario: OUT/<slug>.html (English) or OUT/<slug>.ko.html (Korean),
+    one page without code, images embedded, with the executed notebook and the figures' data beside it."""
     from sim.errors import ReportError
-    from sim.report.render import render_report
+    from sim.report.render import render_report, terminal_stream
 
     try:
         check_run_flags(replications=replications, seed=seed)
@@ -41,6 +49,7 @@ def report(
             client_name=client,
             timeout=timeout,
             kernel_name=kernel,
+            progress=terminal_stream(),
         )
     except UserInputError as exc:
         fail(exc)

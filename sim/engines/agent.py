@@ -236,7 +236,10 @@ class AgentEngine:
     # -- the market's day --------------------------------------------------------------------------
     def _days(self):
         """Each day: the model's chances of the day (`sim.model.day`), then who among the people they concern
-        becomes aware, buys for the first time, forgets or comes back (counts and draws), day after day."""
+        becomes aware, buys for the first time, forgets or comes back (counts and draws), day after day.
+
+        Long on purpose: the market's day is the agent engine's hot loop (once a day for every run), its
+        constants bound to local names once (speed), read top to bottom in the model's order."""
         s = self.s
         rng = self.rng
         D = self.n_days

@@ -112,9 +112,10 @@ def monthly_drivers(
                 np.array([ch.reach.shape for ch in sel])[:, None],
                 str(kind),
             )
-    if per_customer is None:
-        per_customer = np.stack([back_per_customer(s) for s in scenarios])
-        per_customer_shares = np.stack([back_shares(s) for s in scenarios])
+    if per_customer is None:  # each scenario's own (speed: a scenario repeated over rows is read once)
+        own = {id(s): (back_per_customer(s), back_shares(s)) for s in scenarios}
+        per_customer = np.stack([own[id(s)][0] for s in scenarios])
+        per_customer_shares = np.stack([own[id(s)][1] for s in scenarios])
     elif per_customer_shares is None:
         raise ValueError("per_customer needs per_customer_shares: the channels that carry it")
     return MonthlyDrivers(
@@ -129,11 +130,14 @@ def monthly_drivers(
 
 def backend_today(drivers_effective, per_customer, per_customer_efficiency, active):
     """(effective back-end spend per active customer per month, back-end spend per month) of a month's plan
-    and the morning's active customers: a fixed amount shared by the base, or an amount per customer."""
+    and the morning's active customers: a fixed amount shared by the base, or an amount per customer
+    (`per_customer` NaN, or None for every row, means a fixed amount; its spend is then the plan's, None)."""
     if type(active) is not np.ndarray:  # speed: scalar branch (the agent engine, once a day)
-        if per_customer != per_customer:  # NaN: a fixed amount this month
+        if per_customer is None or per_customer != per_customer:  # NaN: a fixed amount this month
             return drivers_effective / max(active, 1.0), None
         return per_customer * per_customer_efficiency, per_customer * active
+    if per_customer is None:  # speed: no row of the batch sets its back-end spend per customer
+        return drivers_effective / np.maximum(active, 1.0), None
     fixed = np.isnan(per_customer)
     per = np.where(fixed, drivers_effective / np.maximum(active, 1.0), per_customer * per_customer_efficiency)
     return per, np.where(fixed, np.nan, per_customer * active)

@@ -10,7 +10,8 @@ from sim.model.scenario import Scenario
 
 
 def scaled(scenario: Scenario, factor: float, horizon_months: int | None = None) -> Scenario:
-    """A copy of `scenario` with the market, reach, budget and capacities multiplied by `factor`."""
+    """A copy of `scenario` with the market, reach, budget, promotions' reach and cost, and capacities multiplied
+    by `factor`."""
     if factor <= 0:
         raise ValueError('"factor" must be > 0')
     data = scenario.model_dump(mode="python")
@@ -24,6 +25,9 @@ def scaled(scenario: Scenario, factor: float, horizon_months: int | None = None)
         ch["reach"]["half_saturation"] *= factor
     b = data["budget"]
     b["totals"] = [t * factor for t in b["totals"]]
+    for event in data["events"]:  # a promotion's reach and cost scale with the market
+        event["extra_reach"] *= factor
+        event["fixed_cost"] *= factor
     ops = data["operations"]
     ops["fulfilment_capacity_per_day"] = max(1.0, ops["fulfilment_capacity_per_day"] * factor)
     ops["service_capacity_per_day"] = max(1.0, ops["service_capacity_per_day"] * factor)

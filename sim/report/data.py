@@ -2,7 +2,7 @@
 
 The report notebook only assembles and explains; the numbers come from here. `build_report_data` runs
 the engines: the budget optimizer (fast engine, many replications) for the recommended split, its gain
-with a 90% band, the contribution curve, marginal ROIs and the sensitivity tornado; the fast engine for
+with a 90% band, the contribution curve, marginal ROIs and the break-evens of its inputs; the fast engine for
 the experience levers (and for marginal ROIs while no optimizer is installed); and one agent-engine run
 for the views that need single orders (funnel, cohort retention) and for the KPI table.
 
@@ -14,13 +14,17 @@ simulates twice (the heavy work runs outside the notebook kernel, see papermill 
 
 from __future__ import annotations
 
-import importlib.util
+import hashlib
 import json
 import math
 import os
+import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +36,8 @@ from sim.io import write_csv, write_json
 from sim.model.kpis import KPI_NAMES, compute_kpis
 from sim.model.scenario import PURPOSES, Scenario, scenario_slug
 
-DATA_FORMAT = 1  # bump when the files below change meaning; older folders are then rebuilt
+DATA_FORMAT = 2  # bump when the files below change meaning; older folders are then rebuilt
 
-FRAMES = ("funnel", "stages", "revenue", "cohorts", "curve", "marginal", "levers", "sensitivity")
 FRAME_FILES = {
     "funnel": "funnel.csv",
     "stages": "stages_monthly.csv",
@@ -43,9 +46,17 @@ FRAME_FILES = {
     "curve": "contribution_curve.csv",
     "marginal": "marginal_roi.csv",
     "levers": "experience_levers.csv",
-    "sensitivity": "sensitivity.csv",
+    "breakevens": "breakevens.csv",
+    "forecast": "base_forecast.csv",
+    "segments": "segments.csv",
 }
-JSON_FILES = {"meta": "meta.json", "kpis": "kpis.json", "plan": "plan.json", "summary": "summary.json"}
+JSON_FILES = {
+    "meta": "meta.json",
+    "kpis": "kpis.json",
+    "plan": "plan.json",
+    "base": "base.json",
+    "summary": "summary.json",
+}
 
 # KPIs of the report's KPI table, in this order (names as in sim.model.kpis)
 TABLE_KPIS = [
@@ -67,16 +78,6 @@ LEVER_GRID: dict[str, tuple[float, ...]] = {
 COHORT_MAX_AGE = 24  # months since first purchase shown in the retention heatmap
 
 
-def fast_engine_available() -> bool:
-    """Whether `sim.engines.fast` is installed (the report falls back to the agent engine without it)."""
-    return importlib.util.find_spec("sim.engines.fast") is not None
-
-
-def optimizer_available() -> bool:
-    """Whether `sim.analysis.optimize` is installed."""
-    return importlib.util.find_spec("sim.analysis.optimize") is not None
-
-
 @dataclass
 class ReportData:
     """All figures' data of one report. Frames are tidy tables; `plan`, `kpis`, `meta` are JSON-able dicts."""
@@ -92,7 +93,10 @@ class ReportData:
     curve: pd.DataFrame
     marginal: pd.DataFrame
     levers: pd.DataFrame
-    sensitivity: pd.DataFrame
+    breakevens: pd.DataFrame
+    forecast: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers' weekly forecast
+    segments: pd.DataFrame = field(default_factory=pd.DataFrame)  # the existing customers by segment
+    base: dict[str, Any] = field(default_factory=dict)  # the existing customers' totals (sim.report.customers)
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -106,21 +110,76 @@ class ReportData:
         written = []
         for name, filename in FRAME_FILES.items():
             written.append(write_csv(folder / filename, getattr(self, name)))
-        for name in ("kpis", "plan", "summary"):
+        for name in ("kpis", "plan", "base", "summary"):
             written.append(write_json(folder / JSON_FILES[name], getattr(self, name)))
         written.append(write_json(folder / JSON_FILES["meta"], {**self.meta, "timings": self.timings}))
         return written
 
 
 def manifest_key(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
-    """What must match for a data folder to be reused."""
+    """What must match for a data folder to be reused: the scenario and its input files, the seed, the
+    replications, and the code that computes (this package's source and the numerical libraries)."""
     return {
         "data_format": DATA_FORMAT,
         "scenario_hash": scenario.content_hash(),
+        "inputs_hash": inputs_digest(scenario),
         "seed": int(seed),
         "replications": int(replications),
         "package_version": sim.__version__,
+        "code_hash": code_digest(),
     }
+
+
+def inputs_digest(scenario: Scenario) -> str | None:
+    """Digest of the files the scenario reads (its customer snapshot), or None when it reads none."""
+    snapshot = scenario.market.existing.snapshot
+    if snapshot is None:
+        return None
+    path = scenario.resolve(snapshot)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.is_file() else None
+
+
+@cache
+def code_digest() -> str:
+    """Digest of the `sim` package's Python source and the numerical libraries' versions: a data folder
+    written by other code (a newer checkout with the same version number) is never reused."""
+    import scipy
+
+    digest = hashlib.sha256(f"{np.__version__} {pd.__version__} {scipy.__version__}".encode())
+    root = Path(sim.__file__).resolve().parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def data_matches(folder: str | Path, key: dict[str, Any]) -> bool:
+    """Whether `folder` holds a complete data folder written under `key` (its manifest, `meta.json`)."""
+    folder = Path(folder)
+    try:
+        meta = json.loads((folder / JSON_FILES["meta"]).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    names = [*FRAME_FILES.values(), *JSON_FILES.values()]
+    return (
+        isinstance(meta, dict)
+        and all(meta.get(k) == v for k, v in key.items())
+        and all((folder / n).is_file() for n in names)
+    )
+
+
+def reuse_report_data(
+    scenario: Scenario, target: Path, candidates: list[Path], *, replications: int, seed: int | None
+) -> Path | None:
+    """Copy the first of `candidates` whose manifest matches into `target` (a speed trick: a report in a
+    second language needs the same figures); the folder copied, or None when none matches."""
+    seed = scenario.simulation.seed if seed is None else int(seed)
+    key = manifest_key(scenario, replications, seed)
+    for folder in candidates:
+        if data_matches(folder, key):
+            shutil.copytree(folder, target)
+            return folder
+    return None
 
 
 def load_report_data(folder: str | Path) -> ReportData:
@@ -130,7 +189,7 @@ def load_report_data(folder: str | Path) -> ReportData:
     timings = meta.pop("timings", {})
     dicts = {
         name: json.loads((folder / JSON_FILES[name]).read_text(encoding="utf-8"))
-        for name in ("kpis", "plan", "summary")
+        for name in ("kpis", "plan", "base", "summary")
     }
     frames = {}
     for name, filename in FRAME_FILES.items():
@@ -139,8 +198,9 @@ def load_report_data(folder: str | Path) -> ReportData:
             frame = pd.read_csv(path)
         except pd.errors.EmptyDataError:
             frame = pd.DataFrame()
-        if "month" in frame.columns:
-            frame["month"] = pd.to_datetime(frame["month"])
+        for column in ("month", "week_start"):
+            if column in frame.columns:
+                frame[column] = pd.to_datetime(frame[column])
         frames[name] = frame
     return ReportData(meta=meta, timings=timings, **dicts, **frames)
 
@@ -152,14 +212,11 @@ def prepare_report_data(
     folder = Path(folder)
     seed = scenario.simulation.seed if seed is None else int(seed)
     key = manifest_key(scenario, replications, seed)
-    meta_path = folder / JSON_FILES["meta"]
-    if meta_path.exists():
+    if data_matches(folder, key):
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if all(meta.get(k) == v for k, v in key.items()):
-                return load_report_data(folder)
+            return load_report_data(folder)
         except (OSError, ValueError, KeyError):
-            pass  # unreadable or stale: rebuild
+            pass  # unreadable: rebuild
     data = build_report_data(scenario, replications=replications, seed=seed, progress=progress)
     data.write(folder)
     return data
@@ -176,82 +233,183 @@ def build_report_data(
     progress: bool = False,
     parallel: bool = True,
 ) -> ReportData:
-    """Run the engines and the optimizer and collect every figure's data (nothing is written)."""
+    """Run the engines and the optimizer and collect every figure's data (nothing is written).
+
+    One number per quantity: every figure of a plan (KPIs, stages, revenue, contribution, marginal ROIs,
+    levers, the optimizer's values) is the fast engine's expected value, the same engine and mode the
+    optimizer compares plans with; the agent engine's order log adds only what needs single customers'
+    histories (the funnel's later steps, the cohort heatmap), and says so in `meta["sources"]`.
+
+    A scenario without a plan to split (a zero budget: `sim calibrate` from an order log alone) gets what
+    its data can tell: the existing customers' forecast, value and segments (`sim.report.customers`).
+    """
     if replications < 1:
         raise ValueError(f'"replications" must be >= 1, found {replications}')
     seed = scenario.simulation.seed if seed is None else int(seed)
     timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    has_plan = plan_to_split(scenario)
+    if has_plan:
+        data = _plan_report_data(scenario, replications, seed, progress, parallel, timings)
+    else:
+        data = _base_report_data(scenario, seed, timings)
+    data.meta = {**_meta(scenario, replications, seed), **data.meta}
+    data.summary = summary_row(data)
+    return data
 
-    # The agent run (order level, one core) overlaps the optimizer and the lever sweep (fast engine) when a
-    # second process can be started (a speed trick: the two halves take similar time).
+
+def _plan_report_data(
+    scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool, timings: dict[str, float]
+) -> ReportData:
+    """Every section of a report on a plan: the current plan's run, the optimizer, levers, marginal ROIs,
+    one order log; and, for a calibrated scenario, its customers' segments."""
+    from sim.report.customers import customer_base
+
+    # The agent run (order level, one core) overlaps the fast-engine work when a second process can be
+    # started (a speed trick: the two halves take similar time).
     pool, agent_job = _start_agent(scenario, seed, parallel)
     try:
-        opt = _optimize(scenario, replications, seed, progress, parallel)
-        timings["optimize"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        levers = lever_effects(scenario, seed)
-        timings["levers"] = time.perf_counter() - clock
-
-        clock = time.perf_counter()
-        agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
-        timings["agent_wait" if agent_job is not None else "agent"] = time.perf_counter() - clock
+        with _timed(timings, "plan"):
+            plan_run = current_plan_run(scenario, seed)
+        with _timed(timings, "optimize"):
+            opt = _optimize(scenario, replications, seed, progress, parallel)
+        with _timed(timings, "levers"):
+            levers = lever_effects(scenario, seed)
+        # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
+        # optimum, where they are equal by construction and say nothing about which purpose pays
+        with _timed(timings, "marginal"):
+            marginal_now = _marginal(scenario, seed)
+        with _timed(timings, "customers"):
+            _, segments, base = customer_base(scenario, seed, forecast=False)
+        with _timed(timings, "agent_wait" if agent_job is not None else "agent"):
+            agent = agent_job.result() if agent_job is not None else _agent_run(scenario, seed)
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
 
-    # marginal ROIs of the current plan (as `sim run` reports them); the optimizer's are taken at its
-    # optimum, where they are equal by construction and say nothing about which purpose pays
-    clock = time.perf_counter()
-    marginal_now = _marginal(scenario, seed)
-    timings["marginal"] = time.perf_counter() - clock
-
-    kpis = compute_kpis(agent, marginal_now)
+    kpis = compute_kpis(plan_run, marginal_now)
     kpis = {k: kpis[k] for k in KPI_NAMES} | {k: v for k, v in kpis.items() if k not in KPI_NAMES}
     size = scenario.market.size
     kpis["unaware_share_start"] = _num((size - scenario.market.initially_aware - _existing(scenario)) / size)
+    monthly = plan_run.monthly()
+    return ReportData(
+        meta={"sources": SOURCES, "engines": ENGINES},
+        kpis=kpis,
+        plan=_plan(scenario, opt, kpis, plan_run),
+        summary={},
+        funnel=funnel_table(plan_run, agent, scenario),
+        stages=stages_monthly(monthly),
+        revenue=revenue_monthly(monthly),
+        cohorts=cohort_retention(agent, scenario),
+        curve=_curve(opt),
+        marginal=pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES]),
+        levers=levers,
+        breakevens=_breakevens(opt),
+        segments=segments,
+        base=base,
+        timings=timings,
+    )
 
-    plan = _plan(scenario, opt, kpis)
-    meta = {
+
+def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) -> ReportData:
+    """A report on the existing customers alone (no plan to split): forecast, segments, CLV, in closed
+    form; no engine runs and no plan KPI (they would describe a plan that spends nothing)."""
+    from sim.report.customers import customer_base
+
+    with _timed(timings, "customers"):
+        forecast, segments, base = customer_base(scenario, seed, forecast=True)
+    kpis: dict[str, Any] = dict.fromkeys(KPI_NAMES)
+    empty = pd.DataFrame()
+    return ReportData(
+        meta={"sources": {"forecast": "closed_form", "segments": "closed_form"}, "engines": {}},
+        kpis=kpis,
+        plan=_plan(scenario, None, kpis),
+        summary={},
+        funnel=empty,
+        stages=empty,
+        revenue=empty,
+        cohorts=empty,
+        curve=_curve(None),
+        marginal=empty,
+        levers=empty,
+        breakevens=_breakevens(None),
+        forecast=forecast,
+        segments=segments,
+        base=base,
+        timings=timings,
+    )
+
+
+def _meta(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
+    """What the report says about its inputs (and the manifest that lets a data folder be reused)."""
+    return {
         **manifest_key(scenario, replications, seed),
         "scenario_name": scenario.name,
         "client": scenario.client,
         "slug": scenario_slug(scenario),
         "currency": scenario.economics.currency,
-        "market_size": size,
+        "market_size": scenario.market.size,
         "horizon_months": scenario.simulation.horizon_months,
         "start_date": scenario.simulation.start_date.isoformat(),
+        "end_date": horizon_end(scenario).isoformat(),
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "engines": {
-            "order_level": "agent",
-            "optimizer": "sim.analysis.optimize" if opt is not None else None,
-            "sweeps": "fast" if fast_engine_available() else "agent",
-        },
-        "optimizer_available": opt is not None,
         "existing_customers": _existing(scenario),
         "first_party_data_share": scenario.retention.first_party_data_share,
+        "retention_measured": retention_measured(scenario),
         "scenario_file": scenario.source_path.name if scenario.source_path else None,
         "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
     }
-    marginal = pd.DataFrame([{"purpose": p, "roi": marginal_now.get(p)} for p in PURPOSES])
-    data = ReportData(
-        meta=meta,
-        kpis=kpis,
-        plan=plan,
-        summary={},
-        funnel=funnel_table(agent, scenario),
-        stages=stages_monthly(agent),
-        revenue=revenue_monthly(agent),
-        cohorts=cohort_retention(agent.orders, scenario),
-        curve=_curve(opt),
-        marginal=marginal,
-        levers=levers,
-        sensitivity=_sensitivity(opt),
-        timings=timings,
-    )
-    data.summary = summary_row(data)
-    return data
+
+
+def horizon_end(scenario: Scenario) -> date:
+    """The horizon's last day: the day before the start date's anniversary `horizon_months` later."""
+    start = pd.Timestamp(scenario.simulation.start_date)
+    return (start + pd.DateOffset(months=scenario.simulation.horizon_months) - pd.Timedelta(days=1)).date()
+
+
+def retention_measured(scenario: Scenario) -> bool:
+    """Whether the back-end effect sizes were fitted from a CRM lift test (`sim calibrate --lift-test`);
+    otherwise they are assumptions, and so is any recommended back-end share."""
+    return bool((scenario.calibration or {}).get("lift_test"))
+
+
+ENGINES = {"order_level": "agent", "optimizer": "sim.analysis.optimize", "sweeps": "fast"}
+# Where each figure of the report comes from (written to meta.json; the report's method note reads it)
+SOURCES = {
+    "kpis": "plan",
+    "stages": "plan",
+    "revenue": "plan",
+    "funnel": "plan+order_log",
+    "cohorts": "order_log",
+    "curve": "optimizer",
+    "marginal": "plan",
+    "levers": "plan",
+    "breakevens": "optimizer",
+}
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = time.perf_counter() - start
+
+
+def plan_to_split(scenario: Scenario) -> bool:
+    """Whether the scenario has a marketing budget to split (a calibrated scenario without a spend log or
+    a `--budget` has none: its monthly totals are zero)."""
+    from sim.model import budget
+
+    return bool(np.sum(budget.monthly_budget(scenario)) > 0)
+
+
+def current_plan_run(scenario: Scenario, seed: int):
+    """The current plan's expected flows (fast engine, expected values): the figures of the current plan
+    everywhere in the report, and what the optimizer calls the current plan's value."""
+    from sim.engines import get_engine
+
+    return get_engine("fast").run(scenario, seed, sampled=False, keep_orders=False)
 
 
 def _num(value: Any) -> float | None:
@@ -310,9 +468,7 @@ def report_workers(parallel: bool = True) -> int:
 
 
 def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, parallel: bool = True):
-    """The optimizer's result, or None while `sim.analysis.optimize` is not installed."""
-    if not optimizer_available():
-        return None
+    """The optimizer's result for the contribution objective (fast engine, `replications` for its bands)."""
     from sim.analysis.optimize import optimize_budget
 
     # the optimizer needs two replications at least for its bands
@@ -328,49 +484,38 @@ def _optimize(scenario: Scenario, replications: int, seed: int, progress: bool, 
 
 
 def _marginal(scenario: Scenario, seed: int) -> dict[str, float | None]:
-    """Marginal ROI of each purpose (fast engine when installed, else one agent replication)."""
+    """Marginal ROI of each purpose at the current plan (fast engine, expected values)."""
     from sim.analysis.marginal import marginal_rois
 
-    engine = "fast" if fast_engine_available() else "agent"
-    return {k: _num(v) for k, v in marginal_rois(scenario, engine=engine, seed=seed, replications=1).items()}
+    return {k: _num(v) for k, v in marginal_rois(scenario, engine="fast", seed=seed, replications=1).items()}
 
 
 def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
     """Cumulative contribution and 12-month retention at each tried value of each experience lever.
 
     Costs are included: proactive messages and surprises cost money per order. All variants run as one
-    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant);
-    without the fast engine, the agent engine runs the lowest, current and highest value of each lever.
+    fast-engine batch in expected mode (a speed trick: one vectorized run instead of one per variant).
     """
-    fast = fast_engine_available()
+    from sim.engines.fast import simulate_batch
+
     variants: list[tuple[str, float, bool, Scenario]] = []
     for dotted, grid in LEVER_GRID.items():
         section, name = dotted.split(".")
         current = float(getattr(getattr(scenario, section), name))
-        values = sorted(set(grid) | {current}) if fast else sorted({min(grid), current, max(grid)})
+        values = sorted(set(grid) | {current})
         for value in values:
             variant = scenario if value == current else scenario.with_changes({dotted: value})
             variants.append((name, value, value == current, variant))
     measures: list[tuple[float, float | None, float | None]] = []
-    if fast:
-        from sim.engines.fast import simulate_batch
-
-        batch = simulate_batch([v[3] for v in variants], mode="expected", seed=seed)
-        contribution = batch.kpi_vectors()["cumulative_contribution"]
-        start, kept = batch.cohort[:, 0], batch.cohort[:, 1]
-        orders = batch.column("orders").sum(axis=1)
-        bad = batch.column("dissatisfied").sum(axis=1)
-        for i in range(len(variants)):
-            retention = _num(kept[i] / start[i]) if start[i] > 0 else None
-            dissatisfied = _num(bad[i] / orders[i]) if orders[i] > 0 else None
-            measures.append((float(contribution[i]), retention, dissatisfied))
-    else:
-        from sim.engines.agent import run_agent
-
-        for *_, variant in variants:
-            result = run_agent(variant, seed, keep_orders=False)
-            k = compute_kpis(result)
-            measures.append((float(result.daily["contribution"].sum()), k["retention_12m"], k["dissatisfied_share"]))
+    batch = simulate_batch([v[3] for v in variants], mode="expected", seed=seed)
+    contribution = batch.kpi_vectors()["cumulative_contribution"]
+    start, kept = batch.cohort[:, 0], batch.cohort[:, 1]
+    orders = batch.column("orders").sum(axis=1)
+    bad = batch.column("dissatisfied").sum(axis=1)
+    for i in range(len(variants)):
+        retention = _num(kept[i] / start[i]) if start[i] > 0 else None
+        dissatisfied = _num(bad[i] / orders[i]) if orders[i] > 0 else None
+        measures.append((float(contribution[i]), retention, dissatisfied))
     frame = pd.DataFrame(
         [
             {
@@ -389,17 +534,19 @@ def lever_effects(scenario: Scenario, seed: int) -> pd.DataFrame:
     return frame
 
 
-def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
-    current = {p: float(scenario.budget.purpose_split.get(p, 0.0)) for p in PURPOSES}
-    monthly = scenario.budget.totals
-    totals = monthly if isinstance(monthly, list) else [monthly]
-    per_month = [v / (3 if scenario.budget.period == "quarter" else 1) for v in totals]
+def _plan(scenario: Scenario, opt, kpis: dict[str, Any], plan_run=None) -> dict[str, Any]:
+    """The current plan and, with an optimizer result, the recommended one. The current plan's value is the
+    KPI table's cumulative contribution and its split the shares of what it spends (the same fast-engine
+    run, `plan_run`; None without a plan), so text, table and chart agree."""
+    spent = _spent(plan_run)
     plan: dict[str, Any] = {
+        "has_plan": plan_run is not None,
         "objective": "contribution",
-        "current_split": current,
-        "current_channel_split": {p: dict(v) for p, v in scenario.budget.channel_split.items()},
-        "monthly_budget_first": float(per_month[0]),
-        "monthly_budget_mean": float(np.mean(_monthly_budget(scenario))),
+        "current_split": {
+            p: (v / spent.sum() if spent.sum() > 0 else 0.0) for p, v in zip(PURPOSES, spent, strict=True)
+        },
+        "current_channel_split": _channel_shares(scenario),
+        "monthly_budget_mean": float(spent.sum() / scenario.simulation.horizon_months),
         "recommended_split": None,
         "recommended_channel_split": None,
         "current_value": _num(kpis.get("cumulative_contribution")),
@@ -412,11 +559,9 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
         plan.update(
             {
                 "objective": getattr(opt, "objective", "contribution"),
-                "current_split": {p: float(opt.current_split.get(p, 0.0)) for p in PURPOSES},
                 "recommended_split": {p: float(opt.recommended_split.get(p, 0.0)) for p in PURPOSES},
                 "current_channel_split": _plain(getattr(opt, "current_channel_split", None)),
                 "recommended_channel_split": _plain(getattr(opt, "recommended_channel_split", None)),
-                "current_value": _num(opt.current_value),
                 "recommended_value": _num(opt.recommended_value),
                 "uplift_mean": _num(opt.uplift_mean),
                 "uplift_p05": _num(opt.uplift_p05),
@@ -426,10 +571,30 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any]) -> dict[str, Any]:
     return plan
 
 
-def _monthly_budget(scenario: Scenario) -> np.ndarray:
+def _spent(plan_run) -> np.ndarray:
+    """(3,) what a run spends on each purpose over the horizon (zeros without a run)."""
+    if plan_run is None:
+        return np.zeros(len(PURPOSES))
+    return np.array([float(plan_run.daily[f"spend_{p}"].sum()) for p in PURPOSES])
+
+
+def spent_by_month(plan_run) -> np.ndarray:
+    """(M,) what a run spends on marketing in each plan month."""
+    monthly = plan_run.monthly()
+    return sum(monthly[f"spend_{p}"].to_numpy() for p in PURPOSES)
+
+
+def _channel_shares(scenario: Scenario) -> dict[str, dict[str, float]]:
+    """Each purpose's channel mix over the horizon (a phased plan's periods weighted by their spend)."""
     from sim.model import budget
 
-    return budget.monthly_budget(scenario)
+    spend = budget.spend_by_month(scenario).sum(axis=0)  # (C, 3)
+    out = {}
+    for j, purpose in enumerate(PURPOSES):
+        total = float(spend[:, j].sum())
+        if total > 0:
+            out[purpose] = {c: float(v / total) for c, v in zip(scenario.channels, spend[:, j], strict=True) if v > 0}
+    return out
 
 
 def _plain(value: Any) -> Any:
@@ -448,75 +613,112 @@ def _curve(opt) -> pd.DataFrame:
     return frame[[c for c in cols if c in frame.columns] + [c for c in frame.columns if c not in cols]]
 
 
-def _sensitivity(opt) -> pd.DataFrame:
-    from sim.analysis.optimize import SENSITIVITY_COLUMNS as cols
+def _breakevens(opt) -> pd.DataFrame:
+    """The optimizer's break-evens, one row per uncertain input; the best split where the plan changes is
+    flattened to one column per side and purpose (`low_split_front`, ...) so the CSV stays a plain table."""
+    from sim.analysis.breakeven import BREAKEVEN_COLUMNS
 
-    if opt is None or getattr(opt, "sensitivity", None) is None:
+    split_cols = [f"{side}_split_{p}" for side in ("low", "high") for p in PURPOSES]
+    cols = [c for c in BREAKEVEN_COLUMNS if not c.endswith("_split")] + split_cols
+    if opt is None or getattr(opt, "breakevens", None) is None or opt.breakevens.empty:
         return pd.DataFrame(columns=cols)
-    return opt.sensitivity.copy().reset_index(drop=True)
+    frame = opt.breakevens.reset_index(drop=True)
+    out = frame[[c for c in cols if c in frame.columns]].copy()
+    for c in ("base_value", "standard_error", "low_breakeven", "high_breakeven", "low_tried", "high_tried"):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)  # an assumed input's missing error: NaN
+    for side in ("low", "high"):
+        for p in PURPOSES:
+            out[f"{side}_split_{p}"] = [
+                float(s[p]) if isinstance(s, dict) else float("nan") for s in frame[f"{side}_split"]
+            ]
+    return out[cols]
 
 
 # -- order-level and stage views ------------------------------------------------------------------
 
 
-def stages_monthly(result) -> pd.DataFrame:
-    """People in each stage at each month's end."""
-    from sim.model.result import STAGES
+def stages_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
+    """People in each stage at each plan month's end (from `SimulationResult.monthly()`); `never_met` (people
+    who have never met the brand, a part of `unaware`) beside them."""
+    from sim.model.result import STOCK_COLUMNS
 
-    frame = result.daily[STAGES].resample("MS").last()
+    frame = monthly[STOCK_COLUMNS].copy()
     frame.index.name = "month"
     return frame.reset_index()
 
 
-def revenue_monthly(result) -> pd.DataFrame:
-    """Revenue from first orders (new customers) and from repeat orders (returning customers) per month."""
-    frame = result.daily[["revenue_new", "revenue_returning", "new_customers", "orders"]].resample("MS").sum()
+def revenue_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
+    """Revenue from first orders (new customers) and from repeat orders (returning customers) per plan month."""
+    frame = monthly[["revenue_new", "revenue_returning", "new_customers", "orders"]].copy()
     frame.index.name = "month"
     return frame.reset_index()
 
 
-def funnel_table(result, scenario: Scenario) -> pd.DataFrame:
-    """The lifecycle funnel of people reached during the horizon: aware -> first purchase -> satisfied -> loyal.
+FUNNEL_STEPS = ["aware", "first_purchase", "satisfied", "loyal"]
 
-    aware: people who knew the brand at the start (not yet buyers) or met it during the horizon;
-    first purchase: those who bought for the first time; satisfied: new customers whose first order met
-    or beat their expectations; loyal: new customers with a good first order who bought three times or
-    more and never had a dissatisfying order (the order-log definition a client can check in their own data).
+
+def order_log_rates(orders: pd.DataFrame | None) -> tuple[float | None, float | None]:
+    """From an order log: the share of new customers whose first order did not disappoint, and the share
+    of those who then ordered three times or more without ever being disappointed (the definition of loyal
+    a client can check in their own export)."""
+    if orders is None or not len(orders):
+        return None, None
+    acquired = orders[orders["acquisition_channel"] != "existing"]
+    if not len(acquired):
+        return None, None
+    g = acquired.groupby("customer_id", sort=False)
+    first_good = g["experience"].first() != "dissatisfied"
+    any_bad = (acquired["experience"] == "dissatisfied").groupby(acquired["customer_id"], sort=False).any()
+    loyal = first_good & (g.size() >= 3) & ~any_bad
+    good = float(first_good.sum())
+    return good / len(first_good), (float(loyal.sum()) / good if good > 0 else None)
+
+
+def funnel_table(plan_run, agent, scenario: Scenario) -> pd.DataFrame:
+    """The lifecycle funnel of the horizon: aware -> first purchase -> satisfied first order -> loyal.
+
+    aware: people who knew the brand at the start (not yet buyers) or met it during the horizon; first
+    purchase: those who bought for the first time. Both are the current plan's expected counts (the KPI
+    table's first-purchase conversion is their ratio). The two later steps need each customer's order
+    history: their rates come from the agent engine's order log (`order_log_rates`), applied to the
+    expected first purchases (column `source` says which is which).
     """
-    d = result.daily
+    d = plan_run.daily
     aware = float(scenario.market.initially_aware + d["newly_aware"].sum())
     new = float(d["new_customers"].sum())
-    satisfied = loyal = 0.0
-    orders = result.orders
-    if orders is not None and len(orders):
-        acquired = orders[orders["acquisition_channel"] != "existing"]
-        g = acquired.groupby("customer_id", sort=False)
-        first_good = g["experience"].first() != "dissatisfied"
-        n = g.size()
-        any_bad = (acquired["experience"] == "dissatisfied").groupby(acquired["customer_id"], sort=False).any()
-        satisfied = float(first_good.sum())
-        loyal = float((first_good & (n >= 3) & ~any_bad).sum())
-    steps = ["aware", "first_purchase", "satisfied", "loyal"]
+    good_rate, loyal_rate = order_log_rates(agent.orders)
+    satisfied = new * good_rate if good_rate is not None else None
+    loyal = satisfied * loyal_rate if satisfied is not None and loyal_rate is not None else None
     counts = [aware, new, satisfied, loyal]
-    rate = [None] + [counts[i] / counts[i - 1] if counts[i - 1] > 0 else None for i in range(1, 4)]
-    overall = [c / aware if aware > 0 else None for c in counts]
-    return pd.DataFrame({"step": steps, "count": counts, "rate_from_previous": rate, "share_of_aware": overall})
+    rate = [None, new / aware if aware > 0 else None, good_rate, loyal_rate]
+    overall = [c / aware if aware > 0 and c is not None else None for c in counts]
+    return pd.DataFrame(
+        {
+            "step": FUNNEL_STEPS,
+            "count": counts,
+            "rate_from_previous": rate,
+            "share_of_aware": overall,
+            "source": ["plan", "plan", "order_log", "order_log"],
+        }
+    )
 
 
-def cohort_retention(orders: pd.DataFrame | None, scenario: Scenario, max_age: int = COHORT_MAX_AGE) -> pd.DataFrame:
-    """Share of each monthly cohort of new customers (by month of first order) who order in each later month.
+def cohort_retention(result, scenario: Scenario, max_age: int = COHORT_MAX_AGE) -> pd.DataFrame:
+    """Share of each plan month's new customers (by month of first order) who order in each later month.
 
     Built from the simulated order log the way an analyst would from a shop export: a customer is
     'retained' in a month if they placed at least one order in it. Month 0 is the first purchase (100%).
+    Months are the plan's months (`SimulationResult.monthly()`), as everywhere in the report.
     """
     cols = ["cohort", "age", "customers", "active", "retention"]
+    orders = result.orders
     if orders is None or not len(orders):
         return pd.DataFrame(columns=cols)
     acquired = orders.loc[orders["acquisition_channel"] != "existing", ["customer_id", "order_date"]]
-    start = pd.Timestamp(scenario.simulation.start_date)
-    dates = pd.to_datetime(acquired["order_date"])
-    month = (dates.dt.year - start.year) * 12 + (dates.dt.month - start.month)
-    frame = pd.DataFrame({"customer_id": acquired["customer_id"].to_numpy(), "month": month.to_numpy()})
+    starts = result.monthly().index
+    dates = pd.to_datetime(acquired["order_date"]).to_numpy()
+    month = np.searchsorted(starts.to_numpy(), dates, side="right") - 1
+    frame = pd.DataFrame({"customer_id": acquired["customer_id"].to_numpy(), "month": month})
     frame = frame.drop_duplicates()
     cohort = frame.groupby("customer_id")["month"].transform("min")
     frame["cohort"] = cohort.to_numpy()
@@ -526,8 +728,8 @@ def cohort_retention(orders: pd.DataFrame | None, scenario: Scenario, max_age: i
     active = frame.groupby(["cohort", "age"]).size().rename("active").reset_index()
     active["customers"] = active["cohort"].map(sizes)
     active["retention"] = active["active"] / active["customers"]
-    months = pd.date_range(start, periods=scenario.simulation.horizon_months, freq="MS")
-    active["cohort"] = months[active["cohort"].to_numpy()].strftime("%Y-%m")
+    label = "%Y-%m" if (starts.day == 1).all() else "%Y-%m-%d"  # plan months may start on another day
+    active["cohort"] = starts[active["cohort"].to_numpy()].strftime(label)
     return active[cols].sort_values(["cohort", "age"]).reset_index(drop=True)
 
 
@@ -559,4 +761,7 @@ def summary_row(data: ReportData, client_name: str | None = None) -> dict[str, A
         row[f"recommended_share_{p}"] = rec.get(p)
     for k in ("uplift_mean", "uplift_p05", "uplift_p95"):
         row[k] = plan.get(k)
+    row["has_plan"] = bool(plan.get("has_plan", True))
+    for k in ("customers", "expected_active", "expected_orders", "expected_revenue", "clv_total"):
+        row[f"base_{k}"] = data.base.get(k)
     return row

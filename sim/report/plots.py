@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.axes import Axes
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from sim.report.i18n import (
     fmt_compact,
     fmt_count,
     fmt_money,
+    fmt_number,
     fmt_percent,
     fmt_roi,
     has,
@@ -210,6 +211,68 @@ def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "
     return ax
 
 
+# -- the existing customers ---------------------------------------------------------------------
+
+SEGMENT_COLORS = {"active": "#1B9E77", "at_risk": "#E6AB02", "lapsed": "#BDBDBD", "one_time_hesitating": "#7570B3"}
+
+
+def plot_forecast(forecast: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """The existing customers' expected repeat orders week by week, with the 90% band of the outcomes
+    given the fitted parameters' uncertainty."""
+    ax = _axes(ax)
+    x = pd.to_datetime(forecast["week_start"])
+    palette = sns.color_palette("deep")
+    ax.plot(x, forecast["base_repeat_orders"], color=palette[2], label=t("plot.forecast.mean", lang))
+    ax.fill_between(
+        x,
+        forecast["base_repeat_orders_p05"].to_numpy(dtype=float),
+        forecast["base_repeat_orders_p95"].to_numpy(dtype=float),
+        color=palette[2],
+        alpha=0.2,
+        label=t("plot.forecast.band", lang),
+    )
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(count_formatter(lang))
+    ax.margins(x=0)
+    ax.set_title(t("plot.forecast.title", lang))
+    ax.set_xlabel(t("plot.forecast.x", lang))
+    ax.set_ylabel(t("plot.forecast.y", lang))
+    ax.legend(loc="upper right", fontsize=9)
+    return ax
+
+
+def plot_segments(
+    segments: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en", currency: str = "USD", value: bool = True
+) -> Axes:
+    """Existing customers by segment (horizontal bars), each labelled with its share and, with `value`, its
+    CLV per customer."""
+    from sim.report.i18n import fmt_amount
+
+    ax = _axes(ax, (8.0, 3.4))
+    frame = segments.copy()
+    labels = [t(f"segment.{k}", lang) for k in frame["key"]]
+    colors = [SEGMENT_COLORS.get(k, "#999999") for k in frame["key"]]
+    y = np.arange(len(frame))
+    counts = frame["customers"].to_numpy(dtype=float)
+    ax.barh(y, counts, color=colors, height=0.6)
+    top = float(counts.max()) if len(counts) else 1.0
+    for i, row in enumerate(frame.itertuples()):
+        text = fmt_percent(row.share, lang, 0)
+        if value:
+            text = t("plot.segments.label", lang, share=text, clv=fmt_amount(row.clv_mean, currency, lang))
+        ax.text(row.customers + top * 0.01, i, fmt_count(row.customers, lang) + "  " + text, va="center", fontsize=9)
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, top * 1.6)
+    ax.xaxis.set_major_formatter(count_formatter(lang))
+    ax.set_title(t("plot.segments.title", lang))
+    ax.set_xlabel(t("plot.segments.x", lang))
+    ax.set_ylabel(t("plot.segments.y", lang))
+    handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, labels, strict=True)]
+    ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.segments.legend", lang))
+    return ax
+
+
 # -- strategy ------------------------------------------------------------------------------------
 
 
@@ -308,45 +371,62 @@ def plot_levers(levers: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     return ax
 
 
-def plot_tornado(
-    sensitivity: pd.DataFrame, base_share: float | None, ax: Axes | None = None, *, lang: str = "en"
-) -> Axes:
-    """Sensitivity tornado: the best retention (back-end) share when each uncertain input is set low
-    or high, widest swing on top; the line is the recommendation at the inputs as given."""
-    ax = _axes(ax, (8.0, 0.5 * max(len(sensitivity), 4) + 1.6))
-    frame = sensitivity.copy()
-    lo = frame["low_optimum_back_share"].to_numpy(dtype=float)
-    hi = frame["high_optimum_back_share"].to_numpy(dtype=float)
-    frame["swing"] = np.abs(hi - lo)
-    frame = frame.assign(lo=lo, hi=hi).sort_values("swing", ascending=True).reset_index(drop=True)
-    base = float(base_share) if base_share is not None else float(np.nanmean(np.r_[lo, hi]))
-    y = np.arange(len(frame))
+def input_label(parameter: str, label: str | None, lang: str) -> str:
+    """The catalog's name of an uncertain input (a scenario field), else the optimizer's own label."""
+    key = f"param.{parameter}"
+    return t(key, lang) if has(key, lang) else str(label or parameter)
+
+
+def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
+    """What one must believe: for each uncertain input, how far below or above the scenario's value it can go
+    before the recommended plan changes (as a multiple of the scenario's value, log scale). A fitted input's
+    90% range (±1.645 standard errors) is shaded, so a break-even inside it is a real risk; an assumed input
+    has no range, only the distance the consultant must be sure of."""
+    frame = breakevens.reset_index(drop=True)
+    ax = _axes(ax, (8.0, max(2.6, 0.55 * len(frame) + 1.4)))
     palette = sns.color_palette("deep")
-    ax.barh(y, frame["lo"] - base, left=base, color=palette[0], height=0.6, label=t("plot.tornado.low", lang))
-    ax.barh(y, frame["hi"] - base, left=base, color=palette[3], height=0.6, label=t("plot.tornado.high", lang))
-    ax.axvline(base, color="black", linewidth=1.0, label=t("plot.tornado.base", lang, share=fmt_percent(base, lang, 0)))
-    ax.scatter(frame["lo"], y, marker="|", s=200, color=palette[0], zorder=4)
-    ax.scatter(frame["hi"], y, marker="|", s=200, color=palette[3], zorder=4)
-    labels = [
-        sensitivity_label(p, lbl, lang)
-        for p, lbl in zip(frame["parameter"], frame.get("label", frame["parameter"]), strict=True)
+    y = np.arange(len(frame))
+    for i, r in enumerate(frame.itertuples()):
+        base = _finite(r.base_value)
+        if not base > 0:
+            continue
+        se = _finite(r.standard_error)
+        if se > 0:
+            lo, hi = max(base - 1.645 * se, base * 1e-3) / base, (base + 1.645 * se) / base
+            ax.fill_betweenx([i - 0.3, i + 0.3], lo, hi, color=palette[7], alpha=0.35, lw=0)
+        for side in ("low", "high"):
+            edge, tried = _finite(getattr(r, f"{side}_breakeven")), _finite(getattr(r, f"{side}_tried"))
+            if edge > 0:
+                ax.plot([1.0, edge / base], [i, i], color=palette[3], lw=2)
+                ax.plot([edge / base], [i], marker="|", ms=16, mew=2.5, color=palette[3])
+            elif tried > 0:
+                ax.plot([1.0, tried / base], [i, i], color=palette[2], lw=2, ls=":")
+                ax.plot([tried / base], [i], marker="<" if side == "low" else ">", ms=7, color=palette[2])
+    ax.plot(np.ones(len(frame)), y, "o", color=palette[0], ms=7, zorder=3)
+    ax.axvline(1.0, color=palette[0], lw=0.8, alpha=0.5)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v, lang, 2 if v < 1 else 1) + "×"))
+    labels = [input_label(r.parameter, r.label, lang) for r in frame.itertuples()]
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_ylim(len(frame) - 0.4, -0.6)
+    ax.set_title(t("plot.breakevens.title", lang))
+    ax.set_xlabel(t("plot.breakevens.x", lang))
+    ax.set_ylabel(t("plot.breakevens.y", lang))
+    handles = [
+        mpl.lines.Line2D([], [], marker="o", ls="", color=palette[0], label=t("plot.breakevens.base", lang)),
+        mpl.lines.Line2D([], [], marker="|", ms=12, mew=2.5, color=palette[3], label=t("plot.breakevens.edge", lang)),
+        mpl.lines.Line2D([], [], ls=":", lw=2, color=palette[2], label=t("plot.breakevens.never", lang)),
+        mpl.patches.Patch(color=palette[7], alpha=0.35, label=t("plot.breakevens.band", lang)),
     ]
-    ax.set_yticks(y, labels, fontsize=9)
-    values = np.r_[frame["lo"].to_numpy(), frame["hi"].to_numpy(), base]
-    values = values[np.isfinite(values)]
-    if len(values) and np.ptp(values) < 0.1:  # no swing: a readable window around the recommendation
-        centre = float(np.mean([values.min(), values.max()]))
-        ax.set_xlim(max(-0.02, centre - 0.1), min(1.02, centre + 0.1))
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=8, steps=[1, 2, 2.5, 5, 10]))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: fmt_percent(abs(x) if abs(x) < 1e-9 else x, lang, 0)))
-    ax.set_title(t("plot.tornado.title", lang))
-    ax.set_xlabel(t("plot.tornado.x", lang))
-    ax.set_ylabel(t("plot.tornado.y", lang))
-    ax.legend(fontsize=9, loc="lower right")
+    ax.legend(handles=handles, loc="best", fontsize=8)
     return ax
 
 
-def sensitivity_label(parameter: str, label: str | None, lang: str) -> str:
-    """The catalog's name of an optimizer sensitivity parameter, else the optimizer's own label."""
-    key = f"param.{parameter}"
-    return t(key, lang) if has(key, lang) else str(label or parameter)
+def _finite(value) -> float:
+    """A table cell as a number: missing (None, NaN, a blank read back from CSV) and infinite values are 0."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return x if np.isfinite(x) else 0.0

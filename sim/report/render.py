@@ -1,39 +1,40 @@
 """The strategy report: a parameterized notebook, executed by papermill, converted to one HTML file.
 
-A report is a pipeline of three stages, each its own step here: the library computes every figure's
-data (`sim.report.data`, outside the notebook kernel), papermill executes `notebooks/strategy_report.ipynb`
-with the report's parameters (the notebook only reads the data, plots it and explains it in the chosen
-language), and nbconvert turns the executed notebook into a self-contained HTML page without code.
+A report is a pipeline of three stages, each its own module; this one only calls them in order:
+*simulate* (`sim.report.data`: the library computes every figure's data, outside the notebook kernel),
+*execute* (`sim.report.execute`: papermill runs the package's `strategy_report.ipynb` with the report's
+parameters; the notebook only reads the data, plots it and explains it in the chosen language) and
+*convert* (`sim.report.convert`: nbconvert writes a self-contained HTML page without code).
 
-Everything is written into a hidden stage and swapped into place as one set (`sim.io.output_set`), so a
-killed or failed run leaves no partial report and never a report beside the data of another run:
+Each language has its own file names, so an English and a Korean report share one output folder:
 
-    DIR/<slug>.html        the report (images embedded, no code)
-    DIR/<slug>.ipynb       the executed notebook
-    DIR/<slug>_data/       kpis.json, summary.json and each figure's data as CSV/JSON
+    DIR/<slug>.html          DIR/<slug>.ko.html         the report (images embedded, no code)
+    DIR/<slug>.ipynb         DIR/<slug>.ko.ipynb        the executed notebook
+    DIR/<slug>_data/         DIR/<slug>.ko_data/        kpis.json, summary.json, each figure's data
 
-The HTML pieces the notebook writes are in `sim.report.html`.
+Everything is written into a hidden stage and put in place as one set (`sim.io.output_set`, the HTML
+last), so a killed or failed run leaves no partial report and never a report beside another run's data. A second language rendered
+into the same folder reuses the first one's data when its manifest matches (same scenario, inputs, seed,
+replications and code), so it does not simulate again.
 """
 
 from __future__ import annotations
 
-import difflib
-import json
 import os
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TextIO
 
 import sim
 from sim.errors import ReportError, UserInputError
 from sim.report.i18n import LANGUAGES
 
 NOTEBOOK_NAME = "strategy_report.ipynb"
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
-TEMPLATE_FILE = "report.html.j2"
-KERNEL_START_TIMEOUT = 120  # seconds for the kernel to answer its first request
-NBCONVERT_ALT = "No description has been provided for this image"
+KERNEL_LOG = ".kernel.log"  # inside the staging folder: what the kernel process printed
 
 
 @dataclass
@@ -48,13 +49,18 @@ class ReportOutput:
     timings: dict = field(default_factory=dict)
 
 
-# -- locating things ---------------------------------------------------------------------------------
+# -- names and places -------------------------------------------------------------------------------
 
 
-def repository_root() -> Path:
-    """The folder above the `sim` package: the source tree's root in a checkout or editable install (where
-    `data/` and `playbook/` live); in a regular install, site-packages (so relative paths simply do not resolve)."""
-    return Path(sim.__file__).resolve().parent.parent
+def report_stem(slug: str, lang: str) -> str:
+    """The file stem of a report: `<slug>` in English, `<slug>.<lang>` in any other language."""
+    return slug if lang == "en" else f"{slug}.{lang}"
+
+
+def report_files(slug: str, lang: str) -> dict[str, str]:
+    """The names a report writes in its folder: html, notebook and data folder."""
+    stem = report_stem(slug, lang)
+    return {"html": f"{stem}.html", "notebook": f"{stem}.ipynb", "data": f"{stem}_data"}
 
 
 def report_notebook_path() -> Path:
@@ -67,8 +73,23 @@ def report_notebook_path() -> Path:
     return path
 
 
+def source_root() -> Path | None:
+    """The source checkout `sim` runs from (editable install or PYTHONPATH), or None in a regular install."""
+    root = Path(sim.__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "sim").is_dir() else None
+
+
+def playbook_dir(lang: str) -> Path | None:
+    """The playbook's folder in the report's language when this machine has one (a source checkout)."""
+    root = source_root()
+    if root is None:
+        return None
+    folder = root / "playbook" if lang == "en" else root / "playbook" / lang
+    return folder if folder.is_dir() else None
+
+
 def resolve_scenario_path(path: str | Path, start: Path | None = None) -> Path:
-    """A scenario path as given, else relative to `start` (cwd) and its parents, else to the repository.
+    """A scenario path as given, else relative to `start` (cwd) and its parents, else to the source checkout.
 
     So the notebook's default `data/samples/...` works when run from the repository root and from
     `notebooks/` alike.
@@ -77,78 +98,53 @@ def resolve_scenario_path(path: str | Path, start: Path | None = None) -> Path:
     if p.is_absolute() or p.exists():
         return p
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents, repository_root()):
+    root = source_root()
+    for folder in (here, *here.parents, *([root] if root else [])):
         if (folder / p).exists():
             return folder / p
     return p  # load_scenario reports it as not found
 
 
-# -- parameters and kernel ----------------------------------------------------------------------------
+# -- progress ---------------------------------------------------------------------------------------
 
 
-def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
-    """The notebook's declared parameters (name -> type, default, help), from its `parameters` cell."""
-    import papermill
+class Stages:
+    """Times the pipeline's stages; with a stream (a terminal), writes one line per stage with its seconds."""
 
-    return papermill.inspect_notebook(str(notebook))
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str, label: str) -> Iterator[None]:
+        if self.stream is not None:
+            self.stream.write(f"{label:<44}")
+            self.stream.flush()
+        start = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self.timings[name] = seconds = time.perf_counter() - start
+            if self.stream is not None:
+                self.stream.write(f"{seconds:6.1f} s\n" if ok else "  failed\n")
+                self.stream.flush()
 
 
-def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Unknown parameter names are errors, not papermill's warning (a typo would silently be ignored)."""
-    declared = notebook_parameters(notebook)
-    for name in parameters:
-        if name not in declared:
-            close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UserInputError(
-                f"unknown report parameter {name!r}{hint}",
-                file=str(notebook),
-                location="parameters",
-                found=name,
-                allowed=", ".join(declared),
-            )
-
-
-def check_kernel(kernel_name: str) -> None:
-    """A clear error when the Jupyter kernel is not installed, with the command that installs it."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    manager = KernelSpecManager()
+def terminal_stream(stream: TextIO | None = None) -> TextIO | None:
+    """`stream` (default stderr) if it is a terminal, else None: stage lines only for people watching."""
+    stream = sys.stderr if stream is None else stream
     try:
-        manager.get_kernel_spec(kernel_name)
-    except NoSuchKernel:
-        installed = ", ".join(sorted(manager.find_kernel_specs())) or "none"
-        raise UserInputError(
-            f"Jupyter kernel not found; install it with: python -m ipykernel install --user --name {kernel_name}",
-            location="--kernel",
-            found=kernel_name,
-            allowed=installed,
-        ) from None
+        return stream if stream.isatty() else None
+    except (AttributeError, ValueError):
+        return None
 
 
 # -- the pipeline ---------------------------------------------------------------------------------------
 
 
-def render_report(
-    scenario_path: Path,
-    out_dir: Path,
-    lang: str = "en",
-    *,
-    replications: int = 100,
-    seed: int | None = None,
-    client_name: str | None = None,
-    timeout: int = 900,
-    kernel_name: str = "python3",
-) -> ReportOutput:
-    """Write the strategy report of one scenario to `out_dir/<slug>.html` (+ `.ipynb` and `_data/`).
-
-    `timeout` bounds each notebook cell's execution [seconds]. Bad input (scenario, language,
-    replications, seed, kernel) raises `UserInputError`; a failing notebook raises `ReportError`.
-    """
-    from sim.io import ensure_output_dir, output_set
-    from sim.model.scenario import load_scenario, scenario_slug
-    from sim.report.data import prepare_report_data, summary_row
-
+def _check_options(lang: str, replications: int, seed: int | None, timeout: float, client_name: str | None) -> None:
     if lang not in LANGUAGES:
         raise UserInputError(
             "unknown report language", location="--lang", found=str(lang), allowed=", ".join(LANGUAGES)
@@ -161,27 +157,53 @@ def render_report(
         raise UserInputError("must be > 0 seconds", location="--timeout", found=str(timeout))
     if client_name is not None and len(client_name) > 200:
         raise UserInputError("client name is longer than 200 characters", location="--client")
+
+
+def render_report(
+    scenario_path: Path,
+    out_dir: Path,
+    lang: str = "en",
+    *,
+    replications: int = 100,
+    seed: int | None = None,
+    client_name: str | None = None,
+    timeout: int = 900,
+    kernel_name: str = "python3",
+    progress: TextIO | None = None,
+) -> ReportOutput:
+    """Write the strategy report of one scenario to `out_dir` (`<slug>.html` in English, `<slug>.ko.html`
+    in Korean, with the executed notebook and the data folder beside it).
+
+    `timeout` bounds each notebook cell's execution [seconds]; `progress` (a terminal) receives one line
+    per stage. Bad input (scenario, language, replications, seed, kernel) raises `UserInputError`; a
+    failing notebook raises `ReportError`.
+    """
+    from sim.engines import get_engine
+    from sim.io import ensure_output_dir, output_set
+    from sim.model.scenario import load_scenario, scenario_slug
+    from sim.report.convert import notebook_to_html
+    from sim.report.data import prepare_report_data, reuse_report_data, summary_row
+    from sim.report.execute import check_kernel, check_parameters, execute_notebook
+
+    _check_options(lang, replications, seed, timeout, client_name)
     scenario = load_scenario(scenario_path)
     check_kernel(kernel_name)
-    from sim.engines import get_engine
-
     get_engine("agent").check_memory(scenario)  # the report runs the agent engine once: refuse up front
     notebook = report_notebook_path()
     folder = ensure_output_dir(out_dir).resolve()
     slug = scenario_slug(scenario)
-    targets = {
-        "html": _inside(folder, f"{slug}.html"),
-        "notebook": _inside(folder, f"{slug}.ipynb"),
-        "data": _inside(folder, f"{slug}_data"),
-    }
-    timings: dict[str, float] = {}
+    targets = {kind: _inside(folder, name) for kind, name in report_files(slug, lang).items()}
+    stages = Stages(progress)
+    # one set, staged whole and swapped in (sim.io.output_set): never a report beside another run's data
     with output_set(folder, "report", [t.name for t in targets.values()]) as outs:
         staging = outs.stage
-        clock = time.perf_counter()
-        data = prepare_report_data(
-            scenario, outs.stage_path(targets["data"].name), replications=replications, seed=seed, progress=False
-        )
-        timings["simulation"] = time.perf_counter() - clock
+        staged_data = outs.stage_path(targets["data"].name)
+        others = [x for x in LANGUAGES if x != lang]
+        siblings = [folder / report_files(slug, x)["data"] for x in (lang, *others)]
+        reused = reuse_report_data(scenario, staged_data, siblings, replications=replications, seed=seed)
+        label = "simulate (reused the data beside it)" if reused else "simulate: optimizer, levers, order log"
+        with stages.stage("simulation", label):
+            data = prepare_report_data(scenario, staged_data, replications=replications, seed=seed, progress=False)
 
         parameters = {
             "scenario_path": str(Path(scenario_path).resolve()),
@@ -192,26 +214,30 @@ def render_report(
             "client_name": client_name or "",
         }
         check_parameters(notebook, parameters)
-        clock = time.perf_counter()
         executed = outs.stage_path(targets["notebook"].name)
-        execute_notebook(
-            notebook, executed, parameters, kernel_name=kernel_name, timeout=timeout, scenario=scenario.name
-        )
-        _point_parameters_at(executed, str(staging), str(folder))
-        timings["notebook"] = time.perf_counter() - clock
+        with stages.stage("notebook", "execute: the report notebook"):
+            execute_notebook(
+                notebook,
+                executed,
+                parameters,
+                kernel_name=kernel_name,
+                timeout=timeout,
+                scenario=scenario.name,
+                log_file=staging / KERNEL_LOG,
+            )
+            _point_parameters_at(executed, str(staging), str(folder))
+        (staging / KERNEL_LOG).unlink(missing_ok=True)  # not part of the set
 
-        clock = time.perf_counter()
-        title = _title(scenario, client_name, lang)
-        html_text_ = notebook_to_html(executed, title=title, lang=lang)
-        outs.stage_path(targets["html"].name).write_text(html_text_, encoding="utf-8")
-        timings["html"] = time.perf_counter() - clock
+        with stages.stage("html", "convert: one HTML page"):
+            page = notebook_to_html(executed, title=_title(scenario, client_name, lang), lang=lang)
+            outs.stage_path(targets["html"].name).write_text(page, encoding="utf-8")
     return ReportOutput(
         html=targets["html"],
         notebook=targets["notebook"],
         data_dir=targets["data"],
         kpis=dict(data.kpis),
         summary=summary_row(data, client_name),
-        timings=timings,
+        timings=stages.timings,
     )
 
 
@@ -227,68 +253,6 @@ def _title(scenario, client_name: str | None, lang: str) -> str:
     from sim.report.i18n import t
 
     return t("report.html_title", lang, client=client_name or scenario.display_name)
-
-
-def execute_notebook(
-    notebook: Path,
-    output: Path,
-    parameters: dict[str, Any],
-    *,
-    kernel_name: str = "python3",
-    timeout: float = 900,
-    scenario: str | None = None,
-) -> None:
-    """Run the notebook with papermill; retry once if the kernel fails to start (papermill issue 511)."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
-    def run() -> None:
-        papermill.execute_notebook(
-            str(notebook),
-            str(output),
-            parameters=parameters,
-            kernel_name=kernel_name,
-            execution_timeout=timeout,
-            start_timeout=KERNEL_START_TIMEOUT,
-            progress_bar=False,
-            log_output=False,
-            cwd=str(notebook.parent),
-        )
-
-    try:
-        try:
-            run()
-        except (RuntimeError, OSError) as exc:  # kernel start-up trouble (port collision, slow start)
-            if isinstance(exc, PapermillExecutionError) or _executed_any(output):
-                raise
-            run()
-    except PapermillExecutionError as exc:
-        raise ReportError(
-            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", scenario=scenario, step="notebook"
-        ) from None
-    except TimeoutError as exc:
-        raise ReportError(
-            f"a notebook cell ran longer than {timeout:g} s ({exc})", scenario=scenario, step="notebook"
-        ) from None
-    except Exception as exc:  # papermill wraps kernel deaths and timeouts in several types
-        name = type(exc).__name__
-        if "Timeout" in name or "timed out" in str(exc).lower():
-            raise ReportError(
-                f"a notebook cell ran longer than {timeout:g} s", scenario=scenario, step="notebook"
-            ) from None
-        raise ReportError(
-            f"{name}: {str(exc).splitlines()[0] if str(exc) else ''}", scenario=scenario, step="notebook"
-        ) from None
-
-
-def _executed_any(output: Path) -> bool:
-    if not output.exists():
-        return False
-    try:
-        nb = json.loads(output.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return any(c.get("execution_count") for c in nb.get("cells", []))
 
 
 def _point_parameters_at(executed: Path, staging: str, final: str) -> None:
@@ -309,48 +273,3 @@ def _point_parameters_at(executed: Path, staging: str, final: str) -> None:
         if isinstance(papermill_meta.get(key), str):
             papermill_meta[key] = papermill_meta[key].replace(staging, final)
     nbformat.write(nb, str(executed))
-
-
-def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
-    """`jupyter nbconvert --to html --no-input`, as one self-contained page (no CDN scripts)."""
-    import logging
-
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    from sim.report.html import embedded_font_css, html_text
-    from sim.report.i18n import t
-
-    nb = nbformat.read(str(executed), as_version=4)
-    font_css = embedded_font_css(_output_text(nb) + title)
-    exporter = HTMLExporter(
-        template_name="lab",
-        template_file=TEMPLATE_FILE,
-        extra_template_paths=[str(TEMPLATE_DIR)],
-        exclude_input=True,
-        exclude_markdown=True,  # the notebook's own notes for whoever opens it; not part of the report
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        language_code=lang,
-    )
-    exporter.log.setLevel(logging.ERROR)  # its "alternative text is missing" warning is handled below
-    resources = {"metadata": {"name": title}, "language_code": lang, "report_font_css": font_css}
-    body, _ = exporter.from_notebook_node(nb, resources=resources)
-    # nbconvert gives every image an English placeholder alt text; say it in the report's language
-    return body.replace(f'alt="{NBCONVERT_ALT}"', f'alt="{html_text(t("report.figure_alt", lang))}"')
-
-
-def _output_text(nb) -> str:
-    """All text the report shows (HTML and plain-text outputs), to know which glyphs the page needs."""
-    parts = []
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            data = output.get("data", {})
-            for mime in ("text/html", "text/plain"):
-                if mime in data:
-                    value = data[mime]
-                    parts.append("".join(value) if isinstance(value, list) else str(value))
-            if "text" in output:
-                parts.append(str(output["text"]))
-    return "".join(parts)

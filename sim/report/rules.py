@@ -15,10 +15,12 @@ from pathlib import Path
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_kpi, fmt_money, fmt_percent, fmt_points, fmt_roi, t
+from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
 
-UNSATURATED_UNAWARE = 0.50  # at least half of the market never reached by the end: acquisition still pays
-SATURATED_UNAWARE = 0.20  # under a fifth never reached: the market is saturated, retention and win-back matter
+# the market's saturation is read from the people who do not know the brand at the end (never met it, or met
+# it and forgot): reach lands on them, so they are the pool acquisition can still draw from
+UNSATURATED_UNAWARE = 0.50  # at least half of the market does not know the brand: acquisition still pays
+SATURATED_UNAWARE = 0.20  # under a fifth: the market is saturated, retention and win-back matter
 LOW_LTV_CAC = 1.5  # below this a new customer barely pays for the cost of winning them
 MIN_SHIFT = 0.05  # a change of split smaller than 5 points of budget is not worth an action
 MIN_LEVER_GAIN = 0.02  # a lever that adds under 2% of contribution is not the first action
@@ -29,7 +31,8 @@ CHAPTERS = range(1, 10)
 
 
 def market_stage(data: ReportData) -> str:
-    """'unsaturated', 'maturing' or 'saturated', from the share of the market never reached by the end."""
+    """'unsaturated', 'maturing' or 'saturated', from the share of the market that does not know the brand
+    at the end (`unaware_share_end`: never met it, or forgot it)."""
     unaware = data.kpis.get("unaware_share_end")
     if unaware is None:
         return "maturing"
@@ -61,8 +64,12 @@ def top_kpis(data: ReportData, lang: str) -> list[KpiPick]:
     }[stage]
     ltv_cac = k.get("ltv_cac")
     if ltv_cac is not None and ltv_cac < LOW_LTV_CAC and "ltv_cac" not in picks:
-        picks = ["ltv_cac", *picks[:2]]
-    return [_pick(name, data, lang, stage) for name in picks]
+        picks = ["ltv_cac", *picks]
+    # a KPI the run cannot measure (12-month retention over a horizon of a year or less) gives its place
+    # to the next one that matters
+    spare = ["repeat_purchase_rate", "clv", "ltv_cac", "cac", "returning_revenue_share"]
+    known = [n for n in dict.fromkeys([*picks, *spare]) if k.get(n) is not None]
+    return [_pick(name, data, lang, stage) for name in known[:3]]
 
 
 def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
@@ -71,11 +78,16 @@ def _pick(name: str, data: ReportData, lang: str, stage: str) -> KpiPick:
     fmt = {
         "value": value,
         "unaware": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "never_met": fmt_percent(k.get("never_met_share_end"), lang, 0),
         "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
     }
     why_key = f"why.{name}"
     if name == "ltv_cac" and (k.get("ltv_cac") or 0.0) < LOW_LTV_CAC:
         why_key = "why.ltv_cac_low"
+    if name == "first_purchase_conversion" and (k.get(name) or 0.0) >= LOW_CONVERSION:
+        why_key = "why.first_purchase_conversion_high"
+    if name == "cac" and (k.get("forgot_share_end") or 0.0) < 0.005:
+        why_key = "why.cac_never_met"
     return KpiPick(name, t(f"kpi.{name}", lang), value, t(why_key, lang, **fmt))
 
 
@@ -131,10 +143,33 @@ def first_action(data: ReportData, lang: str) -> str:
                 recommended=fmt_percent(rec.get(gainer, 0.0), lang, 0),
                 points=fmt_points(change[gainer], lang),
                 sources=t("list.and", lang).join(sources),
-                amount=fmt_money(amount, cur, lang, compact=True),
-                gain=fmt_money(data.plan.get("uplift_mean"), cur, lang, compact=True),
+                amount=fmt_amount(amount, cur, lang),
+                gain=fmt_amount(data.plan.get("uplift_mean"), cur, lang),
                 months=months,
             )
+    uplift, low = data.plan.get("uplift_mean"), data.plan.get("uplift_p05")
+    moves = channel_moves(data)
+    if change and moves and uplift is not None and low is not None and low > 0 and uplift > MIN_LEVER_GAIN * base:
+        # the split by purpose barely moves, yet the recommendation gains: the gain is in the channel mix
+        items = [
+            t(
+                "action.channel_item",
+                lang,
+                channel=data.meta.get("channels", {}).get(channel, channel),
+                purpose=t(f"purpose_text.{purpose}", lang),
+                current=fmt_percent(before, lang, 0),
+                recommended=fmt_percent(after, lang, 0),
+            )
+            for purpose, channel, before, after in moves
+        ]
+        return t(
+            "action.channels",
+            lang,
+            gain=fmt_amount(uplift, cur, lang),
+            months=months,
+            points=fmt_points(MIN_SHIFT, lang),
+            items=t("list.and", lang).join(items),
+        )
     levers = best_levers(data)
     if levers and levers[0]["gain"] > MIN_LEVER_GAIN * max(base, 1.0):
         top = levers[0]
@@ -144,7 +179,7 @@ def first_action(data: ReportData, lang: str) -> str:
             lever=t(f"lever.{top['lever']}", lang),
             current=fmt_percent(top["current_value"], lang, 0),
             target=fmt_percent(top["best_value"], lang, 0),
-            gain=fmt_money(top["gain"], cur, lang, compact=True),
+            gain=fmt_amount(top["gain"], cur, lang),
             months=months,
         )
     if not change:
@@ -156,6 +191,21 @@ def first_action(data: ReportData, lang: str) -> str:
     return t("action.keep", lang)
 
 
+def channel_moves(data: ReportData, limit: int = 2) -> list[tuple[str, str, float, float]]:
+    """The largest changes of a channel's share within its purpose's budget, current to recommended:
+    (purpose, channel, current share, recommended share), at most `limit`, each of at least `MIN_SHIFT`."""
+    now = data.plan.get("current_channel_split") or {}
+    rec = data.plan.get("recommended_channel_split") or {}
+    moves = []
+    for purpose in PURPOSES:
+        a, b = now.get(purpose) or {}, rec.get(purpose) or {}
+        for channel in set(a) | set(b):
+            before, after = float(a.get(channel, 0.0)), float(b.get(channel, 0.0))
+            if after - before >= MIN_SHIFT:
+                moves.append((purpose, channel, before, after))
+    return sorted(moves, key=lambda m: m[3] - m[2], reverse=True)[:limit]
+
+
 def winback_reading(data: ReportData, lang: str) -> list[str]:
     """What the win-back numbers mean for this client: the source texts' market-saturation argument."""
     k, cur = data.kpis, data.currency
@@ -164,6 +214,7 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
     fmt = {
         "unaware_start": fmt_percent(k.get("unaware_share_start"), lang, 0),
         "unaware_end": fmt_percent(k.get("unaware_share_end"), lang, 0),
+        "never_met_end": fmt_percent(k.get("never_met_share_end"), lang, 0),
         "reached": fmt_percent(1.0 - (k.get("unaware_share_end") or 0.0), lang, 0),
         "months": data.meta["horizon_months"],
         "front": fmt_roi(roi["front"], lang),
@@ -184,10 +235,12 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
 
 @dataclass(frozen=True)
 class ChapterAdvice:
-    """A playbook chapter that applies, why, and where it is (None while the chapter is not written)."""
+    """A playbook chapter that applies: its title and idea (from the catalog, so the report stands alone),
+    why it applies, and where to read it on this machine (None where no playbook is at hand)."""
 
     number: int
     title: str
+    idea: str
     reason: str
     path: str | None
 
@@ -231,9 +284,7 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
     levers = best_levers(data)
     lever_gain = levers[0]["gain"] if levers else 0.0
     if (dis is not None and dis > HIGH_DISSATISFIED) or lever_gain > 0:
-        picked.append(
-            (5, "rule.ch5", {"rate": fmt_percent(dis, lang), "gain": fmt_money(lever_gain, cur, lang, compact=True)})
-        )
+        picked.append((5, "rule.ch5", {"rate": fmt_percent(dis, lang), "gain": fmt_amount(lever_gain, cur, lang)}))
     fpd = data.meta.get("first_party_data_share")
     ret_share = k.get("returning_revenue_share")
     if (fpd is not None and fpd < LOW_FIRST_PARTY) or (ret_share is not None and ret_share > 0.5):
@@ -244,7 +295,7 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
     if roi["winback"] is not None and others and roi["winback"] >= max(others):
         picked.append((7, "rule.ch7_pays", {"roi": fmt_roi(roi["winback"], lang)}))
     else:
-        picked.append((7, f"rule.ch7_{stage}", {"unaware": fmt_percent(k.get("unaware_share_end"), lang, 0)}))
+        picked.append((7, f"rule.ch7_{stage}", {"never_met": fmt_percent(k.get("never_met_share_end"), lang, 0)}))
     if len(data.meta.get("channels", {})) >= 3:
         picked.append((8, "rule.ch8", {"n": len(data.meta["channels"])}))
     change = split_change(data)
@@ -254,16 +305,55 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
             (9, "rule.ch9", {"target": t(f"purpose_text.{gainer}", lang), "points": fmt_points(change[gainer], lang)})
         )
     files = chapter_files(playbook_dir)
-    return [ChapterAdvice(n, t(f"chapter.{n}", lang), t(key, lang, **fmt), files.get(n)) for n, key, fmt in picked]
+    return [
+        ChapterAdvice(n, t(f"chapter.{n}", lang), t(f"chapter_idea.{n}", lang), t(key, lang, **fmt), files.get(n))
+        for n, key, fmt in picked
+    ]
 
 
 def chapter_files(playbook_dir: Path | None) -> dict[int, str]:
-    """Chapter number -> 'playbook/NN_name.md' for the chapters present (found by glob at render time)."""
+    """Chapter number -> 'playbook/NN_name.md' (or 'playbook/ko/...') for the chapters present in
+    `playbook_dir`, named from the folder called `playbook`; empty without a playbook folder."""
     if playbook_dir is None or not playbook_dir.is_dir():
         return {}
+    parts = playbook_dir.resolve().parts
+    last = len(parts) - 1 - parts[::-1].index("playbook") if "playbook" in parts else len(parts) - 1
+    base = Path(*parts[last:])
     out = {}
     for n in CHAPTERS:
         found = sorted(playbook_dir.glob(f"{n:02d}_*.md"))
         if found:
-            out[n] = f"{playbook_dir.name}/{found[0].name}"
+            out[n] = (base / found[0].name).as_posix()
     return out
+
+
+def base_chapters(data: ReportData, lang: str, playbook_dir: Path | None = None) -> list[ChapterAdvice]:
+    """The chapters for a report on the existing customers alone (no plan to split yet), each with the
+    figure of the order log that makes it relevant."""
+    base = data.base
+    counts = {row["key"]: row for row in data.segments.to_dict("records")} if not data.segments.empty else {}
+    picked: list[tuple[int, str, dict]] = []
+    if base:
+        picked.append(
+            (
+                3,
+                "rule.base_ch3",
+                {"customers": fmt_count(base["customers"], lang), "active": fmt_count(base["expected_active"], lang)},
+            )
+        )
+    if counts.get("one_time_hesitating", {}).get("customers"):
+        picked.append((5, "rule.base_ch5", {"count": fmt_count(counts["one_time_hesitating"]["customers"], lang)}))
+    active = counts.get("active", {})
+    if active.get("customers") and base.get("clv_total"):
+        share = active["clv_total"] / base["clv_total"]
+        picked.append(
+            (6, "rule.base_ch6", {"count": fmt_count(active["customers"], lang), "share": fmt_percent(share, lang, 0)})
+        )
+    if counts.get("lapsed", {}).get("customers"):
+        picked.append((7, "rule.base_ch7", {"count": fmt_count(counts["lapsed"]["customers"], lang)}))
+    picked.append((9, "rule.base_ch9", {}))
+    files = chapter_files(playbook_dir)
+    return [
+        ChapterAdvice(n, t(f"chapter.{n}", lang), t(f"chapter_idea.{n}", lang), t(key, lang, **fmt), files.get(n))
+        for n, key, fmt in picked
+    ]

@@ -227,6 +227,7 @@ def simulate_batch(
     n_dropout_classes: int = DEFAULT_DROPOUT_CLASSES,
     progress: bool = False,
     detail: bool = True,
+    replication_block: int | None = None,
 ) -> BatchResult:
     """Simulate a batch of S scenario rows at once.
 
@@ -238,6 +239,8 @@ def simulate_batch(
     so results do not depend on `workers` (the processes the chunks are spread over). `detail=False` (for
     sweeps) skips the acquired-customer accounting (orders_acquired, revenue_acquired, second_orders and so
     payback and CLV become NaN) and the retention cohort (retention_12m NaN); every other column is the same.
+    `replication_block` (sampled mode): the rows are blocks of this many replications of different plans, and
+    replication r of every block gets the same random stream (common random numbers for comparing plans).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, found {mode!r}")
@@ -258,14 +261,18 @@ def simulate_batch(
         jobs = [job(lo, hi, base_seed, progress and len(cuts) == 2) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         seeds = [base_seed]
     else:
-        bounds = list(range(0, len(rows), CHUNK_ROWS)) + [len(rows)]
+        block = replication_block or len(rows)
+        if len(rows) % block:
+            raise ValueError(f"{len(rows)} rows are not whole blocks of {block} replications")
+        bounds = list(range(0, block, CHUNK_ROWS)) + [block]
         n_chunks = len(bounds) - 1
         spawned = np.random.SeedSequence(base_seed).spawn(n_chunks)
         seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in spawned]
         if n_chunks == 1:
             seeds = [base_seed]  # a single row or small batch uses the seed itself, like the agent engine
         jobs = [
-            job(lo, hi, seeds[j], progress and workers <= 1)
+            job(start + lo, start + hi, seeds[j], progress and workers <= 1)
+            for start in range(0, len(rows), block)
             for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
         ]
     parts = None

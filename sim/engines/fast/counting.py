@@ -5,10 +5,10 @@ Two ways to count, one interface (`comebacks`, `orders`, `fates`, `totals`, `new
 
 - `Groups`: by group (existing base, acquired with one order, acquired with two or more) for the accounting
   of acquired customers, in either mode (expected values or draws), through the draw strategy (`draws`);
-- `LeanExpected`: one group, expected values, updated in place on preallocated buffers: the optimizer's
-  sweeps (a speed trick: the same arithmetic as `Groups` with `Expected` draws and one group, regrouped so
-  that each day makes a few passes over the class arrays instead of dozens of new ones;
-  `tests/test_fast_engine.py` checks that both give the same results).
+- `LeanExpected`: one group, expected values, updated in place by two compiled kernels (`kernels`): the
+  optimizer's sweeps (a speed trick: the same arithmetic as `Groups` with `Expected` draws and one group, in
+  one pass over the class arrays instead of a dozen; `tests/test_fast_engine.py` checks that both give the
+  same results).
 
 Arrays are class-major: active people (G, 2, R, Dn, S), lapsed people and their decayed weights (G, R, Dn, S).
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.engines.fast import kernels
 from sim.engines.fast.draws import CUSTOMER, LOYAL, Expected, Sampled
 from sim.model import lifecycle, repeat
 
@@ -58,6 +59,15 @@ class Groups:
         """Today's orders of the active people at `rate` (2, R, S) a day: by group and stage (G, 2, S)."""
         self.ordering = self.draw.orders(self.X, rate[:, :, None, :])
         return self.ordering.sum(axis=(2, 3))
+
+    def comebacks_and_orders(self, chance, rate) -> tuple[np.ndarray, np.ndarray]:
+        """Comebacks by group (G, S), then today's orders by group and stage (G, 2, S)."""
+        return self.comebacks(chance), self.orders(rate)
+
+    def new_customers(self, draw, buyers, weights) -> tuple[np.ndarray, np.ndarray]:
+        """Today's first orders by class (R, Dn, S) and their count (S,)."""
+        new_by_class = draw.split(buyers, weights)
+        return new_by_class, new_by_class.sum(axis=(0, 1))
 
     def fates(self, new_by_class, drop2, step_c, fall_l, step_first, hazard) -> np.ndarray:
         """After today's orders (and the first orders of `new_by_class` (R, Dn, S), and the comebacks' orders):
@@ -102,102 +112,84 @@ class Groups:
 
 
 class LeanExpected:
-    """One group, expected values, in place (see the module docstring; the same counts as `Groups`)."""
+    """One group, expected values, in place, counted by one compiled pass a day (`kernels.lean_day`; the same
+    counts as `Groups` with `Expected` draws and one group). The day's orders and comebacks are summed before
+    the pass from what the previous pass left: the active people by rate node and the weights' total."""
 
     def __init__(self, active, lapsed, weight1, weight2, family: repeat.Family):
-        _, _, R, Dn, S = active.shape
         self.family = family
-        self.K = R * Dn
         self.X = np.ascontiguousarray(active[0], dtype=float)  # (2, R, Dn, S)
         self.L = np.ascontiguousarray(lapsed[0], dtype=float)  # (R, Dn, S)
-        self.W = np.stack([weight1[0], weight2[0]]).astype(float)  # (2, R, Dn, S): both weights, one call each
-        self.orderers = np.empty_like(self.X)  # today's orders, then the orderers after the order
-        self.react = np.zeros_like(self.L)
-        self.tmp = np.empty_like(self.L)
-        self.tmp2 = np.empty_like(self.L)
-        self.scaled = np.empty_like(self.W)
-        self.ones = np.ones(self.K)
-        self.any_react = False
+        self.W = np.ascontiguousarray(np.stack([weight1[0], weight2[0]]), dtype=float)  # (2, R, Dn, S)
+        _, R, _, S = self.X.shape
+        self.x_by_rate = self.X.sum(axis=2)  # (2, R, S)
+        self.w1_total = self.W[0].sum(axis=(0, 1))
+        self.no_hazard = np.zeros((2, 1, 1, 1))
+        self.ones = np.ones(S)
         self.G = 1
-
-    def _class_sum(self, x: np.ndarray) -> np.ndarray:
-        """Sums over the classes (..., R, Dn, S) -> (..., S), as a matrix-vector product (BLAS)."""
-        lead = x.shape[:-3]
-        return np.matmul(self.ones, x.reshape(*lead, self.K, x.shape[-1]))
+        self._totals = (self.X.sum(axis=(1, 2)), self.L.sum(axis=(0, 1)))
+        self._day: tuple = ()
 
     def new_month(self, decay1, decay2) -> None:
         self.W[0] *= decay1
         self.W[1] *= decay2
+        self.w1_total = self.W[0].sum(axis=(0, 1))
 
     def totals(self) -> tuple[np.ndarray, np.ndarray]:
-        return self._class_sum(self.X), self._class_sum(self.L)
+        return self._totals
 
     def cohort_start(self) -> np.ndarray:
         return self.X.copy()
 
-    def comebacks(self, chance) -> np.ndarray:
-        """`Expected.comebacks` in place: react = c W1; W1 -= c W2; W2 -= c W2^2 / W1 (its clamps at 0 are
-        not needed: with W2 <= W1 and c <= 1, W1 - c W2 >= (1 - c) W1 and W2 (1 - c W2 / W1) >= (1 - c) W2)."""
-        if not chance.any():  # speed: no win-back contact today
-            self.any_react = False
-            return np.zeros((1, chance.shape[0]))
-        W1, W2 = self.W
-        np.multiply(self.W, chance, out=self.scaled)  # (c W1, c W2)
-        react, c_w2 = self.scaled
-        self.react[...] = react
-        self.tmp[...] = 0.0
-        np.multiply(c_w2, W2, out=self.tmp2)
-        np.divide(self.tmp2, W1, out=self.tmp, where=W1 > 0.0)  # c W2^2 / W1, before W1 changes
-        W1 -= c_w2
-        W2 -= self.tmp
-        self.L -= self.react
-        self.any_react = True
-        return self._class_sum(self.react)[None]
+    def new_customers(self, draw, buyers, weights) -> tuple[tuple, np.ndarray]:
+        """Today's first orders: (how they spread over the classes, their count (S,)); the spread is applied in
+        the day's pass (speed: no (R, Dn, S) array is made)."""
+        return (weights, buyers), buyers * weights.sum(axis=(0, 1))
 
-    def orders(self, rate) -> np.ndarray:
-        np.multiply(self.X, np.minimum(rate, 1.0)[:, :, None, :], out=self.orderers)
-        return self._class_sum(self.orderers)[None]
+    def comebacks_and_orders(self, chance, rate) -> tuple[np.ndarray, np.ndarray]:
+        """Comebacks by group (1, S) and today's orders by group and stage (1, 2, S), summed from the morning's
+        active people by rate node and the weights' total (the counts themselves move in `fates`)."""
+        capped = np.minimum(rate, 1.0)
+        by_stage = np.einsum("trs,trs->ts", capped, self.x_by_rate)
+        self._day = (np.ascontiguousarray(chance, dtype=float), bool(chance.any()), np.ascontiguousarray(rate))
+        return (chance * self.w1_total)[None], by_stage[None]
 
     def fates(self, new_by_class, drop2, step_c, fall_l, step_first, hazard) -> np.ndarray:
-        """`Groups.fates` with one group and expectations, in place."""
-        X, orderers, tmp = self.X, self.orderers, self.tmp
-        X -= orderers
-        if self.any_react:
-            orderers[CUSTOMER] += self.react
-        first_dropout = self.family.first_order_dropout
-        if first_dropout:
-            orderers[CUSTOMER] += new_by_class
-        # lapsing = orderers x dropout, by stage; staying customers step up, staying loyal fall back
-        lapsing = self.tmp2
-        np.multiply(orderers[CUSTOMER], drop2[CUSTOMER], out=lapsing)
-        np.multiply(orderers[LOYAL], drop2[LOYAL], out=tmp)
-        lapsing += tmp
-        keep_c = 1.0 - drop2[CUSTOMER] - step_c  # small arrays: (R|1, Dn, S)
-        keep_l = 1.0 - drop2[LOYAL] - fall_l
-        np.multiply(orderers[LOYAL], fall_l, out=tmp)
-        X[CUSTOMER] += tmp
-        np.multiply(orderers[CUSTOMER], step_c, out=tmp)
-        X[LOYAL] += tmp
-        orderers[CUSTOMER] *= keep_c
-        orderers[LOYAL] *= keep_l
-        X += orderers
-        if not first_dropout:  # first orders: no dropout, a step up to loyal after a good order
-            np.multiply(new_by_class, step_first, out=tmp)
-            X[LOYAL] += tmp
-            X[CUSTOMER] += new_by_class
-            X[CUSTOMER] -= tmp
-        if hazard is not None:  # Pareto/NBD's clock
-            np.multiply(X, hazard, out=orderers)
-            X -= orderers
-            lapsing += orderers[CUSTOMER]
-            lapsing += orderers[LOYAL]
-        self.L += lapsing
-        self.W += lapsing
-        return self._class_sum(lapsing)
+        """`Groups.fates` with one group and expectations, in place; returns the people who lapsed (S,)."""
+        chance, with_comebacks, rate = self._day
+        weights, buyers = new_by_class
+        drop2, step_c, fall_l = _full(drop2, 4), _full(step_c, 3), _full(fall_l, 3)
+        # the kernel reads the three by the dropout chances' rate axis, unchecked (compiled): check it here
+        if not (step_c.shape[0] in (1, drop2.shape[1]) and fall_l.shape[0] in (1, drop2.shape[1])):
+            raise ValueError(f"fate chances laid out {step_c.shape}, {fall_l.shape} for dropout {drop2.shape}")
+        if step_c.shape[0] != drop2.shape[1]:
+            step_c = np.ascontiguousarray(np.broadcast_to(step_c, (drop2.shape[1], *step_c.shape[1:])))
+        if fall_l.shape[0] != drop2.shape[1]:
+            fall_l = np.ascontiguousarray(np.broadcast_to(fall_l, (drop2.shape[1], *fall_l.shape[1:])))
+        lapsing, stage_tot, lapsed_tot = kernels.lean_day(
+            self.X, self.L, self.W, chance, with_comebacks, rate,
+            np.ascontiguousarray(weights, dtype=float), np.ascontiguousarray(buyers, dtype=float),
+            self.family.first_order_dropout, self.ones if step_first is None else _full(step_first, 1),
+            drop2, step_c, fall_l,
+            self.no_hazard if hazard is None else _full(hazard, 4), hazard is not None,
+            self.x_by_rate, self.w1_total,
+        )  # fmt: skip
+        self._totals = (stage_tot, lapsed_tot)
+        return lapsing
 
     def arrays(self) -> tuple[np.ndarray, ...]:
         """The counts in the `Groups` layout (one group)."""
         return self.X[None], self.L[None], self.W[0][None], self.W[1][None]
+
+
+def _full(x, ndim: int) -> np.ndarray:
+    """A chance array as a contiguous float array of `ndim` dimensions (broadcast axes kept at size 1)."""
+    if type(x) is np.ndarray and x.ndim == ndim and x.dtype == np.float64 and x.flags.c_contiguous:
+        return x  # speed: the usual case, nothing to convert
+    a = np.asarray(x, dtype=float)
+    while a.ndim < ndim:
+        a = a[None]
+    return np.ascontiguousarray(a)
 
 
 def expected_fates(outcome_chances, drop_by_outcome, step_by_outcome, fall_back_dissatisfied):
@@ -227,10 +219,14 @@ def fates_per_order(outcome_chances, p, multipliers, step_by_outcome, fall_back_
         drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
         drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
         return drop, step, fall_back
-    s1, s2 = step_by_outcome[1], step_by_outcome[2]
     d0 = lifecycle.dropout_probability(p, m0)  # (2, Dn, S): the dissatisfied chance may reach the cap
-    drop = p * (p1 * m1 + p2 * m2)
-    drop += p0 * d0
-    step = p1 * s1 + p2 * s2 - p[CUSTOMER] * (p1 * m1 * s1 + p2 * m2 * s2)
-    fall_back = (1.0 - d0[LOYAL]) * (p0 * fall_back_dissatisfied)
-    return drop[:, None], step[None], fall_back[None]
+    S = p.shape[-1]
+    rows = [_row(x, S) for x in (m1, m2, p0, p1, p2, step_by_outcome[1], step_by_outcome[2], fall_back_dissatisfied)]
+    return kernels.per_order_fates(p, d0, *rows)
+
+
+def _row(x, S: int) -> np.ndarray:
+    """A per-row value as a contiguous (S,) float array (most already are: speed, no copy then)."""
+    if type(x) is np.ndarray and x.shape == (S,) and x.dtype == np.float64 and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=float), (S,)))

@@ -31,7 +31,8 @@ class Expected:
 
     @staticmethod
     def binomial(n, p):
-        return n * np.minimum(np.maximum(p, 0.0), 1.0)  # np.clip, without its Python-level overhead (speed)
+        """n x p: the model's chances are already in [0, 1] (the sampled mode clips them for the Generator)."""
+        return n * p
 
     @staticmethod
     def orders(people, rate):

@@ -72,7 +72,11 @@ def run_days(
     keep_daily: bool,
     progress: bool = False,
 ) -> LoopOutput:
-    """Simulate every day of the horizon from the morning of day 0 (see the module docstring)."""
+    """Simulate every day of the horizon from the morning of day 0 (see the module docstring).
+
+    The function is long on purpose: one day's sequence, in the model's order, in one place, each part under
+    a comment, so a day reads from top to bottom and no state crosses a function boundary halfway through
+    (the teams and the fates' chances have their own helpers; the rest would pass a dozen arrays each way)."""
     lv = P.levers
     fac = P.factors
     S = P.market_size.shape[0]
@@ -86,8 +90,9 @@ def run_days(
         people = Groups(state.active, state.lapsed, state.weight1, state.weight2, draw, fam)
     never, forgot_pool, A = state.never_met, state.forgot, state.aware
     # speed: month-major drivers (M, S), so a day reads one contiguous row
-    reach = np.ascontiguousarray(drivers.reach.T)
-    wb_month = np.ascontiguousarray(drivers.winback_contacts.T)
+    plain = fac.plain  # no season and no promotion: every day factor 1 (speed: not read day by day)
+    reach_day = np.ascontiguousarray(drivers.reach.T) / cal.days_in_month[:, None]  # (M, S) reached per day
+    wb_day = np.ascontiguousarray(drivers.winback_contacts.T) / cal.days_in_month[:, None]
     back_eff = np.ascontiguousarray(drivers.backend_effective.T)
     per_cust = np.ascontiguousarray(drivers.per_customer.T)
     per_cust_eff = np.ascontiguousarray(drivers.per_customer_efficiency.T)
@@ -111,9 +116,10 @@ def run_days(
     if not detail:
         for name in ACQUIRED:
             rec[COL[name]] = np.nan  # lean: acquired-customer columns unknown
-    npv = np.zeros(S)
-    disc_gpa = np.zeros(S)
-    disc_new = np.zeros(S)
+    # present values: every flow's discounted sum (the money identity is linear, so contribution and the
+    # acquired customers' gross profit are worked out once, at the end, from these)
+    discounted = np.zeros((n_col - N_STOCKS, S))
+    scaled = np.empty_like(discounted)
     spend_back_month = np.zeros((M, S))
     cohort = np.full((S, 2), np.nan)
     cohort_day = D - 365 if (D > 365 and detail) else None
@@ -122,20 +128,8 @@ def run_days(
     negative = np.asarray(
         experience.experience_probabilities(e[0], 0.0, *e[1:])[0], dtype=float
     ).copy()  # word of mouth starts at its steady level
-    backlog_f = np.zeros(S)
-    backlog_s = np.zeros(S)
-    busy_f = busy_s = False  # a queue left from yesterday
-    # a day's arrivals a (with sd sqrt(a) in expected mode) can queue only if a + 8 sqrt(a) > capacity c, i.e.
-    # a > (sqrt(16 + c) - 4)^2 (less a margin for rounding); drawn arrivals queue once a > c
-    if draw.sampled:
-        quiet_f, quiet_s = P.cap_fulfil * (1.0 - 1e-9), P.cap_service * (1.0 - 1e-9)
-    else:
-        quiet_f, quiet_s = ((np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service))
-    no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
-    dis_quiet, _, del_quiet = (
-        np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
-    )
-    blocked = np.zeros(S)
+    teams = Teams(P, draw)  # fulfilment and customer service
+    blocked = teams.blocked
     prev_orders = np.zeros(S)
     prev_dissatisfied = np.zeros(S)
     stage_tot, lapsed_tot = people.totals()  # (2, S) active customers and loyal in the morning; lapsed (S,)
@@ -157,17 +151,16 @@ def run_days(
 
         # the model's day: back-end levers, awareness, first purchase, forgetting, win-back contacts
         n_active = stage_tot[0] + stage_tot[1]
-        if any_per_customer:
-            per_customer, back_spend = budget.backend_today(back_eff[m], per_cust[m], per_cust_eff[m], n_active)
-        else:
-            per_customer, back_spend = day_backend(back_eff[m], n_active), None
-        front = reach[m] / days_in_month[m] * _row(fac.reach, d) + _row(fac.extra_reach, d)
+        per_customer, back_spend = budget.backend_today(
+            back_eff[m], per_cust[m] if any_per_customer else None, per_cust_eff[m], n_active
+        )
+        front = reach_day[m] if plain else reach_day[m] * fac.reach[d] + fac.extra_reach[d]
         ch = day.day_chances(
             lv,
             front_contacts=front,
-            winback_contacts=wb_month[m] / days_in_month[m],
+            winback_contacts=wb_day[m],
             backend_per_customer=per_customer,
-            first_purchase_multiplier=_row(fac.first_purchase, d),
+            first_purchase_multiplier=1.0 if plain else fac.first_purchase[d],
             active=n_active,
             loyal=stage_tot[1],
             lapsed=lapsed_tot,
@@ -185,61 +178,30 @@ def run_days(
         forgot = draw.binomial(A - buyers, ch.forget / (1.0 - ch.buy))  # buy < 1: a day's chance
         A = A - buyers - forgot
         forgot_pool = forgot_pool + forgot
-        new_by_class = draw.split(buyers, P.weights)  # (R, Dn, S)
-        first_orders = new_by_class.sum(axis=(0, 1))
+        new_by_class, first_orders = people.new_customers(draw, buyers, P.weights)
 
         # win-back: contacts land on random lapsed people; the response fades with months since lapsing
-        chance = np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
-        react_by_group = people.comebacks(chance)  # (G, S)
-        react_sum = react_by_group.sum(axis=0)
+        chance = (
+            ch.winback_contact * P.react0
+            if lapsed_tot.min() > 0
+            else np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
+        )
 
         # orders: active customers buy at their class's rate, times the day's levers, season and promotions
-        rate_mult = ch.backend.purchase_rate * _row(fac.repeat_purchase, d)
+        rate_mult = ch.backend.purchase_rate if plain else ch.backend.purchase_rate * fac.repeat_purchase[d]
         rate = P.lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
         if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
             rate = rate / (1.0 + rate * blocked)
-        by_group = people.orders(rate)  # (G, 2, S)
+        react_by_group, by_group = people.comebacks_and_orders(chance, rate)  # (G, S), (G, 2, S)
+        react_sum = react_by_group.sum(axis=0)
         n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay, complaints and their recovery
-        # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
-        if busy_f or (n_orders > quiet_f).any():
-            shipping, dis0, del0 = _shipping(P, draw, backlog_f, n_orders)
-            backlog_f, busy_f = shipping.backlog, bool(shipping.backlog.any())
-        else:
-            shipping, dis0, del0 = no_queue, dis_quiet, del_quiet
-        dis_orders = draw.binomial(n_orders, dis0)
-        complaints = draw.binomial(dis_orders, P.complaint_share)
-        if busy_s or (complaints > quiet_s).any():
-            service = capacity_queue(
-                backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
-            )
-            backlog_s, busy_s = service.backlog, bool(service.backlog.any())
-        else:
-            service = no_queue
-        recovered = draw.binomial(complaints, P.recovery * service.in_time)
-        delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
-        dissatisfied = dis_orders - recovered
-        satisfied = n_orders - dissatisfied - delighted
-        blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
-        rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
-        outcome = experience.outcome_after_complaints(dis0, del0, rescue)  # (dissatisfied, satisfied, delighted)
+        shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered) = teams.day(n_orders)
+        blocked = teams.blocked
 
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
-        mult = [lifecycle.dropout_multiplier(ch.backend.dropout, P.exp_mult[o], 1.0) for o in range(3)]
-        if fam.per_order:
-            drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
-        else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
-            mu = drop_stage[:, None] * ch.backend.dropout  # (2, 1, Dn, S)
-            extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
-            none = np.zeros(1)
-            drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
-            step_c, fall_l = step2[CUSTOMER], fall2[LOYAL]
-
-        step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
-        hazard = None
-        if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
-            hazard = repeat.dropout_hazard_chance(drop_stage[:, None], ch.backend.dropout)  # (2, 1, Dn, S)
+        drop2, step_c, fall_l, step_first, hazard = _fates_chances(P, outcome, drop_stage, ch.backend.dropout, rate)
         lapsing_sum = people.fates(new_by_class, drop2, step_c, fall_l, step_first, hazard)
 
         if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
@@ -247,17 +209,16 @@ def run_days(
 
         # money: order values by kind (new / existing / acquired repeat, customer / loyal), after discounts
         unit = money.order_value(P.value_mean, ch.backend.order_value, loyal_value)  # (2, S) list value
-        price = _row(fac.price, d)
+        price = 1.0 if plain else fac.price[d]
         existing_orders = by_group[EXISTING].copy()
         existing_orders[CUSTOMER] += react_by_group[EXISTING]
         if detail:
             acquired_repeat = by_group[ONE_ORDER] + by_group[REPEAT]
             acquired_repeat[CUSTOMER] += react_by_group[ONE_ORDER] + react_by_group[REPEAT]
-        else:  # lean: every repeat order counted as the existing base's, acquired columns unknown
-            acquired_repeat = np.zeros_like(existing_orders)
         list_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
         list_existing = draw.gamma_sum(existing_orders, P.value_shape, unit).sum(axis=0)
-        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0)
+        # lean: every repeat order counted as the existing base's, acquired columns unknown
+        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0) if detail else 0.0
         list_total = list_new + list_existing + list_acq_repeat
         revenue_new = list_new * price
         revenue_returning = (list_existing + list_acq_repeat) * price
@@ -267,7 +228,7 @@ def run_days(
             spend_back_today = spend_day[m, 1]
         else:  # per-customer back-end months: spend follows the morning's base
             spend_back_today = np.where(np.isnan(back_spend), spend_day[m, 1], back_spend / days_in_month[m])
-        event_cost = _row(fac.event_cost, d)
+        event_cost = 0.0 if plain else fac.event_cost[d]
 
         # the day's record (stocks at the end of the day)
         stage_tot, lapsed_tot = people.totals()
@@ -291,7 +252,7 @@ def run_days(
         rec[COL["forgotten"]] = forgot
         rec[COL["dropouts"]] = lapsing_sum
         rec[COL["reactivations"]] = react_sum
-        rec[COL["winback_contacts"]] = wb_month[m] / days_in_month[m]
+        rec[COL["winback_contacts"]] = wb_day[m]
         rec[COL["dissatisfied"]] = dissatisfied
         rec[COL["satisfied"]] = satisfied
         rec[COL["delighted"]] = delighted
@@ -312,28 +273,15 @@ def run_days(
         if daily is not None:
             daily[:, d] = rec.T
 
-        # present values: contribution, and the acquired customers' gross profit per new customer (CLV)
-        gross = money.gross_profit(revenue, n_orders, P.margin, P.cost_per_order, discounts)
-        spend_today = spend_day[m, 0] + spend_back_today + spend_day[m, 2] + event_cost
-        npv += money.contribution(gross, spend_today) * discount[d]
-        disc_new += buyers * discount[d]
-        if detail:
-            gpa = money.gross_profit(
-                rec[COL["revenue_acquired"]],
-                orders_acquired,
-                P.margin,
-                P.cost_per_order,
-                rec[COL["discounts_acquired"]],
-            )
-            disc_gpa += gpa * discount[d]
+        np.multiply(rec[N_STOCKS:], discount[d], out=scaled)
+        discounted += scaled
         prev_orders = n_orders
         prev_dissatisfied = dissatisfied
         bar.update(1)
     bar.close()
     if coh is not None:
         cohort[:, 1] = coh.sum(axis=(0, 1, 2))
-    if not detail:
-        disc_gpa[:] = np.nan
+    npv, disc_gpa, disc_new = _present_values(discounted, P)
     state.never_met, state.forgot, state.aware = never, forgot_pool, A
     if lean:
         state.active, state.lapsed, state.weight1, state.weight2 = people.arrays()
@@ -342,14 +290,113 @@ def run_days(
     return LoopOutput(monthly, npv, disc_gpa, disc_new, cohort, spend_back_month, daily)
 
 
-def _row(x: np.ndarray, d: int) -> np.ndarray:
-    """Day d of a (D, S) or (D, 1) day factor."""
-    return x[d]
+class Teams:
+    """The shop's two teams for the fast engine: a fluid fulfilment queue (delay) and a fluid service queue
+    (complaints answered in time), carried from day to day; each day gives the orders' final outcomes."""
+
+    def __init__(self, P: BatchParams, draw: Expected | Sampled):
+        S = P.market_size.shape[0]
+        self.P, self.draw = P, draw
+        self.backlog_f = np.zeros(S)
+        self.backlog_s = np.zeros(S)
+        self.busy_f = self.busy_s = False  # a queue left from yesterday
+        # a day's arrivals a (with sd sqrt(a) in expected mode) can queue only if a + 8 sqrt(a) > capacity c,
+        # i.e. a > (sqrt(16 + c) - 4)^2 (less a margin for rounding); drawn arrivals queue once a > c
+        if draw.sampled:
+            self.quiet_f, self.quiet_s = P.cap_fulfil * (1.0 - 1e-9), P.cap_service * (1.0 - 1e-9)
+        else:
+            self.quiet_f, self.quiet_s = (
+                (np.sqrt(16.0 + c) - 4.0) ** 2 * (1.0 - 1e-9) for c in (P.cap_fulfil, P.cap_service)
+            )
+        e = P.experience
+        self.no_queue = QueueDay(np.zeros(S), np.ones(S), np.ones(S), np.zeros(S))
+        self.dis_quiet, _, self.del_quiet = (
+            np.asarray(x, dtype=float) for x in experience.experience_probabilities(e[0], 0.0, *e[1:])
+        )
+        self.del_share_quiet = safe_div(
+            self.del_quiet, 1.0 - self.dis_quiet
+        )  # delighted among orders meeting expectations
+        self.quiet_outcome = experience.outcome_after_complaints(
+            self.dis_quiet,
+            self.del_quiet,
+            experience.complaint_recovery_probability(P.complaint_share, P.recovery, 1.0),
+        )
+        self.zeros = np.zeros(S)
+        self.blocked = self.zeros  # days an order keeps its customer waiting (shipping, and the answer to a complaint)
+
+    def day(self, n_orders):
+        """(shipping queue, outcome chances (dissatisfied, satisfied, delighted) per order after complaints,
+        counts (dissatisfied, satisfied, delighted, complaints, recovered)) of the day's orders."""
+        P, draw = self.P, self.draw
+        # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
+        if self.busy_f or (n_orders > self.quiet_f).any():
+            shipping, dis0, del0 = _shipping(P, draw, self.backlog_f, n_orders)
+            self.backlog_f, self.busy_f = shipping.backlog, bool(shipping.backlog.any())
+        else:
+            shipping, dis0, del0 = self.no_queue, self.dis_quiet, self.del_quiet
+        dis_orders = draw.binomial(n_orders, dis0)
+        complaints = draw.binomial(dis_orders, P.complaint_share)
+        if self.busy_s or (complaints > self.quiet_s).any():
+            service = capacity_queue(
+                self.backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
+            )
+            self.backlog_s, self.busy_s = service.backlog, bool(service.backlog.any())
+        else:
+            service = self.no_queue
+        if shipping is self.no_queue and service is self.no_queue:  # speed: a quiet day's chances, worked out once
+            recovered = draw.binomial(complaints, P.recovery)
+            delighted = draw.binomial(n_orders - dis_orders, self.del_share_quiet)
+            self.blocked, outcome = self.zeros, self.quiet_outcome
+        else:
+            recovered = draw.binomial(complaints, P.recovery * service.in_time)
+            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+            self.blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
+            rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
+            outcome = experience.outcome_after_complaints(dis0, del0, rescue)
+        dissatisfied = dis_orders - recovered
+        satisfied = n_orders - dissatisfied - delighted
+        return shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered)
 
 
-def day_backend(backend_effective_month: np.ndarray, active: np.ndarray) -> np.ndarray:
-    """A fixed back-end amount shared by the morning's base (`budget.backend_today` without per-customer months)."""
-    return budget.backend_today(backend_effective_month, np.nan, 0.0, active)[0]
+def _fates_chances(P: BatchParams, outcome, drop_stage, backend_dropout, rate):
+    """(dropout (2, R|1, Dn, S), customers' step up, loyal customers' fall back, a first order's step up (or
+    None), Pareto/NBD's daily dropout chance (or None)) per order, the order's outcome unknown."""
+    fam = P.family
+    mult = lifecycle.dropout_multiplier(backend_dropout, P.exp_mult, 1.0)  # (3, S) by outcome
+    if fam.per_order:
+        drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
+    else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
+        mu = drop_stage[:, None] * backend_dropout  # (2, 1, Dn, S)
+        extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
+        none = np.zeros(1)
+        drop2, step2, fall2 = expected_fates(outcome, [extra, none, none], P.step, P.demote)
+        # expected_fates already gives a customer's step up (S,) and a loyal customer's fall back (R, Dn, S):
+        # laid out by rate and dropout node like the dropout chances (the lean kernel reads them by node)
+        fall_l = fall2
+        step_c = np.broadcast_to(step2, fall2.shape)
+    step_first = None  # the chance to step up after a first order without a dropout chance (BG/NBD, Pareto/NBD)
+    if not fam.first_order_dropout:
+        step_first = outcome[0] * P.step[0] + outcome[1] * P.step[1] + outcome[2] * P.step[2]
+    hazard = None
+    if not fam.per_order:  # Pareto/NBD: the dropout clock runs for everybody active, every day
+        hazard = repeat.dropout_hazard_chance(drop_stage[:, None], backend_dropout)  # (2, 1, Dn, S)
+    return drop2, step_c, fall_l, step_first, hazard
+
+
+def _present_values(discounted: np.ndarray, P: BatchParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(NPV of contribution, present value of the acquired customers' gross profit, of new customers) from the
+    flows' discounted sums, by the model's money identity (linear in the flows: summing first is exact)."""
+    col = {name: COL[name] - N_STOCKS for name in COL if COL[name] >= N_STOCKS}
+
+    def pv(name: str) -> np.ndarray:
+        return discounted[col[name]]
+
+    gross = money.gross_profit(pv("revenue"), pv("orders"), P.margin, P.cost_per_order, pv("discounts"))
+    spend = pv("spend_front") + pv("spend_back") + pv("spend_winback") + pv("event_cost")
+    acquired = money.gross_profit(
+        pv("revenue_acquired"), pv("orders_acquired"), P.margin, P.cost_per_order, pv("discounts_acquired")
+    )
+    return money.contribution(gross, spend), acquired, pv("new_customers").copy()
 
 
 def _discount_factors(rates: np.ndarray, n_days: int) -> np.ndarray:

@@ -216,6 +216,16 @@ def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: 
     return f"{minus}{symbol}{text}"
 
 
+COMPACT_FROM = 1e6  # amounts from a million up read in short form (₩3.08B, 30.8억 원), smaller ones in full
+
+
+def fmt_amount(value: float | None, currency: str, lang: str = "en") -> str:
+    """An amount as the report shows it everywhere (sentences, tables, summaries), so that one quantity
+    reads the same wherever it appears: in full below a million (₩19,421), in short form above (₩3.08B)."""
+    compact = not _missing(value) and abs(value) >= COMPACT_FROM
+    return fmt_money(value, currency, lang, compact=compact)
+
+
 def money_axis_label(currency: str, lang: str) -> str:
     """The unit part of a money axis label: 'KRW' / '원', 'USD' / '달러'."""
     if lang == "ko":
@@ -226,7 +236,7 @@ def money_axis_label(currency: str, lang: str) -> str:
 def fmt_kpi(name: str, value: float | None, currency: str, lang: str = "en") -> str:
     """A KPI value in the format its kind needs (money, share, ratio, months, ROI)."""
     if name in ("cac", "clv", "cumulative_contribution", "npv", "revenue", "gross_profit", "marketing_spend"):
-        return fmt_money(value, currency, lang)
+        return fmt_amount(value, currency, lang)
     if name in (
         "first_purchase_conversion",
         "repeat_purchase_rate",

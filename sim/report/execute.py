@@ -1,0 +1,184 @@
+"""The report pipeline's second stage: papermill executes the report notebook in a Jupyter kernel.
+
+The kernel talks to us over Unix-domain sockets (ZeroMQ's IPC transport) in a private folder, not over
+TCP ports on localhost. That removes papermill's port race between kernels started at the same moment
+(papermill issue 511: two kernels can pick the same free port), and ipykernel's warning that a TCP
+kernel's traffic is unencrypted: nothing leaves the machine, and only this user can open the folder.
+The kernel's own log (start-up messages, the "KeyboardInterrupt caught" line every shutdown provokes) is
+written to a file beside the notebook instead of the terminal; a failing report quotes its last line.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Unicode
+
+from sim.errors import ReportError, UserInputError, plain_number
+
+KERNEL_START_TIMEOUT = 120  # seconds for the kernel to answer its first request
+SOCKET_PREFIX = "sim-kernel-"  # private socket folders in the system's temporary folder
+
+
+class ReportKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel writes its stdout/stderr to `kernel_log` (when set), not the terminal.
+
+    nbclient creates it with the configuration papermill passes through (`kernel_config`), so the IPC
+    transport, the socket path and the log file are per report.
+    """
+
+    kernel_log = Unicode("", config=True, help="File that receives the kernel process's stdout and stderr.")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        if not self.kernel_log:
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+        with open(self.kernel_log, "ab") as log:  # the child keeps its own copy of the descriptor
+            kw.setdefault("stdout", log)
+            kw.setdefault("stderr", log)
+            return await super()._async_launch_kernel(kernel_cmd, **kw)
+
+
+@contextmanager
+def kernel_config(log_file: Path | None = None):
+    """The traitlets configuration of one report's kernel: IPC sockets in a fresh private folder.
+
+    The folder is short-named under the system's temporary folder (a Unix socket path may not exceed
+    about 100 bytes, so not inside a deep output folder) and removed afterwards.
+    """
+    from traitlets.config import Config
+
+    folder = Path(tempfile.mkdtemp(prefix=SOCKET_PREFIX))  # mode 0700: only this user can connect
+    try:
+        manager = {"transport": "ipc", "ip": str(folder / "k")}
+        if log_file is not None:
+            manager["kernel_log"] = str(log_file)
+        yield Config({"ReportKernelManager": manager})
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """The notebook's declared parameters (name -> type, default, help), from its `parameters` cell."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Unknown parameter names are errors, not papermill's warning (a typo would silently be ignored)."""
+    declared = notebook_parameters(notebook)
+    for name in parameters:
+        if name not in declared:
+            close = difflib.get_close_matches(name, list(declared), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UserInputError(
+                f"unknown report parameter {name!r}{hint}",
+                file=str(notebook),
+                location="parameters",
+                found=name,
+                allowed=", ".join(declared),
+            )
+
+
+def check_kernel(kernel_name: str) -> None:
+    """A clear error when the Jupyter kernel is not installed, with the command that installs it."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    manager = KernelSpecManager()
+    try:
+        manager.get_kernel_spec(kernel_name)
+    except NoSuchKernel:
+        installed = ", ".join(sorted(manager.find_kernel_specs())) or "none"
+        raise UserInputError(
+            f"Jupyter kernel not found; install it with: python -m ipykernel install --user --name {kernel_name}",
+            location="--kernel",
+            found=kernel_name,
+            allowed=installed,
+        ) from None
+
+
+def execute_notebook(
+    notebook: Path,
+    output: Path,
+    parameters: dict[str, Any],
+    *,
+    kernel_name: str = "python3",
+    timeout: float = 900,
+    scenario: str | None = None,
+    log_file: Path | None = None,
+) -> None:
+    """Run the notebook with papermill into `output`; `timeout` bounds each cell [seconds].
+
+    The kernel runs in the notebook's folder (read-only in a regular install: nothing is written there).
+    A kernel that fails to start is started once more. Failures raise `ReportError` naming the cell.
+    """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    def run() -> None:
+        with kernel_config(log_file) as config:
+            papermill.execute_notebook(
+                str(notebook),
+                str(output),
+                parameters=parameters,
+                kernel_name=kernel_name,
+                execution_timeout=timeout,
+                start_timeout=KERNEL_START_TIMEOUT,
+                progress_bar=False,
+                log_output=False,
+                cwd=str(notebook.parent),
+                kernel_manager_class=ReportKernelManager,
+                config=config,
+            )
+
+    try:
+        try:
+            run()
+        except (RuntimeError, OSError) as exc:  # kernel start-up trouble (a slow or crashed start)
+            if isinstance(exc, PapermillExecutionError) or _executed_any(output):
+                raise
+            run()
+    except PapermillExecutionError as exc:
+        raise ReportError(
+            f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", scenario=scenario, step="notebook"
+        ) from None
+    except TimeoutError as exc:
+        raise ReportError(
+            f"a notebook cell ran longer than {plain_number(timeout)} s ({exc})", scenario=scenario, step="notebook"
+        ) from None
+    except Exception as exc:  # papermill wraps kernel deaths and timeouts in several types
+        name = type(exc).__name__
+        if "Timeout" in name or "timed out" in str(exc).lower():
+            raise ReportError(
+                f"a notebook cell ran longer than {plain_number(timeout)} s", scenario=scenario, step="notebook"
+            ) from None
+        detail = str(exc).splitlines()[0] if str(exc) else ""
+        last = _last_line(log_file)
+        raise ReportError(
+            f"{name}: {detail}" + (f" (kernel log: {last})" if last else ""), scenario=scenario, step="notebook"
+        ) from None
+
+
+def _executed_any(output: Path) -> bool:
+    if not output.exists():
+        return False
+    try:
+        nb = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return any(c.get("execution_count") for c in nb.get("cells", []))
+
+
+def _last_line(path: Path | None) -> str:
+    """The last non-empty line of the kernel's log, to explain a kernel that died."""
+    if path is None or not path.is_file():
+        return ""
+    lines = [x.strip() for x in path.read_text(encoding="utf-8", errors="replace").splitlines() if x.strip()]
+    return lines[-1][:300] if lines else ""

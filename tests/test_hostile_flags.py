@@ -4,6 +4,7 @@ given, exit code 2, before any work starts and with nothing written; limits are 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,88 @@ CASES = [
         ["nowhere.yaml"],
     ),
     ("optimize_out_device", ["optimize", S, "--out", "/dev/null"], ["--out", "/dev/null"]),
+    ("optimize_hurdle_nan", ["optimize", S, "--out", "OUT", "--hurdle", "nan"], ["--hurdle", "nan"]),
+    ("optimize_hurdle_inf", ["optimize", S, "--out", "OUT", "--hurdle", "inf"], ["--hurdle", "inf"]),
+    ("optimize_hurdle_minus_one", ["optimize", S, "--out", "OUT", "--hurdle", "-1"], ["--hurdle", "-1"]),
+    ("optimize_hurdle_huge", ["optimize", S, "--out", "OUT", "--hurdle", "1e308"], ["--hurdle", "1e+308"]),
+    ("optimize_hurdle_text", ["optimize", S, "--out", "OUT", "--hurdle", "twenty"], ["--hurdle", "'twenty'"]),
+    ("optimize_hurdle_percent", ["optimize", S, "--out", "OUT", "--hurdle", "20%"], ["--hurdle", "'20%'"]),
+    ("optimize_budget_cap_zero", ["optimize", S, "--out", "OUT", "--budget-cap", "0"], ["--budget-cap", "0"]),
+    ("optimize_budget_cap_negative", ["optimize", S, "--out", "OUT", "--budget-cap", "-5"], ["--budget-cap", "-5"]),
+    ("optimize_budget_cap_inf", ["optimize", S, "--out", "OUT", "--budget-cap", "inf"], ["--budget-cap", "inf"]),
+    ("optimize_budget_cap_nan", ["optimize", S, "--out", "OUT", "--budget-cap", "nan"], ["--budget-cap", "nan"]),
+    ("optimize_budget_cap_huge", ["optimize", S, "--out", "OUT", "--budget-cap", "1e308"], ["--budget-cap", "1e+308"]),
+    ("optimize_budget_cap_text", ["optimize", S, "--out", "OUT", "--budget-cap", "lots"], ["--budget-cap", "'lots'"]),
+    (
+        "optimize_period_week",
+        ["optimize", S, "--out", "OUT", "--period", "week"],
+        ["--period", "week", "month, quarter, half, year"],
+    ),
+    ("optimize_period_empty", ["optimize", S, "--out", "OUT", "--period", ""], ["--period"]),
+    ("optimize_period_capital", ["optimize", S, "--out", "OUT", "--period", "Quarter"], ["--period", "Quarter"]),
+    ("optimize_period_number", ["optimize", S, "--out", "OUT", "--period", "3"], ["--period", "3"]),
+    ("optimize_breakevens_value", ["optimize", S, "--out", "OUT", "--breakevens=no"], ["--breakevens"]),
+    ("optimize_monthly_cap_inf", ["optimize", S, "--out", "OUT", "--monthly-cap", "inf"], ["--monthly-cap", "inf"]),
+    (
+        "optimize_payback_inf",
+        ["optimize", S, "--out", "OUT", "--min-payback-months", "inf"],
+        ["--min-payback-months", "inf"],
+    ),
+    (
+        "optimize_payback_negative",
+        ["optimize", S, "--out", "OUT", "--min-payback-months", "-1"],
+        ["--min-payback-months", "-1"],
+    ),
+    (
+        "optimize_max_channel_huge",
+        ["optimize", S, "--out", "OUT", "--max-channel", "search_ads=1e308"],
+        ["--max-channel", "search_ads="],
+    ),
+    (
+        "optimize_max_channel_unknown",
+        ["optimize", S, "--out", "OUT", "--max-channel", "tv=5"],
+        ["--max-channel", "tv", "search_ads"],
+    ),
+    (
+        "optimize_min_share_over_one",
+        ["optimize", S, "--out", "OUT", "--min-share", "back=1.5"],
+        ["--min-share", "back=1.5"],
+    ),
+    (
+        "optimize_min_share_unknown",
+        ["optimize", S, "--out", "OUT", "--min-share", "loyalty=0.1"],
+        ["--min-share", "loyalty", "front, back, winback"],
+    ),
+    (
+        "optimize_constraints_duplicate_key",
+        ["optimize", S, "--out", "OUT", "--constraints", "FILE:dup.yaml"],
+        ["dup.yaml", "given twice"],
+    ),
+    (
+        "optimize_constraints_bomb",
+        ["optimize", S, "--out", "OUT", "--constraints", "FILE:bomb.yaml"],
+        ["bomb.yaml", "expands to more than"],
+    ),
+    (
+        "optimize_constraints_tag",
+        ["optimize", S, "--out", "OUT", "--constraints", "FILE:tag.yaml"],
+        ["tag.yaml", "!!python/object"],
+    ),
+    (
+        "optimize_constraints_unknown_key",
+        ["optimize", S, "--out", "OUT", "--constraints", "FILE:unknown.yaml"],
+        ["unknown.yaml", "hurdle"],
+    ),
+    (
+        "optimize_constraints_fifo",
+        ["optimize", S, "--out", "OUT", "--constraints", "FILE:fifo.yaml"],
+        ["fifo.yaml", "FIFO"],
+    ),
+    (
+        "optimize_constraints_device",
+        ["optimize", S, "--out", "OUT", "--constraints", "/dev/zero"],
+        ["/dev/zero", "character device"],
+    ),
     ("report_lang", ["report", S, "--out", "OUT", "--lang", "fr"], ["--lang", "fr", "en, ko"]),
     ("report_timeout_zero", ["report", S, "--out", "OUT", "--timeout", "0"], ["--timeout", "0"]),
     ("report_timeout_text", ["report", S, "--out", "OUT", "--timeout", "soon"], ["--timeout", "'soon'"]),
@@ -153,8 +236,31 @@ CASES = [
 ]
 
 
+BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [" + ",".join([f"*{chr(97 + i)}"] * 9) + "]\n" for i in range(8)
+)
+FILES = {  # FILE:<name> in a case's arguments: this text written to a fresh file (fifo.yaml: a named pipe)
+    "dup.yaml": "hurdle_rate: 0.1\nhurdle_rate: 0.2\n",
+    "bomb.yaml": BOMB,
+    "tag.yaml": "min_share: !!python/object/apply:os.system ['true']\n",
+    "unknown.yaml": "hurdel_rate: 0.1\n",
+}
+
+
 def _args(args: list[str], tmp_path: Path) -> list[str]:
-    return [a.replace("OUT", str(tmp_path / "out")) if a.startswith("OUT") else a for a in args]
+    out = []
+    for a in args:
+        if a.startswith("OUT"):
+            a = a.replace("OUT", str(tmp_path / "out"))
+        elif a.startswith("FILE:"):
+            path = tmp_path / a[len("FILE:") :]
+            if path.name == "fifo.yaml":
+                os.mkfifo(path)
+            else:
+                path.write_text(FILES[path.name], encoding="utf-8")
+            a = str(path)
+        out.append(a)
+    return out
 
 
 def _no_work(*args, **kwargs):
@@ -164,11 +270,13 @@ def _no_work(*args, **kwargs):
 @pytest.fixture
 def no_work(monkeypatch):
     """Reading an export and simulating fail the test: every flag is checked before any work starts."""
+    import sim.analysis.optimize
     import sim.calibration.calibrate
     import sim.engines
 
     monkeypatch.setattr(sim.calibration.calibrate, "read_orders", _no_work)
     monkeypatch.setattr(sim.engines, "simulate", _no_work)
+    monkeypatch.setattr(sim.analysis.optimize, "FastEvaluator", _no_work)
 
 
 @pytest.mark.parametrize("case_id, args, fragments", CASES, ids=[c[0] for c in CASES])

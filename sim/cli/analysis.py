@@ -78,18 +78,18 @@ def optimize(
         check_output_folder(out)
         s = load_scenario(scenario)
         limits = load_constraints(constraints) if constraints is not None else Constraints()
-        limits = limits.merged(
-            Constraints(
-                min_share=parse_assignments(min_share or [], "--min-share"),
-                max_share=parse_assignments(max_share or [], "--max-share"),
-                min_channel=parse_assignments(min_channel or [], "--min-channel"),
-                max_channel=parse_assignments(max_channel or [], "--max-channel"),
-                monthly_cap=monthly_cap,
-                payback_within_months=min_payback_months,
-                hurdle_rate=hurdle,
-                budget_cap=budget_cap,
-            )
+        flags = Constraints(
+            min_share=parse_assignments(min_share or [], "--min-share"),
+            max_share=parse_assignments(max_share or [], "--max-share"),
+            min_channel=parse_assignments(min_channel or [], "--min-channel"),
+            max_channel=parse_assignments(max_channel or [], "--max-channel"),
+            monthly_cap=monthly_cap,
+            payback_within_months=min_payback_months,
+            hurdle_rate=hurdle,
+            budget_cap=budget_cap,
         )
+        _check_flags(flags, s)
+        limits = limits.merged(flags)
         result = optimize_budget(
             s,
             objective,
@@ -120,3 +120,28 @@ def optimize(
             }
         )
     )
+
+
+# the constraint each optimize flag sets (a bad value is blamed on the flag the user typed)
+_CONSTRAINT_FLAGS = {
+    "min_share": "--min-share",
+    "max_share": "--max-share",
+    "min_channel": "--min-channel",
+    "max_channel": "--max-channel",
+    "monthly_cap": "--monthly-cap",
+    "payback_within_months": "--min-payback-months",
+    "hurdle_rate": "--hurdle",
+    "budget_cap": "--budget-cap",
+}
+
+
+def _check_flags(flags, scenario) -> None:
+    """The constraints given as flags checked on their own, each error naming its flag."""
+    try:
+        flags.check(scenario, source=None)
+    except UserInputError as exc:
+        key, _, rest = (exc.location or "").partition(" -> ")
+        flag = _CONSTRAINT_FLAGS.get(key, key)
+        raise UserInputError(
+            exc.message, location=flag, found=f"{rest}={exc.found}" if rest else exc.found, allowed=exc.allowed
+        ) from None

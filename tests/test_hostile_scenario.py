@@ -63,6 +63,8 @@ def numeric_fields(model=Scenario, data=BASE, prefix=()) -> list[tuple[tuple[str
         sub = _submodel(info.annotation)
         if name == "channels":
             found += numeric_fields(sub, value[FIRST_CHANNEL], (*prefix, name, FIRST_CHANNEL))
+        elif sub is not None and isinstance(value, list) and value and isinstance(value[0], dict):
+            found += numeric_fields(sub, value[0], (*prefix, name, 0))  # a list of blocks (events): the first
         elif sub is not None and isinstance(value, dict):
             found += numeric_fields(sub, value, (*prefix, name))
         elif _numeric(info.annotation):
@@ -72,13 +74,15 @@ def numeric_fields(model=Scenario, data=BASE, prefix=()) -> list[tuple[tuple[str
 
 FIELDS = numeric_fields()
 FIELDS += [(("budget", "totals"), None)]  # a list of numbers
+if "seasonality" in BASE:
+    FIELDS += [(("seasonality", "index", 0), None)]  # one number of the twelve
 
 
 def _with(path: tuple[str, ...], value) -> dict:
     data = copy.deepcopy(BASE)
     node = data
     for key in path[:-1]:
-        node = node.setdefault(key, {})
+        node = node[key] if isinstance(key, int) else node.setdefault(key, {})
     node[path[-1]] = [value] if path == ("budget", "totals") else value
     return data
 
@@ -94,16 +98,20 @@ NOT_A_NUMBER = {"inf": math.inf, "minus_inf": -math.inf, "nan": math.nan, "huge"
 
 
 @pytest.mark.parametrize("kind", list(NOT_A_NUMBER))
-@pytest.mark.parametrize("path", [p for p, _ in FIELDS], ids=[".".join(p) for p, _ in FIELDS])
+@pytest.mark.parametrize("path", [p for p, _ in FIELDS], ids=[".".join(map(str, p)) for p, _ in FIELDS])
 def test_every_numeric_field_refuses_what_is_not_a_finite_number_in_bounds(tmp_path, path, kind):
     scenario = _write(tmp_path, _with(path, NOT_A_NUMBER[kind]))
     outcome = run_cli(["validate", scenario])
-    assert_refused(outcome, "scenario.yaml", " -> ".join(path))
+    if isinstance(path[-1], int):  # an item of a list of numbers: named "-> 0" or "[0]"
+        line = assert_refused(outcome, "scenario.yaml", " -> ".join(map(str, path[:-1])))
+        assert f"-> {path[-1]}" in line or f"[{path[-1]}]" in line, line
+    else:
+        assert_refused(outcome, "scenario.yaml", " -> ".join(map(str, path)))
 
 
 def test_the_corpus_covers_the_schema():
     # the sample sets most blocks; the walk must find the fields a hostile file would attack
-    names = {".".join(p) for p, _ in FIELDS}
+    names = {".".join(map(str, p)) for p, _ in FIELDS}
     for expected in (
         "market.size",
         "economics.order_value_mean",
@@ -113,6 +121,9 @@ def test_the_corpus_covers_the_schema():
         "operations.fulfilment_capacity_per_day",
         "simulation.seed",
         "budget.totals",
+        "events.0.extra_reach",
+        "events.0.fixed_cost",
+        "seasonality.index.0",
     ):
         assert expected in names
     assert len(FIELDS) >= 50
@@ -145,7 +156,7 @@ EDGES = [
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path, side, value", EDGES, ids=[f"{'.'.join(p)}-{s}" for p, s, _ in EDGES])
+@pytest.mark.parametrize("path, side, value", EDGES, ids=[f"{'.'.join(map(str, p))}-{s}" for p, s, _ in EDGES])
 def test_engines_run_to_finite_numbers_at_every_accepted_bound(path, side, value):
     """A value validation accepts never crashes an engine or yields NaN/infinity (cross-field checks may
     still refuse a bound on its own, e.g. more aware people than the market: then the refusal is one line)."""
@@ -349,8 +360,10 @@ def test_encodings(tmp_path):
 def test_accepted_edges_of_dates(tmp_path):
     from sim.model.scenario import load_scenario
 
-    for day in (date(1900, 1, 1), date(2199, 12, 31) if False else date(2190, 1, 1)):
-        s = load_scenario(_write(tmp_path, SAMPLE_TEXT.replace("start_date: 2027-01-01", f"start_date: {day}")))
+    for day in (date(1900, 1, 1), date(2190, 1, 1)):
+        data = {k: v for k, v in BASE.items() if k != "events"}  # the sample's promotions are dated 2027
+        data["simulation"] = {**BASE["simulation"], "start_date": day}
+        s = load_scenario(_write(tmp_path, data))
         assert s.simulation.start_date == day
 
 

@@ -422,9 +422,10 @@ def test_interrupted_report_is_one_line_without_kernel_noise(tmp_path, to_group)
 
 @pytest.mark.slow
 def test_killed_batch_leaves_no_worker_or_kernel_and_a_rerun_completes(tmp_path):
+    """One job (its worker process, the worker's notebook kernel) is enough to be orphaned by a SIGKILL; the
+    Ctrl-C test below runs two side by side."""
     folder = tmp_path / "scenarios"
-    for name in ("Client A", "Client B"):
-        _tiny(folder, name=name)
+    _tiny(folder, name="Client A")
     out = tmp_path / "batch"
     args = ["batch", folder, "--out", out, "--workers", "2", "--replications", "2"]
     cmd = Command(args, tmp_path)
@@ -435,7 +436,7 @@ def test_killed_batch_leaves_no_worker_or_kernel_and_a_rerun_completes(tmp_path)
     outcome = run_cli(args)
     assert outcome.code == 0, outcome.stderr
     summary = pd.read_csv(out / "summary.csv")
-    assert len(summary) == 2
+    assert len(summary) == 1
     assert not (out / ".batch" / "staging").exists() or not list((out / ".batch" / "staging").iterdir())
     assert_no_stage_left(out)
     manifests = [json.loads(p.read_text()) for p in (out / ".batch").glob("*.json")]

@@ -388,10 +388,15 @@ class OutputSet:
         """Put the staged set in place (see the module docstring); return the final paths."""
         assert self.stage is not None, "open() first"
         # HTML pages last: a report's page appearing means its notebook and data are there
-        names = sorted(
-            (n for n in os.listdir(self.stage) if n not in (LOCK_NAME, COMMIT_NAME)),
-            key=lambda n: (n.endswith(".html"), n),
-        )
+        names = []
+        for n in os.listdir(self.stage):
+            if n in (LOCK_NAME, COMMIT_NAME):
+                continue
+            if n in self.family:
+                names.append(n)
+            else:  # not an output of this command (a notebook's scratch, a log): never put in place
+                _remove(self.stage / n)
+        names.sort(key=lambda n: (n.endswith(".html"), n))
         _fault_point("staged")
         try:
             if self.whole_folder and self._exclusive():
@@ -479,6 +484,14 @@ def _move_in(stage: Path, folder: Path, names: list[str], remove: list[str]) -> 
         if target.exists() or target.is_symlink():
             os.replace(target, old / name)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def _same_mode(old: Path, new: Path) -> None:

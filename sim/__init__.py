@@ -10,3 +10,7 @@ try:
     __version__ = version("ecommerce-strategy-sim")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+source"
+
+from sim import lifeline as _lifeline  # noqa: E402
+
+_lifeline.install()  # a process started by a `sim` command never outlives it (see sim/lifeline.py)

@@ -45,7 +45,8 @@ def test_korean_headers_utf8_bom_and_korean_dates(tmp_path):
         ["2024-01-05", "2024-02-07 13:45:00"],
         ["2024/01/05", "2024/02/07"],
         ["20240105", "20240207"],
-        ["01/05/2024", "02/07/2024"],
+        ["01/05/2024", "02/07/2024", "12/31/2024"],  # month first: the 31st says so
+        ["05.01.2024", "07.02.2024"],  # day first with dots: Europe's way, no other reading
         ["2024.01.05", "2024.02.07"],
         ["2024-01-05 오전 9:05:00", "2024-02-07 오후 1:45:00"],
     ],
@@ -53,7 +54,16 @@ def test_korean_headers_utf8_bom_and_korean_dates(tmp_path):
 def test_usual_date_formats(tmp_path, dates):
     text = "customer_id,order_date,amount\n" + "".join(f"c{i},{d},10\n" for i, d in enumerate(dates))
     tx = read_orders(_write(tmp_path / "o.csv", text)).transactions.sort_values("date")
-    assert list(tx["date"].dt.strftime("%Y-%m-%d")) == ["2024-01-05", "2024-02-07"]
+    assert list(tx["date"].dt.strftime("%Y-%m-%d"))[:2] == ["2024-01-05", "2024-02-07"]
+
+
+def test_slash_dates_that_fit_both_orders_are_refused_unless_the_format_is_given(tmp_path):
+    text = "customer_id,order_date,amount\nc1,01/05/2024,10\nc2,02/07/2024,10\n"
+    with pytest.raises(DataError, match="ambiguous") as info:
+        read_orders(_write(tmp_path / "o.csv", text))
+    assert "--date-format" in str(info.value)
+    tx = read_orders(_write(tmp_path / "o.csv", text), date_format="%d/%m/%Y").transactions.sort_values("date")
+    assert list(tx["date"].dt.strftime("%Y-%m-%d")) == ["2024-05-01", "2024-07-02"]
 
 
 def test_same_day_orders_are_one_transaction_and_until_cuts(tmp_path):

@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from scipy.optimize import linprog
 
 from sim.errors import UserInputError
 from sim.model import budget
-from sim.model.scenario import PURPOSES, Scenario
+from sim.model.scenario import MAX_MONEY, PURPOSES, Scenario
+
+MAX_MONTHS = 1200  # a payback limit beyond a hundred years says nothing [months]
 
 _TOL = 1e-9
 
@@ -74,22 +75,40 @@ class Constraints:
                         found=channel,
                         allowed=", ".join(scenario.channels),
                     )
-                if not value >= 0.0:
+                if not 0.0 <= value <= MAX_MONEY:
                     raise UserInputError(
-                        "spend per month must be >= 0", file=source, location=f"{key} -> {channel}", found=f"{value:g}"
+                        f"spend per month must be >= 0 and at most {MAX_MONEY:,.0f}",
+                        file=source,
+                        location=f"{key} -> {channel}",
+                        found=f"{value:g}",
                     )
-        if self.monthly_cap is not None and not self.monthly_cap > 0:
-            raise UserInputError("must be > 0", file=source, location="monthly_cap", found=f"{self.monthly_cap:g}")
-        if self.payback_within_months is not None and not self.payback_within_months > 0:
+        if self.monthly_cap is not None and not (math.isfinite(self.monthly_cap) and 0 < self.monthly_cap <= MAX_MONEY):
             raise UserInputError(
-                "must be > 0", file=source, location="payback_within_months", found=f"{self.payback_within_months:g}"
+                f"must be a finite amount > 0 and at most {MAX_MONEY:,.0f}",
+                file=source,
+                location="monthly_cap",
+                found=f"{self.monthly_cap:g}",
+            )
+        if self.payback_within_months is not None and not (
+            math.isfinite(self.payback_within_months) and 0 < self.payback_within_months <= MAX_MONTHS
+        ):
+            raise UserInputError(
+                f"must be a finite number of months > 0 and at most {MAX_MONTHS}",
+                file=source,
+                location="payback_within_months",
+                found=f"{self.payback_within_months:g}",
             )
         if not (math.isfinite(self.hurdle_rate) and -1.0 < self.hurdle_rate <= 10.0):
             raise UserInputError(
                 "must lie between -1 and 10", file=source, location="hurdle_rate", found=f"{self.hurdle_rate:g}"
             )
-        if self.budget_cap is not None and not (math.isfinite(self.budget_cap) and self.budget_cap > 0):
-            raise UserInputError("must be > 0", file=source, location="budget_cap", found=f"{self.budget_cap:g}")
+        if self.budget_cap is not None and not (math.isfinite(self.budget_cap) and 0 < self.budget_cap <= MAX_MONEY):
+            raise UserInputError(
+                f"must be a finite amount > 0 and at most {MAX_MONEY:,.0f} a month",
+                file=source,
+                location="budget_cap",
+                found=f"{self.budget_cap:g}",
+            )
         return self
 
     def merged(self, other: Constraints) -> Constraints:
@@ -154,13 +173,10 @@ def constraints_from_mapping(data: Any, source: str = "constraints") -> Constrai
 
 def load_constraints(path: str | Path) -> Constraints:
     """Read constraints from a YAML or JSON file."""
-    p = Path(path)
-    if not p.is_file():
-        raise UserInputError("constraints file not found", file=str(path))
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise UserInputError(f"is not valid YAML or JSON: {exc.__class__.__name__}", file=str(path)) from None
+    from sim.model.yamlfile import load_yaml_file
+
+    # the scenario's YAML reader: regular files of a sane size, no duplicate keys, no alias bombs, no tags
+    data = load_yaml_file(Path(path), "a YAML or JSON file of constraints", error=UserInputError)
     return constraints_from_mapping(data, str(path))
 
 

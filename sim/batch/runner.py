@@ -441,21 +441,11 @@ def _field(output: Any, name: str) -> Any:
 
 
 def _publish(staging: Path, out_dir: Path, report_name: str) -> None:
-    """Rename the job's files from the staging folder into the output folder, the HTML report last."""
-    entries = [p for p in staging.iterdir() if not p.name.startswith(".")]
-    entries.sort(key=lambda p: (p.name == report_name, p.suffix == ".html", p.name))
-    for src in entries:
-        dst = out_dir / src.name
-        if src.is_dir() and dst.is_dir():
-            old = staging.parent / f".old-{uuid.uuid4().hex[:8]}-{src.name}"
-            os.replace(dst, old)  # a folder cannot be renamed onto a non-empty one: move the old aside
-            os.replace(src, dst)
-            shutil.rmtree(old, ignore_errors=True)
-        elif dst.is_dir():
-            shutil.rmtree(dst)
-            os.replace(src, dst)
-        else:
-            os.replace(src, dst)
+    """Put the job's files from the staging folder into the output folder as one set (`sim.io.publish`): a
+    kill in the middle is finished by the next run, never left as a report beside another run's data."""
+    from sim.io import publish
+
+    publish(staging, out_dir, "batch")
 
 
 def _error_text(exc: BaseException) -> tuple[str, str]:
@@ -488,6 +478,7 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
         if html is None or not Path(html).is_file():
             raise JobFailed(f"the job returned no HTML report (got {html!r})", "JobFailed")
         report_name = Path(html).name
+        _name_final_folder(_field(output, "notebook"), staging, out_dir)
         summary = dict(_field(output, "summary") or {})
         kpis = dict(_field(output, "kpis") or {})
         _publish(staging, out_dir, report_name)
@@ -529,6 +520,17 @@ def run_job(spec: JobSpec, reap: bool = True) -> JobOutcome:
         raise JobFailed(message, error_type, traceback.format_exc(limit=20)) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _name_final_folder(notebook: Any, staging: Path, out_dir: Path) -> None:
+    """The executed notebook names the folder it wrote to: the output folder, not the job's staging folder
+    (which is gone once the report is published)."""
+    if not notebook or not Path(notebook).is_file():
+        return
+    from sim.report.render import _point_parameters_at
+
+    with contextlib.suppress(OSError, ValueError, KeyError, AttributeError):
+        _point_parameters_at(Path(notebook), os.path.realpath(staging), os.path.realpath(out_dir))
 
 
 def _run_job_on_dask_worker(spec: JobSpec) -> JobOutcome:

@@ -98,11 +98,17 @@ def calibrate(
     name: str | None = None,
     seed: int = 42,
     today: date | None = None,
+    date_format: str | None = None,
+    spend_date_format: str | None = None,
+    decimal: str | None = None,
+    spend_gaps: str = "error",
 ) -> Calibration:
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
     `until` cuts the history (later orders are ignored); `model` forces a family (bgnbd, mbgnbd, pareto)
-    instead of choosing it by holdout accuracy.
+    instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and `decimal` say how to
+    read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months missing from the spend
+    log as no spend.
     """
     from sim.calibration import writer
 
@@ -118,7 +124,14 @@ def calibrate(
         )
     cut = _parse_until(until)
     log = read_orders(
-        orders, customer_col=customer_col, date_col=date_col, amount_col=amount_col, until=cut, today=today
+        orders,
+        customer_col=customer_col,
+        date_col=date_col,
+        amount_col=amount_col,
+        until=cut,
+        today=today,
+        date_format=date_format,
+        decimal=decimal,
     )
     currency, currency_source = _currency(log, assumptions.currency)
     cutoff = cut if cut is not None else log.last_date
@@ -143,7 +156,17 @@ def calibrate(
     value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
     if value.zero_values_:
         warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
-    spend_table = read_spend(spend, until=cutoff) if spend is not None else None
+    spend_table = None
+    if spend is not None:
+        spend_table = read_spend(
+            spend, until=cutoff, date_format=spend_date_format, decimal=decimal, fill_gaps=spend_gaps == "zero"
+        )
+        filled = spend_table.attrs.get("filled_months") or []
+        if filled:
+            warnings.append(
+                f"{len(filled)} months without rows in the spend log were read as zero spend (--spend-gaps zero):"
+                f" {', '.join(filled[:6])}{' ...' if len(filled) > 6 else ''}"
+            )
     lift = None
     if lift_test is not None:
         from sim.calibration import lifttest

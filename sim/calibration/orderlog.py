@@ -94,8 +94,10 @@ SPEND_DATE_NAMES = ("month", "date", "period", "월", "년월", "날짜", "일�
 SPEND_CHANNEL_NAMES = ("channel", "media", "source", "채널", "매체", "광고매체")
 SPEND_AMOUNT_NAMES = ("amount", "spend", "cost", "budget", "광고비", "비용", "금액", "지출", "집행금액")
 
-# Date formats tried in order; the first that reads every value wins (ISO before day/month guesses).
-DATE_FORMATS = (
+# Date formats by the order of their fields. Within one order a column may mix formats (with and without a
+# time); across orders it may not: a column of 03/04/2024 dates is read month-first or day-first as a whole,
+# and refused when both readings fit and differ (no day above 12 tells which).
+YMD_FORMATS = (
     "%Y-%m-%d",
     "%Y-%m-%d %H:%M:%S",
     "%Y-%m-%d %H:%M",
@@ -107,17 +109,15 @@ DATE_FORMATS = (
     "%Y.%m.%d %H:%M:%S",
     "%Y.%m.%d %H:%M",
     "%Y%m%d",
-    "%m/%d/%Y",
-    "%m/%d/%Y %H:%M:%S",
-    "%m/%d/%Y %H:%M",
-    "%d.%m.%Y",
-    "%d/%m/%Y",
-    "%Y-%m",
-    "%Y/%m",
-    "%Y.%m",
-    "%Y%m",
 )
-_MONTH_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y%m")
+MDY_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m-%d-%Y")  # dd.mm.yyyy is only day first
+DMY_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d-%m-%Y", "%d.%m.%Y", "%d.%m.%Y %H:%M")
+YM_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y%m")
+DATE_FAMILIES = {"year-month-day": YMD_FORMATS, "month/day/year": MDY_FORMATS, "day/month/year": DMY_FORMATS}
+DATE_FORMATS = YMD_FORMATS + MDY_FORMATS + DMY_FORMATS + YM_FORMATS  # every format read without a flag
+FIRST_PLAUSIBLE_DATE = pd.Timestamp("1980-01-01")  # before online shops and their exports
+LAST_PLAUSIBLE_DATE = pd.Timestamp("2199-12-31")  # (a date after today is refused later, naming today)
+
 _KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
 # Marks in amounts that name one currency. A bare "$" or "¥" is left out on purpose: several currencies use
 # them (USD, CAD, AUD, ...; JPY, CNY), so they are never read as a currency.
@@ -136,7 +136,8 @@ CURRENCY_MARKS = {
     "CNY": "CNY",
     "RMB": "CNY",
 }
-_MONEY_JUNK = re.compile(r"[,\s₩$€£¥원]|KRW|USD|EUR")
+# currency signs and spaces (not the separators: which of , and . marks decimals is decided per column)
+_MONEY_JUNK = re.compile(r"US\$|[\s\u00a0₩$€£¥원円]|KRW|USD|EUR|GBP|JPY|CNY|RMB")
 
 
 def _norm(name: str) -> str:
@@ -171,15 +172,24 @@ class OrderLog:
 # -- reading text -----------------------------------------------------------------------------------
 
 
+def check_export(path: str | Path, what: str = "order log") -> None:
+    """Refuse up front, before any fitting, an export that cannot be read (missing, not a regular file, too
+    large): the same one line `read_text` would give later."""
+    from sim.limits import check_input_file, limit
+
+    check_input_file(
+        path, f"a CSV {what}", max_bytes=limit("SIM_MAX_INPUT_BYTES"), raise_with="SIM_MAX_INPUT_BYTES", error=DataError
+    )
+
+
 def read_text(path: str | Path, what: str = "order log") -> tuple[str, str]:
     """The file's text and encoding (UTF-8, UTF-8 with BOM, CP949/EUC-KR), or a `DataError`."""
-    p = Path(path)
+    from sim.limits import limit, read_input_bytes
+
     source = str(path)
-    if not p.exists():
-        raise DataError("file not found", file=source, allowed=f"a CSV {what}")
-    if p.is_dir():
-        raise DataError("is a folder", file=source, allowed=f"a CSV {what}")
-    raw = p.read_bytes()
+    raw = read_input_bytes(
+        path, f"a CSV {what}", max_bytes=limit("SIM_MAX_INPUT_BYTES"), raise_with="SIM_MAX_INPUT_BYTES", error=DataError
+    )
     if not raw.strip():
         raise DataError("is empty", file=source, allowed=f"a CSV {what} with a header row")
     head = raw[:8192]
@@ -189,29 +199,40 @@ def read_text(path: str | Path, what: str = "order log") -> tuple[str, str]:
         )
     if head.startswith(b"\xd0\xcf\x11\xe0"):
         raise DataError("is an old Excel (.xls) file, not CSV", file=source, allowed="save it as CSV (UTF-8) first")
+    text, encoding = None, None
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
-            return raw.decode("utf-16"), "utf-16"
+            text, encoding = raw.decode("utf-16"), "utf-16"
         except UnicodeDecodeError:
             pass
-    if b"\x00" in head:
-        raise DataError("is a binary file, not CSV text", file=source, allowed=f"a CSV {what}")
-    for encoding in ("utf-8-sig", "cp949"):
-        try:
-            return raw.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise DataError("is not text in UTF-8 or CP949/EUC-KR", file=source, allowed="save it as CSV (UTF-8)")
+    if text is None:
+        if head.count(b"\x00") > len(head) // 8:
+            raise DataError("is a binary file, not CSV text", file=source, allowed=f"a CSV {what}")
+        for candidate in ("utf-8-sig", "cp949"):
+            try:
+                text, encoding = raw.decode(candidate), candidate
+                break
+            except UnicodeDecodeError:
+                continue
+    if text is None or encoding is None:
+        raise DataError("is not text in UTF-8 or CP949/EUC-KR", file=source, allowed="save it as CSV (UTF-8)")
+    nul = text.find("\x00")
+    if nul >= 0:  # a NUL inside text: a damaged export (pandas would cut the value there without a word)
+        line = text.count("\n", 0, nul) + 1
+        raise DataError(
+            "holds a NUL byte (a damaged or binary export)",
+            file=source,
+            location=f"row {line}",
+            allowed="text only; export the file again or remove the damaged row",
+        )
+    return text, encoding
 
 
 def read_table(path: str | Path, what: str = "order log") -> tuple[pd.DataFrame, str]:
     """The CSV as a frame of strings (header kept as in the file) and its encoding."""
     text, encoding = read_text(path, what)
     source = str(path)
-    # the first 50 non-blank lines, for the delimiter (speed: from the file's first 64 KB when they are there)
-    lines = [ln for ln in text[:65536].splitlines()[:-1] if ln.strip()][:50]
-    if len(lines) < 50:
-        lines = [ln for ln in text.splitlines() if ln.strip()][:50]
+    lines = [ln for ln in text[:65536].splitlines()[:200] if ln.strip()]  # speed: the head is enough to sniff
     if not lines:
         raise DataError("is empty", file=source, allowed=f"a CSV {what} with a header row")
     sample = "\n".join(lines[:50])
@@ -242,6 +263,12 @@ def read_table(path: str | Path, what: str = "order log") -> tuple[pd.DataFrame,
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"is not a readable CSV file: {str(exc).strip()}", file=source) from None
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    raw_header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), [])
+    positions: dict[str, list[int]] = {}
+    for i, name in enumerate(raw_header, start=1):
+        positions.setdefault(_norm(name), []).append(i)
+    frame.attrs["duplicate_headers"] = {k: v for k, v in positions.items() if len(v) > 1 and k}
+    frame.attrs["header_names"] = [str(h).strip().lstrip("\ufeff") for h in raw_header]
     if len(frame.columns) < 2:
         raise DataError(
             "is not a CSV file with several columns",
@@ -264,8 +291,22 @@ def _short(text: str) -> str:
 def find_column(
     frame: pd.DataFrame, names: tuple[str, ...], given: str | None, role: str, flag: str, source: str
 ) -> str:
-    """The header of the column playing `role`: the one named by a flag, or the one recognized."""
+    """The header of the column playing `role`: the one named by a flag, or the one recognized.
+
+    Two columns under one name (pandas would quietly rename the second `amount.1`) are an error when that
+    name is the one for the role, or one that looks like it."""
     headers = list(frame.columns)
+    duplicates = frame.attrs.get("duplicate_headers", {})
+    for norm_name, cols in duplicates.items():
+        if (given is None and norm_name in names) or (given is not None and norm_name == _norm(given)):
+            shown = frame.attrs.get("header_names", [])[cols[0] - 1] if frame.attrs.get("header_names") else norm_name
+            raise DataError(
+                f"{len(cols)} columns are named {shown!r} (columns {', '.join(map(str, cols))}); which one is the"
+                f" {role} cannot be told",
+                file=source,
+                location="row 1",
+                allowed=f"one column per name: rename or remove the others, or choose one by another name with {flag}",
+            )
     if given is not None:
         if given in headers:
             return given
@@ -315,52 +356,146 @@ def _looks_like_data(headers: list[str]) -> bool:
 # -- parsing values ----------------------------------------------------------------------------------
 
 
-def stripped_text(values: pd.Series) -> pd.Series:
-    """The values as text without surrounding spaces (`astype(str).str.strip()`). Speed: each distinct value is
-    converted and stripped once (an export repeats its dates, customer ids and amounts many times)."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    text = np.array([str(u).strip() for u in np.asarray(uniques, dtype=object)], dtype=object)
-    return pd.Series(text[codes], index=values.index, dtype=object)
+def parse_dates(
+    values: pd.Series,
+    source: str,
+    column: str,
+    formats: tuple[str, ...] | None = None,
+    *,
+    date_format: str | None = None,
+    months: bool = False,
+) -> pd.Series:
+    """Dates (day precision) from text, read one way for the whole column; the first unreadable value, an
+    ambiguous column (03/04/2024: March or April?) and dates before 1980 are errors naming the row.
+
+    `date_format` (a strftime format such as %d/%m/%Y, from --date-format) reads every value with it;
+    `months` also allows month-only values (2024-03, as spend logs write them).
+    """
+    text, codes = _unique_view(values)  # speed: a log of a million orders has a few hundred distinct dates
+    parsed = _parse_unique_dates(text, source, column, formats, date_format, months)
+    return pd.Series(parsed.to_numpy()[codes], index=values.index)
 
 
-def parse_dates(values: pd.Series, source: str, column: str, formats: tuple[str, ...] = DATE_FORMATS) -> pd.Series:
-    """Dates (day precision) from text in the usual formats; the first unreadable value is an error."""
-    text = stripped_text(values)
-    empty = text == ""
+def _unique_view(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """(the distinct values, stripped, indexed by the row where each first appears; codes back to the rows).
+
+    speed: exports repeat values (dates, ids) many times; checking each distinct value once is what makes
+    a million-row file take a second instead of ten. Errors still name the first row with the value.
+    """
+    codes, uniques = pd.factorize(values.astype(str).to_numpy(dtype=object), sort=False)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes))[::-1]
+    return pd.Series(np.asarray(uniques, dtype=object), index=first, dtype=object).str.strip(), codes
+
+
+def _row(text: pd.Series, i: int) -> int:
+    """The file row (header = 1) of position `i` of a column view."""
+    return int(text.index[i]) + 2
+
+
+def _parse_unique_dates(
+    text: pd.Series, source: str, column: str, formats, date_format: str | None, months: bool
+) -> pd.Series:
+    empty = (text == "").to_numpy()
     if empty.any():
-        row = int(np.flatnonzero(empty.to_numpy())[0]) + 2
+        row = _row(text, int(np.flatnonzero(empty)[0]))
         raise DataError("empty date", file=source, location=f"row {row}, column {column!r}")
-    sample = text.iloc[: min(len(text), 2000)]
-    chosen = None
+    if date_format is not None:
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        _first_bad(parsed, text, source, column, f"dates in the format {date_format} (given by --date-format)")
+        return _plausible(parsed.dt.normalize(), text, source, column)
+    families = dict(DATE_FAMILIES)
+    if formats is not None:  # an explicit list: one family of its own
+        families = {"given formats": formats}
+    readings: dict[str, pd.Series] = {}
+    misses: dict[str, int] = {}
+    for family, fmts in families.items():
+        extra = YM_FORMATS if months and family == "year-month-day" else ()
+        parsed = _read_with(text, (*fmts, *extra), korean=family == "year-month-day")
+        bad = int(parsed.isna().sum())
+        if bad == 0:
+            readings[family] = parsed
+            if family == "year-month-day":
+                break  # the year first is unambiguous: no need to try the other orders
+        misses[family] = bad
+    if not readings:
+        best = min(misses, key=misses.get)
+        parsed = _read_with(text, (*families[best], *(YM_FORMATS if months else ())), korean=True)
+        _first_bad(
+            parsed,
+            text,
+            source,
+            column,
+            "dates such as 2024-03-15, 2024/03/15, 20240315, 2024. 3. 15., 03/15/2024 or 15.03.2024",
+        )
+    if len(readings) > 1:
+        first, second = (readings[k] for k in ("month/day/year", "day/month/year"))
+        differ = (first != second).to_numpy()
+        if differ.any():
+            i = int(np.flatnonzero(differ)[0])
+            sep = next((ch for ch in text.iloc[i] if not ch.isdigit()), "/")
+            raise DataError(
+                f"dates are ambiguous: {text.iloc[i]!r} can be {first.iloc[i]:%d %B %Y} (month first) or"
+                f" {second.iloc[i]:%d %B %Y} (day first), and no day above 12 tells which",
+                file=source,
+                location=f"row {_row(text, i)}, column {column!r}",
+                allowed=f"say which with --date-format %m{sep}%d{sep}%Y or --date-format %d{sep}%m{sep}%Y",
+            )
+    parsed = next(iter(readings.values()))
+    return _plausible(parsed.dt.normalize(), text, source, column)
+
+
+def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool) -> pd.Series:
+    """Each value read with the first of `formats` that reads it (NaT where none does)."""
+    # seconds, not nanoseconds: a year such as 9999 must reach the range check, not overflow here
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+    bad = np.ones(len(text), dtype=bool)
     for fmt in formats:
-        parsed = pd.to_datetime(sample, format=fmt, errors="coerce")
-        if parsed.notna().all():
-            chosen = fmt
-            break
-    if chosen is not None:
-        parsed = pd.to_datetime(text, format=chosen, errors="coerce")
-    else:
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    bad = parsed.isna()
-    for fmt in formats:  # mixed formats in one column (dates with and without a time, ...)
         if not bad.any():
             break
         parsed[bad] = pd.to_datetime(text[bad], format=fmt, errors="coerce")
-        bad = parsed.isna()
-    if bad.any():  # Korean Excel writes '2024. 1. 5.', '2024년 1월 5일' or '2024-01-05 오후 1:45:00'
+        bad = parsed.isna().to_numpy()
+    if korean and bad.any():  # Korean Excel writes '2024. 1. 5.', '2024년 1월 5일' or '2024-01-05 오후 1:45:00'
         fixed = text[bad].map(_korean_date)
         parsed[bad] = pd.to_datetime(fixed, format="%Y-%m-%d", errors="coerce")
-        bad = parsed.isna()
+    return parsed
+
+
+def _first_bad(parsed: pd.Series, text: pd.Series, source: str, column: str, allowed: str) -> None:
+    bad = parsed.isna().to_numpy()
     if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
+        i = int(np.flatnonzero(bad)[0])
         raise DataError(
             "unreadable date",
             file=source,
-            location=f"row {i + 2}, column {column!r}",
+            location=f"row {_row(text, i)}, column {column!r}",
             found=_short(text.iloc[i]),
-            allowed="dates such as 2024-03-15, 2024/03/15, 20240315, 2024. 3. 15., 03/15/2024",
+            allowed=allowed,
         )
-    return parsed.dt.normalize()
+
+
+def _plausible(parsed: pd.Series, text: pd.Series, source: str, column: str) -> pd.Series:
+    late = (parsed > LAST_PLAUSIBLE_DATE).to_numpy()
+    if late.any():
+        i = int(np.flatnonzero(late)[0])
+        raise DataError(
+            f"date {parsed.iloc[i].date()} is in the future, after any export could have been made",
+            file=source,
+            location=f"row {_row(text, i)}, column {column!r}",
+            found=_short(text.iloc[i]),
+            allowed=f"dates from {FIRST_PLAUSIBLE_DATE.date()} to today; fix or remove the row",
+        )
+    early = (parsed < FIRST_PLAUSIBLE_DATE).to_numpy()
+    if early.any():
+        i = int(np.flatnonzero(early)[0])
+        raise DataError(
+            f"date {parsed.iloc[i].date()} is before {FIRST_PLAUSIBLE_DATE.year}, earlier than any online shop's export",
+            file=source,
+            location=f"row {_row(text, i)}, column {column!r}",
+            found=_short(text.iloc[i]),
+            allowed=f"dates from {FIRST_PLAUSIBLE_DATE.date()} to today; fix or remove the row",
+        )
+    return parsed.astype("datetime64[ns]")
 
 
 def _korean_date(text: str) -> str | None:
@@ -371,24 +506,50 @@ def _korean_date(text: str) -> str | None:
     return f"{y}-{int(mo):02d}-{int(d):02d}"
 
 
-def parse_amounts(values: pd.Series, source: str, column: str) -> np.ndarray:
-    """Non-negative amounts from text with thousands separators and currency signs."""
-    text = stripped_text(values)
-    numbers = pd.to_numeric(text, errors="coerce")
-    marked = numbers.isna()
-    if marked.any():  # speed: only amounts with separators or currency marks are cleaned
-        numbers[marked] = pd.to_numeric(text[marked].str.replace(_MONEY_JUNK, "", regex=True), errors="coerce")
-    bad = numbers.isna() | ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            "amount is not a number",
-            file=source,
-            location=f"row {i + 2}, column {column!r}",
-            found=_short(text.iloc[i]),
-            allowed="numbers such as 38000, 38,000 or 38000.50",
-        )
-    arr = numbers.to_numpy(dtype=float)
+# Amounts, by the separators they use: "dot" = 1,234.56 (Korea, the US, the UK), "comma" = 1.234,56 (most of
+# Europe). A value such as 1,234 or 1.234 fits both; a column is read one way as a whole.
+_PLAIN_OR_DOT = re.compile(r"^[-+]?\d+(?:\.\d{1,2}|\.\d{4,})?$")  # 38000, 38000.5, 0.25: no separator question
+_DOT_ONLY = re.compile(r"^[-+]?(?:\d{1,3}(?:,\d{3})+\.\d+|\d{1,3}(?:,\d{3}){2,}|\d+\.\d{1,2}|\d+\.\d{4,}|\d{4,}\.\d+)$")
+_COMMA_ONLY = re.compile(r"^[-+]?(?:\d{1,3}(?:\.\d{3})+,\d+|\d{1,3}(?:\.\d{3}){2,}|\d+,\d{1,2}|\d+,\d{4,}|\d{4,},\d+)$")
+_COMMA_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:,\d{3})+$")  # 38,000: a thousands group (or 3 decimals)
+_DOT_THOUSANDS = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})+$")  # 1.234: 1.234 or 1234?
+
+
+def parse_amounts(values: pd.Series, source: str, column: str, *, decimal: str | None = None) -> np.ndarray:
+    """Non-negative amounts from text with currency signs and thousands separators, read one way per column.
+
+    `decimal` ("." or ",", from --decimal) says which mark separates the decimals; without it the column
+    decides: 1.234,56 or 42,50 anywhere means decimal commas, 1,234.56 or 42.50 decimal points; a column
+    mixing both is an error, and so is one whose only dotted values are like 1.234 (1.234 or 1234?). A comma
+    before exactly three digits with nothing else to go by (38,000) is a thousands separator.
+    """
+    numbers = pd.to_numeric(values, errors="coerce")
+    arr = numbers.to_numpy(dtype=float, na_value=np.nan)
+    if decimal in (None, ".") and np.isfinite(arr).all():
+        # speed: plain numbers (38000, 38000.5) read in C; only 1.234-style values can still be ambiguous
+        if decimal is None:
+            _no_dot_thousands_doubt(values, source, column)
+    else:
+        text, codes = _unique_view(values)
+        cleaned = text.str.replace(_MONEY_JUNK, "", regex=True)
+        if decimal is None:
+            decimal = _decimal_mark(cleaned, source, column)
+        if decimal == ",":
+            number_text = cleaned.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        else:
+            number_text = cleaned.str.replace(",", "", regex=False)
+        unique_numbers = pd.to_numeric(number_text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isfinite(unique_numbers)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise DataError(
+                "amount is not a number",
+                file=source,
+                location=f"row {_row(text, i)}, column {column!r}",
+                found=_short(text.iloc[i]),
+                allowed="numbers such as 38000, 38,000 or 38000.50 (decimal commas: 38.000,50 or --decimal ,)",
+            )
+        arr = unique_numbers[codes]
     neg = arr < 0
     if neg.any():
         i = int(np.flatnonzero(neg)[0])
@@ -396,10 +557,78 @@ def parse_amounts(values: pd.Series, source: str, column: str) -> np.ndarray:
             "negative amount (a refund or cancellation?)",
             file=source,
             location=f"row {i + 2}, column {column!r}",
-            found=_short(text.iloc[i]),
+            found=_short(str(values.iloc[i]).strip()),
             allowed="amounts >= 0; remove refunds and cancellations from the export",
         )
     return arr
+
+
+def _no_dot_thousands_doubt(values: pd.Series, source: str, column: str) -> None:
+    """Plain numbers with a dot: if every dotted value looks like 1.234 (one to three digits, a dot, three
+    digits), the dot may separate thousands (1234) as well as decimals (1.234): refuse, say how to tell."""
+    codes, uniques = pd.factorize(values.to_numpy(dtype=object), sort=False)
+    arr = np.char.strip(np.asarray(uniques, dtype=str))  # speed: numpy's string loops, not Python's
+    dot = np.char.rfind(arr, ".")
+    dotted = dot >= 0
+    if not dotted.any():
+        return
+    signed = np.char.startswith(arr, "-") | np.char.startswith(arr, "+")
+    decimals = np.char.str_len(arr) - dot - 1
+    lead = dot - signed
+    decisive = dotted & ((decimals != 3) | (lead > 3) | (np.char.count(arr, ".") > 1))
+    if decisive.any():
+        return
+    i = int(np.flatnonzero(dotted)[0])
+    value = str(arr[i])
+    row = int(np.flatnonzero(codes == i)[0]) + 2
+    raise DataError(
+        f"amounts such as {value!r} are ambiguous: {value} with a decimal point, or"
+        f" {value.replace('.', '')} with a dot between thousands (no other row tells which)",
+        file=source,
+        location=f"row {row}, column {column!r}",
+        allowed="say which with --decimal . (1.5 means one and a half) or --decimal , (1.234,5)",
+    )
+
+
+def _decimal_mark(cleaned: pd.Series, source: str, column: str) -> str:
+    """ "." or "," for a column of amounts (see `parse_amounts`), or a `DataError` when it cannot tell."""
+    simple = cleaned.str.fullmatch(_PLAIN_OR_DOT).to_numpy(dtype=bool)
+    if simple.all():  # speed: the usual export (plain numbers, cents after a dot) needs no more regexes
+        return "."
+    rest = cleaned[~simple]
+    dot = rest.str.fullmatch(_DOT_ONLY).to_numpy(dtype=bool)
+    comma = rest.str.fullmatch(_COMMA_ONLY).to_numpy(dtype=bool)
+    dot_rows = np.flatnonzero(~simple)[dot]
+    comma_rows = np.flatnonzero(~simple)[comma]
+    rows = cleaned.index.to_numpy()
+    has_dot = simple.any() and cleaned[simple].str.contains(".", regex=False).any() or dot.any()
+    if comma.any() and has_dot:
+        first_dot = int(dot_rows[0]) if dot.any() else int(np.flatnonzero(cleaned.str.contains(".", regex=False))[0])
+        first_comma = int(comma_rows[0])
+        raise DataError(
+            "amounts mix decimal points and decimal commas:"
+            f" {cleaned.iloc[first_dot]!r} (row {rows[first_dot] + 2}) and {cleaned.iloc[first_comma]!r}"
+            f" (row {rows[first_comma] + 2})",
+            file=source,
+            location=f"column {column!r}",
+            allowed="one convention for the whole column; say which with --decimal . or --decimal ,",
+        )
+    if comma.any():
+        return ","
+    if dot.any():
+        return "."
+    dotted = rest.str.fullmatch(_DOT_THOUSANDS).to_numpy(dtype=bool)
+    if dotted.any():
+        i = int(np.flatnonzero(~simple)[dotted][0])
+        value = cleaned.iloc[i]
+        raise DataError(
+            f"amounts such as {value!r} are ambiguous: {value} with a decimal point, or"
+            f" {value.replace('.', '')} with a dot between thousands (no other row tells which)",
+            file=source,
+            location=f"row {_row(cleaned, i)}, column {column!r}",
+            allowed="say which with --decimal . (1.5 means one and a half) or --decimal , (1.234,5)",
+        )
+    return "."  # plain numbers and 38,000-style thousands
 
 
 # -- the order log -----------------------------------------------------------------------------------
@@ -413,11 +642,14 @@ def read_orders(
     amount_col: str | None = None,
     until: date | pd.Timestamp | None = None,
     today: date | None = None,
+    date_format: str | None = None,
+    decimal: str | None = None,
 ) -> OrderLog:
     """Read an order export and return one transaction per customer per day.
 
     Orders after `until` are dropped (for holdout checks); an order dated after `today` (default: the
-    machine's date) is an error, as is an `until` after today.
+    machine's date) is an error, as is an `until` after today. `date_format` (--date-format) and `decimal`
+    (--decimal) say how to read dates and amounts where the file alone cannot tell.
     """
     source = str(path)
     today_ts = pd.Timestamp(today or date.today())
@@ -442,7 +674,7 @@ def read_orders(
     if frame.empty:
         raise DataError("has a header but no orders", file=source, location="row 2")
     warnings: list[str] = []
-    ids = stripped_text(frame[cust])
+    ids = _customer_ids(frame[cust], source, cust, warnings)
     missing = ids == ""
     if missing.all():
         raise DataError("customer id column is empty", file=source, location=f"column {cust!r}")
@@ -451,8 +683,15 @@ def read_orders(
         warnings.append(
             f"{int(missing.sum())} orders without a customer id (first at row {row}) were left out (guest orders?)"
         )
-    dates = parse_dates(frame[dcol], source, dcol)
-    amounts = parse_amounts(frame[acol], source, acol)
+    dates = parse_dates(frame[dcol], source, dcol, date_format=date_format)
+    amounts = parse_amounts(frame[acol], source, acol, decimal=decimal)
+    if not (amounts[~missing.to_numpy()] > 0).any():
+        raise DataError(
+            "every amount is 0: an order log needs what the orders were worth",
+            file=source,
+            location=f"column {acol!r}",
+            allowed="the paid amount of each order; if it is in another column, name it with --amount-col",
+        )
     future = (dates > today_ts).to_numpy()
     if future.any():
         i = int(np.flatnonzero(future)[0])
@@ -493,6 +732,59 @@ def read_orders(
         currency=currency,
         currency_evidence=evidence,
     )
+
+
+_INT_LIKE = re.compile(r"^[-+]?\d+$")
+_FLOAT_ZERO = re.compile(r"^([-+]?\d+)\.0+$")
+_SCIENTIFIC = re.compile(r"^[-+]?\d+(?:\.\d+)?[eE][-+]?\d+$")
+
+
+def _customer_ids(ids: pd.Series, source: str, column: str, warnings: list[str]) -> pd.Series:
+    """Customer ids as text, one spelling per customer.
+
+    Excel and some exports write numeric ids as floats in part of a file ("1.0" beside "1"), which would split
+    one customer in two: ids that are whole numbers written with ".0" are read as the whole number when every
+    id of the column is numeric. Ids in scientific notation (1.23457E+11) have lost digits: an error.
+    """
+    text, codes = _unique_view(ids)
+    fixed = _unique_customer_ids(text, source, column, warnings)
+    return pd.Series(fixed.to_numpy()[codes], index=ids.index, dtype=object)
+
+
+def _unique_customer_ids(ids: pd.Series, source: str, column: str, warnings: list[str]) -> pd.Series:
+    sci = ids.str.fullmatch(_SCIENTIFIC).to_numpy(dtype=bool)
+    if sci.any():
+        i = int(np.flatnonzero(sci)[0])
+        raise DataError(
+            "customer id in scientific notation: its digits are lost (a spreadsheet turned a long number into"
+            " 1.23E+11)",
+            file=source,
+            location=f"row {_row(ids, i)}, column {column!r}",
+            found=_short(ids.iloc[i]),
+            allowed="ids exported as text (format the column as text before saving the CSV)",
+        )
+    zero = ids.str.fullmatch(_FLOAT_ZERO).to_numpy(dtype=bool)
+    if not zero.any():
+        return ids
+    present = ids != ""
+    integer = ids.str.fullmatch(_INT_LIKE).to_numpy(dtype=bool)
+    if not (zero | integer | ~present.to_numpy()).all():
+        i = int(np.flatnonzero(~(zero | integer | ~present.to_numpy()))[0])
+        j = int(np.flatnonzero(zero)[0])
+        raise DataError(
+            f"customer ids are written both as decimals ({ids.iloc[j]!r}, row {_row(ids, j)}) and as other text"
+            f" ({ids.iloc[i]!r}, row {_row(ids, i)}): whether {ids.iloc[j]!r} is the same customer as"
+            f" {ids.iloc[j].split('.')[0]!r} cannot be told",
+            file=source,
+            location=f"column {column!r}",
+            allowed="ids exported as text, written one way",
+        )
+    fixed = ids.where(~zero, ids.str.replace(_FLOAT_ZERO, r"\1", regex=True))
+    warnings.append(
+        f"{int(zero.sum())} customer ids written as decimals (such as {ids[zero].iloc[0]!r}) were read as whole"
+        " numbers, the way the other ids are written"
+    )
+    return fixed
 
 
 def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[str | None, str | None]:
@@ -545,10 +837,21 @@ def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[
 # -- the spend log -----------------------------------------------------------------------------------
 
 
-def read_spend(path: str | Path, *, until: date | pd.Timestamp | None = None) -> pd.DataFrame:
+def read_spend(
+    path: str | Path,
+    *,
+    until: date | pd.Timestamp | None = None,
+    date_format: str | None = None,
+    decimal: str | None = None,
+    fill_gaps: bool = False,
+) -> pd.DataFrame:
     """Monthly marketing spend by channel: a frame indexed by month start, one column per channel.
 
-    Rows may be monthly (``2024-03``) or daily/weekly dates; they are summed per calendar month.
+    Rows may be monthly (``2024-03``) or daily/weekly dates; they are summed per calendar month. Two rows for
+    the same date and channel are an error (a duplicated month would double its spend), and so is a month
+    without any row between the first and the last (is its spend zero, or missing from the export?) unless
+    `fill_gaps` (--spend-gaps zero) says those months had no spend. A channel missing from a month that other
+    channels have rows for had no spend that month. `attrs["filled_months"]` lists months filled with zero.
     """
     source = str(path)
     frame, _ = read_table(path, "spend log")
@@ -557,14 +860,15 @@ def read_spend(path: str | Path, *, until: date | pd.Timestamp | None = None) ->
     acol = find_column(frame, SPEND_AMOUNT_NAMES, None, "amount", "an 'amount' header", source)
     if frame.empty:
         raise DataError("has a header but no rows", file=source, location="row 2")
-    dates = parse_dates(frame[dcol], source, dcol)
-    amounts = parse_amounts(frame[acol], source, acol)
+    dates = parse_dates(frame[dcol], source, dcol, date_format=date_format, months=True)
+    amounts = parse_amounts(frame[acol], source, acol, decimal=decimal)
     channels = frame[ccol].astype(str).str.strip()
     empty = channels == ""
     if empty.any():
         row = int(np.flatnonzero(empty.to_numpy())[0]) + 2
         raise DataError("empty channel name", file=source, location=f"row {row}, column {ccol!r}")
     safe = channels.map(_channel_id)
+    _refuse_duplicate_rows(dates, safe, channels, source, dcol)
     month = dates.dt.to_period("M").dt.to_timestamp()
     table = (
         pd.DataFrame({"month": month.to_numpy(), "channel": safe.to_numpy(), "amount": amounts})
@@ -575,8 +879,45 @@ def read_spend(path: str | Path, *, until: date | pd.Timestamp | None = None) ->
     )
     if until is not None:
         table = table[table.index <= pd.Timestamp(until)]
+    if table.empty:
+        return table
     full = pd.date_range(table.index.min(), table.index.max(), freq="MS")
-    return table.reindex(full, fill_value=0.0)
+    missing = full.difference(table.index)
+    if len(missing) and not fill_gaps:
+        shown = ", ".join(f"{m:%Y-%m}" for m in missing[:6]) + (
+            f" and {len(missing) - 6} more" if len(missing) > 6 else ""
+        )
+        raise DataError(
+            f"no spend rows for {shown}, between {table.index.min():%Y-%m} and {table.index.max():%Y-%m}:"
+            " zero spend, or months missing from the export?",
+            file=source,
+            location=f"column {dcol!r}",
+            allowed="a row for every month (0 where nothing was spent), or --spend-gaps zero to read those months as 0",
+        )
+    table = table.reindex(full, fill_value=0.0)
+    table.attrs["filled_months"] = [f"{m:%Y-%m}" for m in missing]
+    return table
+
+
+def _refuse_duplicate_rows(dates: pd.Series, channels: pd.Series, shown: pd.Series, source: str, column: str) -> None:
+    """Two rows with the same date and channel: a duplicated export, or two parts to add up? Refuse."""
+    key = pd.DataFrame({"date": dates.to_numpy(), "channel": channels.to_numpy()})
+    dup = key.duplicated(keep=False).to_numpy()
+    if not dup.any():
+        return
+    rows = np.flatnonzero(dup)
+    first = rows[0]
+    same = rows[
+        (key["date"].to_numpy()[rows] == key["date"].iloc[first])
+        & (key["channel"].to_numpy()[rows] == key["channel"].iloc[first])
+    ]
+    raise DataError(
+        f"rows {int(same[0]) + 2} and {int(same[1]) + 2} both give the spend of {shown.iloc[first]!r} on"
+        f" {dates.iloc[first]:%Y-%m-%d}: a duplicated row would count that spend twice",
+        file=source,
+        location=f"column {column!r}",
+        allowed="one row per date and channel (add up parts such as campaigns into one row)",
+    )
 
 
 def _channel_id(name: str) -> str:

@@ -665,18 +665,25 @@ HEADER = (
 )
 
 
-def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
-    """Write the scenario YAML and its snapshot CSV (`<name>.customers.csv` beside it), atomically.
-
-    The snapshot is written first; the YAML, which names it, last. Returns (yaml path, snapshot path).
-    """
-    from sim.io import atomic_path
+def check_scenario_out(out: str | Path) -> Path:
+    """The scenario file `--out` names, refused in one line (a folder, not .yaml/.yml, a device or FIFO) before
+    any work; a symbolic link is followed."""
+    from sim.io import check_output_file
 
     out = Path(out)
     if out.exists() and out.is_dir():
         raise UserInputError("is a folder, expected a scenario file name", location="--out", found=str(out))
     if out.suffix.lower() not in (".yaml", ".yml"):
         raise UserInputError("must end in .yaml or .yml", location="--out", found=str(out))
+    return check_output_file(out)
+
+
+def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
+    """Write the scenario YAML and its snapshot CSV (`<name>.customers.csv` beside it) as one output set: both
+    appear together, or neither does. Returns (yaml path, snapshot path)."""
+    from sim.io import output_set
+
+    out = check_scenario_out(out)
     snap_name = out.name[: -len(out.suffix)] + ".customers.csv"
     snap_path = out.parent / snap_name
     data = _plain(cal.scenario)
@@ -697,17 +704,11 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
         )
     )
     parse_scenario(data, str(out))  # validate before anything is written
-    try:
-        with atomic_path(snap_path, ".csv") as tmp:
-            cal.snapshot.to_csv(tmp, index=False)
-        try:
-            with atomic_path(out) as tmp:
-                tmp.write_text(text, encoding="utf-8")
-        except BaseException:
-            snap_path.unlink(missing_ok=True)  # no snapshot without the scenario that names it
-            raise
-    except OSError as exc:
-        raise UserInputError(f"cannot write: {exc.strerror}", location="--out", found=str(out)) from None
+    # the scenario and the snapshot it names appear together, or neither does (a re-run never pairs a new
+    # scenario with an old snapshot)
+    with output_set(out.parent, "calibrate", [out.name, snap_name]) as outs:
+        cal.snapshot.to_csv(outs.stage_path(snap_name), index=False)
+        outs.stage_path(out.name).write_text(text, encoding="utf-8")
     return out, snap_path
 
 

@@ -8,8 +8,18 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
+
+OPTIMIZE_OUTPUTS = (  # the set `optimize` writes (sensitivity.csv: an older version's, removed by a re-run)
+    "recommendation.json",
+    "path.csv",
+    "decomposition.csv",
+    "curve.csv",
+    "breakevens.csv",
+    "marginal_roi.json",
+    "sensitivity.csv",
+)
 
 
 @app.command()
@@ -60,27 +70,26 @@ def optimize(
     """Best plan over time: the split between acquisition, retention and win-back per period, the channel mix
     (and with --budget-cap the budget level), where the gain comes from, both plans' KPIs, break-evens, bands."""
     from sim.analysis.optimize import Constraints, load_constraints, optimize_budget, parse_assignments
+    from sim.io import check_output_folder, output_set
     from sim.model.scenario import load_scenario
 
     try:
-        if workers < 1:
-            raise UserInputError("must be at least 1", location="--workers", found=str(workers))
-        if seed is not None and seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        workers = check_run_flags(replications=replications, workers=workers, seed=seed)
+        check_output_folder(out)
         s = load_scenario(scenario)
         limits = load_constraints(constraints) if constraints is not None else Constraints()
-        limits = limits.merged(
-            Constraints(
-                min_share=parse_assignments(min_share or [], "--min-share"),
-                max_share=parse_assignments(max_share or [], "--max-share"),
-                min_channel=parse_assignments(min_channel or [], "--min-channel"),
-                max_channel=parse_assignments(max_channel or [], "--max-channel"),
-                monthly_cap=monthly_cap,
-                payback_within_months=min_payback_months,
-                hurdle_rate=hurdle,
-                budget_cap=budget_cap,
-            )
+        flags = Constraints(
+            min_share=parse_assignments(min_share or [], "--min-share"),
+            max_share=parse_assignments(max_share or [], "--max-share"),
+            min_channel=parse_assignments(min_channel or [], "--min-channel"),
+            max_channel=parse_assignments(max_channel or [], "--max-channel"),
+            monthly_cap=monthly_cap,
+            payback_within_months=min_payback_months,
+            hurdle_rate=hurdle,
+            budget_cap=budget_cap,
         )
+        _check_flags(flags, s)
+        limits = limits.merged(flags)
         result = optimize_budget(
             s,
             objective,
@@ -92,7 +101,9 @@ def optimize(
             period=period,
             find_breakevens=breakevens,
         )
-        written = result.to_files(out)
+        with output_set(out, "optimize", OPTIMIZE_OUTPUTS) as outs:
+            staged = result.to_files(outs.stage)
+        written = [outs.folder / p.name for p in staged]
     except UserInputError as exc:
         fail(exc)
     for path in written:
@@ -109,3 +120,28 @@ def optimize(
             }
         )
     )
+
+
+# the constraint each optimize flag sets (a bad value is blamed on the flag the user typed)
+_CONSTRAINT_FLAGS = {
+    "min_share": "--min-share",
+    "max_share": "--max-share",
+    "min_channel": "--min-channel",
+    "max_channel": "--max-channel",
+    "monthly_cap": "--monthly-cap",
+    "payback_within_months": "--min-payback-months",
+    "hurdle_rate": "--hurdle",
+    "budget_cap": "--budget-cap",
+}
+
+
+def _check_flags(flags, scenario) -> None:
+    """The constraints given as flags checked on their own, each error naming its flag."""
+    try:
+        flags.check(scenario, source=None)
+    except UserInputError as exc:
+        key, _, rest = (exc.location or "").partition(" -> ")
+        flag = _CONSTRAINT_FLAGS.get(key, key)
+        raise UserInputError(
+            exc.message, location=flag, found=f"{rest}={exc.found}" if rest else exc.found, allowed=exc.allowed
+        ) from None

@@ -1,7 +1,8 @@
-"""The `sim` Typer application and the one way a command fails on bad input (`fail`).
+"""The `sim` Typer application, the one way a command fails on bad input (`fail`), and the checks of the
+flags every simulating command shares (`check_run_flags`).
 
 Every user error (bad scenario, bad CSV, bad flag) ends as one line on stderr and exit code 2.
-Outputs are written to temporary files and renamed into place, so nothing half-written is left.
+Outputs are staged and swapped into place as one set (`sim.io`), so nothing half-written is left.
 """
 
 from __future__ import annotations
@@ -22,8 +23,29 @@ app = typer.Typer(
 
 def fail(error: UserInputError | str, code: int = 2) -> None:
     """Print one clear line and exit (2 = bad input)."""
-    typer.echo(f"error: {error}", err=True)
+    text = " ".join(str(error).split())  # one line, whatever the message held
+    typer.echo(f"error: {text}", err=True)
     raise typer.Exit(code)
+
+
+def note(text: str) -> None:
+    """One line of information on stderr (not an error)."""
+    if text:
+        typer.echo(text, err=True)
+
+
+def check_run_flags(
+    *, replications: int | None = None, workers: int | None = None, seed: int | None = None, jobs: int | None = None
+) -> int | None:
+    """Refuse out-of-range --replications and --seed; cap --workers at the cores (one note line) and at the
+    number of jobs. Returns the workers to use."""
+    from sim.limits import check_replications, check_seed, check_workers
+
+    check_replications(replications)
+    check_seed(seed)
+    used, message = check_workers(workers, jobs=jobs)
+    note(message)
+    return used
 
 
 def _print_version(value: bool) -> None:

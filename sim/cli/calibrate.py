@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
 
 PURPOSES = ("front", "back", "winback")
@@ -149,6 +149,26 @@ def calibrate(
     ] = None,
     date_col: Annotated[str | None, typer.Option("--date-col", help="Header of the order date column.")] = None,
     amount_col: Annotated[str | None, typer.Option("--amount-col", help="Header of the amount column.")] = None,
+    date_format: Annotated[
+        str | None,
+        typer.Option(
+            "--date-format",
+            help="How the order log writes dates, when it cannot be told (03/04/2024): e.g. %d/%m/%Y or %m/%d/%Y.",
+        ),
+    ] = None,
+    spend_date_format: Annotated[
+        str | None, typer.Option("--spend-date-format", help="The same for the spend log's dates.")
+    ] = None,
+    decimal: Annotated[
+        str | None,
+        typer.Option("--decimal", help="Decimal mark of the amounts, when it cannot be told (1.234): '.' or ','."),
+    ] = None,
+    spend_gaps: Annotated[
+        str,
+        typer.Option(
+            "--spend-gaps", help="Months missing from the spend log: 'error' (default) or 'zero' (read as no spend)."
+        ),
+    ] = "error",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the written scenario.")] = 42,
     name: Annotated[
         str | None, typer.Option("--name", help="Scenario name; default: 'Calibrated: <file name>'.")
@@ -156,9 +176,30 @@ def calibrate(
 ) -> None:
     from sim.calibration.calibrate import Assumptions, Plan, format_report
     from sim.calibration.calibrate import calibrate as run_calibration
-    from sim.calibration.writer import write_calibration
+    from sim.calibration.orderlog import check_export
+    from sim.calibration.writer import check_scenario_out, write_calibration
 
     try:
+        check_run_flags(seed=seed)
+        check_scenario_out(out)
+        for path, what in (
+            (orders, "order log"),
+            (spend, "spend log"),
+            (events, "event calendar"),
+            (lift_test, "lift test"),
+        ):
+            if path is not None:
+                check_export(path, what)  # before any fitting: a missing spend log is not found after minutes
+        if decimal is not None and decimal not in (".", ","):
+            raise UserInputError(
+                "unknown decimal mark", location="--decimal", found=repr(decimal), allowed="'.' or ','"
+            )
+        if spend_gaps not in ("error", "zero"):
+            raise UserInputError(
+                "unknown choice", location="--spend-gaps", found=repr(spend_gaps), allowed="error, zero"
+            )
+        for flag, fmt in (("--date-format", date_format), ("--spend-date-format", spend_date_format)):
+            _check_date_format(flag, fmt)
         if gross_margin is not None and not 0.0 <= gross_margin <= 1.0:
             raise UserInputError("must be between 0 and 1", location="--gross-margin", found=str(gross_margin))
         if seed < 0:
@@ -189,6 +230,10 @@ def calibrate(
             model=model,
             seed=seed,
             name=name,
+            date_format=date_format,
+            spend_date_format=spend_date_format,
+            decimal=decimal,
+            spend_gaps=spend_gaps,
         )
         written = write_calibration(cal, out)
     except UserInputError as exc:
@@ -196,6 +241,27 @@ def calibrate(
     typer.echo(format_report(cal))
     for path in written:
         typer.echo(f"wrote {path}")
+
+
+def _check_date_format(flag: str, fmt: str | None) -> None:
+    """A strftime format with a 4-digit year and a month, that reads back what it writes."""
+    if fmt is None:
+        return
+    from datetime import datetime
+
+    sample = datetime(2024, 3, 15, 13, 45, 30)
+    try:
+        back = datetime.strptime(sample.strftime(fmt), fmt)
+    except (ValueError, TypeError):
+        back = None
+    has_month = any(code in fmt for code in ("%m", "%b", "%B"))
+    if back is None or "%Y" not in fmt or not has_month:
+        raise UserInputError(
+            "not a date format with a 4-digit year and a month",
+            location=flag,
+            found=repr(fmt),
+            allowed="strftime codes such as %d/%m/%Y, %m/%d/%Y or %Y-%m-%d",
+        )
 
 
 @app.command(
@@ -220,14 +286,16 @@ def forecast(
     seed: Annotated[int | None, typer.Option("--seed", help="Random seed; default: the scenario's seed.")] = None,
 ) -> None:
     from sim.analysis.forecast import forecast as run_forecast
-    from sim.io import write_csv
+    from sim.io import check_output_file, write_csv
+    from sim.limits import check_replications
     from sim.model.scenario import load_scenario
 
     try:
-        if seed is not None and seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        check_run_flags(seed=seed)
+        check_replications(draws, "--draws")
         if out.exists() and out.is_dir():
             raise UserInputError("is a folder, expected a CSV file name", location="--out", found=str(out))
+        check_output_file(out)
         s = load_scenario(scenario)
         table = run_forecast(s, weeks, draws=draws, engine=engine, seed=seed)
         write_csv(out, table)
@@ -256,12 +324,13 @@ def score(
     out: Annotated[Path, typer.Option("--out", help="Customer CSV to write.")],
 ) -> None:
     from sim.analysis.score import score_customers, segment_counts
-    from sim.io import write_csv
+    from sim.io import check_output_file, write_csv
     from sim.model.scenario import load_scenario
 
     try:
         if out.exists() and out.is_dir():
             raise UserInputError("is a folder, expected a CSV file name", location="--out", found=str(out))
+        check_output_file(out)
         s = load_scenario(scenario)
         table = score_customers(s, weeks)
         write_csv(out, table)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
 
 
@@ -39,6 +39,7 @@ def report(
     from sim.report.render import render_report, terminal_stream
 
     try:
+        check_run_flags(replications=replications, seed=seed)
         result = render_report(
             scenario,
             out,
@@ -84,6 +85,9 @@ def batch(
     from sim.batch.runner import run_batch
 
     try:
+        check_run_flags(replications=replications, seed=seed)
+        if workers is not None:
+            workers = check_run_flags(workers=workers)
         result = run_batch(
             scenarios,
             out,

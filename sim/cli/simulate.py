@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, fail
+from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
 
 
@@ -43,19 +43,15 @@ def run(
     """Simulate a scenario: writes timeseries.csv, kpis.json and (agent engine) orders.csv to OUT."""
     from sim.analysis.marginal import marginal_rois
     from sim.engines import engine_names, simulate
-    from sim.io import write_run_outputs
+    from sim.io import check_output_folder, write_run_outputs
     from sim.model.kpis import compute_kpis
     from sim.model.scenario import load_scenario
 
     try:
         if engine not in engine_names():
             raise UserInputError("unknown engine", location="--engine", found=engine, allowed=", ".join(engine_names()))
-        if replications < 1:
-            raise UserInputError("must be at least 1", location="--replications", found=str(replications))
-        if workers < 1:
-            raise UserInputError("must be at least 1", location="--workers", found=str(workers))
-        if seed is not None and seed < 0:
-            raise UserInputError("must be >= 0", location="--seed", found=str(seed))
+        workers = check_run_flags(replications=replications, workers=workers, seed=seed, jobs=replications)
+        check_output_folder(out)
         s = load_scenario(scenario)
         # one run is the engine's default (expected values where it has them); replications are draws
         result = simulate(s, engine=engine, seed=seed, replications=replications, workers=workers, progress=True)

@@ -31,6 +31,7 @@ class Engine:
     expected_mode: bool
     batch: bool
     entry: str  # "module:function" of `run(scenario, seed, *, spend_month, sampled, progress, keep_orders)`
+    memory_check: str | None = None  # "module:function" of `check(scenario, parallel)`: refuse what cannot fit
 
     def run(
         self,
@@ -47,11 +48,26 @@ class Engine:
         `keep_orders`: keep the order log, where the engine writes one."""
         if sampled is False and not self.expected_mode:
             raise ValueError(f"the {self.name} engine has no expected-value mode")
-        module_name, func = self.entry.split(":")
-        module = __import__(module_name, fromlist=[func])
-        return getattr(module, func)(
+        self.check_memory(scenario)
+        return self._call(scenario, seed, spend_month, sampled, progress, keep_orders)
+
+    def check_memory(self, scenario: Scenario, parallel: int = 1) -> None:
+        """Refuse (ScenarioError, before anything starts) a run, or `parallel` runs at once, that cannot fit in
+        memory; engines without a `memory_check` fit in little memory whatever the scenario."""
+        if self.memory_check is not None:
+            _resolve(self.memory_check)(scenario, parallel)
+
+    def _call(self, scenario, seed, spend_month, sampled, progress, keep_orders) -> SimulationResult:
+        return _resolve(self.entry)(
             scenario, seed, spend_month=spend_month, sampled=sampled, progress=progress, keep_orders=keep_orders
         )
+
+
+def _resolve(entry: str):
+    """The function named by "module:function" (imported on first use)."""
+    module_name, func = entry.split(":")
+    module = __import__(module_name, fromlist=[func])
+    return getattr(module, func)
 
 
 ENGINES: dict[str, Engine] = {
@@ -62,6 +78,7 @@ ENGINES: dict[str, Engine] = {
         expected_mode=False,
         batch=False,
         entry="sim.engines.agent:run_agent",
+        memory_check="sim.engines.memory:check_agent_memory",
     ),
     "fast": Engine(
         name="fast",
@@ -93,8 +110,8 @@ def replication_seeds(seed: int, n: int) -> list[int]:
 
 
 def _run_one(args: tuple) -> SimulationResult:
-    name, scenario, seed, spend_month, keep_orders = args
-    return get_engine(name).run(scenario, seed, spend_month=spend_month, sampled=True, keep_orders=keep_orders)
+    name, scenario, seed, spend_month, keep_orders = args  # memory checked once, by `simulate`, for all
+    return get_engine(name)._call(scenario, seed, spend_month, True, False, keep_orders)
 
 
 def simulate(
@@ -118,6 +135,8 @@ def simulate(
     base_seed = scenario.simulation.seed if seed is None else seed
     if replications <= 1:
         return chosen.run(scenario, base_seed, spend_month=spend_month, progress=progress, keep_orders=keep_orders)
+    workers = max(1, min(workers, replications))  # never more processes than runs
+    chosen.check_memory(scenario, parallel=workers)
     jobs = [(engine, scenario, s, spend_month, keep_orders) for s in replication_seeds(base_seed, replications)]
     bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if progress else True)
     results = []

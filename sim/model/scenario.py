@@ -13,10 +13,19 @@ import hashlib
 import json
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.errors import ScenarioError
 
@@ -28,24 +37,87 @@ Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 NonNegative = Annotated[float, Field(ge=0.0)]
 Positive = Annotated[float, Field(gt=0.0)]
 
+# Physical bounds: no real shop comes near them, and the engines' arithmetic stays finite inside them
+MAX_PEOPLE = 50_000_000  # people in a market (and in any stage of it)
+MAX_MONEY = 1e15  # a budget or a monthly spend [currency]
+MAX_UNIT_MONEY = 1e9  # money per order, per contact or per customer [currency]
+MAX_REACH = 1e10  # people reached in a month (with repeats) [people per month]
+MAX_PER_DAY = 1e9  # orders or tickets a team handles in a day
+MAX_SEED = 2**63 - 1
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)  # a simulation's start date
+
 
 class _Block(BaseModel):
-    """Common settings: unknown keys are errors, values never change after validation."""
+    """Common settings: unknown keys are errors, values never change after validation, numbers are finite,
+    and a number is never read from a boolean or a text (`horizon_months: true` is not 1, `"36"` not 36)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_silent_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        problem = _not_a_number(field.annotation, value) if field is not None else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
+def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
+    """Why `value` must not be read as the number `annotation` asks for (a boolean, a text), or None.
+
+    Lists and mappings of numbers are checked item by item; the message names the item (`[2]`, `-> front`).
+    """
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _not_a_number(get_args(annotation)[0], value, where)
+    if origin in (Union, UnionType):
+        if value is None:
+            return None
+        arms = [arm for arm in get_args(annotation) if arm is not type(None)]  # None is no reading of a value
+        problems = [_not_a_number(arm, value, where) for arm in arms]
+        return None if any(p is None for p in problems) else next(p for p in problems if p)
+    if origin is list and isinstance(value, list):
+        (item,) = get_args(annotation)
+        for i, v in enumerate(value):
+            problem = _not_a_number(item, v, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if origin is dict and isinstance(value, dict):
+        item = get_args(annotation)[1]
+        for k, v in value.items():
+            problem = _not_a_number(item, v, f"{where} -> {k}")
+            if problem:
+                return problem
+        return None
+    prefix = f"{where.lstrip(' ->')}: " if where else ""
+    if annotation in (int, float):
+        if isinstance(value, bool):
+            return f"{prefix}a number is expected, not true/false"
+        if isinstance(value, str):
+            return f"{prefix}a number is expected, not the text {value!r} (write it without quotes)"
+    if annotation is date and isinstance(value, bool | int | float):
+        return f"{prefix}a date such as 2027-01-01 is expected, not the number {value!r}"
+    if annotation is bool and isinstance(value, str) and value.strip().lower() not in ("true", "false"):
+        return f"{prefix}true or false is expected, not the text {value!r}"
+    return None
 
 
 class ExistingBase(_Block):
     """Customers the client already has when the simulation starts."""
 
-    customers: int = Field(0, ge=0, description="Active customers who have bought at least once [people].")
-    loyal: int = Field(0, ge=0, description="Active loyal (repeat, happy) customers [people].")
-    lapsed: int = Field(0, ge=0, description="Former customers who no longer buy [people].")
+    customers: int = Field(
+        0, ge=0, le=MAX_PEOPLE, description="Active customers who have bought at least once [people]."
+    )
+    loyal: int = Field(0, ge=0, le=MAX_PEOPLE, description="Active loyal (repeat, happy) customers [people].")
+    lapsed: int = Field(0, ge=0, le=MAX_PEOPLE, description="Former customers who no longer buy [people].")
     lapsed_months_ago_max: int = Field(
         12, ge=1, le=120, description="Lapsed customers lapsed uniformly 1..this many months ago [months]."
     )
     snapshot: str | None = Field(
         None,
+        max_length=1000,
         description=(
             "Optional CSV (relative to the scenario file) with one row per existing customer: customer_id, "
             "frequency, recency, age (days), as written by `sim calibrate`; when given it replaces `customers`."
@@ -56,9 +128,9 @@ class ExistingBase(_Block):
 class Market(_Block):
     """The addressable market: a finite number of people, most of whom have never met the brand."""
 
-    size: int = Field(..., gt=0, le=50_000_000, description="People who could ever buy [people].")
+    size: int = Field(..., gt=0, le=MAX_PEOPLE, description="People who could ever buy [people].")
     initially_aware: int = Field(
-        0, ge=0, description="People aware of the brand at the start, not yet buyers [people]."
+        0, ge=0, le=MAX_PEOPLE, description="People aware of the brand at the start, not yet buyers [people]."
     )
     existing: ExistingBase = Field(default_factory=ExistingBase, description="The customer base at the start.")
 
@@ -76,12 +148,16 @@ class Economics(_Block):
     """Money per order and the cost of capital."""
 
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD, KRW, EUR.")
-    order_value_mean: Positive = Field(..., description="Mean order value of a customer [currency per order].")
+    order_value_mean: Positive = Field(
+        ..., le=MAX_UNIT_MONEY, description="Mean order value of a customer [currency per order]."
+    )
     order_value_cv: float = Field(
         0.5, gt=0.0, le=3.0, description="Spread of order values: standard deviation / mean [ratio]."
     )
     gross_margin: Share = Field(..., description="Gross margin on revenue, before fulfilment [share].")
-    fulfilment_cost_per_order: NonNegative = Field(0.0, description="Pick, pack and ship [currency per order].")
+    fulfilment_cost_per_order: NonNegative = Field(
+        0.0, le=MAX_UNIT_MONEY, description="Pick, pack and ship [currency per order]."
+    )
     annual_discount_rate: float = Field(0.10, ge=0.0, le=1.0, description="For NPV and CLV [share per year].")
 
 
@@ -91,8 +167,12 @@ class ResponseCurve(_Block):
     kind: Literal["hill", "exponential"] = Field(
         "hill", description="hill: max*S^k/(S^k+K^k); exponential: max*(1-2^(-S/K))."
     )
-    max_reach: Positive = Field(..., description="Reach when spend is unlimited [people reached per month].")
-    half_saturation: Positive = Field(..., description="Spend that buys half the maximum reach [currency per month].")
+    max_reach: Positive = Field(
+        ..., le=MAX_REACH, description="Reach when spend is unlimited [people reached per month]."
+    )
+    half_saturation: Positive = Field(
+        ..., le=MAX_MONEY, description="Spend that buys half the maximum reach [currency per month]."
+    )
     shape: float = Field(1.0, gt=0.0, le=5.0, description="Hill exponent; above 1 gives an S-shaped curve [1].")
 
 
@@ -104,8 +184,11 @@ class Channel(_Block):
     backend_efficiency: float = Field(
         1.0, ge=0.0, le=3.0, description="How well a unit of back-end spend in this channel works [multiplier]."
     )
-    winback_cost_per_contact: Positive = Field(
-        1.0, description="Cost of one remarketing contact to a lapsed customer [currency per contact]."
+    winback_cost_per_contact: float = Field(
+        1.0,
+        ge=0.001,
+        le=MAX_UNIT_MONEY,
+        description="Cost of one remarketing contact to a lapsed customer [currency per contact].",
     )
 
 
@@ -124,7 +207,7 @@ class Budget(_Block):
     """
 
     period: Literal["month", "quarter"] = Field("month", description="What one entry of `totals` covers.")
-    totals: list[NonNegative] = Field(
+    totals: list[Annotated[float, Field(ge=0.0, le=MAX_MONEY)]] = Field(
         ...,
         min_length=1,
         description="Budget per period: one number, or a list with one value per period whose last value repeats [currency].",
@@ -146,7 +229,7 @@ class Budget(_Block):
     split_period: Literal["month", "quarter", "half", "year"] | None = Field(
         None, description="What one entry of a purpose_split or channel_split list covers; default: `period`."
     )
-    back_per_customer: list[NonNegative] | None = Field(
+    back_per_customer: list[Annotated[float, Field(ge=0.0, le=MAX_UNIT_MONEY)]] | None = Field(
         None,
         description=(
             "Back-end spend per active customer per month, instead of a back share of the totals: one number, or "
@@ -270,15 +353,26 @@ class RepeatPurchase(_Block):
     model: Literal["mbgnbd", "bgnbd", "pareto"] = Field(
         "mbgnbd", description="Repeat-purchase family: mbgnbd, bgnbd or pareto."
     )
-    r: Positive = Field(..., description="Gamma shape of the purchase rate [1].")
-    alpha: Positive = Field(..., description="Gamma rate parameter of the purchase rate; mean rate is r/alpha [days].")
-    a: Positive | None = Field(None, description="Beta a of the dropout probability per order (mbgnbd, bgnbd) [1].")
-    b: Positive | None = Field(
-        None, description="Beta b of the dropout probability per order; mean p is a/(a+b) (mbgnbd, bgnbd) [1]."
+    # bounds: where both engines' draws and quadratures stay finite (probed at the edges)
+    r: float = Field(..., ge=0.01, le=100.0, description="Gamma shape of the purchase rate [1].")
+    alpha: float = Field(
+        ..., ge=0.001, le=1e6, description="Gamma rate parameter of the purchase rate; mean rate is r/alpha [days]."
     )
-    s: Positive | None = Field(None, description="Gamma shape of the dropout hazard mu (pareto) [1].")
-    beta: Positive | None = Field(
-        None, description="Gamma rate parameter of the dropout hazard; mean mu is s/beta per day (pareto) [days]."
+    a: float | None = Field(
+        None, ge=0.001, le=1000.0, description="Beta a of the dropout probability per order (mbgnbd, bgnbd) [1]."
+    )
+    b: float | None = Field(
+        None,
+        ge=0.001,
+        le=1000.0,
+        description="Beta b of the dropout probability per order; mean p is a/(a+b) (mbgnbd, bgnbd) [1].",
+    )
+    s: float | None = Field(None, ge=0.01, le=100.0, description="Gamma shape of the dropout hazard mu (pareto) [1].")
+    beta: float | None = Field(
+        None,
+        ge=0.001,
+        le=1e7,
+        description="Gamma rate parameter of the dropout hazard; mean mu is s/beta per day (pareto) [days].",
     )
 
     @model_validator(mode="after")
@@ -290,6 +384,11 @@ class RepeatPurchase(_Block):
         for name in unused:
             if getattr(self, name) is not None:
                 raise ValueError(f"{name!r} belongs to another family than {self.model}; remove it or change `model`")
+        if self.r / self.alpha > 1.0:
+            raise ValueError(
+                f"r / alpha = {self.r / self.alpha:.4g} orders a day per customer on average; at most 1 is allowed"
+                " (alpha is in days: a mean gap of alpha / r days between orders)"
+            )
         return self
 
 
@@ -307,6 +406,7 @@ class Retention(_Block):
     )
     half_saturation_per_customer: Positive = Field(
         1.0,
+        le=MAX_UNIT_MONEY,
         description="Back-end spend per active customer giving half the maximum effect [currency per customer per month].",
     )
     first_party_data_share: Share = Field(
@@ -324,8 +424,8 @@ class Experience(_Block):
     """What each order feels like: expectations met, robust satisfaction, or delight."""
 
     reliability: Probability = Field(0.95, description="Chance an order arrives on time and works [share].")
-    delay_tolerance_days: Positive = Field(
-        2.0, description="Fulfilment delay after which satisfaction fades by 1/e [days]."
+    delay_tolerance_days: float = Field(
+        2.0, ge=0.01, le=3650.0, description="Fulfilment delay after which satisfaction fades by 1/e [days]."
     )
     proactive_coverage: Share = Field(
         0.0, description="Share of orders with confirmations and shipping updates [share]."
@@ -333,10 +433,14 @@ class Experience(_Block):
     proactive_rescue: Share = Field(
         0.5, description="Share of small failures that proactive communication keeps satisfied [share]."
     )
-    proactive_cost_per_order: NonNegative = Field(0.1, description="Cost of proactive messages [currency per order].")
+    proactive_cost_per_order: NonNegative = Field(
+        0.1, le=MAX_UNIT_MONEY, description="Cost of proactive messages [currency per order]."
+    )
     delight_coverage: Share = Field(0.0, description="Share of orders given a surprise (gift, note, check-in) [share].")
     delight_probability: Probability = Field(0.4, description="Chance a surprise on a good order delights [share].")
-    delight_cost_per_order: NonNegative = Field(2.0, description="Cost of a surprise [currency per covered order].")
+    delight_cost_per_order: NonNegative = Field(
+        2.0, le=MAX_UNIT_MONEY, description="Cost of a surprise [currency per covered order]."
+    )
     baseline_delight: Probability = Field(0.02, description="Chance a good order delights without a surprise [share].")
     dissatisfied_dropout_multiplier: float = Field(
         3.0, ge=1.0, le=20.0, description="Dropout chance after a dissatisfied order, relative to normal [multiplier]."
@@ -369,7 +473,7 @@ class Referral(_Block):
     """Word of mouth: loyal customers make unaware people aware (the Bass imitation term)."""
 
     contacts_per_loyal_per_month: NonNegative = Field(
-        0.3, description="People a loyal customer tells about the brand in a month [people per month]."
+        0.3, le=1000.0, description="People a loyal customer tells about the brand in a month [people per month]."
     )
 
 
@@ -379,8 +483,8 @@ class Winback(_Block):
     base_reactivation: Probability = Field(
         0.05, description="Chance a contacted customer who lapsed this month comes back and orders [share]."
     )
-    decay_months: Positive = Field(
-        6.0, description="Months after lapsing over which that chance falls by 1/e [months]."
+    decay_months: float = Field(
+        6.0, ge=0.01, le=1200.0, description="Months after lapsing over which that chance falls by 1/e [months]."
     )
 
 
@@ -388,16 +492,18 @@ class Operations(_Block):
     """Finite capacity: fulfilment and customer service queue when orders surge."""
 
     fulfilment_capacity_per_day: Positive = Field(
-        1000.0, description="Orders the fulfilment team can ship per day [orders per day]."
+        1000.0, le=MAX_PER_DAY, description="Orders the fulfilment team can ship per day [orders per day]."
     )
     service_capacity_per_day: Positive = Field(
-        100.0, description="Complaints customer service can handle per day [tickets per day]."
+        100.0, le=MAX_PER_DAY, description="Complaints customer service can handle per day [tickets per day]."
     )
     complaint_share: Share = Field(0.3, description="Share of dissatisfied orders that lead to a complaint [share].")
     service_recovery: Share = Field(
         0.4, description="Share of complaints handled in time that turn the order into a satisfied one [share]."
     )
-    service_target_days: Positive = Field(2.0, description="A complaint answered within this is in time [days].")
+    service_target_days: float = Field(
+        2.0, ge=0.01, le=365.0, description="A complaint answered within this is in time [days]."
+    )
 
 
 class Seasonality(_Block):
@@ -425,19 +531,21 @@ class Event(_Block):
     """A dated promotion: it sells more (purchase-rate uplift, extra reach) and earns less per order (discount)."""
 
     name: str = Field(..., min_length=1, max_length=80, description="Name, e.g. '11.11' or 'Black Friday'.")
-    start: date = Field(..., description="First day of the event.")
-    end: date = Field(..., description="Last day of the event (inclusive).")
+    start: date = Field(..., ge=FIRST_DATE, le=LAST_DATE, description="First day of the event.")
+    end: date = Field(..., ge=FIRST_DATE, le=LAST_DATE, description="Last day of the event (inclusive).")
     uplift_customers: float = Field(
         0.0, ge=0.0, le=20.0, description="Rise in active customers' purchase rate during the event [share]."
     )
     uplift_aware: float = Field(
         0.0, ge=0.0, le=20.0, description="Rise in aware people's first-purchase hazard during the event [share]."
     )
-    extra_reach: NonNegative = Field(0.0, description="Extra people reached over the whole event [people].")
+    extra_reach: NonNegative = Field(
+        0.0, le=MAX_REACH, description="Extra people reached over the whole event [people]."
+    )
     discount: Annotated[float, Field(ge=0.0, lt=1.0)] = Field(
         0.0, description="Share of order value given away on orders during the event [share]."
     )
-    fixed_cost: NonNegative = Field(0.0, description="Cost of running the event [currency].")
+    fixed_cost: NonNegative = Field(0.0, le=MAX_MONEY, description="Cost of running the event [currency].")
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> Event:
@@ -449,9 +557,11 @@ class Event(_Block):
 class Simulation(_Block):
     """Time frame and randomness."""
 
-    start_date: date = Field(date(2027, 1, 1), description="First simulated day.")
+    start_date: date = Field(
+        date(2027, 1, 1), ge=FIRST_DATE, le=LAST_DATE, description="First simulated day (1900-01-01 .. 2199-12-31)."
+    )
     horizon_months: int = Field(36, ge=1, le=120, description="Months simulated [months].")
-    seed: int = Field(42, ge=0, description="Seed of the random draws; same seed, same results.")
+    seed: int = Field(42, ge=0, le=MAX_SEED, description="Seed of the random draws; same seed, same results.")
 
 
 class Scenario(_Block):
@@ -477,7 +587,7 @@ class Scenario(_Block):
     winback: Winback = Field(default_factory=Winback)
     operations: Operations = Field(default_factory=Operations)
     seasonality: Seasonality | None = Field(None, description="Monthly demand index; none means flat demand.")
-    events: list[Event] = Field(default_factory=list, description="Dated promotions.")
+    events: list[Event] = Field(default_factory=list, max_length=1000, description="Dated promotions.")
     simulation: Simulation = Field(default_factory=Simulation)
     calibration: dict[str, Any] | None = Field(
         None, description="Diagnostics written by `sim calibrate` (read-only information)."
@@ -490,6 +600,10 @@ class Scenario(_Block):
         for key in value:
             if not key or not all(ch.isalnum() or ch in "_-" for ch in key):
                 raise ValueError(f"channel id {key!r} may hold only letters, digits, '_' and '-'")
+            if len(key) > 64:
+                raise ValueError(f"channel id {key[:20]!r}... is {len(key)} characters long; at most 64 are allowed")
+        if len(value) > 200:
+            raise ValueError(f"{len(value)} channels; at most 200 are allowed")
         return value
 
     @model_validator(mode="after")
@@ -639,36 +753,34 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """Read and validate a scenario YAML file."""
+    """Read and validate a scenario YAML file (read by `sim.model.yamlfile`: limits, no duplicate keys)."""
+    from sim.model.yamlfile import load_yaml_file
+
     p = Path(path)
     source = str(path)
-    if not p.exists():
-        raise ScenarioError("file not found", file=source)
-    if p.is_dir():
-        raise ScenarioError("is a folder, expected a scenario YAML file", file=source)
-    raw = p.read_bytes()
-    if b"\x00" in raw[:4096]:
-        raise ScenarioError("is a binary file, expected a scenario YAML file", file=source)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"is not UTF-8 text (byte {exc.start})", file=source) from None
-    if not text.strip():
-        raise ScenarioError("is empty, expected a scenario YAML file", file=source)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise ScenarioError(f"is not valid YAML: {problem}", file=source, location=where) from None
+    data = load_yaml_file(p, "a scenario YAML file")
     scenario = parse_scenario(data, source)
     scenario._source = p.resolve()
     snap = scenario.market.existing.snapshot
-    if snap is not None and not scenario.resolve(snap).exists():
-        raise ScenarioError(
-            "customer snapshot file not found", file=source, location="market -> existing -> snapshot", found=snap
-        )
+    if snap is not None:
+        from sim.limits import check_input_file, limit
+
+        try:  # a regular file of a sane size (a FIFO would hang the engines, a device never end)
+            check_input_file(
+                scenario.resolve(snap),
+                "a customer snapshot CSV",
+                max_bytes=limit("SIM_MAX_INPUT_BYTES"),
+                raise_with="SIM_MAX_INPUT_BYTES",
+                error=ScenarioError,
+            )
+        except ScenarioError as exc:
+            raise ScenarioError(
+                f"customer snapshot {exc.message}",
+                file=source,
+                location="market -> existing -> snapshot",
+                found=snap,
+                allowed=exc.allowed,
+            ) from None
     return scenario
 
 

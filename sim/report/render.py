@@ -12,8 +12,8 @@ Each language has its own file names, so an English and a Korean report share on
     DIR/<slug>.ipynb         DIR/<slug>.ko.ipynb        the executed notebook
     DIR/<slug>_data/         DIR/<slug>.ko_data/        kpis.json, summary.json, each figure's data
 
-Everything is written in a hidden staging folder inside the output folder and renamed into place at
-the end (the HTML last), so a killed or failed run leaves no partial report. A second language rendered
+Everything is written into a hidden stage and put in place as one set (`sim.io.output_set`, the HTML
+last), so a killed or failed run leaves no partial report and never a report beside another run's data. A second language rendered
 into the same folder reuses the first one's data when its manifest matches (same scenario, inputs, seed,
 replications and code), so it does not simulate again.
 """
@@ -21,9 +21,7 @@ replications and code), so it does not simulate again.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -180,7 +178,8 @@ def render_report(
     per stage. Bad input (scenario, language, replications, seed, kernel) raises `UserInputError`; a
     failing notebook raises `ReportError`.
     """
-    from sim.io import ensure_output_dir
+    from sim.engines import get_engine
+    from sim.io import ensure_output_dir, output_set
     from sim.model.scenario import load_scenario, scenario_slug
     from sim.report.convert import notebook_to_html
     from sim.report.data import prepare_report_data, reuse_report_data, summary_row
@@ -189,14 +188,16 @@ def render_report(
     _check_options(lang, replications, seed, timeout, client_name)
     scenario = load_scenario(scenario_path)
     check_kernel(kernel_name)
+    get_engine("agent").check_memory(scenario)  # the report runs the agent engine once: refuse up front
     notebook = report_notebook_path()
     folder = ensure_output_dir(out_dir).resolve()
     slug = scenario_slug(scenario)
     targets = {kind: _inside(folder, name) for kind, name in report_files(slug, lang).items()}
     stages = Stages(progress)
-    staging = Path(tempfile.mkdtemp(prefix=f".{slug}.", suffix=".tmp", dir=folder))
-    try:
-        staged_data = staging / targets["data"].name
+    # one set, staged whole and swapped in (sim.io.output_set): never a report beside another run's data
+    with output_set(folder, "report", [t.name for t in targets.values()]) as outs:
+        staging = outs.stage
+        staged_data = outs.stage_path(targets["data"].name)
         others = [x for x in LANGUAGES if x != lang]
         siblings = [folder / report_files(slug, x)["data"] for x in (lang, *others)]
         reused = reuse_report_data(scenario, staged_data, siblings, replications=replications, seed=seed)
@@ -213,7 +214,7 @@ def render_report(
             "client_name": client_name or "",
         }
         check_parameters(notebook, parameters)
-        executed = staging / targets["notebook"].name
+        executed = outs.stage_path(targets["notebook"].name)
         with stages.stage("notebook", "execute: the report notebook"):
             execute_notebook(
                 notebook,
@@ -225,14 +226,11 @@ def render_report(
                 log_file=staging / KERNEL_LOG,
             )
             _point_parameters_at(executed, str(staging), str(folder))
+        (staging / KERNEL_LOG).unlink(missing_ok=True)  # not part of the set
 
         with stages.stage("html", "convert: one HTML page"):
             page = notebook_to_html(executed, title=_title(scenario, client_name, lang), lang=lang)
-            (staging / targets["html"].name).write_text(page, encoding="utf-8")
-
-        _move_into_place(staging, targets)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            outs.stage_path(targets["html"].name).write_text(page, encoding="utf-8")
     return ReportOutput(
         html=targets["html"],
         notebook=targets["notebook"],
@@ -265,18 +263,13 @@ def _point_parameters_at(executed: Path, staging: str, final: str) -> None:
     for cell in nb.cells:
         if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
             cell.source = cell.source.replace(repr(staging), repr(final)).replace(staging, final)
+    papermill_meta = nb.metadata.get("papermill", {})
+    for key in ("parameters", "default_parameters"):
+        params = papermill_meta.get(key) or {}
+        for name, value in list(params.items()):
+            if isinstance(value, str) and staging in value:
+                params[name] = value.replace(staging, final)
+    for key in ("output_path", "input_path"):
+        if isinstance(papermill_meta.get(key), str):
+            papermill_meta[key] = papermill_meta[key].replace(staging, final)
     nbformat.write(nb, str(executed))
-
-
-def _move_into_place(staging: Path, targets: dict[str, Path]) -> None:
-    """Rename the staged data folder and notebook into place, the HTML last (its presence means done)."""
-    data_src = staging / targets["data"].name
-    old = None
-    if targets["data"].exists():
-        old = staging / "previous-data"
-        os.replace(targets["data"], old)
-    os.replace(data_src, targets["data"])
-    os.replace(staging / targets["notebook"].name, targets["notebook"])
-    os.replace(staging / targets["html"].name, targets["html"])
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -151,6 +151,8 @@ def scenario_file(name: str) -> Path:
 MAY_BE_NULL = {
     "payback_months": "the acquired customers have not paid back their acquisition cost within the horizon",
     "retention_12m": "a horizon shorter than 12 months has no 12-month retention",
+    "cac": "a plan without front-end spend acquired its customers at no cost: CAC is not defined",
+    "ltv_cac": "CLV over a CAC that is not defined (no front-end spend)",
     "spend_source": "calibrated without a spend log",
     "client": "no client name given (the report shows the scenario's name)",
     "monthly_cap": "a constraint not set",

@@ -162,6 +162,7 @@ MAY_BE_NULL = {
 # CSV columns that may have empty cells in any file, and why
 MAY_BE_EMPTY_ANYWHERE = {
     "retention_12m": "a horizon shorter than 12 months has no 12-month retention",
+    "events": "the promotions running in a month (capacity_monthly.csv): a month without one names none",
 }
 
 

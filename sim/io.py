@@ -28,6 +28,7 @@ import ctypes
 import errno
 import fcntl
 import json
+import math
 import os
 import shutil
 import stat
@@ -191,52 +192,41 @@ def _lock_folder(folder: Path) -> int:
     return fd
 
 
+def _unlocked(path: Path, flags: int) -> bool | None:
+    """Whether nobody holds a lock on `path` (None when it cannot be opened)."""
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
 def _is_stale(stage: Path) -> bool:
     """A stage whose owner is gone (its lock file is free); a stage without a lock file yet is too young."""
-    lock = stage / LOCK_NAME
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except OSError:
+    free = _unlocked(stage / LOCK_NAME, os.O_RDWR)
+    if free is None:
         try:  # being created right now (lock not written yet), or a broken leftover: judge by its age
             return (os.path.getmtime(stage) + 60.0) < _now()
         except OSError:
             return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+    return free
 
 
 def _is_stale_file(path: Path) -> bool:
     """A single file's temporary copy whose writer is gone (the writer holds a lock on it while writing)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    finally:
-        os.close(fd)
-    return True
+    return bool(_unlocked(path, os.O_RDONLY))
 
 
 def _now() -> float:
     import time
 
     return time.time()
-
-
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
 
 
 def finish_interrupted(folder: str | Path) -> None:
@@ -621,6 +611,18 @@ def write_text(target: str | Path, text: str) -> Path:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(target)
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A number as the output files hold it: a finite float, or None for a missing, unreadable or infinite
+    value (written as null, shown as "not defined")."""
+    if value is None:
+        return None
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return None
+    return v if math.isfinite(v) else None
 
 
 def json_text(data: Any) -> str:

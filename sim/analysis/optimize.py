@@ -41,6 +41,7 @@ from sim.analysis.search import Search, best_constant, best_levels, best_path, f
 from sim.engines.fast import run_fast, simulate_batch
 from sim.errors import UserInputError
 from sim.io import ensure_output_dir, write_csv, write_json
+from sim.io import finite_or_none as _num
 from sim.model import budget
 from sim.model.kpis import compute_kpis
 from sim.model.scenario import PURPOSES, Scenario
@@ -490,13 +491,6 @@ def _mix(path: PlanPath, channels: list[str]) -> dict[str, dict[str, float]]:
         for j, p in enumerate(PURPOSES)
         if path.shares[:, j].max() > 1e-12
     }
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    return v if math.isfinite(v) else None
 
 
 def batch_values(scenario: Scenario, paths: list[PlanPath], objective: str = "contribution") -> np.ndarray:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import shutil
 import time
@@ -32,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 import sim
+from sim.io import finite_or_none as _num
 from sim.io import write_csv, write_json
 from sim.model.kpis import KPI_NAMES, compute_kpis
 from sim.model.scenario import PURPOSES, Scenario, scenario_slug
@@ -453,16 +453,6 @@ def current_plan_run(scenario: Scenario, seed: int):
     from sim.engines import get_engine
 
     return get_engine("fast").run(scenario, seed, sampled=False, keep_orders=False)
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _existing(scenario: Scenario) -> int:

@@ -10,12 +10,12 @@ front-end spend each plan makes (a CAC is not defined where it is zero).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.io import finite_or_none as _num
 from sim.model import budget
 from sim.model.calendar import calendar
 from sim.model.kpis import compute_kpis
@@ -123,16 +123,6 @@ def clean_kpis(kpis: dict[str, Any]) -> dict[str, float | None]:
 def _cohort(run) -> dict[str, float | None]:
     """The retention cohort of a run: people active 12 months before the end and those still active at it."""
     return {"start": _num(run.cohort.get("start")), "retained": _num(run.cohort.get("retained"))}
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return None
-    return v if math.isfinite(v) else None
 
 
 def _plain(value: Any) -> Any:

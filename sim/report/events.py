@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 from sim.model.calendar import calendar
-from sim.model.scenario import Scenario
+from sim.model.scenario import MAX_PER_DAY, Scenario
 
 AFTERMATH_DAYS = 14  # a backlog outlives the sale: delays and disappointment are counted over the event and 14 days
-UNLIMITED_CAPACITY = 1e12  # orders a day: a team that never queues (the counterfactual for customers lost)
+# orders a day: a team that never queues (the counterfactual for customers lost), at the schema's own bound
+UNLIMITED_CAPACITY = MAX_PER_DAY
 MONTH_COLUMNS = [
     "month",
     "orders",

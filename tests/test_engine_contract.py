@@ -278,14 +278,10 @@ def test_seeded_runs_reproduce_to_the_bit(engine):
 # -- agreement with the agent engine --------------------------------------------------------------------
 
 
-# disagreements found and not yet fixed (the test fails deterministically: fixed seeds); remove when fixed
-KNOWN_GAPS = {
-    ("fast-expected", "calibrated_cdnow"): "fast engine (expected mode) overstates a BG/NBD snapshot's first months:"
-    " on CDNOW's sample without seasonality, July orders 203.8 (fast) vs 182.6 +- 4.4 (agent, 8 runs) and 188.0"
-    " (lifetimes' BetaGeoFitter closed form), the agent and the closed form agreeing. Cause: `classes.class_weights`"
-    " puts a snapshot customer below the lowest rate node (0.00088/day here, r = 0.26) on that node; 57% of the active"
-    " customers are below it, so the spread raises their mean purchase rate by 12% (0.00328 -> 0.00367 a day)",
-}
+# disagreements found and not yet fixed (the test fails deterministically: fixed seeds); remove when fixed.
+# (Fixed: a snapshot's customers below the lowest quadrature node were lifted onto it, which overstated CDNOW's
+# orders and dropout; batches with a snapshot now carry a zero node on each axis, `fast.params._read`.)
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -57,6 +57,35 @@ def test_existing_customers_are_spread_over_classes_keeping_their_means():
     np.testing.assert_allclose((weights * p[classes]).sum(axis=1), drop)
 
 
+def test_a_snapshot_base_keeps_its_mean_rate_and_dropout_down_to_zero(d2c, tmp_path):
+    """Posterior rates and dropouts of a real base crowd near zero, below the lowest Gauss node: a batch with a
+    snapshot has a zero node on each axis (no new customers in it), so the base's means survive the classes."""
+    import pandas as pd
+
+    from sim.engines.fast.params import batch_params
+    from sim.model.base import existing_customers
+
+    rng = np.random.default_rng(3)
+    age = rng.uniform(60, 700, 400)
+    frequency = rng.poisson(0.6, 400)
+    recency = np.where(frequency > 0, age * rng.uniform(0, 1, 400), 0.0)
+    snap = pd.DataFrame({"customer_id": [f"c{i}" for i in range(400)], "frequency": frequency, "recency": recency})
+    snap.assign(age=age).to_csv(tmp_path / "snapshot.csv", index=False)
+    s = d2c.with_changes({"market.existing.snapshot": str(tmp_path / "snapshot.csv")})
+    P = batch_params([s], 8, 4)
+    assert (P.n_rate, P.n_dropout) == (9, 5) and batch_params([d2c], 8, 4).n_rate == 8
+    assert P.lam[0, 0] == P.drop[0, 0] == 0.0
+    assert P.weights[0].sum() == P.weights[:, 0].sum() == 0.0  # new customers keep the prior's classes
+    people = existing_customers(s, np.random.default_rng(5))
+    lam_k, drop_k = np.repeat(P.lam[:, 0], P.n_dropout), np.tile(P.drop[:, 0], P.n_rate)
+    assert (people.purchase_rate < P.lam[1, 0]).mean() > 0.1  # the case the zero node is for
+    inside = (people.purchase_rate <= lam_k.max()) & (people.dropout <= drop_k.max())
+    classes, weights = class_weights(people.purchase_rate, people.dropout, lam_k, drop_k, P.n_dropout)
+    for value, nodes in ((people.purchase_rate, lam_k), (people.dropout, drop_k)):
+        spread = (weights * nodes[classes]).sum(axis=1)
+        assert spread[inside].mean() == pytest.approx(value[inside].mean(), rel=1e-9)
+
+
 def _brute_force_queue(backlog, arrivals, capacity, tolerance, target, n=100_000):
     """Arrivals spread evenly over the day, fine-grained; slots refill each morning; first come first served."""
     k = n / arrivals

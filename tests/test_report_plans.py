@@ -16,8 +16,8 @@ from conftest import small
 from sim.report import plots
 from sim.report import recommendation as reco
 from sim.report.data import ReportData
-from sim.report.html import plans_kpi_table
 from sim.report.i18n import LANGUAGES, t
+from sim.report.markup import plans_kpi_table
 from sim.report.plans import undefined_without_front
 
 matplotlib.use("Agg")

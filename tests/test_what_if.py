@@ -57,9 +57,13 @@ def test_win_back_cannot_take_more_than_front_end_leaves(what_if):
 def test_the_answer_moves_the_way_the_lever_says(what_if):
     base = compute_kpis(what_if.baseline())
     _, more = what_if.edited({**what_if.values(), "budget": 0.0})
-    none = compute_kpis(run(more))
+    result = run(more)
+    none = compute_kpis(result)
     assert none["new_customers"] < base["new_customers"]
-    assert none["marketing_spend"] == 0  # no budget, no spend
+    # no budget, no media spend: what is left is the promotions' own cost, which the budget does not pay
+    spent = result.monthly()[["spend_front", "spend_back", "spend_winback"]].to_numpy()
+    assert (spent == 0).all()
+    assert none["marketing_spend"] == pytest.approx(result.monthly()["event_cost"].sum())
     _, worse = what_if.edited({**what_if.values(), "reliability": 0.7})
     assert compute_kpis(run(worse))["dissatisfied_share"] > base["dissatisfied_share"]
 

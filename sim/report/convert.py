@@ -50,8 +50,8 @@ def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
     import nbformat
     from nbconvert import HTMLExporter
 
-    from sim.report.html import embedded_font_css, html_text
     from sim.report.i18n import t
+    from sim.report.markup import embedded_font_css, html_text
 
     nb = nbformat.read(str(executed), as_version=4)
     font_css = embedded_font_css(_output_text(nb) + title)

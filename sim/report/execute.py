@@ -116,7 +116,8 @@ def execute_notebook(
 ) -> None:
     """Run the notebook with papermill into `output`; `timeout` bounds each cell [seconds].
 
-    The kernel runs in the notebook's folder (read-only in a regular install: nothing is written there).
+    The kernel runs in the output's folder, never in the package's: a module there (such as `markup.py`)
+    must not shadow a standard-library module the kernel imports.
     A kernel that fails to start is started once more. Failures raise `ReportError` naming the cell.
     """
     import papermill
@@ -133,7 +134,7 @@ def execute_notebook(
                 start_timeout=KERNEL_START_TIMEOUT,
                 progress_bar=False,
                 log_output=False,
-                cwd=str(notebook.parent),
+                cwd=str(output.parent),
                 kernel_manager_class=ReportKernelManager,
                 config=config,
             )

@@ -147,10 +147,10 @@ def run_chunk(
         # speed: a scenario repeated over rows has one deterministic base (expected mode, no snapshot)
         shared = mode == "expected" and s.market.existing.snapshot is None
         if not (shared and id(s) in bases):
-            lam_k = np.repeat(P.lam[:, i], n_dropout)
-            drop_k = np.tile(P.drop[:, i], n_rate)
+            lam_k = np.repeat(P.lam[:, i], P.n_dropout)
+            drop_k = np.tile(P.drop[:, i], P.n_rate)
             w_k = P.weights[:, :, min(i, P.weights.shape[-1] - 1)].ravel()
-            base = initial_base(s, lam_k, drop_k, w_k, float(P.react_decay[i]), n_dropout, rng, mode == "sampled")
+            base = initial_base(s, lam_k, drop_k, w_k, float(P.react_decay[i]), P.n_dropout, rng, mode == "sampled")
             if not shared:
                 rows.append(base)
                 continue

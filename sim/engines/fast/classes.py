@@ -21,7 +21,8 @@ def class_weights(
 
     Along each axis a person between two nodes goes to both, in proportion to closeness (linear
     interpolation), so the mean purchase rate and dropout of a group are kept exactly (a nearest node would
-    bias them: the nodes are far apart); beyond the outermost nodes a person goes to the outermost.
+    bias them: the nodes are far apart); beyond the outermost nodes a person goes to the outermost. A batch
+    with a snapshot has a node at zero on each axis (`params._read`), so no one is below the lowest node.
     """
     lam_nodes = lam_k[::n_dropout]
     p_nodes = p_k[:n_dropout]

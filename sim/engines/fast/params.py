@@ -77,7 +77,7 @@ def batch_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> 
     models = {s.repeat_purchase.model for s in unique}
     if len(models) > 1:
         raise ValueError(f"scenarios in one batch must share their repeat-purchase family, found {sorted(models)}")
-    P = _read(unique, n_rate, n_dropout)
+    P = _read(unique, n_rate, n_dropout, edges=any(s.market.existing.snapshot is not None for s in unique))
     if len(unique) == len(scenarios) and np.array_equal(rows, np.arange(len(rows))):
         return P
     return _take(P, rows)
@@ -119,11 +119,20 @@ def _day_factors(scenarios: Sequence[Scenario]) -> calendar_mod.DayFactors:
     )
 
 
-def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int) -> BatchParams:
+def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int, edges: bool = False) -> BatchParams:
+    """The rows' parameters. `edges`: each axis gets one more node, at zero (never buys, never drops out), with no
+    new customers in it (weight 0), so that a snapshot customer below the lowest Gauss node is spread between
+    zero and that node instead of being lifted onto it (`classes.class_weights`): posterior rates and dropouts
+    of a real base crowd near zero (CDNOW: two thirds of the active customers below the lowest dropout node,
+    whose mean dropout the lift raised by 44%)."""
     classes = [repeat.classes_of(s.repeat_purchase, n_rate, n_dropout) for s in S]
     lam = np.stack([c[0][::n_dropout] for c in classes], axis=1)  # (R, S)
     drop = np.stack([c[1][:n_dropout] for c in classes], axis=1)  # (Dn, S)
     w = np.stack([c[2].reshape(n_rate, n_dropout) for c in classes], axis=2)  # (R, Dn, S)
+    if edges:
+        lam = np.concatenate([np.zeros((1, len(S))), lam])
+        drop = np.concatenate([np.zeros((1, len(S))), drop])
+        w = np.pad(w, ((1, 0), (1, 0), (0, 0)))
     if (w == w[:, :, :1]).all():
         w = w[:, :, :1].copy()  # every row the same weights: one column, broadcast (speed)
     e = [s.experience for s in S]

@@ -320,12 +320,12 @@ def _check_report(html, data_dir, lang: str, s) -> str:
     if lang == "en":
         assert f"{MONTHS}-month horizon from {start:%b %Y}" in text
         period = f"{start.day} {start:%b %Y} to {end.day} {end:%b %Y} ({MONTHS} months)"
-        assert ("Current plan (" in text and period in text) == has_plan, "the KPI table names its plan and period"
+        named = "Current plan:" in text and "Recommended plan:" in text and period in text
+        assert named == has_plan, "the KPI table names both plans and their period"
     else:
         assert f"{start.year}" in text and f"{MONTHS}개월" in text
-        assert ("현재 계획(" in text and f"({MONTHS}개월)" in text) == has_plan, (
-            "the KPI table names its plan and period"
-        )
+        named = "현재 계획:" in text and "추천안:" in text and f"({MONTHS}개월)" in text
+        assert named == has_plan, "the KPI table names both plans and their period"
     assert meta["horizon_months"] == MONTHS and meta["currency"] == s.economics.currency
     return text
 

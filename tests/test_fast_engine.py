@@ -57,21 +57,41 @@ def test_existing_customers_are_spread_over_classes_keeping_their_means():
     np.testing.assert_allclose((weights * p[classes]).sum(axis=1), drop)
 
 
-def test_a_snapshot_base_keeps_its_mean_rate_and_dropout_down_to_zero(d2c, tmp_path):
-    """Posterior rates and dropouts of a real base crowd near zero, below the lowest Gauss node: a batch with a
-    snapshot has a zero node on each axis (no new customers in it), so the base's means survive the classes."""
+@pytest.fixture(scope="module")
+def snapshot_shop(d2c, tmp_path_factory):
+    """The shop with a snapshot of 400 customers instead of its counts (as `sim calibrate` writes one)."""
     import pandas as pd
-
-    from sim.engines.fast.params import batch_params
-    from sim.model.base import existing_customers
 
     rng = np.random.default_rng(3)
     age = rng.uniform(60, 700, 400)
     frequency = rng.poisson(0.6, 400)
     recency = np.where(frequency > 0, age * rng.uniform(0, 1, 400), 0.0)
     snap = pd.DataFrame({"customer_id": [f"c{i}" for i in range(400)], "frequency": frequency, "recency": recency})
-    snap.assign(age=age).to_csv(tmp_path / "snapshot.csv", index=False)
-    s = d2c.with_changes({"market.existing.snapshot": str(tmp_path / "snapshot.csv")})
+    path = tmp_path_factory.mktemp("snapshot") / "snapshot.csv"
+    snap.assign(age=age).to_csv(path, index=False)
+    return d2c.with_changes({"market.existing.snapshot": str(path)})
+
+
+def test_a_snapshot_plan_has_one_value_wherever_it_sits_in_a_batch(snapshot_shop):
+    """Expected mode: the snapshot's base is the same draw in every row, so the optimizer's rows (and the
+    report's single run of a plan) give a plan one value; in sampled mode each row draws its own base."""
+    more = snapshot_shop.with_changes({"budget.totals": [2 * t for t in snapshot_shop.budget.totals]})
+    batch = simulate_batch([more, snapshot_shop, more, snapshot_shop], seed=4)
+    single = simulate_batch([snapshot_shop], seed=4)
+    np.testing.assert_array_equal(batch.monthly[1], batch.monthly[3])
+    np.testing.assert_array_equal(batch.monthly[0], batch.monthly[2])
+    np.testing.assert_allclose(batch.monthly[1], single.monthly[0], rtol=1e-12, atol=1e-9)
+    sampled = simulate_batch([snapshot_shop] * 2, mode="sampled", seed=4)
+    assert not np.array_equal(sampled.monthly[0], sampled.monthly[1])
+
+
+def test_a_snapshot_base_keeps_its_mean_rate_and_dropout_down_to_zero(d2c, snapshot_shop):
+    """Posterior rates and dropouts of a real base crowd near zero, below the lowest Gauss node: a batch with a
+    snapshot has a zero node on each axis (no new customers in it), so the base's means survive the classes."""
+    from sim.engines.fast.params import batch_params
+    from sim.model.base import existing_customers
+
+    s = snapshot_shop
     P = batch_params([s], 8, 4)
     assert (P.n_rate, P.n_dropout) == (9, 5) and batch_params([d2c], 8, 4).n_rate == 8
     assert P.lam[0, 0] == P.drop[0, 0] == 0.0
@@ -84,6 +104,17 @@ def test_a_snapshot_base_keeps_its_mean_rate_and_dropout_down_to_zero(d2c, tmp_p
     for value, nodes in ((people.purchase_rate, lam_k), (people.dropout, drop_k)):
         spread = (weights * nodes[classes]).sum(axis=1)
         assert spread[inside].mean() == pytest.approx(value[inside].mean(), rel=1e-9)
+
+
+def test_cac_is_not_defined_when_the_spend_acquires_no_one(d2c):
+    """Front-end money that reaches no one (a calibrated shop without new customers) has no cost per customer:
+    CAC and LTV/CAC are undefined, never a cost of billions for a fraction of a person."""
+    mute = {f"channels.{name}.reach.max_reach": 1e-6 for name in d2c.channels}
+    mute |= {"market.initially_aware": 0, "events": [], "referral.contacts_per_loyal_per_month": 0.0}
+    k = compute_kpis(run_fast(d2c.with_changes(mute), 1))
+    assert k["marketing_spend"] > 0 and k["new_customers"] < 1.0
+    assert k["cac"] is None and k["ltv_cac"] is None
+    assert compute_kpis(run_fast(d2c, 1))["cac"] > 0  # the same plan with reach: defined
 
 
 def _brute_force_queue(backlog, arrivals, capacity, tolerance, target, n=100_000):

@@ -16,7 +16,7 @@ from sim.cli import app
 from sim.model.kpis import KPI_NAMES
 from sim.model.scenario import load_scenario
 from sim.report.customers import segment_key
-from sim.report.data import build_report_data
+from sim.report.data import FRAME_FILES, build_report_data, frame_columns, load_report_data
 from sim.report.i18n import LANGUAGES, has, t
 from sim.report.render import render_report
 
@@ -50,6 +50,18 @@ def test_no_plan_means_no_plan_figures(order_log_alone):
     assert all(data.kpis[k] is None for k in KPI_NAMES), "no KPI of a plan that spends nothing"
     assert "optimize" not in data.timings and data.funnel.empty and data.curve.empty
     assert data.summary["has_plan"] is False and data.summary["base_customers"] == data.base["customers"]
+
+
+def test_tables_the_report_does_not_have_are_written_as_their_header(order_log_alone, tmp_path):
+    """No empty file: a figure without data is its header line, which reads back as the same empty table."""
+    _, _, data = order_log_alone
+    data.write(tmp_path / "data")
+    for name, filename in FRAME_FILES.items():
+        header = (tmp_path / "data" / filename).read_text(encoding="utf-8").splitlines()[0]
+        assert header.split(",") == frame_columns(name), filename
+    back = load_report_data(tmp_path / "data")
+    assert back.funnel.empty and list(back.funnel.columns) == frame_columns("funnel")
+    assert len(back.segments) == len(data.segments)
 
 
 def test_forecast_scores_and_segments_tell_one_story(order_log_alone):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import small
 
-from sim.report.data import build_report_data, current_plan_run
+from sim.report.data import FRAME_FILES, build_report_data, current_plan_run, frame_columns
 
 
 @pytest.fixture(scope="module")
@@ -107,3 +107,12 @@ def test_report_data_of_both_plans_and_the_calendar_are_finite(early):
         assert not frame.empty and np.isfinite(numbers.to_numpy(dtype=float)).all()
     assert len(data.capacity) == 24 and (data.capacity["capacity_per_day"] > 0).all()
     assert len(data.events) == 6  # the sample's six promotions inside 24 months
+
+
+def test_every_table_has_the_columns_the_data_folder_promises(early):
+    """`frame_columns` (the header written for a table the report lacks) is what a full report writes."""
+    _, data = early
+    for name in FRAME_FILES:
+        frame = getattr(data, name)
+        if not frame.columns.empty:
+            assert list(frame.columns) == frame_columns(name), name

@@ -306,17 +306,10 @@ def _engine_runs(
         batch = simulate_batch(rows, mode="expected", seed=seed, keep_daily=True)
         # speed: the flows read straight from the batch's daily array (they are raw columns of the day's step);
         # a SimulationResult per row would build 400 pandas tables to read the same five columns
-        return {c: batch.daily[:, offset : offset + n_days, _batch_column(c)] for c in ENGINE_FLOWS}
+        return {c: batch.daily_column(c)[:, offset : offset + n_days] for c in ENGINE_FLOWS}
     else:
         results = [chosen.run(run_scenario, seed, sampled=False if chosen.expected_mode else True, keep_orders=False)]
     return {c: np.stack([r.daily[c].to_numpy()[offset : offset + n_days] for r in results]) for c in ENGINE_FLOWS}
-
-
-def _batch_column(name: str) -> int:
-    """The index of a flow in the fast engine's daily batch array."""
-    from sim.engines.fast.loop import COL
-
-    return COL[name]
 
 
 def _poisson(mean: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -141,10 +141,17 @@ def simulate(
     bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if progress else True)
     results = []
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        try:
             for res in pool.map(_run_one, jobs):
                 results.append(res)
                 bar.update(1)
+        except BaseException:
+            # an interrupt (the signal handler has stopped the workers) or a failed run: leave without joining
+            # the pool's threads, which can wait forever on workers that are gone
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
     else:
         for job in jobs:
             results.append(_run_one(job))

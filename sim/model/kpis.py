@@ -106,8 +106,10 @@ def kpi_arrays(x: KpiInputs) -> dict[str, np.ndarray]:
     """Every KPI as an (S,) array (NaN where undefined)."""
     total = {name: x.monthly[name].sum(axis=1) for name in KPI_FLOWS}
     new = total["new_customers"]
-    # no front-end spend: customers came, but nothing was spent to acquire them, so CAC is not defined (not 0)
-    cac = np.where(total["spend_front"] > 0, _ratio(total["spend_front"], new), np.nan)
+    # no front-end spend: customers came, but nothing was spent to acquire them, so CAC is not defined (not 0);
+    # fewer than one customer acquired (a channel that reaches no one, e.g. a shop whose export shows no new
+    # customers): money over a fraction of a person is no cost per customer, so not defined either
+    cac = np.where((total["spend_front"] > 0) & (new >= 1.0), _ratio(total["spend_front"], new), np.nan)
     clv = _ratio(x.discounted["gross_profit_acquired"], x.discounted["new_customers"])
     active_end = x.end["customer"] + x.end["loyal"]
     return {

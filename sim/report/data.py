@@ -56,6 +56,44 @@ FRAME_FILES = {
     "forecast": "base_forecast.csv",
     "segments": "segments.csv",
 }
+# each table's columns, so a table the report does not have (no plan, no snapshot, no promotion) is still written
+# as a header line a reader can load, never as an empty file
+FUNNEL_COLUMNS = ["step", "count", "rate_from_previous", "share_of_aware", "source"]
+REVENUE_COLUMNS = ["revenue_new", "revenue_returning", "new_customers", "orders"]
+COHORT_COLUMNS = ["cohort", "age", "customers", "active", "retention"]
+CURVE_COLUMNS = ["retention_share", "value_mean", "value_p05", "value_p95"]
+MARGINAL_COLUMNS = ["plan", "purpose", "roi"]
+LEVER_COLUMNS = ["lever", "value", "current", "contribution", "retention_12m", "dissatisfied_share", "gain"]
+
+
+def frame_columns(name: str) -> list[str]:
+    """The columns of report table `name` (a key of `FRAME_FILES`)."""
+    from sim.model.result import STOCK_COLUMNS
+    from sim.report.customers import FORECAST_COLUMNS, SEGMENT_COLUMNS
+
+    return {
+        "funnel": FUNNEL_COLUMNS,
+        "stages": ["month", *STOCK_COLUMNS],
+        "revenue": ["month", *REVENUE_COLUMNS],
+        "cohorts": COHORT_COLUMNS,
+        "curve": CURVE_COLUMNS,
+        "marginal": MARGINAL_COLUMNS,
+        "levers": LEVER_COLUMNS,
+        "breakevens": list(_breakevens(None).columns),
+        "path": plans_mod.PATH_COLUMNS,
+        "gain": plans_mod.GAIN_COLUMNS,
+        "capacity": events_mod.MONTH_COLUMNS,
+        "events": events_mod.EVENT_COLUMNS,
+        "forecast": FORECAST_COLUMNS,
+        "segments": SEGMENT_COLUMNS,
+    }[name]
+
+
+def empty_frame(name: str) -> pd.DataFrame:
+    """Report table `name` with its columns and no rows."""
+    return pd.DataFrame(columns=frame_columns(name))
+
+
 JSON_FILES = {
     "meta": "meta.json",
     "kpis": "kpis.json",
@@ -122,7 +160,8 @@ class ReportData:
         folder.mkdir(parents=True, exist_ok=True)
         written = []
         for name, filename in FRAME_FILES.items():
-            written.append(write_csv(folder / filename, getattr(self, name)))
+            frame = getattr(self, name)
+            written.append(write_csv(folder / filename, empty_frame(name) if frame.columns.empty else frame))
         for name in ("kpis", "plan", "base", "summary", "plans"):
             written.append(write_json(folder / JSON_FILES[name], getattr(self, name)))
         written.append(write_json(folder / JSON_FILES["meta"], {**self.meta, "timings": self.timings}))
@@ -357,19 +396,19 @@ def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) 
     with _timed(timings, "customers"):
         forecast, segments, base = customer_base(scenario, seed, forecast=True)
     kpis: dict[str, Any] = dict.fromkeys(KPI_NAMES)
-    empty = pd.DataFrame()
+    empty = empty_frame
     return ReportData(
         meta={"sources": {"forecast": "closed_form", "segments": "closed_form"}, "engines": {}},
         kpis=kpis,
         plan=_plan(scenario, None, kpis),
         summary={},
-        funnel=empty,
-        stages=empty,
-        revenue=empty,
-        cohorts=empty,
+        funnel=empty("funnel"),
+        stages=empty("stages"),
+        revenue=empty("revenue"),
+        cohorts=empty("cohorts"),
         curve=_curve(None),
-        marginal=empty,
-        levers=empty,
+        marginal=empty("marginal"),
+        levers=empty("levers"),
         breakevens=_breakevens(None),
         forecast=forecast,
         segments=segments,
@@ -632,7 +671,7 @@ def _plain(value: Any) -> Any:
 
 
 def _curve(opt) -> pd.DataFrame:
-    cols = ["retention_share", "value_mean", "value_p05", "value_p95"]
+    cols = CURVE_COLUMNS
     if opt is None or getattr(opt, "curve", None) is None:
         return pd.DataFrame(columns=cols)
     frame = opt.curve.copy()
@@ -675,7 +714,7 @@ def stages_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
 
 def revenue_monthly(monthly: pd.DataFrame) -> pd.DataFrame:
     """Revenue from first orders (new customers) and from repeat orders (returning customers) per plan month."""
-    frame = monthly[["revenue_new", "revenue_returning", "new_customers", "orders"]].copy()
+    frame = monthly[REVENUE_COLUMNS].copy()
     frame.index.name = "month"
     return frame.reset_index()
 
@@ -736,7 +775,7 @@ def cohort_retention(result, scenario: Scenario, max_age: int = COHORT_MAX_AGE) 
     'retained' in a month if they placed at least one order in it. Month 0 is the first purchase (100%).
     Months are the plan's months (`SimulationResult.monthly()`), as everywhere in the report.
     """
-    cols = ["cohort", "age", "customers", "active", "retention"]
+    cols = COHORT_COLUMNS
     orders = result.orders
     if orders is None or not len(orders):
         return pd.DataFrame(columns=cols)

@@ -69,6 +69,13 @@ class BatchResult:
         """(S, M) monthly values of a raw column."""
         return self.monthly[:, :, COL[name]]
 
+    def daily_column(self, name: str) -> np.ndarray:
+        """(S, D) daily values of a raw column (needs `keep_daily=True`): what a reader of many rows' days
+        takes instead of a `SimulationResult` per row (speed: no pandas table per row)."""
+        if self.daily is None:
+            raise ValueError("this batch was run without keep_daily=True; no daily values to read")
+        return self.daily[:, :, COL[name]]
+
     def money(self) -> dict[str, np.ndarray]:
         """(S, M) monthly gross profit, contribution and acquired customers' gross profit, by the model's
         money identity (`sim.model.money`, as `finish_money` for a daily table)."""
@@ -144,18 +151,21 @@ def run_chunk(
     bases: dict[int, tuple] = {}
     rows = []
     for i, s in enumerate(scenarios):
-        # speed: a scenario repeated over rows has one deterministic base (expected mode, no snapshot)
-        shared = mode == "expected" and s.market.existing.snapshot is None
-        if not (shared and id(s) in bases):
-            lam_k = np.repeat(P.lam[:, i], P.n_dropout)
-            drop_k = np.tile(P.drop[:, i], P.n_rate)
-            w_k = P.weights[:, :, min(i, P.weights.shape[-1] - 1)].ravel()
-            base = initial_base(s, lam_k, drop_k, w_k, float(P.react_decay[i]), P.n_dropout, rng, mode == "sampled")
-            if not shared:
-                rows.append(base)
-                continue
+        # expected mode: every row of a scenario starts from the same base, whatever its place in the batch. A
+        # snapshot's base is one draw from its customers' posteriors, made from a stream of its own seeded by the
+        # batch's seed, so a plan's value never depends on the rows beside it (the optimizer compares rows) and
+        # `run_fast` of a plan equals its row in any batch; also speed: a repeated scenario's base is made once
+        if mode == "expected" and id(s) in bases:
+            rows.append(bases[id(s)])
+            continue
+        lam_k = np.repeat(P.lam[:, i], P.n_dropout)
+        drop_k = np.tile(P.drop[:, i], P.n_rate)
+        w_k = P.weights[:, :, min(i, P.weights.shape[-1] - 1)].ravel()
+        base_rng = np.random.default_rng(seed) if mode == "expected" else rng
+        base = initial_base(s, lam_k, drop_k, w_k, float(P.react_decay[i]), P.n_dropout, base_rng, mode == "sampled")
+        if mode == "expected":
             bases[id(s)] = base
-        rows.append(bases[id(s)])
+        rows.append(base)
     state = initial_state(P, rows, 3 if detail else 1, draw)
     out = run_days(P, cal, drivers, state, draw, detail=detail, keep_daily=keep_daily, progress=progress)
     return BatchResult(

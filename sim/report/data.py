@@ -61,7 +61,7 @@ FRAME_FILES = {
 FUNNEL_COLUMNS = ["step", "count", "rate_from_previous", "share_of_aware", "source"]
 REVENUE_COLUMNS = ["revenue_new", "revenue_returning", "new_customers", "orders"]
 COHORT_COLUMNS = ["cohort", "age", "customers", "active", "retention"]
-CURVE_COLUMNS = ["retention_share", "value_mean", "value_p05", "value_p95"]
+CURVE_COLUMNS = ["retention_share", "value_mean", "value_p05", "value_p95", "feasible"]
 MARGINAL_COLUMNS = ["plan", "purpose", "roi"]
 LEVER_COLUMNS = ["lever", "value", "current", "contribution", "retention_12m", "dissatisfied_share", "gain"]
 

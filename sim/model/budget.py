@@ -113,7 +113,8 @@ def monthly_drivers(
                 str(kind),
             )
     if per_customer is None:  # each scenario's own (speed: a scenario repeated over rows is read once)
-        own = {id(s): (back_per_customer(s), back_shares(s)) for s in scenarios}
+        unique = {id(s): s for s in scenarios}  # (a comprehension over the rows would read each row again)
+        own = {key: (back_per_customer(s), back_shares(s)) for key, s in unique.items()}
         per_customer = np.stack([own[id(s)][0] for s in scenarios])
         per_customer_shares = np.stack([own[id(s)][1] for s in scenarios])
     elif per_customer_shares is None:

@@ -217,3 +217,23 @@ def test_failed_run_leaves_nothing_behind(tmp_path, monkeypatch):
     with pytest.raises(ReportError, match="longer than 1 s"):
         render_report(hostile_yaml(tmp_path, name="Timeout test"), out, "en", replications=2, timeout=1)
     assert list(out.iterdir()) == []
+
+
+def test_the_default_kernel_runs_in_the_interpreter_that_runs_sim(tmp_path, monkeypatch):
+    """An installed `python3` kernelspec naming another Python (the system's, another venv's) must not make a
+    report import another environment's `sim`; a kernel named with `--kernel` keeps its own interpreter."""
+    from sim.report.execute import ReportKernelManager
+
+    for name in ("python3", "elsewhere"):
+        spec = tmp_path / "kernels" / name
+        spec.mkdir(parents=True)
+        argv = ["/elsewhere/bin/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+        (spec / "kernel.json").write_text(json.dumps({"argv": argv, "display_name": name, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    commands = {}
+    for name in ("python3", "elsewhere"):
+        manager = ReportKernelManager(kernel_name=name)
+        manager._launch_args = {}  # what starting a kernel sets before it formats the command
+        commands[name] = manager.format_kernel_cmd()
+    assert commands["python3"][0] == sys.executable and commands["python3"][1:3] == ["-m", "ipykernel_launcher"]
+    assert commands["elsewhere"][0] == "/elsewhere/bin/python"

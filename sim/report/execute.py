@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import shutil
+import sys
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +24,7 @@ from traitlets import Unicode
 
 from sim.errors import ReportError, UserInputError, plain_number
 
+DEFAULT_KERNEL = "python3"  # the report's kernel unless `--kernel` names another
 KERNEL_START_TIMEOUT = 120  # seconds for the kernel to answer its first request
 SOCKET_PREFIX = "sim-kernel-"  # private socket folders in the system's temporary folder
 
@@ -35,6 +37,15 @@ class ReportKernelManager(AsyncKernelManager):
     """
 
     kernel_log = Unicode("", config=True, help="File that receives the kernel process's stdout and stderr.")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        """The kernel's command; the default `python3` kernel runs in this very interpreter, whatever Python an
+        installed `python3` kernelspec names: the report must use the `sim` (and packages) that runs it, not
+        another environment's (a kernelspec installed once for the system Python, a venv's `pip install .`)."""
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self.kernel_name == DEFAULT_KERNEL and len(cmd) > 2 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            cmd[0] = sys.executable
+        return cmd
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         if not self.kernel_log:

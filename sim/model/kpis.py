@@ -36,7 +36,7 @@ KPI_NAMES = [
 ]
 
 KPI_DESCRIPTIONS = {
-    "cac": "Front-end spend per new customer [currency per customer].",
+    "cac": "Front-end spend per new customer; undefined without front-end spend or with under one new customer [currency per customer].",
     "first_purchase_conversion": "Share of people who were or became aware that bought for the first time [share].",
     "repeat_purchase_rate": "Share of new customers who ordered a second time within the horizon [share].",
     "retention_12m": "Share of customers active 12 months before the horizon still active at the end [share].",

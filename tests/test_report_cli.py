@@ -176,3 +176,22 @@ def test_run_timeseries_keeps_full_precision(tmp_path):
     assert json.loads((out / "kpis.json").read_text())["cumulative_contribution"] == pytest.approx(
         float(expected["contribution"].sum()), rel=1e-12
     )
+
+
+def test_a_second_language_shows_the_figures_of_the_data_beside_it(tmp_path):
+    """Korean after English into one folder: the notebook reads the data folder the command prepared (a copy of
+    the English one), so both pages show the same figures and the second language computes nothing again."""
+    from sim.report.render import render_report
+
+    scenario = small_scenario(tmp_path)
+    first = render_report(scenario, tmp_path / "out", "en", replications=2)
+    meta_file = first.data_dir / "meta.json"
+    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    meta["created_utc"] = "1999-01-01 00:00 UTC"  # a mark only the English data folder carries
+    meta_file.write_text(json.dumps(meta), encoding="utf-8")
+    second = render_report(scenario, tmp_path / "out", "ko", replications=2)
+    assert second.data_dir.name.endswith(".ko_data")
+    assert json.loads((second.data_dir / "meta.json").read_text(encoding="utf-8"))["created_utc"] == meta["created_utc"]
+    assert "1999-01-01 00:00 UTC" in second.html.read_text(encoding="utf-8")
+    folders = {p.name for p in (tmp_path / "out").iterdir() if p.name.endswith("_data")}
+    assert folders == {first.data_dir.name, second.data_dir.name}

@@ -107,6 +107,17 @@ def advice(direction: str, roi: float, purpose: str = "front") -> dict:
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_cut_of_the_whole_spend_is_advice_to_stop(lang):
+    whole = {**advice("cut", -0.9, "winback"), "amount_per_month": 5e6}
+    texts = reco.budget_advice(report(plans={"advice": [whole, advice("cut", -0.2)], "hurdle_rate": 0.0}), lang)
+    spend, purpose = reco.money(report(), 5e6, lang), t("purpose_text.winback", lang)
+    assert texts[0] == t("advice.stop", lang, purpose=purpose, amount=spend, spend=spend, roi="−0.90", hurdle="+0.00")
+    part = reco.money(report(), 1e6, lang)  # a cut of part of the spend stays a cut
+    front = t("purpose_text.front", lang)
+    assert texts[1] == t("advice.cut", lang, purpose=front, amount=part, spend=spend, roi="−0.20", hurdle="+0.00")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_budget_advice_says_spend_less_when_every_unit_earns_below_the_hurdle(lang):
     cut = {"advice": [advice("cut", -0.2), advice("cut", -0.1, "back"), advice("hold", -0.6, "winback")]}
     texts = reco.budget_advice(report(plans={**cut, "hurdle_rate": 0.0}), lang)

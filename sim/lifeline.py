@@ -215,6 +215,29 @@ def _on_signal(signum: int, frame: Any) -> None:
     raise Interrupted(signum)
 
 
+STOP_SIGNALS = frozenset(SIGNAL_NAMES)
+
+
+@contextlib.contextmanager
+def signals_held() -> Any:
+    """Stop signals wait while inside (blocked, then delivered on the way out). Starting worker processes runs
+    the standard library's at-fork hooks, where the exception our handler raises would be "ignored" with a
+    traceback on stderr instead of stopping the command; the workers unblock them (`release_signals`)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def release_signals() -> None:
+    """A pool worker's initializer: unblock the stop signals its parent held while starting it."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 @contextlib.contextmanager
 def signals_interrupt() -> Any:
     """While inside: SIGINT, SIGTERM and SIGHUP stop the children and raise `Interrupted` in the main thread

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
+from sim import lifeline
 from sim.model.result import SimulationResult, combine_replications
 from sim.model.scenario import Scenario
 
@@ -141,9 +142,11 @@ def simulate(
     bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if progress else True)
     results = []
     if workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=lifeline.release_signals)
         try:
-            for res in pool.map(_run_one, jobs):
+            with lifeline.signals_held():  # the workers start (fork) at the first submit
+                runs = pool.map(_run_one, jobs)
+            for res in runs:
                 results.append(res)
                 bar.update(1)
         except BaseException:

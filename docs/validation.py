@@ -321,9 +321,8 @@ def _stayers_section(f: dict) -> list[str]:
         "",
         (
             f"The segment improves the holdout tracking of {', '.join(FAMILY_LABELS[n] for n in better)};{support}."
-            " `calibrate` fits it on the best family when the score test supports it in sample, and says in a"
-            " warning when it then forecasts better; the model cannot simulate it yet, so the scenario keeps the"
-            " family alone."
+            " `calibrate` fits it on the best family when the score test supports it in sample, and keeps it when"
+            " it then forecasts better (the scenario carries it as `repeat_purchase.never_dropout_share`)."
             if better
             else "The segment does not improve any family's holdout forecast here."
         ),

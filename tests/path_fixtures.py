@@ -95,6 +95,45 @@ def cdnow_sample_csv(folder: Path) -> Path:
     return out
 
 
+def stayers_export(share: float, n: int = 6000, seed: int = 1) -> pd.DataFrame:
+    """A synthetic BG/NBD export (r 0.7, alpha 40, a 3, b 6: dropout chances near 1/3, two years, first orders
+    in the first 240 days) in which `share` of the customers never drops out."""
+    import numpy as np
+
+    from sim.calibration import bgnbd
+
+    rng = np.random.default_rng(seed)
+    k = int(round(share * n))
+    parts = []
+    for m, (a, b), offset in ((n - k, (3.0, 6.0), 0), (k, (1e-9, 1.0), n - k)):
+        if m:
+            cust, day = bgnbd.simulate_transactions(m, 0.7, 40.0, a, b, 720, rng, acquisition_days=240)
+            parts.append(pd.DataFrame({"customer_id": cust + offset, "day": day}))
+    tx = pd.concat(parts).drop_duplicates()
+    return pd.DataFrame(
+        {
+            "customer_id": tx["customer_id"].astype(str),
+            "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(tx["day"], "D"),
+        }
+    ).assign(amount=1.0)
+
+
+@cache
+def stayers_calibration() -> Path:
+    """A scenario calibrated by `sim calibrate` from `stayers_export(0.25)` (it keeps BG/NBD with stayers),
+    horizon MONTHS."""
+    folder = session_folder() / "stayers"
+    folder.mkdir(parents=True, exist_ok=True)
+    orders = folder / "orders.csv"
+    stayers_export(0.25).to_csv(orders, index=False)
+    out = folder / "scenario.yaml"
+    result = CliRunner().invoke(app, ["calibrate", str(orders), "--currency", "USD", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    out.write_text(re.sub(r"(?m)^(  horizon_months: )\d+", rf"\g<1>{MONTHS}", text), encoding="utf-8")
+    return out
+
+
 def calibrate_args(name: str, out: Path) -> list[str]:
     """The `sim calibrate` arguments of a calibrated scenario of the matrix."""
     source, flags = CALIBRATED[name]

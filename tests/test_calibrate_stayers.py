@@ -1,15 +1,16 @@
 """A never-dropout segment (`sim.calibration.stayers`): its analytic gradient is the derivative of its
 likelihood, it reduces to the family as its share goes to 0, a known share of stayers is recovered within its
-standard error, and out of sample it beats the plain family where stayers exist; `calibrate` reports it in the
-comparison and keeps the scenario on a family the model can simulate."""
+standard error, and out of sample it beats the plain family where stayers exist; `calibrate` then keeps it, and
+the scenario's never-dropout share reaches the snapshot's posterior, the closed forms and both engines."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
+from path_fixtures import stayers_export
 
-from sim.calibration import backtest, bgnbd, families, stayers
+from sim.calibration import backtest, btyd, families, stayers
 from sim.calibration.stayers import with_stayers
 
 THETA = {"mbgnbd": (0.6, 40.0, 0.9, 2.5), "bgnbd": (0.6, 40.0, 0.9, 2.5), "pareto": (0.6, 40.0, 0.8, 60.0)}
@@ -45,21 +46,7 @@ def test_gradient_and_the_limit_of_no_stayers(family):
 
 
 def _export(stayers: float, n: int = 6000, seed: int = 1) -> pd.DataFrame:
-    """A BG/NBD export (r 0.7, alpha 40, a 3, b 6: dropout chances near 1/3) in which a share of the customers never drops out."""
-    rng = np.random.default_rng(seed)
-    k = int(round(stayers * n))
-    parts = []
-    for m, (a, b), offset in ((n - k, (3.0, 6.0), 0), (k, (1e-9, 1.0), n - k)):
-        if m:
-            cust, day = bgnbd.simulate_transactions(m, 0.7, 40.0, a, b, 720, rng, acquisition_days=240)
-            parts.append(pd.DataFrame({"customer_id": cust + offset, "day": day}))
-    tx = pd.concat(parts).drop_duplicates()
-    return pd.DataFrame(
-        {
-            "customer_id": tx["customer_id"].astype(str),
-            "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(tx["day"], "D"),
-        }
-    ).assign(amount=1.0)
+    return stayers_export(stayers, n, seed)
 
 
 @pytest.fixture(scope="module")
@@ -96,3 +83,100 @@ def test_without_stayers_the_share_is_not_supported():
         assert share < 3.0 * se or results[name]["likelihood_ratio"] < 3.84, (share, se, results[name])
     else:  # screened out by the score test, or the share ran to 0 / the likelihood is flat
         assert any(word in results[name]["reason"] for word in ("score test", "limit", "converge")), results[name]
+
+
+@pytest.mark.parametrize("family", list(families.FITTERS))
+def test_the_mixture_module_agrees_with_the_fitter_and_its_time_hessian_with_the_gradient(family):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 6, 80).astype(float)
+    T = rng.uniform(30.0, 300.0, 80)
+    t_x = np.where(x > 0, rng.uniform(0.05, 0.95, 80) * T, 0.0)
+    name = family + stayers.SUFFIX
+    cls, module = families.fitter(name), families.module(name)
+    theta = np.array([*THETA[family], 0.4])
+    assert np.allclose(module.p_alive(*theta, x, t_x, T), cls.p_alive_fn(*theta, x, t_x, T))
+    parts = btyd.alive_parts(module, tuple(theta), x, t_x, T)
+    by_parts = sum(alive * if_active(45.0, x, T) for alive, if_active in parts)
+    assert np.allclose(by_parts, cls.conditional_fn(45.0, x, t_x, T, *theta))
+    assert np.allclose(sum(alive for alive, _ in parts), module.p_alive(*theta, x, t_x, T))
+    # the seasonal fit's second derivatives in the times: finite differences of the analytic first ones
+    h = cls.time_hessian_fn(*theta, x, t_x, T)
+    eps = 1e-4
+    mask = x > 0  # t_x moves only for repeat buyers
+    d_tx = (cls.gradients_fn(*theta, x, t_x + eps, T)[2] - cls.gradients_fn(*theta, x, t_x - eps, T)[2]) / (2 * eps)
+    d_T = (cls.gradients_fn(*theta, x, t_x, T + eps)[2] - cls.gradients_fn(*theta, x, t_x, T - eps)[2]) / (2 * eps)
+    assert np.allclose(h[mask, 0], d_tx[mask, 0], rtol=1e-4, atol=1e-9)
+    assert np.allclose(h[mask, 1], d_T[mask, 0], rtol=1e-4, atol=1e-9)
+    assert np.allclose(h[:, 2], d_T[:, 1], rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("family", list(families.FITTERS))
+def test_the_mixture_posterior_draws_its_closed_forms(family):
+    """Drawn customers are active as often as P(alive) says, never-dropouts have dropout 0 and the NBD's posterior
+    rate, and the futures drawn from the posterior average to the closed-form expectation."""
+    from sim.analysis.forecast import futures
+
+    x = np.array([0.0, 1.0, 4.0, 9.0])
+    t_x = np.array([0.0, 20.0, 150.0, 280.0])
+    T = np.array([200.0, 300.0, 300.0, 300.0])
+    name = family + stayers.SUFFIX
+    module = families.module(name)
+    theta = (*THETA[family], 0.5)
+    rng = np.random.default_rng(8)
+    reps = 40_000
+    xs, txs, Ts = (np.repeat(v, reps) for v in (x, t_x, T))
+    active, lam, drop = module.draw_posterior(*theta, xs, txs, Ts, rng)
+    share = active.reshape(4, reps).mean(axis=1)
+    assert np.allclose(share, module.p_alive(*theta, x, t_x, T), atol=4 * 0.5 / np.sqrt(reps))
+    w = module.posterior_share(*theta, x, t_x, T)
+    zero = (drop == 0.0).reshape(4, reps).mean(axis=1)
+    assert np.allclose(zero, w, atol=4 * 0.5 / np.sqrt(reps))  # the family's own dropouts are never exactly 0
+    params = np.tile(theta, (200, 1))
+    orders, _ = futures(module, params, x, t_x, T, np.ones(4), 90, rng)
+    assert abs(orders.sum(axis=1).mean() - module_total(module, theta, x, t_x, T, 90.0)) < 4 * orders.sum(
+        axis=1
+    ).std() / np.sqrt(200)
+
+
+def module_total(module, theta, x, t_x, T, t):
+    return float(btyd.expected_total(module, theta, x, t_x, T, np.array([t]))[0])
+
+
+def test_calibrate_keeps_the_stayers_and_the_scenario_carries_them():
+    from path_fixtures import stayers_calibration
+
+    from sim.model.scenario import load_scenario
+
+    scenario = load_scenario(stayers_calibration())
+    rp = scenario.repeat_purchase
+    assert rp.model == "bgnbd" and 0.0 < rp.never_dropout_share
+    block = scenario.calibration["repeat_purchase"]
+    assert block["family"] == "bgnbd+stayers"
+    se = block["standard_errors"]["stayer_odds"] / (1.0 + block["params"]["stayer_odds"]) ** 2
+    assert abs(rp.never_dropout_share - 0.25) < 3.0 * se
+    assert scenario.calibration["model_choice"]["chosen"] == "bgnbd+stayers"
+    assert families.family_of(rp) == "bgnbd+stayers"
+    assert families.params_of(rp)[-1] == pytest.approx(block["params"]["stayer_odds"], rel=1e-5)
+
+
+def test_a_forced_family_whose_dropout_collapses_still_writes_a_scenario(tmp_path):
+    """Pareto/NBD with stayers forced on a BG/NBD log: the non-stayers' hazard is alike for every customer, so the fit
+    pins its Gamma at `btyd.COLLAPSED`'s shape; the scenario's bounds hold that pinned fit (they once stopped at 100)."""
+    from path_fixtures import stayers_export
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+    from sim.model.scenario import load_scenario
+
+    orders = tmp_path / "orders.csv"
+    stayers_export(0.25, n=3000, seed=5).to_csv(orders, index=False)
+    out = tmp_path / "client.yaml"
+    result = CliRunner().invoke(
+        app, ["calibrate", str(orders), "--currency", "USD", "--model", "pareto+stayers", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    rp = load_scenario(out).repeat_purchase
+    assert rp.model == "pareto" and rp.never_dropout_share > 0.1
+    for name in ("r", "s"):
+        bound = next(m.le for m in type(rp).model_fields[name].metadata if getattr(m, "le", None) is not None)
+        assert bound >= btyd.COLLAPSED["gamma"], name

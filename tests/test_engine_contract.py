@@ -57,7 +57,9 @@ CALIBRATED_CASES = {
     "calibrated_plan": "export_plan",
     "calibrated_cdnow": "cdnow",
 }
-CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated", *CALIBRATED_CASES]
+# a never-dropout share: on the prior (MBG/NBD and Pareto/NBD) and calibrated (BG/NBD with stayers, a snapshot)
+STAYERS_CASES = ["stayers", "pareto_stayers", "calibrated_stayers"]
+CASES = [*SAMPLE_NAMES, "calendar", "bgnbd", "pareto", "start_17th", "calibrated", *CALIBRATED_CASES, *STAYERS_CASES]
 
 
 @cache
@@ -73,6 +75,16 @@ def _scenario(name: str):
         return base.with_changes(
             {"repeat_purchase": {"model": "pareto", "r": 1.3, "alpha": 95.0, "s": 2.0, "beta": 500.0}}
         )
+    if name == "stayers":
+        return base.with_changes({"repeat_purchase.never_dropout_share": 0.3})
+    if name == "pareto_stayers":
+        return _scenario("pareto").with_changes({"repeat_purchase.never_dropout_share": 0.3})
+    if name == "calibrated_stayers":
+        from path_fixtures import stayers_calibration
+
+        from sim.model.scenario import load_scenario
+
+        return load_scenario(stayers_calibration()).with_changes({"simulation.horizon_months": CALIBRATED_MONTHS})
     if name == "start_17th":
         return base.with_changes({"simulation.start_date": date(2027, 1, 17)})
     if name == "calibrated":

@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration import families
+from sim.calibration.btyd import alive_parts, expected_total
 from sim.errors import UserInputError
 from sim.model.scenario import Scenario
 
@@ -43,8 +44,9 @@ MAX_WEEKS = 500
 
 
 def family_of(scenario: Scenario) -> str:
-    """The repeat-purchase family of a scenario (MBG/NBD when the scenario does not name one)."""
-    return getattr(scenario.repeat_purchase, "model", None) or families.DEFAULT
+    """The repeat-purchase family of a scenario (MBG/NBD when the scenario does not name one; `+stayers` with a
+    never-dropout share)."""
+    return families.family_of(scenario.repeat_purchase)
 
 
 def closed_form_applies(scenario: Scenario) -> bool:
@@ -138,7 +140,6 @@ def _expected_base(
     scenario: Scenario, days: np.ndarray, params: tuple[float, ...] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(expected cumulative repeat orders, the same orders' list-price value) at each of `days`."""
-    from sim.calibration.btyd import expected_total
 
     module = families.module(family_of(scenario))
     theta = params if params is not None else families.params_of(scenario.repeat_purchase)
@@ -158,7 +159,7 @@ def parameter_draws(scenario: Scenario, n: int, rng: np.random.Generator) -> tup
     from the standard errors; else the point estimate only (a scenario without a calibration block).
     """
     family = family_of(scenario)
-    names = families.FITTERS[family].param_names
+    names = families.fitter(family).param_names
     theta = np.log(np.array(families.params_of(scenario.repeat_purchase)))
     rp = (scenario.calibration or {}).get("repeat_purchase", {})
     fitted_family = rp.get("family", family)
@@ -355,9 +356,10 @@ def forecast(
         variants, what_varies = acquisition_draws(scenario, draws, rng)
         if not closed:  # the engine simulates the existing customers too: their parameters vary with the curves
             repeat_sets, basis = parameter_draws(scenario, draws, rng)
-            names = families.FITTERS[family_of(scenario)].param_names
+            family = family_of(scenario)
             repeat = [
-                {f"repeat_purchase.{k}": float(v) for k, v in zip(names, row, strict=True)} for row in repeat_sets
+                {f"repeat_purchase.{k}": v for k, v in families.scenario_fields(family, row).items()}
+                for row in repeat_sets
             ]
             variants = [{**a, **b} for a, b in zip(variants or [{}] * draws, repeat, strict=True)]
             what_varies += f" and repeat-purchase parameters ({basis})"
@@ -436,10 +438,12 @@ def customer_pieces(scenario: Scenario, x, t_x, T, ends: np.ndarray) -> tuple[np
     multiplier, price = future_days(scenario, n_days)
     changes = (np.flatnonzero(np.diff(price) != 0) + 1).astype(float)
     knots = np.unique(np.concatenate([[0.0], ends, changes]))
-    alive = module.p_alive(*theta, x, t_x, T)
-    active = module.conditional_expected_if_active(clock_at(knots, multiplier)[None, :], x[:, None], T[:, None], *theta)
+    clock = clock_at(knots, multiplier)[None, :]
+    pieces = np.zeros((len(x), len(knots) - 1))
+    for alive, if_active in alive_parts(module, theta, x, t_x, T):
+        pieces += np.diff(if_active(clock, x[:, None], T[:, None]), axis=1) * alive[:, None]
     start = knots[:-1].astype(int)
-    return np.diff(active, axis=1) * alive[:, None], start, price[start]
+    return pieces, start, price[start]
 
 
 def _weekly_base(scenario: Scenario, weeks: int) -> tuple[np.ndarray, np.ndarray]:

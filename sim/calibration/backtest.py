@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration import families
-from sim.calibration.btyd import RepeatPurchaseFitter, unique_rows
+from sim.calibration.btyd import RepeatPurchaseFitter, alive_parts, unique_rows
 from sim.calibration.summary import month_index, summarize
 
 MIN_SPAN_DAYS = 120  # below this the window is too short to hold a part out
@@ -83,16 +83,13 @@ def _forecasts(fitter: RepeatPurchaseFitter, summary: pd.DataFrame, days: np.nda
     knots = np.unique(np.concatenate([[0.0], np.arange(7.0, days.max(), 7.0), [days.max()]]))
     uniq, inverse = unique_rows(np.stack([x, t_x, T], axis=1))
     w = np.bincount(inverse, minlength=len(uniq)).astype(float)
-    if fitter.family not in families.MODULES:  # a candidate the model cannot simulate (e.g. with stayers)
-        per = fitter.conditional_expected_purchases(knots, uniq[:, 0], uniq[:, 1], uniq[:, 2])  # (histories, knots)
-        return np.interp(days, knots, w @ per), per[inverse, -1]
-    module = families.module(fitter.family)
-    alive = module.p_alive(*params, uniq[:, 0], uniq[:, 1], uniq[:, 2])
     xT, group = unique_rows(uniq[:, [0, 2]])
-    active = module.conditional_expected_if_active(knots[None, :], xT[:, :1], xT[:, 1:], *params)
-    at_knots = np.bincount(group, weights=alive * w, minlength=len(xT)) @ active
-    each = (alive * active[group, -1])[inverse]  # each customer's expected transactions by the last day
-    return np.interp(days, knots, at_knots), each
+    at_knots, last = np.zeros(len(knots)), np.zeros(len(uniq))
+    for alive, if_active in alive_parts(families.module(fitter.family), params, uniq[:, 0], uniq[:, 1], uniq[:, 2]):
+        active = if_active(knots[None, :], xT[:, :1], xT[:, 1:])
+        at_knots += np.bincount(group, weights=alive * w, minlength=len(xT)) @ active
+        last += alive * active[group, -1]
+    return np.interp(days, knots, at_knots), last[inverse]  # and each customer's expected transactions by the last day
 
 
 def evaluate(fitter: RepeatPurchaseFitter, split: TimeSplit) -> dict[str, Any]:

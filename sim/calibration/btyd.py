@@ -337,20 +337,32 @@ def inverse_curvature(h: np.ndarray, floor: float = 1e-6) -> np.ndarray:
     return 0.5 * (inv + inv.T)  # exactly symmetric (scipy checks)
 
 
+def alive_parts(module, params, x, t_x, T) -> list[tuple[np.ndarray, Callable[..., np.ndarray]]]:
+    """The conditional expectation E[transactions in (T, T+t] | x, t_x, T] as a sum over segments of
+    P(active in the segment at T | history) times a part that does not depend on t_x, given as a function of
+    (t, x, T): one segment for a family (`p_alive`, `conditional_expected_if_active`), two for a family with a
+    never-dropout segment (`sim.calibration.stayers.Mixture.alive_parts`)."""
+    if hasattr(module, "alive_parts"):
+        return module.alive_parts(params, x, t_x, T)
+    return [
+        (module.p_alive(*params, x, t_x, T), lambda t, x, T: module.conditional_expected_if_active(t, x, T, *params))
+    ]
+
+
 def expected_total(module, params, x, t_x, T, t, weights=None) -> np.ndarray:
     """Sum over customers of E[transactions in (T, T+t] | x, t_x, T] at each time of `t` (a 1-d array).
 
-    The family's conditional expectation is P(active at T) times a part that does not depend on t_x
-    (`conditional_expected_if_active`). Speed: that part is evaluated once per distinct (x, T) and time, the
-    P(active) once per distinct history, instead of once per customer and time.
+    Speed: the part that does not depend on t_x (`alive_parts`) is evaluated once per distinct (x, T) and
+    time, P(active) once per distinct history, instead of once per customer and time.
     """
     x, t_x, T, w = _unique_histories(x, t_x, T, weights)
-    alive = module.p_alive(*params, x, t_x, T) * w
     xT, group = unique_rows(np.stack([x, T], axis=1))
-    per_group = np.bincount(group, weights=alive, minlength=len(xT))
     t = np.asarray(t, dtype=float)
-    active = module.conditional_expected_if_active(t[None, :], xT[:, :1], xT[:, 1:], *params)
-    return per_group @ active
+    total = np.zeros(len(t))
+    for alive, if_active in alive_parts(module, params, x, t_x, T):
+        per_group = np.bincount(group, weights=alive * w, minlength=len(xT))
+        total += per_group @ if_active(t[None, :], xT[:, :1], xT[:, 1:])
+    return total
 
 
 def days_of(times: np.ndarray, clock: np.ndarray | None = None) -> np.ndarray:

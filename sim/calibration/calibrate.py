@@ -6,7 +6,7 @@ order, each in its own module:
 1. read the export (`orderlog`) and summarize each customer at the cut-off (`summary`);
 2. choose the repeat-purchase family by out-of-sample accuracy inside the window (`backtest`: fit BG/NBD,
    MBG/NBD and Pareto/NBD on the earlier part, forecast the later part; the best of them also with a segment
-   that never drops out, `stayers`, reported but not yet simulated), unless `model` forces one, and fit it on
+   that never drops out, `stayers`), unless `model` forces one, and fit it on
    the whole window (`bgnbd`, `mbgnbd`, `paretonbd`);
 3. with 12 months or more, the monthly seasonal index and the events' uplifts, jointly with that family
    (`seasonality`);
@@ -105,23 +105,16 @@ def calibrate(
 ) -> Calibration:
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
-    `until` cuts the history (later orders are ignored); `model` forces a family (bgnbd, mbgnbd, pareto)
-    instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and `decimal` say how to
+    `until` cuts the history (later orders are ignored); `model` forces a family (bgnbd, mbgnbd, pareto, each
+    also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and `decimal` say how to
     read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months missing from the spend
     log as no spend.
     """
     from sim.calibration import writer
 
     t0 = time.perf_counter()
-    if model is not None and model not in families.FITTERS:
-        raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.FITTERS))
     if model is not None and model not in families.supported():
-        raise UserInputError(
-            "this family is fitted but the model cannot simulate it yet",
-            location="--model",
-            found=model,
-            allowed=", ".join(families.supported()),
-        )
+        raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
     cut = _parse_until(until)
     log = read_orders(
         orders,
@@ -215,7 +208,7 @@ def fit_repeat_purchase(
     `full_fit=False` (the seasonal fit follows and refits the family jointly with the index) the earlier
     part's fit is returned as the starting point instead, when there is one."""
     split = backtest.time_split(transactions, cutoff)
-    candidates = families.FITTERS if model is None else {model: families.FITTERS[model]}
+    candidates = families.FITTERS if model is None else {model: families.fitter(model)}
     choice: dict[str, Any] = {"forced": model is not None}
     results: dict[str, dict[str, Any]] = {}
     fitted: dict[str, RepeatPurchaseFitter] = {}
@@ -223,15 +216,8 @@ def fit_repeat_purchase(
         results, fitted = backtest.compare_families(candidates, split, source)
         if model is None:  # what else the data may support: the best family with a never-dropout segment
             backtest.compare_stayers(backtest.choose(results, families.DEFAULT), results, fitted, split, source)
-        best = model or backtest.choose(results, families.DEFAULT)
-        usable = {k: v for k, v in results.items() if k in families.supported()}
-        chosen = best if best in families.supported() else backtest.choose(usable, families.DEFAULT)
-        choice["best_out_of_sample"] = best
-        if chosen != best:
-            warnings.append(
-                f"{fitted[best].label} forecast best out of sample, but the model cannot simulate it yet:"
-                f" the scenario uses {families.FITTERS[chosen].label} (see calibration -> model_choice)"
-            )
+        chosen = model or backtest.choose(results, families.DEFAULT)
+        choice["best_out_of_sample"] = chosen
         choice.update(
             {
                 "method": (
@@ -239,8 +225,8 @@ def fit_repeat_purchase(
                     f" {split.split.date()} and its forecast of those customers' repeat transactions over the next"
                     f" {split.days} days compared with what they did; chosen by the smallest tracking error (mean"
                     " gap between the forecast and actual cumulative curves, over the actual total); the best family"
-                    " is also tried with a segment that never drops out (`<family>+stayers`), which the scenario"
-                    " cannot carry yet: a warning says when it forecast better"
+                    " is also tried with a segment that never drops out (`<family>+stayers`, carried by the scenario"
+                    " as repeat_purchase.never_dropout_share)"
                 ),
                 "split": str(split.split.date()),
                 "holdout_days": split.days,
@@ -253,7 +239,7 @@ def fit_repeat_purchase(
         choice["method"] = "no comparison: the history is too short to hold a part out"
         warnings.append(
             f"the history is too short to compare repeat-purchase models out of sample (under {backtest.MIN_SPAN_DAYS}"
-            f" days): {families.FITTERS[chosen].label} is used"
+            f" days): {families.fitter(chosen).label} is used"
         )
     choice["chosen"] = chosen
     choice["families"] = {
@@ -263,7 +249,7 @@ def fit_repeat_purchase(
     start = fitted[chosen].params_ if chosen in fitted else None
     if not full_fit and start is not None:
         return families.fitter_from_params(chosen, start), choice
-    fitter = families.FITTERS[chosen]().fit(x, t_x, T, source=source, start=start)
+    fitter = families.fitter(chosen)().fit(x, t_x, T, source=source, start=start)
     return fitter, choice
 
 

@@ -15,13 +15,18 @@ forecasts). The share is fitted as its odds pi / (1 - pi) (a positive parameter,
 customer's posterior share of the never-dropout segment, w = pi NBD / L, mixes the two segments' closed forms:
 P(alive) = w + (1 - w) P_family(alive), and E[X(T, T+t)] = w (r+x) t / (alpha+T) + (1 - w) E_family.
 
-The scenario cannot carry such a segment yet (both engines simulate the three families); `calibrate` compares
-it out of sample with the family it extends and says in `calibration -> model_choice` which forecast better.
+`calibrate` compares it out of sample with the family it extends and keeps it when it forecasts better; the
+scenario then carries it as `repeat_purchase.never_dropout_share`, which both engines simulate (the agent draws
+each new person's dropout as 0 with that chance, the fast engine puts that share of each rate class into a
+dropout class at zero), and the snapshot's customers and the closed-form forecasts use the mixture's posterior
+(`Mixture`, the module-like counterpart of `bgnbd`, `mbgnbd` and `paretonbd`).
 """
 
 from __future__ import annotations
 
-from functools import cache
+from collections.abc import Callable
+from functools import cache, partial
+from types import ModuleType
 
 import numpy as np
 from scipy.special import digamma, gammaln
@@ -38,16 +43,22 @@ def log_nbd(r, alpha, x, T) -> np.ndarray:
     return gammaln(r + x) - gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T)
 
 
+def _mix(odds: float, r: float, alpha: float, x, T, ll_family) -> tuple[np.ndarray, np.ndarray]:
+    """(log L of the mixture, w = each customer's posterior share of the never-dropout segment) from the
+    family's log L: L = pi NBD + (1 - pi) L_family with pi = odds / (1 + odds), w = pi NBD / L."""
+    a = np.log(odds) - np.log1p(odds) + log_nbd(r, alpha, x, T)
+    ll = np.logaddexp(a, -np.log1p(odds) + ll_family)
+    return ll, np.exp(a - ll)
+
+
 def _posterior_share(base: type[RepeatPurchaseFitter], theta, x, t_x, T):
     """(log L of the mixture, w = each customer's posterior share of the never-dropout segment, the family's
     (log L, d log L / d params, d log L / d times))."""
     *params, odds = theta
     x, t_x, T = (np.ravel(np.asarray(v, dtype=float)) for v in np.broadcast_arrays(x, t_x, T))
     ll_f, d_f, dt_f = base.gradients_fn(*params, x, t_x, T)
-    a = np.log(odds) - np.log1p(odds) + log_nbd(params[0], params[1], x, T)
-    b = -np.log1p(odds) + ll_f
-    ll = np.logaddexp(a, b)
-    return ll, np.exp(a - ll), (ll_f, d_f, dt_f)
+    ll, w = _mix(odds, params[0], params[1], x, T, ll_f)
+    return ll, w, (ll_f, d_f, dt_f)
 
 
 BOUNDARY_5PCT = 2.71  # 5% point of the score statistic of a share at its boundary 0 (half chi-square(0), half (1))
@@ -125,8 +136,25 @@ def with_stayers(base: type[RepeatPurchaseFitter]) -> type[RepeatPurchaseFitter]
         share = odds / (1.0 + odds)
         return share * r / alpha * np.asarray(t, dtype=float) + (1.0 - share) * base.expected_fn(t, *theta[:-1])
 
-    def _not_simulated(*_args, **_kwargs):
-        raise NotImplementedError("the model cannot simulate a never-dropout segment yet")
+    def _time_hessian(*args):
+        """Second derivatives of each customer's log L in its times (n, 3: d t_x^2, d t_x d T, d T^2), for the
+        seasonal fit. With log L = log(e^A + e^B), A = log pi + log NBD (no t_x; dA/dT = -(r+x)/(alpha+T),
+        d2A/dT2 = (r+x)/(alpha+T)^2) and B the family's: d2 log L = w d2A + (1-w) d2B + w(1-w) (dA - dB)(dA - dB)'."""
+        theta, (x, t_x, T) = args[:-3], args[-3:]
+        r, alpha = theta[0], theta[1]
+        _, w, (_, _, dt_f) = _posterior_share(base, theta, x, t_x, T)
+        h_f = base.time_hessian_fn(*theta[:-1], x, t_x, T)
+        x, T = np.ravel(np.asarray(x, dtype=float)), np.ravel(np.asarray(T, dtype=float))
+        gap_tx, gap_T = -dt_f[:, 0], -(r + x) / (alpha + T) - dt_f[:, 1]
+        ww = w * (1.0 - w)
+        return np.stack(
+            [
+                (1.0 - w) * h_f[:, 0] + ww * gap_tx**2,
+                (1.0 - w) * h_f[:, 1] + ww * gap_tx * gap_T,
+                w * (r + x) / (alpha + T) ** 2 + (1.0 - w) * h_f[:, 2] + ww * gap_T**2,
+            ],
+            axis=1,
+        )
 
     class Fitter(base):  # type: ignore[misc, valid-type]
         family = base.family + SUFFIX
@@ -135,12 +163,10 @@ def with_stayers(base: type[RepeatPurchaseFitter]) -> type[RepeatPurchaseFitter]
         param_names = (*base.param_names, "stayer_odds")
         log_likelihood = staticmethod(_log_likelihood)
         gradients_fn = staticmethod(_gradients)
-        time_hessian_fn = staticmethod(_not_simulated)
+        time_hessian_fn = staticmethod(_time_hessian)
         p_alive_fn = staticmethod(_p_alive)
         expected_fn = staticmethod(_expected)
         conditional_fn = staticmethod(_conditional)
-        posterior_fn = staticmethod(_not_simulated)
-        after_fn = staticmethod(_not_simulated)
 
         def _starts(self, mean_x: float, mean_T: float) -> list[np.ndarray]:
             return [np.append(p, np.log(0.1)) for p in base._starts(self, mean_x, mean_T)]
@@ -153,3 +179,55 @@ def with_stayers(base: type[RepeatPurchaseFitter]) -> type[RepeatPurchaseFitter]
 
     Fitter.__name__ = Fitter.__qualname__ = f"{base.__name__}WithStayers"
     return Fitter
+
+
+class Mixture:
+    """The closed forms and posterior of a family mixed with a never-dropout segment, called like the family's
+    module (`families.module("pareto+stayers")`): parameters are the family's followed by `stayer_odds`."""
+
+    def __init__(self, base: ModuleType):
+        self.base = base
+
+    def posterior_share(self, *args) -> np.ndarray:
+        """w: each customer's posterior share of the never-dropout segment given (x, t_x, T)."""
+        theta, (x, t_x, T) = args[:-3], args[-3:]
+        ll_f = self.base.log_likelihood(*theta[:-1], x, t_x, T)
+        return _mix(theta[-1], theta[0], theta[1], x, T, ll_f)[1]
+
+    def p_alive(self, *args) -> np.ndarray:
+        """P(active at T | x, t_x, T) = w + (1 - w) P_family(active)."""
+        theta, hist = args[:-3], args[-3:]
+        w = self.posterior_share(*theta, *hist)
+        return w + (1.0 - w) * self.base.p_alive(*theta[:-1], *hist)
+
+    def alive_parts(self, theta, x, t_x, T) -> list[tuple[np.ndarray, Callable]]:
+        """Each segment's P(active in it at T | history) and E[purchases in (T, T+t] | active in it] as a function
+        of (t, x, T): the never-dropout segment's NBD, (r+x) t / (alpha+T), and the family's."""
+        r, alpha = theta[0], theta[1]
+        w = self.posterior_share(*theta, x, t_x, T)
+        family = theta[:-1]
+        return [
+            (w, lambda t, x, T: (r + x) / (alpha + T) * t),
+            ((1.0 - w) * self.base.p_alive(*family, x, t_x, T), partial(_if_active, self.base, family)),
+        ]
+
+    def draw_posterior(self, *args, dead: bool = True):
+        """(active, lambda, dropout) of each customer: in the never-dropout segment with its posterior share w,
+        then active with lambda ~ Gamma(r+x, rate alpha+T) and dropout 0; otherwise drawn from the family's
+        posterior (`dead=False`: NaN for the family's customers who have left, as the families do)."""
+        theta, (x, t_x, T, rng) = args[:-4], args[-4:]
+        x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+        stay = rng.random(len(x)) < self.posterior_share(*theta, x, t_x, T)
+        active, lam, drop = self.base.draw_posterior(*theta[:-1], x, t_x, T, rng, dead=dead)
+        lam_stay = rng.gamma(theta[0] + x[stay], 1.0 / (theta[1] + T[stay]))
+        active, lam, drop = active | stay, lam.copy(), drop.copy()
+        lam[stay], drop[stay] = lam_stay, 0.0
+        return active, lam, drop
+
+    def simulate_after(self, *args, **kwargs):
+        """Purchases after the cut-off: the family's, a dropout of 0 never ending (`simulate_after`)."""
+        return self.base.simulate_after(*args, **kwargs)
+
+
+def _if_active(module: ModuleType, theta, t, x, T) -> np.ndarray:
+    return module.conditional_expected_if_active(t, x, T, *theta)

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from sim.calibration import families
 from sim.calibration.acquisition import (
     CONVERSION_MONTHLY,
     conversion_lag_matrix,
@@ -25,7 +26,6 @@ from sim.calibration.acquisition import (
 )
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
-from sim.model import scenario as schema
 from sim.model.scenario import Retention, Winback, parse_scenario
 
 # speed: libyaml's C loader and dumper where PyYAML has them (the calibration block is long), else Python's
@@ -55,13 +55,6 @@ NEUTRAL_LOYALTY = {
     "dropout_multiplier": 1.0,
     "order_value_multiplier": 1.0,
 }
-
-
-def _schema_has(block: str, name: str) -> bool:
-    """Whether the scenario schema has a field (the lead adds the repeat-purchase families, seasonality and
-    events to it; until then the calibrated scenario leaves them out and says so)."""
-    owner = {"repeat_purchase": schema.RepeatPurchase, "scenario": schema.Scenario}[block]
-    return name in owner.model_fields
 
 
 # -- the scenario -------------------------------------------------------------------------------------
@@ -408,14 +401,12 @@ def _budget(s, c, cal, plan, ch, warnings: list[str]) -> None:
 
 def _repeat_purchase(s, c, cal) -> None:
     fit = cal.repeat
-    rp: dict[str, Any] = {}
-    if _schema_has("repeat_purchase", "model"):
-        rp["model"] = fit.family
-        c["repeat_purchase.model"] = f"family: {fit.label} ({fit.citation}); " + (
-            "forced by --model"
-            if cal.family_choice.get("forced")
-            else "chosen by holdout accuracy (calibration -> model_choice)"
-        )
+    rp: dict[str, Any] = {"model": families.base_of(fit.family)}
+    c["repeat_purchase.model"] = f"family: {fit.label} ({fit.citation}); " + (
+        "forced by --model"
+        if cal.family_choice.get("forced")
+        else "chosen by holdout accuracy (calibration -> model_choice)"
+    )
     meaning = {
         "r": "[1] Gamma shape of the purchase rate",
         "alpha": "[days] Gamma rate of the purchase rate; mean rate r/alpha per day",
@@ -426,6 +417,13 @@ def _repeat_purchase(s, c, cal) -> None:
     }
     pinned = {fit.param_names[idx] for i, j, _, label in type(fit).mixing if label in fit.collapsed_ for idx in (i, j)}
     for k, v in fit.params_.items():
+        if k == "stayer_odds":  # the scenario carries the share; its standard error by the delta method
+            share, se = v / (1.0 + v), fit.standard_errors_[k] / (1.0 + v) ** 2
+            rp["never_dropout_share"] = _r(share)
+            c["repeat_purchase.never_dropout_share"] = (
+                f"[share] customers who never drop out (a segment mixed with the family); fitted, se {_fmt(se)}"
+            )
+            continue
         rp[k] = _r(v)
         c[f"repeat_purchase.{k}"] = f"{meaning[k]}; fitted, se {_fmt(fit.standard_errors_[k])}" + (
             " (pinned: the data show no spread between customers; only the mean is fitted)" if k in pinned else ""
@@ -499,7 +497,7 @@ def _levers(s, c) -> None:
 
 def _calendar(s, c, cal) -> None:
     seas = cal.seasonality
-    if seas is None or not _schema_has("scenario", "seasonality"):
+    if seas is None:
         return
     s["seasonality"] = {
         "index": [_r(v, 4) for v in seas.index],
@@ -515,7 +513,7 @@ def _calendar(s, c, cal) -> None:
     c["seasonality.repeat_purchases"] = "fitted"
     c["seasonality.reach"] = "default: ads reach the same every month"
     future = [] if cal.events is None else cal.events.future_events(cal.cutoff)
-    if future and _schema_has("scenario", "events"):
+    if future:
         s["events"] = future
         c["events"] = "dated promotions from --events after the cut-off, with the uplift fitted for their name"
 

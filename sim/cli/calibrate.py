@@ -142,7 +142,11 @@ def calibrate(
         typer.Option("--channel-split", help="Shares by channel within each purpose: front:search_ads=0.5,back:crm=1."),
     ] = None,
     model: Annotated[
-        str | None, typer.Option("--model", help="Force the repeat-purchase family: bgnbd, mbgnbd or pareto.")
+        str | None,
+        typer.Option(
+            "--model",
+            help="Force the repeat-purchase family: bgnbd, mbgnbd or pareto, each also as <family>+stayers (with a segment that never drops out).",
+        ),
     ] = None,
     customer_col: Annotated[
         str | None, typer.Option("--customer-col", help="Header of the customer id column.")

@@ -19,6 +19,7 @@ with it.
 from __future__ import annotations
 
 import gc
+import math
 from itertools import chain
 
 import numpy as np
@@ -453,7 +454,8 @@ class AgentEngine:
                 while True:
                     wait = exponential() / top_rate
                     if clock:  # Pareto/NBD: the dropout clock at its top hazard, kept with today's share
-                        quit_in = exponential() / (p * (self.loyal_drop if loyal else 1.0))
+                        hazard = p * (self.loyal_drop if loyal else 1.0)  # 0 for a never-dropout customer
+                        quit_in = exponential() / hazard if hazard > 0.0 else math.inf
                         if quit_in < wait:
                             t0 += quit_in
                             if t0 >= n_days:

@@ -21,7 +21,7 @@ import pandas as pd
 
 from sim.errors import ScenarioError
 from sim.model import repeat
-from sim.model.scenario import Scenario
+from sim.model.scenario import RepeatPurchase, Scenario
 
 SNAPSHOT_COLUMNS = ("customer_id", "frequency", "recency", "age")
 DAYS_PER_MONTH = 365.25 / 12.0
@@ -107,12 +107,11 @@ def _read_snapshot(path: str, _mtime: int, _size: int) -> pd.DataFrame:
 
 
 def _from_snapshot(scenario: Scenario, rng: np.random.Generator) -> ExistingCustomers:
-    """Snapshot customers drawn from the MBG/NBD posterior (active ones stage 0, dropped-out ones
+    """Snapshot customers drawn from the family's posterior (active ones stage 0, dropped-out ones
     lapsed since their last purchase), followed by any loyal/lapsed counts drawn from the priors."""
     ex = scenario.market.existing
     rp = scenario.repeat_purchase
-    posterior = family_posterior(rp.model)
-    params = (rp.r, rp.alpha, *repeat.dropout_parameters(rp))
+    posterior, params = family_posterior(rp)
     snap = load_snapshot(scenario)
     x = snap["frequency"].to_numpy()
     t_x = snap["recency"].to_numpy()
@@ -138,13 +137,13 @@ def _from_snapshot(scenario: Scenario, rng: np.random.Generator) -> ExistingCust
     return ExistingCustomers(lam, p, stage, prior, months_ago, ids, alive)
 
 
-def family_posterior(model: str):
-    """The module with the posterior of a repeat-purchase family (`p_alive`, `draw_posterior`): it lives
-    beside the family's likelihood in `sim.calibration` (`families.module`), so the posterior and the fit
-    cannot disagree."""
+def family_posterior(rp: RepeatPurchase):
+    """The module with the posterior of a scenario's repeat-purchase family (`p_alive`, `draw_posterior`), and
+    its parameters: it lives beside the family's likelihood in `sim.calibration` (`families.module`), so the
+    posterior and the fit cannot disagree (with a never-dropout share, the mixture's `stayers.Mixture`)."""
     from sim.calibration import families
 
-    return families.module(model)
+    return families.module(families.family_of(rp)), families.params_of(rp)
 
 
 def snapshot_path(scenario: Scenario) -> Path | None:

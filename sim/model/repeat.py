@@ -12,8 +12,12 @@ The levers multiply these: back-end marketing and loyalty the per-order chance p
 order's experience the chance after that order (for Pareto/NBD, whose dropout is a clock and not an event,
 a dissatisfied order adds the chance of leaving before the next order: `order_dropout_chance`).
 
+Any family can be mixed with a segment that never drops out (`never_dropout_share`, calibrated as
+`<family>+stayers`): those customers' dropout is 0 and they buy at the same Gamma(r, alpha) rates.
+
 The fast engine replaces the integral over customers by latent classes at Gauss quadrature nodes of the two
-distributions (`latent_classes`); the agent engine draws each person (`draw_people`).
+distributions (`latent_classes`; the never-dropout share in a class at zero dropout, `with_stayers`); the agent
+engine draws each person (`draw_people`).
 """
 
 from __future__ import annotations
@@ -64,25 +68,42 @@ def mean_dropout(rp: RepeatPurchase) -> float:
 
 def draw_people(rp: RepeatPurchase, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """(purchase rate per day, dropout) of n new people: lambda ~ Gamma(r, 1/alpha), and p ~ Beta(a, b) or
-    mu ~ Gamma(s, 1/beta)."""
+    mu ~ Gamma(s, 1/beta), 0 for the never-dropout share (`draw_dropouts`)."""
     lam = rng.gamma(rp.r, 1.0 / rp.alpha, size=n)
+    return lam, draw_dropouts(rp, n, rng)
+
+
+def draw_dropouts(rp: RepeatPurchase, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n dropouts from the family's distribution, each set to 0 (never drops out) with chance
+    `never_dropout_share` (no extra draw when the share is 0, so seeded runs without stayers keep their stream)."""
     if rp.model == "pareto":
-        return lam, rng.gamma(rp.s, 1.0 / rp.beta, size=n)
-    return lam, rng.beta(rp.a, rp.b, size=n)
+        drop = rng.gamma(rp.s, 1.0 / rp.beta, size=n)
+    else:
+        drop = rng.beta(rp.a, rp.b, size=n)
+    if rp.never_dropout_share > 0.0:
+        drop[rng.random(n) < rp.never_dropout_share] = 0.0
+    return drop
 
 
 def draw_stream(rp: RepeatPurchase, rng: np.random.Generator, block: int):
     """Two functions giving blocks of `block` fresh (purchase rates, dropouts) as lists (for the agent
     engine's pre-drawn streams: one NumPy call per block, not one per person)."""
-    if rp.model == "pareto":
-        return (
-            lambda: rng.gamma(rp.r, 1.0 / rp.alpha, size=block).tolist(),
-            lambda: rng.gamma(rp.s, 1.0 / rp.beta, size=block).tolist(),
-        )
     return (
         lambda: rng.gamma(rp.r, 1.0 / rp.alpha, size=block).tolist(),
-        lambda: rng.beta(rp.a, rp.b, size=block).tolist(),
+        lambda: draw_dropouts(rp, block, rng).tolist(),
     )
+
+
+def with_stayers(weights: np.ndarray, share: np.ndarray | float) -> np.ndarray:
+    """Latent-class weights (rate node, dropout node, ...) whose first dropout node is at zero (and empty) with
+    the never-dropout `share` of every rate node moved there: the classes of a family mixed with a segment that
+    never drops out and buys at the same rates."""
+    out = np.array(weights, dtype=float)
+    share = np.asarray(share, dtype=float)
+    per_rate = out.sum(axis=1)
+    out *= 1.0 - share
+    out[:, 0] = per_rate * share
+    return out
 
 
 @lru_cache(maxsize=256)

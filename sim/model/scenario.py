@@ -337,6 +337,7 @@ class FirstPurchase(_Block):
 
 
 REPEAT_MODELS = ("mbgnbd", "bgnbd", "pareto")
+MAX_NEVER_DROPOUT_SHARE = 0.99  # at 1 no one would drop out: the family's dropout would be unidentified
 
 
 class RepeatPurchase(_Block):
@@ -348,13 +349,16 @@ class RepeatPurchase(_Block):
     - bgnbd (BG/NBD, Fader, Hardie & Lee 2005): after any repeat order (not the first) with p ~ Beta(a, b);
     - pareto (Pareto/NBD, Schmittlein, Morrison & Colombo 1987): at a constant daily hazard mu ~ Gamma(s, beta),
       whatever the orders.
+    A share `never_dropout_share` of the customers never drops out (p = 0, or mu = 0) and buys at the same
+    Gamma(r, alpha) rate (`sim.calibration.stayers`).
     """
 
     model: Literal["mbgnbd", "bgnbd", "pareto"] = Field(
         "mbgnbd", description="Repeat-purchase family: mbgnbd, bgnbd or pareto."
     )
-    # bounds: where both engines' draws and quadratures stay finite (probed at the edges)
-    r: float = Field(..., ge=0.01, le=100.0, description="Gamma shape of the purchase rate [1].")
+    # bounds: where both engines' draws and quadratures stay finite (probed at the edges); a Gamma shape reaches
+    # past the fits' pinned concentration of a collapsed mixing distribution (`btyd.COLLAPSED`: 150)
+    r: float = Field(..., ge=0.01, le=1000.0, description="Gamma shape of the purchase rate [1].")
     alpha: float = Field(
         ..., ge=0.001, le=1e6, description="Gamma rate parameter of the purchase rate; mean rate is r/alpha [days]."
     )
@@ -367,12 +371,19 @@ class RepeatPurchase(_Block):
         le=1000.0,
         description="Beta b of the dropout probability per order; mean p is a/(a+b) (mbgnbd, bgnbd) [1].",
     )
-    s: float | None = Field(None, ge=0.01, le=100.0, description="Gamma shape of the dropout hazard mu (pareto) [1].")
+    s: float | None = Field(None, ge=0.01, le=1000.0, description="Gamma shape of the dropout hazard mu (pareto) [1].")
     beta: float | None = Field(
         None,
         ge=0.001,
         le=1e7,
         description="Gamma rate parameter of the dropout hazard; mean mu is s/beta per day (pareto) [days].",
+    )
+    never_dropout_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=MAX_NEVER_DROPOUT_SHARE,
+        description="Share of customers who never drop out (a latent class with no dropout, any family; calibrated"
+        " as `<family>+stayers` when it forecasts better) [share].",
     )
 
     @model_validator(mode="after")
@@ -390,6 +401,11 @@ class RepeatPurchase(_Block):
                 " (alpha is in days: a mean gap of alpha / r days between orders)"
             )
         return self
+
+    @property
+    def stayer_odds(self) -> float:
+        """The never-dropout share as odds, share / (1 - share): the parameter `sim.calibration.stayers` fits."""
+        return self.never_dropout_share / (1.0 - self.never_dropout_share)
 
 
 class Retention(_Block):

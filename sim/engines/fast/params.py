@@ -77,7 +77,8 @@ def batch_params(scenarios: Sequence[Scenario], n_rate: int, n_dropout: int) -> 
     models = {s.repeat_purchase.model for s in unique}
     if len(models) > 1:
         raise ValueError(f"scenarios in one batch must share their repeat-purchase family, found {sorted(models)}")
-    P = _read(unique, n_rate, n_dropout, edges=any(s.market.existing.snapshot is not None for s in unique))
+    edges = any(s.market.existing.snapshot is not None or s.repeat_purchase.never_dropout_share > 0 for s in unique)
+    P = _read(unique, n_rate, n_dropout, edges=edges)
     if len(unique) == len(scenarios) and np.array_equal(rows, np.arange(len(rows))):
         return P
     return _take(P, rows)
@@ -124,7 +125,8 @@ def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int, edges: bool = Fals
     new customers in it (weight 0), so that a snapshot customer below the lowest Gauss node is spread between
     zero and that node instead of being lifted onto it (`classes.class_weights`): posterior rates and dropouts
     of a real base crowd near zero (CDNOW: two thirds of the active customers below the lowest dropout node,
-    whose mean dropout the lift raised by 44%)."""
+    whose mean dropout the lift raised by 44%). A never-dropout share (`repeat_purchase.never_dropout_share`)
+    puts that share of the new customers of each rate node into the zero dropout node (`repeat.with_stayers`)."""
     classes = [repeat.classes_of(s.repeat_purchase, n_rate, n_dropout) for s in S]
     lam = np.stack([c[0][::n_dropout] for c in classes], axis=1)  # (R, S)
     drop = np.stack([c[1][:n_dropout] for c in classes], axis=1)  # (Dn, S)
@@ -132,7 +134,9 @@ def _read(S: Sequence[Scenario], n_rate: int, n_dropout: int, edges: bool = Fals
     if edges:
         lam = np.concatenate([np.zeros((1, len(S))), lam])
         drop = np.concatenate([np.zeros((1, len(S))), drop])
-        w = np.pad(w, ((1, 0), (1, 0), (0, 0)))
+        w = repeat.with_stayers(
+            np.pad(w, ((1, 0), (1, 0), (0, 0))), _stack(S, lambda s: s.repeat_purchase.never_dropout_share)
+        )
     if (w == w[:, :, :1]).all():
         w = w[:, :, :1].copy()  # every row the same weights: one column, broadcast (speed)
     e = [s.experience for s in S]

@@ -103,7 +103,8 @@ def customer_base(
         "expected_revenue": float(scores["expected_revenue"].sum()),
         "clv_total": float(scores["clv"].sum()),
         "clv_mean": float(scores["clv"].mean()) if len(scores) else None,
-        "family": getattr(scenario.repeat_purchase, "model", "mbgnbd"),
+        "family": scenario.repeat_purchase.model,
+        "never_dropout_share": scenario.repeat_purchase.never_dropout_share,
     }
     table = pd.DataFrame(columns=FORECAST_COLUMNS)
     if forecast:

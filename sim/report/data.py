@@ -79,7 +79,7 @@ def frame_columns(name: str) -> list[str]:
         "curve": CURVE_COLUMNS,
         "marginal": MARGINAL_COLUMNS,
         "levers": LEVER_COLUMNS,
-        "breakevens": list(_breakevens(None).columns),
+        "breakevens": breakeven_columns(),
         "path": plans_mod.PATH_COLUMNS,
         "gain": plans_mod.GAIN_COLUMNS,
         "capacity": events_mod.MONTH_COLUMNS,
@@ -396,19 +396,18 @@ def _base_report_data(scenario: Scenario, seed: int, timings: dict[str, float]) 
     with _timed(timings, "customers"):
         forecast, segments, base = customer_base(scenario, seed, forecast=True)
     kpis: dict[str, Any] = dict.fromkeys(KPI_NAMES)
-    empty = empty_frame
     return ReportData(
         meta={"sources": {"forecast": "closed_form", "segments": "closed_form"}, "engines": {}},
         kpis=kpis,
         plan=_plan(scenario, None, kpis),
         summary={},
-        funnel=empty("funnel"),
-        stages=empty("stages"),
-        revenue=empty("revenue"),
-        cohorts=empty("cohorts"),
+        funnel=empty_frame("funnel"),
+        stages=empty_frame("stages"),
+        revenue=empty_frame("revenue"),
+        cohorts=empty_frame("cohorts"),
         curve=_curve(None),
-        marginal=empty("marginal"),
-        levers=empty("levers"),
+        marginal=empty_frame("marginal"),
+        levers=empty_frame("levers"),
         breakevens=_breakevens(None),
         forecast=forecast,
         segments=segments,
@@ -678,13 +677,18 @@ def _curve(opt) -> pd.DataFrame:
     return frame[[c for c in cols if c in frame.columns] + [c for c in frame.columns if c not in cols]]
 
 
-def _breakevens(opt) -> pd.DataFrame:
-    """The optimizer's break-evens, one row per uncertain input; the best split where the plan changes is
-    flattened to one column per side and purpose (`low_split_front`, ...) so the CSV stays a plain table."""
+def breakeven_columns() -> list[str]:
+    """The break-even table's columns: the optimizer's, with the best split where the plan changes flattened to
+    one column per side and purpose (`low_split_front`, ...) so the CSV stays a plain table."""
     from sim.analysis.breakeven import BREAKEVEN_COLUMNS
 
     split_cols = [f"{side}_split_{p}" for side in ("low", "high") for p in PURPOSES]
-    cols = [c for c in BREAKEVEN_COLUMNS if not c.endswith("_split")] + split_cols
+    return [c for c in BREAKEVEN_COLUMNS if not c.endswith("_split")] + split_cols
+
+
+def _breakevens(opt) -> pd.DataFrame:
+    """The optimizer's break-evens, one row per uncertain input (columns: `breakeven_columns`)."""
+    cols = breakeven_columns()
     if opt is None or getattr(opt, "breakevens", None) is None or opt.breakevens.empty:
         return pd.DataFrame(columns=cols)
     frame = opt.breakevens.reset_index(drop=True)

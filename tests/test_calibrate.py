@@ -73,6 +73,31 @@ def test_pareto_fit_matches_lifetimes_and_the_published_estimates():
     np.testing.assert_allclose(got, [0.5533, 10.5778, 0.6062, 11.6679], rtol=2e-3)
 
 
+@pytest.mark.parametrize("cls", [bgnbd.BGNBDFitter, paretonbd.ParetoNBDFitter])
+def test_a_restart_that_could_not_lower_the_objective_is_skipped_without_changing_the_fit(cls, monkeypatch):
+    """The restart after a search stopped by precision loss is skipped when a Newton step would lower the objective
+    by less than its rounding (speed); forcing it (ROUNDING 0) moves nothing beyond the optimizer's tolerance."""
+    from sim.calibration import btyd
+
+    skipped = cls().fit(*_cdnow_summary())
+    monkeypatch.setattr(btyd, "ROUNDING", 0.0)
+    forced = cls().fit(*_cdnow_summary())
+    np.testing.assert_allclose(skipped.values, forced.values, rtol=1e-6)
+    np.testing.assert_allclose(
+        list(skipped.standard_errors_.values()), list(forced.standard_errors_.values()), rtol=1e-4
+    )
+    assert skipped.converged_ == forced.converged_
+
+
+def test_newton_decrease():
+    from sim.calibration.btyd import newton_decrease
+
+    h, g = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([1.0, -2.0])
+    assert newton_decrease(h, g) == pytest.approx(0.5 * g @ np.linalg.solve(h, g), rel=1e-12)
+    assert newton_decrease(np.array([[1.0, 0.0], [0.0, -1.0]]), g) == np.inf  # not positive definite: no step
+    assert newton_decrease(np.full((2, 2), np.nan), g) == np.inf
+
+
 GRADIENT_POINTS = {bgnbd: (0.5, 6.0, 0.9, 1.6), mbgnbd: (0.5, 6.0, 0.9, 1.6), paretonbd: (0.55, 10.6, 0.61, 11.7)}
 
 

@@ -25,6 +25,9 @@ MAX_EXP = 30.0  # log-parameters are bounded to exp(+-30): beyond that a fit has
 # distributions, `sim.model.repeat`, overflows beyond about 170 and 1020)
 COLLAPSED = {"gamma": 150.0, "beta": 1000.0}
 GTOL = 1e-9  # BFGS stops when every gradient component of the mean negative log-likelihood is below this
+# a decrease of the mean negative log-likelihood below this share of it is lost in its rounding (a sum over thousands
+# of histories is exact to about 1e-15): no line search can see it
+ROUNDING = 1e-14
 
 
 class RepeatPurchaseFitter:
@@ -139,11 +142,19 @@ class RepeatPurchaseFitter:
             if (res.success or np.max(np.abs(res.jac)) < 1e-6) and np.all(np.abs(res.x) < MAX_EXP - 0.5):
                 break
         assert best is not None
-        # restart from the best point: a stale curvature estimate can stop the search early in a flat valley
-        again = optimize.minimize(fun, best.x, jac=True, method="BFGS", options=opts)
-        self.iterations_ += int(again.nit)
-        if again.fun <= best.fun:
-            best = again
+        g0 = h0 = None  # gradient and Hessian (of the mean) at best.x, once computed
+        if np.max(np.abs(best.jac)) > GTOL:  # (at or below it, a restart would stop at once: BFGS's own test)
+            # restart from the best point: a stale curvature estimate can stop the search early in a flat valley.
+            # Speed: not when a Newton step from there would lower the objective by less than its rounding: the
+            # restart's line search cannot see it fall (on CDNOW it spent 40-80 evaluations to stay put); the
+            # Hessian that says so is the one the standard errors need
+            g0 = fun(best.x)[1]
+            h0 = hessian_from_gradient(lambda p: fun(p)[1], best.x, g0=g0)
+            if newton_decrease(h0, g0) >= ROUNDING * max(1.0, abs(best.fun)):
+                again = optimize.minimize(fun, best.x, jac=True, method="BFGS", options=opts)
+                self.iterations_ += int(again.nit)
+                if again.fun <= best.fun:
+                    best, g0, h0 = again, None, None
         self.message_ = str(best.message)
         xopt, basis, best_fun = self._pin_collapsed(fun, best.x, best.fun, opts)
         found = f"{int(n)} customers, {int(np.sum(np.asarray(x) > 0))} repeat buyers"
@@ -157,8 +168,10 @@ class RepeatPurchaseFitter:
                 found=found,
                 allowed=allowed,
             )
-        hess = hessian_from_gradient(lambda p: fun(p)[1], xopt, g0=fun(xopt)[1]) * n
-        hess = basis.T @ hess @ basis  # the Hessian in the directions left free (all, unless one collapsed)
+        if g0 is None or h0 is None or xopt is not best.x:  # not at hand for this point (pinned, or restarted)
+            g0 = fun(xopt)[1]
+            h0 = hessian_from_gradient(lambda p: fun(p)[1], xopt, g0=g0)
+        hess = basis.T @ (h0 * n) @ basis  # the Hessian in the directions left free (all, unless one collapsed)
         eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([np.nan])
         if not np.all(eig > 1e-9 * max(float(np.max(np.abs(eig))), 1.0)):
             # a flat direction: the maximum is not a point, the data cannot pin the parameters
@@ -170,7 +183,7 @@ class RepeatPurchaseFitter:
             )
         theta = np.exp(xopt)
         self.log_covariance_ = basis @ np.linalg.inv(hess) @ basis.T
-        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ fun(xopt)[1])) < 1e-5)
+        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ g0)) < 1e-5)
         self.params_ = dict(zip(self.param_names, (float(v) for v in theta), strict=True))
         self.standard_errors_ = dict(
             zip(self.param_names, (float(v) for v in theta * np.sqrt(np.diag(self.log_covariance_))), strict=True)
@@ -320,6 +333,19 @@ def hessian_from_gradient(
     for i in range(k):
         h[i] = (g(x0 + e[i]) - g(x0 - e[i])) / (2.0 * step) if g0 is None else (g(x0 + e[i]) - g0) / step
     return 0.5 * (h + h.T)
+
+
+def newton_decrease(h: np.ndarray, g: np.ndarray) -> float:
+    """How much a Newton step would lower a function with gradient `g` and Hessian `h`: g' h^-1 g / 2 (infinite
+    when `h` is not positive definite: no step to trust)."""
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g))):
+        return float("inf")
+    try:
+        low = np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        return float("inf")
+    z = np.linalg.solve(low, g)
+    return 0.5 * float(z @ z)
 
 
 def inverse_curvature(h: np.ndarray, floor: float = 1e-6) -> np.ndarray:

@@ -73,12 +73,15 @@ def test_pareto_fit_matches_lifetimes_and_the_published_estimates():
     np.testing.assert_allclose(got, [0.5533, 10.5778, 0.6062, 11.6679], rtol=2e-3)
 
 
-@pytest.mark.parametrize("cls", [bgnbd.BGNBDFitter, paretonbd.ParetoNBDFitter])
-def test_a_restart_that_could_not_lower_the_objective_is_skipped_without_changing_the_fit(cls, monkeypatch):
-    """The restart after a search stopped by precision loss is skipped when a Newton step would lower the objective
-    by less than its rounding (speed); forcing it (ROUNDING 0) moves nothing beyond the optimizer's tolerance."""
+@pytest.mark.parametrize("family", ["bgnbd", "mbgnbd", "pareto", "pareto+stayers"])
+def test_searches_that_could_not_lower_the_objective_are_cut_short_without_changing_the_fit(family, monkeypatch):
+    """A line search that cannot see the objective change, and the restart after a search stopped by precision loss,
+    are cut short where a Newton step would lower the objective by less than its rounding (speed); running them to
+    the end (ROUNDING 0) moves nothing beyond the optimizer's tolerance."""
     from sim.calibration import btyd
+    from sim.calibration.stayers import with_stayers
 
+    cls = with_stayers(families.FITTERS["pareto"]) if family == "pareto+stayers" else families.FITTERS[family]
     skipped = cls().fit(*_cdnow_summary())
     monkeypatch.setattr(btyd, "ROUNDING", 0.0)
     forced = cls().fit(*_cdnow_summary())

@@ -28,7 +28,7 @@ GTOL = 1e-9  # BFGS stops when every gradient component of the mean negative log
 # a decrease of the mean negative log-likelihood below this share of it is lost in its rounding (its last few bits: a
 # sum over thousands of histories is exact to about that): no line search can see it
 ROUNDING = 1e-15
-FUTILE = 4  # trial points of a line search within the rounding of the objective before the Newton test (`_Search`)
+FUTILE = 4  # trial points of a line search within the objective's rounding before the Newton test (`BfgsSearch`)
 PRECISION_LOSS = "Desired error not necessarily achieved due to precision loss."  # scipy's BFGS message
 
 
@@ -135,7 +135,7 @@ class RepeatPurchaseFitter:
             starts = [np.log([start[k] for k in self.param_names]), *starts]
         best = None
         self.iterations_ = 0
-        search = _Search(fun)
+        search = BfgsSearch(fun)
         for point in starts:  # the first start that converges inside the bounds; the others only if it fails
             # speed: started from the BHHH curvature, BFGS needs a fraction of the iterations it needs from I
             res = search.minimize(point, opts, hess_inv0=curvature(point))
@@ -284,7 +284,7 @@ class _Futile(Exception):
     """A line search that can no longer see the objective change, at a point a Newton step cannot improve."""
 
 
-class _Search:
+class BfgsSearch:
     """BFGS on `fun` (value and gradient), with the Hessians of the points it stops at, each computed once.
 
     Speed: where a Newton step would gain less than the objective's rounding, BFGS's line search cannot see the

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy.special import digamma, gammaln
 from typer.testing import CliRunner
 
 from sim.calibration import bgnbd, families, mbgnbd, paretonbd
@@ -168,6 +169,23 @@ def test_pareto_quadrature_is_the_closed_form(params):
     np.testing.assert_allclose(
         paretonbd.log_likelihood(*params, x, t_x, T), _pareto_closed_form(*params, x, t_x, T), rtol=0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("params", [(0.57, 94.4, 0.41, 86.4), (0.61, 40.0, 0.31, 95.0)])
+def test_pareto_quadrature_in_blocks_is_that_of_each_customer_alone(params):
+    """`_dropout` works through blocks of customers (speed): across block boundaries, and with none or one
+    customer, each customer's values are those it has alone; the table of ln G and psi over the counts is exact."""
+    x, t_x, T = _cdnow_summary()
+    x, t_x, T = (np.tile(v, 2)[: 2 * paretonbd.BLOCK + 17] for v in (x, 7.0 * t_x, 7.0 * T))
+    together = paretonbd._dropout(*params, x, t_x, T)
+    for i in [0, 1, paretonbd.BLOCK - 1, paretonbd.BLOCK, 2 * paretonbd.BLOCK + 16] + list(range(0, len(x), 97)):
+        alone = paretonbd._dropout(*params, x[i], t_x[i], T[i])
+        np.testing.assert_array_equal([v[i] for v in together], [v[0] for v in alone])
+    assert all(len(v) == 0 for v in paretonbd._dropout(*params, x[:0], t_x[:0], T[:0]))
+    for xs in (x, x + 0.5):  # counts (the table) and not (each customer's own)
+        lg, dg = paretonbd._gamma_terms(params[0], xs)
+        np.testing.assert_array_equal(lg, gammaln(params[0] + xs) - gammaln(params[0]))
+        np.testing.assert_array_equal(dg, digamma(params[0] + xs) - digamma(params[0]))
 
 
 @pytest.mark.parametrize("module", [bgnbd, mbgnbd, paretonbd])

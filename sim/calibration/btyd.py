@@ -361,6 +361,15 @@ def _unique_histories(x, t_x, T, weights=None) -> tuple[np.ndarray, np.ndarray, 
     return uniq[:, 0], uniq[:, 1], uniq[:, 2], wsum
 
 
+def at_counts(fn: Callable[[np.ndarray], np.ndarray], counts: np.ndarray, scale: float = 1.0, shift: float = 0.0):
+    """fn(counts * scale + shift), elementwise. Speed: counts (repeat purchases, transactions) take few values, so
+    when they are whole numbers under 100,000 fn is evaluated once per value (a table: the same numbers)."""
+    counts = np.asarray(counts, dtype=float)
+    if counts.size and np.all(counts >= 0) and np.max(counts) < 100_000 and np.array_equal(np.floor(counts), counts):
+        return fn(np.arange(int(np.max(counts)) + 1, dtype=float) * scale + shift)[counts.astype(np.int64)]
+    return fn(counts * scale + shift)
+
+
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(the distinct rows in lexicographic order, the index of each row's distinct row), as
     `np.unique(rows, axis=0, return_inverse=True)` gives them. Speed: each column is coded by a 1-d unique and

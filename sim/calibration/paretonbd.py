@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 from scipy.special import digamma, gammaln
 
-from sim.calibration.btyd import RepeatPurchaseFitter, days_of
+from sim.calibration.btyd import RepeatPurchaseFitter, at_counts, days_of
 
 PARAM_NAMES = ("r", "alpha", "s", "beta")
 
@@ -147,13 +147,8 @@ def _log_dead_term(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, _Dropout]:
 
 
 def _gamma_terms(r: float, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(ln G(r+x) - ln G(r), psi(r+x) - psi(r)) of each customer. Speed: x are counts, so when they are whole
-    numbers each value is computed once per count (a table: the same numbers) instead of once per customer."""
-    if x.size and np.all(x >= 0) and np.max(x) < 100_000 and np.array_equal(np.floor(x), x):
-        k = r + np.arange(int(np.max(x)) + 1, dtype=float)
-        xi = x.astype(np.int64)
-        return (gammaln(k) - gammaln(r))[xi], (digamma(k) - digamma(r))[xi]
-    return gammaln(r + x) - gammaln(r), digamma(r + x) - digamma(r)
+    """(ln G(r+x) - ln G(r), psi(r+x) - psi(r)) of each customer (speed: once per count, `btyd.at_counts`)."""
+    return at_counts(gammaln, x, 1.0, r) - gammaln(r), at_counts(digamma, x, 1.0, r) - digamma(r)
 
 
 def log_likelihood(r, alpha, s, beta, x, t_x, T) -> np.ndarray:

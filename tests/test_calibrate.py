@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy.special import digamma, gammaln
 from typer.testing import CliRunner
 
 from sim.calibration import bgnbd, families, mbgnbd, paretonbd
@@ -71,6 +72,34 @@ def test_pareto_fit_matches_lifetimes_and_the_published_estimates():
     fit = paretonbd.ParetoNBDFitter().fit(*_cdnow_summary())
     got = [fit.params_[k] for k in paretonbd.PARAM_NAMES]
     np.testing.assert_allclose(got, [0.5533, 10.5778, 0.6062, 11.6679], rtol=2e-3)
+
+
+@pytest.mark.parametrize("family", ["bgnbd", "mbgnbd", "pareto", "pareto+stayers"])
+def test_searches_that_could_not_lower_the_objective_are_cut_short_without_changing_the_fit(family, monkeypatch):
+    """A line search that cannot see the objective change, and the restart after a search stopped by precision loss,
+    are cut short where a Newton step would lower the objective by less than its rounding (speed); running them to
+    the end (ROUNDING 0) moves nothing beyond the optimizer's tolerance."""
+    from sim.calibration import btyd
+    from sim.calibration.stayers import with_stayers
+
+    cls = with_stayers(families.FITTERS["pareto"]) if family == "pareto+stayers" else families.FITTERS[family]
+    skipped = cls().fit(*_cdnow_summary())
+    monkeypatch.setattr(btyd, "ROUNDING", 0.0)
+    forced = cls().fit(*_cdnow_summary())
+    np.testing.assert_allclose(skipped.values, forced.values, rtol=1e-6)
+    np.testing.assert_allclose(
+        list(skipped.standard_errors_.values()), list(forced.standard_errors_.values()), rtol=1e-4
+    )
+    assert skipped.converged_ == forced.converged_
+
+
+def test_newton_decrease():
+    from sim.calibration.btyd import newton_decrease
+
+    h, g = np.array([[2.0, 0.5], [0.5, 1.0]]), np.array([1.0, -2.0])
+    assert newton_decrease(h, g) == pytest.approx(0.5 * g @ np.linalg.solve(h, g), rel=1e-12)
+    assert newton_decrease(np.array([[1.0, 0.0], [0.0, -1.0]]), g) == np.inf  # not positive definite: no step
+    assert newton_decrease(np.full((2, 2), np.nan), g) == np.inf
 
 
 GRADIENT_POINTS = {bgnbd: (0.5, 6.0, 0.9, 1.6), mbgnbd: (0.5, 6.0, 0.9, 1.6), paretonbd: (0.55, 10.6, 0.61, 11.7)}
@@ -140,6 +169,23 @@ def test_pareto_quadrature_is_the_closed_form(params):
     np.testing.assert_allclose(
         paretonbd.log_likelihood(*params, x, t_x, T), _pareto_closed_form(*params, x, t_x, T), rtol=0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("params", [(0.57, 94.4, 0.41, 86.4), (0.61, 40.0, 0.31, 95.0)])
+def test_pareto_quadrature_in_blocks_is_that_of_each_customer_alone(params):
+    """`_dropout` works through blocks of customers (speed): across block boundaries, and with none or one
+    customer, each customer's values are those it has alone; the table of ln G and psi over the counts is exact."""
+    x, t_x, T = _cdnow_summary()
+    x, t_x, T = (np.tile(v, 2)[: 2 * paretonbd.BLOCK + 17] for v in (x, 7.0 * t_x, 7.0 * T))
+    together = paretonbd._dropout(*params, x, t_x, T)
+    for i in [0, 1, paretonbd.BLOCK - 1, paretonbd.BLOCK, 2 * paretonbd.BLOCK + 16] + list(range(0, len(x), 97)):
+        alone = paretonbd._dropout(*params, x[i], t_x[i], T[i])
+        np.testing.assert_array_equal([v[i] for v in together], [v[0] for v in alone])
+    assert all(len(v) == 0 for v in paretonbd._dropout(*params, x[:0], t_x[:0], T[:0]))
+    for xs in (x, x + 0.5):  # counts (the table) and not (each customer's own)
+        lg, dg = paretonbd._gamma_terms(params[0], xs)
+        np.testing.assert_array_equal(lg, gammaln(params[0] + xs) - gammaln(params[0]))
+        np.testing.assert_array_equal(dg, digamma(params[0] + xs) - digamma(params[0]))
 
 
 @pytest.mark.parametrize("module", [bgnbd, mbgnbd, paretonbd])

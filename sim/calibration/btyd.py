@@ -25,6 +25,11 @@ MAX_EXP = 30.0  # log-parameters are bounded to exp(+-30): beyond that a fit has
 # distributions, `sim.model.repeat`, overflows beyond about 170 and 1020)
 COLLAPSED = {"gamma": 150.0, "beta": 1000.0}
 GTOL = 1e-9  # BFGS stops when every gradient component of the mean negative log-likelihood is below this
+# a decrease of the mean negative log-likelihood below this share of it is lost in its rounding (its last few bits: a
+# sum over thousands of histories is exact to about that): no line search can see it
+ROUNDING = 1e-15
+FUTILE = 4  # trial points of a line search within the objective's rounding before the Newton test (`BfgsSearch`)
+PRECISION_LOSS = "Desired error not necessarily achieved due to precision loss."  # scipy's BFGS message
 
 
 class RepeatPurchaseFitter:
@@ -130,20 +135,25 @@ class RepeatPurchaseFitter:
             starts = [np.log([start[k] for k in self.param_names]), *starts]
         best = None
         self.iterations_ = 0
+        search = BfgsSearch(fun)
         for point in starts:  # the first start that converges inside the bounds; the others only if it fails
             # speed: started from the BHHH curvature, BFGS needs a fraction of the iterations it needs from I
-            res = optimize.minimize(fun, point, jac=True, method="BFGS", options=opts | {"hess_inv0": curvature(point)})
+            res = search.minimize(point, opts, hess_inv0=curvature(point))
             self.iterations_ += int(res.nit)
             if best is None or res.fun < best.fun:
                 best = res
             if (res.success or np.max(np.abs(res.jac)) < 1e-6) and np.all(np.abs(res.x) < MAX_EXP - 0.5):
                 break
         assert best is not None
-        # restart from the best point: a stale curvature estimate can stop the search early in a flat valley
-        again = optimize.minimize(fun, best.x, jac=True, method="BFGS", options=opts)
-        self.iterations_ += int(again.nit)
-        if again.fun <= best.fun:
-            best = again
+        # restart from the best point: a stale curvature estimate can stop the search early in a flat valley. Not
+        # when the gradient meets GTOL there (the restart would stop at once: BFGS's own test), nor where a Newton
+        # step would gain less than the objective's rounding (the restart's line search cannot see it fall: on
+        # CDNOW it spent 40-80 evaluations to stay put)
+        if np.max(np.abs(best.jac)) > GTOL and not search.flat(best.x, best.fun):
+            again = search.minimize(best.x, opts)
+            self.iterations_ += int(again.nit)
+            if again.fun <= best.fun:
+                best = again
         self.message_ = str(best.message)
         xopt, basis, best_fun = self._pin_collapsed(fun, best.x, best.fun, opts)
         found = f"{int(n)} customers, {int(np.sum(np.asarray(x) > 0))} repeat buyers"
@@ -157,8 +167,8 @@ class RepeatPurchaseFitter:
                 found=found,
                 allowed=allowed,
             )
-        hess = hessian_from_gradient(lambda p: fun(p)[1], xopt, g0=fun(xopt)[1]) * n
-        hess = basis.T @ hess @ basis  # the Hessian in the directions left free (all, unless one collapsed)
+        g0, h0 = search.gradient_and_hessian(xopt)  # the mean's, at hand when the Newton test was made there
+        hess = basis.T @ (h0 * n) @ basis  # the Hessian in the directions left free (all, unless one collapsed)
         eig = np.linalg.eigvalsh(hess) if np.all(np.isfinite(hess)) else np.array([np.nan])
         if not np.all(eig > 1e-9 * max(float(np.max(np.abs(eig))), 1.0)):
             # a flat direction: the maximum is not a point, the data cannot pin the parameters
@@ -170,7 +180,7 @@ class RepeatPurchaseFitter:
             )
         theta = np.exp(xopt)
         self.log_covariance_ = basis @ np.linalg.inv(hess) @ basis.T
-        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ fun(xopt)[1])) < 1e-5)
+        self.converged_ = bool(best.success or np.max(np.abs(basis.T @ g0)) < 1e-5)
         self.params_ = dict(zip(self.param_names, (float(v) for v in theta), strict=True))
         self.standard_errors_ = dict(
             zip(self.param_names, (float(v) for v in theta * np.sqrt(np.diag(self.log_covariance_))), strict=True)
@@ -270,6 +280,78 @@ class RepeatPurchaseFitter:
         }
 
 
+class _Futile(Exception):
+    """A line search that can no longer see the objective change, at a point a Newton step cannot improve."""
+
+
+class BfgsSearch:
+    """BFGS on `fun` (value and gradient), with the Hessians of the points it stops at, each computed once.
+
+    Speed: where a Newton step would gain less than the objective's rounding, BFGS's line search cannot see the
+    objective fall; it spent 20-40 evaluations there before giving up ("precision loss") at the point it had
+    started from. Once `FUTILE` trial points of one line search have left the objective within its rounding, the
+    Newton test is made (a Hessian by differences of the gradient) and, when it says so, the search ends there as
+    BFGS would have ended it: the same point, value, gradient and message. That Hessian is the one the standard
+    errors need at that point, kept for them.
+    """
+
+    def __init__(self, fun: Callable[[np.ndarray], tuple[float, np.ndarray]]) -> None:
+        self.fun = fun
+        self._recent: list[tuple[np.ndarray, float, np.ndarray]] = []  # evaluations since the latest iterate
+        self._tested: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # point -> (gradient, Hessian)
+
+    def _gradient(self, point: np.ndarray) -> np.ndarray:
+        for p, _, g in reversed(self._recent):
+            if np.array_equal(p, point):
+                return g
+        return self.fun(point)[1]
+
+    def gradient_and_hessian(self, point: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The gradient and the Hessian (by differences of the gradient) at `point`, each computed once."""
+        key = np.asarray(point, dtype=float).tobytes()
+        if key not in self._tested:
+            g0 = self._gradient(point)
+            self._tested[key] = (g0, hessian_from_gradient(lambda p: self.fun(p)[1], point, g0=g0))
+        return self._tested[key]
+
+    def flat(self, point: np.ndarray, value: float) -> bool:
+        """Whether a Newton step from `point` would lower the objective by less than its rounding."""
+        g0, h0 = self.gradient_and_hessian(point)
+        return newton_decrease(h0, g0) < ROUNDING * max(1.0, abs(value))
+
+    def minimize(self, point: np.ndarray, opts: dict, hess_inv0: np.ndarray | None = None) -> optimize.OptimizeResult:
+        """scipy's BFGS from `point`, ended early only where it would have ended with precision loss."""
+        current: list = []  # the latest iterate: point, value, gradient, iterations
+        invisible = [0]  # trial points since then that left the objective within its rounding
+        self._recent = []
+
+        def value_and_gradient(logp: np.ndarray) -> tuple[float, np.ndarray]:
+            v, g = self.fun(logp)
+            self._recent.append((np.array(logp, dtype=float), v, g))
+            if not current:
+                current[:] = [self._recent[-1][0], v, g, 0]
+            elif abs(v - current[1]) <= ROUNDING * max(1.0, abs(current[1])):
+                invisible[0] += 1
+                if invisible[0] == FUTILE and self.flat(current[0], current[1]):
+                    raise _Futile
+            return v, g
+
+        def iterate(intermediate_result: optimize.OptimizeResult) -> None:
+            x = np.array(intermediate_result.x, dtype=float)
+            current[:] = [x, float(intermediate_result.fun), self._gradient(x), current[3] + 1]
+            invisible[0] = 0
+            self._recent = [(x, current[1], current[2])]
+
+        options = opts if hess_inv0 is None else opts | {"hess_inv0": hess_inv0}
+        try:
+            return optimize.minimize(
+                value_and_gradient, point, jac=True, method="BFGS", options=options, callback=iterate
+            )
+        except _Futile:
+            x, v, g, nit = current
+            return optimize.OptimizeResult(x=x, fun=v, jac=g, nit=nit, status=2, success=False, message=PRECISION_LOSS)
+
+
 def _unique_histories(x, t_x, T, weights=None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Distinct (x, t_x, T) with their weights (summed)."""
     triples = np.stack([np.asarray(x), np.asarray(t_x), np.asarray(T)], axis=1).astype(float)
@@ -277,6 +359,15 @@ def _unique_histories(x, t_x, T, weights=None) -> tuple[np.ndarray, np.ndarray, 
     uniq, inverse = unique_rows(triples)
     wsum = np.bincount(inverse, weights=w, minlength=len(uniq))
     return uniq[:, 0], uniq[:, 1], uniq[:, 2], wsum
+
+
+def at_counts(fn: Callable[[np.ndarray], np.ndarray], counts: np.ndarray, scale: float = 1.0, shift: float = 0.0):
+    """fn(counts * scale + shift), elementwise. Speed: counts (repeat purchases, transactions) take few values, so
+    when they are whole numbers under 100,000 fn is evaluated once per value (a table: the same numbers)."""
+    counts = np.asarray(counts, dtype=float)
+    if counts.size and np.all(counts >= 0) and np.max(counts) < 100_000 and np.array_equal(np.floor(counts), counts):
+        return fn(np.arange(int(np.max(counts)) + 1, dtype=float) * scale + shift)[counts.astype(np.int64)]
+    return fn(counts * scale + shift)
 
 
 def unique_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -320,6 +411,19 @@ def hessian_from_gradient(
     for i in range(k):
         h[i] = (g(x0 + e[i]) - g(x0 - e[i])) / (2.0 * step) if g0 is None else (g(x0 + e[i]) - g0) / step
     return 0.5 * (h + h.T)
+
+
+def newton_decrease(h: np.ndarray, g: np.ndarray) -> float:
+    """How much a Newton step would lower a function with gradient `g` and Hessian `h`: g' h^-1 g / 2 (infinite
+    when `h` is not positive definite: no step to trust)."""
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(g))):
+        return float("inf")
+    try:
+        low = np.linalg.cholesky(h)
+    except np.linalg.LinAlgError:
+        return float("inf")
+    z = np.linalg.solve(low, g)
+    return 0.5 * float(z @ z)
 
 
 def inverse_curvature(h: np.ndarray, floor: float = 1e-6) -> np.ndarray:

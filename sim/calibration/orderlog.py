@@ -450,14 +450,17 @@ def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool) -> pd.Se
     # seconds, not nanoseconds: a year such as 9999 must reach the range check, not overflow here
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
     bad = np.ones(len(text), dtype=bool)
+    # speed: by position (a boolean mask as a Series key goes through a failed label lookup that prints the mask)
     for fmt in formats:
         if not bad.any():
             break
-        parsed[bad] = pd.to_datetime(text[bad], format=fmt, errors="coerce")
+        at = np.flatnonzero(bad)
+        parsed.iloc[at] = pd.to_datetime(text.iloc[at], format=fmt, errors="coerce").to_numpy()
         bad = parsed.isna().to_numpy()
     if korean and bad.any():  # Korean Excel writes '2024. 1. 5.', '2024년 1월 5일' or '2024-01-05 오후 1:45:00'
-        fixed = text[bad].map(_korean_date)
-        parsed[bad] = pd.to_datetime(fixed, format="%Y-%m-%d", errors="coerce")
+        at = np.flatnonzero(bad)
+        fixed = text.iloc[at].map(_korean_date)
+        parsed.iloc[at] = pd.to_datetime(fixed, format="%Y-%m-%d", errors="coerce").to_numpy()
     return parsed
 
 

@@ -300,5 +300,3 @@ class BGNBDFitter(RepeatPurchaseFitter):
     p_alive_fn = staticmethod(p_alive)
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)
-    posterior_fn = staticmethod(draw_posterior)
-    after_fn = staticmethod(simulate_after)

@@ -55,12 +55,11 @@ class RepeatPurchaseFitter:
     )
     citation: ClassVar[str] = ""
     log_likelihood: ClassVar[Callable[..., np.ndarray]]
-    # the family's closed forms and posterior, each taking the parameters first (set by each family)
+    # the family's closed forms, each taking the parameters first (set by each family; the posterior draws and
+    # simulation live in the family's module, `families.module`)
     p_alive_fn: ClassVar[Callable[..., np.ndarray]]
     expected_fn: ClassVar[Callable[..., np.ndarray]]
     conditional_fn: ClassVar[Callable[..., np.ndarray]]
-    posterior_fn: ClassVar[Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray]]]
-    after_fn: ClassVar[Callable[..., tuple[np.ndarray, np.ndarray]]]  # purchases after the cut-off
 
     def __init__(self) -> None:
         self.params_: dict[str, float] = {}

@@ -99,4 +99,3 @@ class MBGNBDFitter(bgnbd.BGNBDFitter):
     p_alive_fn = staticmethod(p_alive)
     expected_fn = staticmethod(expected_repeat_purchases)
     conditional_fn = staticmethod(conditional_expected_purchases)
-    posterior_fn = staticmethod(draw_posterior)

@@ -280,6 +280,15 @@ def test_a_lean_sweep_keeps_no_retention_cohort():
     np.testing.assert_allclose(lean.npv, full.npv, rtol=1e-6)
 
 
+def test_a_lean_day_records_every_column_once():
+    """A lean day's compiled record (`kernels.lean_record`) writes every column but the acquired customers'
+    (unknown in a lean run), each once: a column added to the record must be added to that pass too."""
+    from sim.engines.fast.kernels import LEAN_RECORD
+
+    assert len(set(LEAN_RECORD)) == len(LEAN_RECORD)
+    assert sorted([*LEAN_RECORD, *ACQUIRED]) == sorted(RAW_COLUMNS)
+
+
 def test_worker_pool_is_kept_across_batches_and_remade_when_a_worker_dies(d2c):
     """Expected-mode sweeps with workers reuse one kept pool; a killed worker costs a new pool, not a result."""
     import os

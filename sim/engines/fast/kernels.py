@@ -2,10 +2,14 @@
 
 `LeanExpected` (in `counting`) updates the class counts of a sweep in place; done with NumPy that is a dozen
 passes over arrays of rows x 32 classes a day, most of a big sweep's time. `lean_day` does the same
-arithmetic, element by element, in one pass a day (numba: compiled once, cached on disk). They hold no model
-formula: every chance they apply (rates, dropout, step up, fall back, comeback) comes from the model's
-functions, computed for the day on small arrays; `tests/test_fast_engine.py` checks the lean sweep against
-the detailed NumPy loop.
+arithmetic, element by element, in one pass a day (numba: compiled once, cached on disk). Around it, a lean
+day's other engine arithmetic on (S,) rows is also one call each instead of a few dozen NumPy calls of a few
+microseconds (`expected_awareness`, `lean_orders`, `lean_record`, `close_day`): the same operations in the
+same order as the loop's NumPy lines, so the figures are the same to the last bit.
+
+They hold no model formula: every chance they apply (rates, dropout, step up, fall back, comeback, contact,
+first purchase, forgetting, order value) comes from the model's functions, computed for the day on small
+arrays; `tests/test_fast_engine.py` checks the lean sweep against the detailed NumPy loop.
 
 Shapes: active X (2, R, Dn, S), lapsed L (R, Dn, S), decayed weights W (2, R, Dn, S); chances by stage
 (2, R or 1, Dn, S) or node (2, R, S); rows S last and contiguous.
@@ -131,3 +135,158 @@ def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
             step[0, j, s] = c_step - p[0, j, s] * c_step_p
             fall[0, j, s] = (1.0 - d0[1, j, s]) * c_fall
     return drop, step, fall
+
+
+@njit(cache=True)
+def expected_awareness(never, forgot, aware, contact, buy, forget):
+    """The day's awareness flows as expectations (`Expected.binomial`: n x p), in the loop's order of
+    operations: contacts reach both kinds of unaware people alike, aware people buy or forget. Returns the
+    evening's (never met, forgot, aware) and the day's (newly aware, buyers, forgotten), each (S,)."""
+    S = never.shape[0]
+    never2, forgot2, aware2 = np.empty(S), np.empty(S), np.empty(S)
+    newly, buyers, forgotten = np.empty(S), np.empty(S), np.empty(S)
+    for s in range(S):
+        newly_never = never[s] * contact[s]
+        newly_forgot = forgot[s] * contact[s]
+        never2[s] = never[s] - newly_never
+        n = newly_never + newly_forgot
+        a = aware[s] + n
+        b = a * buy[s]
+        f = (a - b) * (forget[s] / (1.0 - buy[s]))
+        aware2[s] = a - b - f
+        forgot2[s] = forgot[s] - newly_forgot + f
+        newly[s], buyers[s], forgotten[s] = n, b, f
+    return never2, forgot2, aware2, newly, buyers, forgotten
+
+
+@njit(cache=True)
+def lean_orders(lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, x_by_rate, w1_total):
+    """The day's order rates and expected orders of a lean sweep, in one pass: rates by stage and rate node
+    (2, R, S) `lam x rate_mult x loyal_rate`, cut by the days a waiting order blocks its customer; orders by
+    stage (2, S) `sum over nodes of min(rate, 1) x active` (summed node by node, as `np.einsum` does for
+    S > 1); the comeback chance (S,) `winback_contact x react0` where anybody has lapsed, and the comebacks
+    (S,) `chance x W1`. Returns (rate, by stage, chance, comebacks, whether any row has comebacks)."""
+    R, S = lam.shape
+    any_blocked = False
+    for s in range(S):
+        if blocked[s] != 0.0:  # blocked.any() (NaN counts)
+            any_blocked = True
+    chance, react = np.empty(S), np.empty(S)
+    with_comebacks = False
+    for s in range(S):
+        c = (winback_contact[s] if lapsed[s] > 0.0 else 0.0) * react0[s]
+        chance[s] = c
+        react[s] = c * w1_total[s]
+        if c != 0.0:  # chance.any()
+            with_comebacks = True
+    rate = np.empty((2, R, S))
+    by_stage = np.zeros((2, S))
+    for t in range(2):
+        for i in range(R):
+            for s in range(S):
+                r = lam[i, s] * (rate_mult[s] * loyal_rate[t, s])
+                if any_blocked:
+                    r = r / (1.0 + r * blocked[s])
+                rate[t, i, s] = r
+                by_stage[t, s] += (1.0 if r > 1.0 else r) * x_by_rate[t, i, s]  # np.minimum(r, 1) (NaN kept)
+    return rate, by_stage, chance, react, with_comebacks
+
+
+# the columns `lean_record` writes, in the order of its `cols` argument
+LEAN_RECORD = (
+    "unaware", "aware", "customer", "loyal", "lapsed", "never_met", "new_customers", "orders", "repeat_orders",
+    "revenue", "revenue_new", "revenue_returning", "spend_front", "spend_back", "spend_winback", "event_cost",
+    "newly_aware", "forgotten", "dropouts", "reactivations", "winback_contacts", "dissatisfied", "satisfied",
+    "delighted", "complaints", "recovered", "fulfilment_delay_days", "discounts",
+)  # fmt: skip
+
+
+@njit(cache=True)
+def lean_record(
+    rec,
+    cols,
+    unit,
+    price,
+    event_cost,
+    by_stage,
+    react,
+    first_orders,
+    n_orders,
+    never,
+    forgot,
+    aware,
+    stage_tot,
+    lapsed,
+    buyers,
+    newly,
+    forgotten,
+    lapsing,
+    spend_day,
+    spend_back,
+    winback_contacts,
+    dissatisfied,
+    satisfied,
+    delighted,
+    complaints,
+    recovered,
+    mean_wait,
+):
+    """A lean day's record (n_col, S), in place, in one pass: its money (order values `unit` (2, S) times
+    the orders of first buyers, customers with the comebacks, loyal customers; `price` the share paid,
+    (S,) or (1,)) and the columns of `LEAN_RECORD` (rows `cols` of `rec`), exactly as the loop's NumPy
+    lines for a lean run compute them.
+
+    Long on purpose: one line a column, in `LEAN_RECORD`'s order (speed: one call instead of 40 NumPy ones)."""
+    S = rec.shape[1]
+    wide_price, wide_cost = price.shape[0] > 1, event_cost.shape[0] > 1
+    for s in range(S):
+        p = price[s if wide_price else 0]
+        list_new = first_orders[s] * unit[0, s]
+        list_existing = (by_stage[0, s] + react[s]) * unit[0, s] + by_stage[1, s] * unit[1, s]
+        list_total = list_new + list_existing + 0.0  # no acquired repeat orders in a lean run (0.0)
+        revenue_new = list_new * p
+        revenue_returning = (list_existing + 0.0) * p
+        rec[cols[0], s] = never[s] + forgot[s]
+        rec[cols[1], s] = aware[s]
+        rec[cols[2], s] = stage_tot[0, s]
+        rec[cols[3], s] = stage_tot[1, s]
+        rec[cols[4], s] = lapsed[s]
+        rec[cols[5], s] = never[s]
+        rec[cols[6], s] = buyers[s]
+        rec[cols[7], s] = n_orders[s]
+        rec[cols[8], s] = n_orders[s] - first_orders[s]
+        rec[cols[9], s] = revenue_new + revenue_returning
+        rec[cols[10], s] = revenue_new
+        rec[cols[11], s] = revenue_returning
+        rec[cols[12], s] = spend_day[0, s]
+        rec[cols[13], s] = spend_back[s]
+        rec[cols[14], s] = spend_day[2, s]
+        rec[cols[15], s] = event_cost[s if wide_cost else 0]
+        rec[cols[16], s] = newly[s]
+        rec[cols[17], s] = forgotten[s]
+        rec[cols[18], s] = lapsing[s]
+        rec[cols[19], s] = react[s]
+        rec[cols[20], s] = winback_contacts[s]
+        rec[cols[21], s] = dissatisfied[s]
+        rec[cols[22], s] = satisfied[s]
+        rec[cols[23], s] = delighted[s]
+        rec[cols[24], s] = complaints[s]
+        rec[cols[25], s] = recovered[s]
+        rec[cols[26], s] = n_orders[s] * mean_wait[s]
+        rec[cols[27], s] = list_total * (1.0 - p)
+
+
+@njit(cache=True)
+def close_day(rec, month_rec, discounted, discount, n_stocks):
+    """A day's record (n_col, S) into its month's (flows add up, stocks are the day's) and into the flows'
+    discounted sums (`discount`: the day's factor, (S,) or (1,)), in place (speed: one pass, no temporary)."""
+    n_col, S = rec.shape
+    wide = discount.shape[0] > 1
+    for k in range(n_col):
+        for s in range(S):
+            x = rec[k, s]
+            if k < n_stocks:
+                month_rec[k, s] = x
+            else:
+                month_rec[k, s] += x
+                discounted[k - n_stocks, s] += x * discount[s if wide else 0]

@@ -5,7 +5,9 @@ passes over arrays of rows x 32 classes a day, most of a big sweep's time. `lean
 arithmetic, element by element, in one pass a day (numba: compiled once, cached on disk). Around it, a lean
 day's other engine arithmetic on (S,) rows is also one call each instead of a few dozen NumPy calls of a few
 microseconds (`expected_awareness`, `lean_orders`, `lean_record`, `close_day`): the same operations in the
-same order as the loop's NumPy lines, so the figures are the same to the last bit.
+same order as the loop's NumPy lines, so the figures are the same to the last bit. All are compiled with
+NumPy's error model: a division by zero gives inf or NaN, as the NumPy lines would (and no check for it keeps
+the compiler from vectorizing a loop).
 
 They hold no model formula: every chance they apply (rates, dropout, step up, fall back, comeback, contact,
 first purchase, forgetting, order value) comes from the model's functions, computed for the day on small
@@ -21,7 +23,7 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lean_day(
     X,
     L,
@@ -49,73 +51,121 @@ def lean_day(
     next morning, the active people by stage and rate node `x_by_rate` (2, R, S) and the weights' total
     `w1_total` (S,), from which that day's orders and comebacks are summed before this pass.
 
-    Long on purpose: one pass over the class arrays is the point (speed: memory traffic is the cost)."""
+    A class's rows are updated by `_lean_class` and then added to the totals by `_add`, in the classes'
+    order (speed: two loops the compiler vectorizes, where one loop storing to a dozen arrays that might
+    overlap is not; the sums are the same, added in the same order)."""
     _, R, Dn, S = X.shape
     r_drop = drop.shape[1]  # 1: the chances depend on the dropout node only
     lapsing_sum = np.zeros(S)
     stage_tot = np.zeros((2, S))
     lapsed_tot = np.zeros(S)
+    lapsing = np.empty(S)
     x_by_rate[:] = 0.0
     w1_total[:] = 0.0
+    wide_weights = weights.shape[2] > 1
+    h_node = hazard.shape[2] > 1  # no hazard: a (2, 1, 1, 1) stand-in, never read
     for i in range(R):
         ii = i if r_drop > 1 else 0
         for j in range(Dn):
-            for s in range(S):
-                x_c = X[0, i, j, s]
-                x_l = X[1, i, j, s]
-                r_c = rate[0, i, s]
-                r_l = rate[1, i, s]
-                o_c = x_c * (r_c if r_c < 1.0 else 1.0)
-                o_l = x_l * (r_l if r_l < 1.0 else 1.0)
-                w1 = W[0, i, j, s]
-                w2 = W[1, i, j, s]
-                lap = L[i, j, s]
-                if with_comebacks:
-                    c = chance[s]
-                    back = c * w1
-                    w2 = w2 - c * w2 * w2 / w1 if w1 > 0.0 else w2
-                    w1 = w1 - c * W[1, i, j, s]
-                    lap -= back
-                    o_c += back
-                    x_c += back
-                n = weights[i, j, s if weights.shape[2] > 1 else 0] * buyers[s]
-                if first_dropout:
-                    o_c += n
-                    x_c += n
-                else:  # a first order without a dropout chance, a step up after a good one
-                    up_new = n * step_first[s]
-                    x_c += n - up_new
-                    x_l += up_new
-                leave_c = o_c * drop[0, ii, j, s]
-                leave_l = o_l * drop[1, ii, j, s]
-                net = o_l * fall_l[ii, j, s] - o_c * step_c[ii, j, s]  # loyal falling back - customers stepping up
-                x_c = x_c - leave_c + net
-                x_l = x_l - leave_l - net
-                lapsing = leave_c + leave_l
-                if with_hazard:
-                    t_c = x_c * hazard[0, 0, j, s]
-                    t_l = x_l * hazard[1, 0, j, s]
-                    x_c -= t_c
-                    x_l -= t_l
-                    lapsing += t_c + t_l
-                X[0, i, j, s] = x_c
-                X[1, i, j, s] = x_l
-                lap += lapsing
-                L[i, j, s] = lap
-                w1 += lapsing
-                W[0, i, j, s] = w1
-                W[1, i, j, s] = w2 + lapsing
-                lapsing_sum[s] += lapsing
-                stage_tot[0, s] += x_c
-                stage_tot[1, s] += x_l
-                lapsed_tot[s] += lap
-                x_by_rate[0, i, s] += x_c
-                x_by_rate[1, i, s] += x_l
-                w1_total[s] += w1
+            jh = j if h_node else 0
+            _lean_class(
+                X[0, i, j], X[1, i, j], W[0, i, j], W[1, i, j], L[i, j], rate[0, i], rate[1, i],
+                weights[i, j], wide_weights, buyers, first_dropout, step_first, chance, with_comebacks,
+                drop[0, ii, j], drop[1, ii, j], step_c[ii, j], fall_l[ii, j], hazard[0, 0, jh], hazard[1, 0, jh],
+                with_hazard, lapsing,
+            )  # fmt: skip
+            _add(lapsing_sum, lapsing)
+            _add(stage_tot[0], X[0, i, j])
+            _add(stage_tot[1], X[1, i, j])
+            _add(lapsed_tot, L[i, j])
+            _add(x_by_rate[0, i], X[0, i, j])
+            _add(x_by_rate[1, i], X[1, i, j])
+            _add(w1_total, W[0, i, j])
     return lapsing_sum, stage_tot, lapsed_tot
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def _lean_class(
+    x_cust,
+    x_loyal,
+    w1_row,
+    w2_row,
+    lapsed,
+    rate_c,
+    rate_l,
+    weight,
+    wide_weight,
+    buyers,
+    first_dropout,
+    step_first,
+    chance,
+    with_comebacks,
+    drop_c,
+    drop_l,
+    step_c,
+    fall_l,
+    hazard_c,
+    hazard_l,
+    with_hazard,
+    lapsing_out,
+):
+    """`lean_day` for one class (rate node, dropout node): its rows (S,) in place, its lapsing into
+    `lapsing_out`."""
+    for s in range(x_cust.shape[0]):
+        x_c = x_cust[s]
+        x_l = x_loyal[s]
+        r_c = rate_c[s]
+        r_l = rate_l[s]
+        o_c = x_c * (r_c if r_c < 1.0 else 1.0)
+        o_l = x_l * (r_l if r_l < 1.0 else 1.0)
+        w1 = w1_row[s]
+        w2_morning = w2_row[s]
+        w2 = w2_morning
+        lap = lapsed[s]
+        if with_comebacks:
+            c = chance[s]
+            back = c * w1
+            w2 = w2 - c * w2 * w2 / w1 if w1 > 0.0 else w2
+            w1 = w1 - c * w2_morning
+            lap -= back
+            o_c += back
+            x_c += back
+        n = (weight[s] if wide_weight else weight[0]) * buyers[s]
+        if first_dropout:
+            o_c += n
+            x_c += n
+        else:  # a first order without a dropout chance, a step up after a good one
+            up_new = n * step_first[s]
+            x_c += n - up_new
+            x_l += up_new
+        leave_c = o_c * drop_c[s]
+        leave_l = o_l * drop_l[s]
+        net = o_l * fall_l[s] - o_c * step_c[s]  # loyal falling back - customers stepping up
+        x_c = x_c - leave_c + net
+        x_l = x_l - leave_l - net
+        lapsing = leave_c + leave_l
+        if with_hazard:
+            t_c = x_c * hazard_c[s]
+            t_l = x_l * hazard_l[s]
+            x_c -= t_c
+            x_l -= t_l
+            lapsing += t_c + t_l
+        x_cust[s] = x_c
+        x_loyal[s] = x_l
+        lapsed[s] = lap + lapsing
+        w1_row[s] = w1 + lapsing
+        w2_row[s] = w2 + lapsing
+        lapsing_out[s] = lapsing
+
+
+@njit(cache=True, error_model="numpy")
+def _add(total, x):
+    """total += x, (S,) rows."""
+    for s in range(x.shape[0]):
+        total[s] += x[s]
+
+
+@njit(cache=True, error_model="numpy")
 def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
     """`counting.fates_per_order`'s regrouped expectation, in one pass: with d0 the dissatisfied dropout
     chance (2, Dn, S) and p the satisfied one's base, the dropout, step-up and fall-back chances per order
@@ -137,7 +187,7 @@ def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
     return drop, step, fall
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def expected_awareness(never, forgot, aware, contact, buy, forget):
     """The day's awareness flows as expectations (`Expected.binomial`: n x p), in the loop's order of
     operations: contacts reach both kinds of unaware people alike, aware people buy or forget. Returns the
@@ -159,7 +209,7 @@ def expected_awareness(never, forgot, aware, contact, buy, forget):
     return never2, forgot2, aware2, newly, buyers, forgotten
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lean_orders(lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, x_by_rate, w1_total):
     """The day's order rates and expected orders of a lean sweep, in one pass: rates by stage and rate node
     (2, R, S) `lam x rate_mult x loyal_rate`, cut by the days a waiting order blocks its customer; orders by
@@ -201,7 +251,7 @@ LEAN_RECORD = (
 )  # fmt: skip
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def lean_record(
     rec,
     cols,
@@ -276,7 +326,7 @@ def lean_record(
         rec[cols[27], s] = list_total * (1.0 - p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def close_day(rec, month_rec, discounted, discount, n_stocks):
     """A day's record (n_col, S) into its month's (flows add up, stocks are the day's) and into the flows'
     discounted sums (`discount`: the day's factor, (S,) or (1,)), in place (speed: one pass, no temporary)."""

@@ -140,6 +140,35 @@ def test_daily_capacity_queue_matches_a_brute_force_queue(backlog, arrivals):
     assert q.backlog[0] == pytest.approx(max(backlog + arrivals - 100.0, 0.0))
 
 
+@pytest.mark.parametrize(
+    "decay,in_time,scalars", [(True, False, "target"), (False, True, "tolerance"), (True, True, "")]
+)
+def test_the_compiled_queue_day_equals_the_numpy_lines(decay, in_time, scalars):
+    """`capacity_queue`'s compiled usual day (expected mode: no backlog past the morning, the overflow within
+    one morning's slots) gives the NumPy lines' figures to the last bit, rows near their capacity or not; on
+    other days the NumPy lines run."""
+    from sim.engines.fast.queue import _within_a_morning, capacity_queue
+
+    rng = np.random.default_rng(5)
+    S, compiled = 400, 0
+    for trial in range(24):
+        cap = rng.uniform(5.0, 50.0, S)
+        arrivals = cap * rng.uniform(0.3, 1.3, S) * (rng.random(S) > 0.05)  # some rows without arrivals
+        backlog = np.where(rng.random(S) < 0.3 * (trial % 2), cap * rng.uniform(0.0, 2.5, S), 0.0)
+        tolerance = 1.0 if scalars == "tolerance" else rng.uniform(0.5, 3.0, S)
+        target = 0.0 if scalars == "target" else rng.uniform(0.0, 3.0, S)
+        sd = np.sqrt(arrivals)
+        near = backlog + arrivals + 8.0 * sd > cap  # given: the NumPy lines
+        got = capacity_queue(backlog, arrivals, cap, tolerance, target, sd, decay=decay, in_time=in_time)
+        want = capacity_queue(backlog, arrivals, cap, tolerance, target, sd, near=near, decay=decay, in_time=in_time)
+        compiled += _within_a_morning(backlog, arrivals, cap, tolerance, target, sd, decay, in_time) is not None
+        for g, w in zip(got, want, strict=True):
+            assert (g is None) == (w is None)
+            if w is not None:
+                np.testing.assert_array_equal(g, w)
+    assert 0 < compiled < 24  # both kinds of day were met
+
+
 def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
     """Over 64 sampled replications the mean lies within z = 4 standard errors (plus 1%) of the
     expected-value run, for the monthly flows and stage counts."""

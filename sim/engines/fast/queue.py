@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+from numba import njit
 from scipy.special import ndtr
 
 
@@ -115,6 +116,137 @@ def _queue_near_capacity(
     )
 
 
+def _as_rows(x, S: int) -> np.ndarray:
+    """A per-row value (S,) or a scalar as an (S,) float array (no copy when it already is one)."""
+    if type(x) is np.ndarray and x.shape == (S,) and x.dtype == np.float64:
+        return x
+    return np.full(S, x, dtype=float) if np.ndim(x) == 0 else np.ascontiguousarray(np.broadcast_to(x, (S,)), float)
+
+
+def _within_a_morning(backlog, arrivals, capacity, tolerance, target, arrival_sd, decay: bool, in_time: bool):
+    """`capacity_queue` with an `arrival_sd` (expected mode) on the usual day: no row's backlog left after the
+    morning's slots and every overflow within one morning's slots (`_queue_near_capacity`'s one-segment
+    case). The arithmetic runs compiled (`_morning_start`, `_morning_end`, `_morning_decay`: the same
+    operations in the same order, on every row, the rows not near their capacity set as without a queue),
+    the exponentials and the normal distribution in NumPy and SciPy, as in `_queue_near_capacity` (their
+    last bits are the libraries'). None on another day: the caller then runs the NumPy lines."""
+    S = len(arrivals)
+    b, a, c = _as_rows(backlog, S), _as_rows(arrivals, S), _as_rows(capacity, S)
+    tol, tgt, sd_in = _as_rows(tolerance, S), _as_rows(target, S), _as_rows(arrival_sd, S)
+    near, left, x, sd, z, over0, any_near = _morning_start(b, a, c, sd_in)
+    if not any_near:  # the function's quick exit
+        return QueueDay(np.zeros(S), np.ones(S) if decay else None, np.ones(S) if in_time else None, np.zeros(S))
+    g, nd = np.exp(-0.5 * z**2), ndtr(z)
+    one, immediate, end, safe_a, v1, v2, wait, in_time_share, queued = _morning_end(
+        near, a, c, left, x, sd, g, nd, over0, tol, tgt, decay, in_time
+    )
+    if not one:
+        return None
+    mean_decay = None
+    if decay:
+        e1, ev1, ev2 = np.exp(-1.0 / tol), np.exp(v1), np.exp(v2)
+        mean_decay = _morning_decay(near, a, immediate, safe_a, tol, e1, ev1, ev2, queued)
+    return QueueDay(wait, mean_decay, in_time_share if in_time else None, end)
+
+
+@njit(cache=True, error_model="numpy")
+def _max(a, b):
+    """np.maximum of two floats (NaN kept)."""
+    return a if (a >= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")
+def _min(a, b):
+    """np.minimum of two floats (NaN kept)."""
+    return a if (a <= b or a != a) else b
+
+
+@njit(cache=True, error_model="numpy")
+def _morning_start(backlog, A, c, arrival_sd):
+    """`capacity_queue`'s test of the rows near their capacity and `_queue_near_capacity`'s lines up to the
+    normal distribution's argument z = (backlog + A - c) / sd; rows not near get z = 0 (not used)."""
+    S = A.shape[0]
+    near = np.empty(S, dtype=np.bool_)
+    left, x, sd, z, over0 = np.zeros(S), np.zeros(S), np.ones(S), np.zeros(S), np.zeros(S)
+    any_near = False
+    for s in range(S):
+        near[s] = backlog[s] + A[s] + 8.0 * arrival_sd[s] > c[s]
+        if not near[s]:
+            continue
+        any_near = True
+        left[s] = _max(backlog[s] - c[s], 0.0)
+        free = _max(c[s] - backlog[s], 0.0)
+        over0[s] = A[s] - _min(A[s], free)
+        sd[s] = _max(arrival_sd[s], 1e-9)
+        x[s] = backlog[s] + A[s] - c[s]
+        z[s] = x[s] / sd[s]
+    return near, left, x, sd, z, over0, any_near
+
+
+@njit(cache=True, error_model="numpy")
+def _morning_end(near, A, c, left, x, sd, g, nd, over0, tol, target, decay, in_time):
+    """`_queue_near_capacity`'s lines after the normal distribution (g = its density's exponential, nd = its
+    distribution function at z), for its one-segment case: (whether it applies, immediate, backlog, safe
+    arrivals, u1 / tolerance, u2 / tolerance, mean wait, in-time share, whether any row queues)."""
+    S = A.shape[0]
+    immediate, end, safe_a = np.zeros(S), np.zeros(S), np.ones(S)
+    u1, u2, v1, v2 = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
+    count = np.zeros(S)
+    wait, in_time_share = np.zeros(S), np.ones(S)
+    any_left, all_within, any_queued = False, True, False
+    for s in range(S):
+        if not near[s]:
+            continue
+        expected_end = sd[s] * g[s] / _SQRT_2PI + x[s] * nd[s]
+        over = _min(_max(expected_end - left[s], over0[s]), A[s])
+        immediate[s] = A[s] - over
+        end[s] = left[s] + over
+        if left[s] != 0.0:  # left.any() (NaN counts)
+            any_left = True
+        if not end[s] < c[s]:
+            all_within = False
+        if over > 0.0:
+            any_queued = True
+            count[s] = over
+    if any_left or not all_within:
+        return False, immediate, end, safe_a, v1, v2, wait, in_time_share, any_queued
+    for s in range(S):
+        if not near[s]:
+            continue
+        has = A[s] > 0.0
+        per_arrival = A[s] if has else 1.0
+        total_in_time = immediate[s] * (1.0 if target[s] >= 0.0 else 0.0)
+        if any_queued:  # the one segment: j = 0, from x1 = 0 to x2 = the overflow
+            safe_a[s] = A[s] if A[s] > 0.0 else 1.0
+            u1[s] = immediate[s] / safe_a[s]
+            u2[s] = u1[s] + count[s] / safe_a[s]
+            total_wait = count[s] * (1.0 + 0.0 - 0.5 * (u1[s] + u2[s]))
+            wait[s] = total_wait / per_arrival if has else 0.0
+            if decay:
+                v1[s], v2[s] = u1[s] / tol[s], u2[s] / tol[s]
+            if in_time:
+                u_ok = _max(u1[s], 1.0 + 0.0 - target[s])
+                total_in_time += safe_a[s] * _max(u2[s] - u_ok, 0.0) * (1.0 if count[s] > 0.0 else 0.0)
+        in_time_share[s] = total_in_time / per_arrival if has else 1.0
+    return True, immediate, end, safe_a, v1, v2, wait, in_time_share, any_queued
+
+
+@njit(cache=True, error_model="numpy")
+def _morning_decay(near, A, immediate, safe_a, tol, e1, ev1, ev2, any_queued):
+    """`_queue_near_capacity`'s mean decay for its one-segment case, from the exponentials e1 = exp(-1 /
+    tolerance), ev1 = exp(u1 / tolerance), ev2 = exp(u2 / tolerance)."""
+    S = A.shape[0]
+    out = np.ones(S)
+    for s in range(S):
+        if not near[s]:
+            continue
+        total = immediate[s]
+        if any_queued:
+            total += e1[s] * safe_a[s] * tol[s] * (ev2[s] - ev1[s])
+        out[s] = total / A[s] if A[s] > 0.0 else 1.0
+    return out
+
+
 def capacity_queue(
     backlog: np.ndarray,
     arrivals: np.ndarray,
@@ -130,6 +262,10 @@ def capacity_queue(
     few busy rows on a day; the others have no queue, as in the function's own quick exit). `near`: the
     rows' test `backlog + arrivals + 8 arrival_sd > capacity`, when the caller has it. `decay`, `in_time`:
     as in `_queue_near_capacity` (an average not asked for is None)."""
+    if arrival_sd is not None and near is None:  # speed: the usual day of expected mode, compiled
+        day = _within_a_morning(backlog, arrivals, capacity, tolerance, target, arrival_sd, decay, in_time)
+        if day is not None:
+            return day
     if near is None:
         margin = 0.0 if arrival_sd is None else 8.0 * arrival_sd
         near = backlog + arrivals + margin > capacity

@@ -174,16 +174,19 @@ def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
     drop = np.empty((2, 1, Dn, S))
     step = np.empty((1, Dn, S))
     fall = np.empty((1, Dn, S))
-    for s in range(S):
-        c_drop = pi1[s] * m1[s] + pi2[s] * m2[s]
-        c_step = pi1[s] * s1[s] + pi2[s] * s2[s]
-        c_step_p = pi1[s] * m1[s] * s1[s] + pi2[s] * m2[s] * s2[s]
-        c_fall = pi0[s] * demote[s]
-        for j in range(Dn):
-            for st in range(2):
-                drop[st, 0, j, s] = p[st, j, s] * c_drop + pi0[s] * d0[st, j, s]
-            step[0, j, s] = c_step - p[0, j, s] * c_step_p
-            fall[0, j, s] = (1.0 - d0[1, j, s]) * c_fall
+    c_drop, c_step, c_step_p, c_fall = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
+    for s in range(S):  # per-row coefficients, then the node arrays row by row (speed: contiguous loops)
+        c_drop[s] = pi1[s] * m1[s] + pi2[s] * m2[s]
+        c_step[s] = pi1[s] * s1[s] + pi2[s] * s2[s]
+        c_step_p[s] = pi1[s] * m1[s] * s1[s] + pi2[s] * m2[s] * s2[s]
+        c_fall[s] = pi0[s] * demote[s]
+    for j in range(Dn):
+        for st in range(2):
+            for s in range(S):
+                drop[st, 0, j, s] = p[st, j, s] * c_drop[s] + pi0[s] * d0[st, j, s]
+        for s in range(S):
+            step[0, j, s] = c_step[s] - p[0, j, s] * c_step_p[s]
+            fall[0, j, s] = (1.0 - d0[1, j, s]) * c_fall[s]
     return drop, step, fall
 
 
@@ -289,41 +292,51 @@ def lean_record(
     Long on purpose: one line a column, in `LEAN_RECORD`'s order (speed: one call instead of 40 NumPy ones)."""
     S = rec.shape[1]
     wide_price, wide_cost = price.shape[0] > 1, event_cost.shape[0] > 1
-    for s in range(S):
+    revenue, revenue_new, revenue_returning, discounts = rec[cols[9]], rec[cols[10]], rec[cols[11]], rec[cols[27]]
+    for s in range(S):  # money
         p = price[s if wide_price else 0]
         list_new = first_orders[s] * unit[0, s]
         list_existing = (by_stage[0, s] + react[s]) * unit[0, s] + by_stage[1, s] * unit[1, s]
         list_total = list_new + list_existing + 0.0  # no acquired repeat orders in a lean run (0.0)
-        revenue_new = list_new * p
-        revenue_returning = (list_existing + 0.0) * p
-        rec[cols[0], s] = never[s] + forgot[s]
-        rec[cols[1], s] = aware[s]
-        rec[cols[2], s] = stage_tot[0, s]
-        rec[cols[3], s] = stage_tot[1, s]
-        rec[cols[4], s] = lapsed[s]
-        rec[cols[5], s] = never[s]
-        rec[cols[6], s] = buyers[s]
-        rec[cols[7], s] = n_orders[s]
-        rec[cols[8], s] = n_orders[s] - first_orders[s]
-        rec[cols[9], s] = revenue_new + revenue_returning
-        rec[cols[10], s] = revenue_new
-        rec[cols[11], s] = revenue_returning
-        rec[cols[12], s] = spend_day[0, s]
-        rec[cols[13], s] = spend_back[s]
-        rec[cols[14], s] = spend_day[2, s]
+        revenue_new[s] = list_new * p
+        revenue_returning[s] = (list_existing + 0.0) * p
+        revenue[s] = revenue_new[s] + revenue_returning[s]
+        discounts[s] = list_total * (1.0 - p)
+    # the other columns, each a contiguous row (speed)
+    _sum_into(rec[cols[0]], never, forgot, 1.0)
+    rec[cols[1]] = aware
+    rec[cols[2]] = stage_tot[0]
+    rec[cols[3]] = stage_tot[1]
+    rec[cols[4]] = lapsed
+    rec[cols[5]] = never
+    rec[cols[6]] = buyers
+    rec[cols[7]] = n_orders
+    _sum_into(rec[cols[8]], n_orders, first_orders, -1.0)
+    rec[cols[12]] = spend_day[0]
+    rec[cols[13]] = spend_back
+    rec[cols[14]] = spend_day[2]
+    for s in range(S):
         rec[cols[15], s] = event_cost[s if wide_cost else 0]
-        rec[cols[16], s] = newly[s]
-        rec[cols[17], s] = forgotten[s]
-        rec[cols[18], s] = lapsing[s]
-        rec[cols[19], s] = react[s]
-        rec[cols[20], s] = winback_contacts[s]
-        rec[cols[21], s] = dissatisfied[s]
-        rec[cols[22], s] = satisfied[s]
-        rec[cols[23], s] = delighted[s]
-        rec[cols[24], s] = complaints[s]
-        rec[cols[25], s] = recovered[s]
-        rec[cols[26], s] = n_orders[s] * mean_wait[s]
-        rec[cols[27], s] = list_total * (1.0 - p)
+    rec[cols[16]] = newly
+    rec[cols[17]] = forgotten
+    rec[cols[18]] = lapsing
+    rec[cols[19]] = react
+    rec[cols[20]] = winback_contacts
+    rec[cols[21]] = dissatisfied
+    rec[cols[22]] = satisfied
+    rec[cols[23]] = delighted
+    rec[cols[24]] = complaints
+    rec[cols[25]] = recovered
+    row = rec[cols[26]]
+    for s in range(S):
+        row[s] = n_orders[s] * mean_wait[s]
+
+
+@njit(cache=True, error_model="numpy")
+def _sum_into(out, a, b, sign):
+    """out = a + b (sign 1) or a - b (sign -1), (S,) rows."""
+    for s in range(out.shape[0]):
+        out[s] = a[s] + b[s] if sign > 0.0 else a[s] - b[s]
 
 
 @njit(cache=True, error_model="numpy")
@@ -332,11 +345,15 @@ def close_day(rec, month_rec, discounted, discount, n_stocks):
     discounted sums (`discount`: the day's factor, (S,) or (1,)), in place (speed: one pass, no temporary)."""
     n_col, S = rec.shape
     wide = discount.shape[0] > 1
-    for k in range(n_col):
-        for s in range(S):
-            x = rec[k, s]
-            if k < n_stocks:
-                month_rec[k, s] = x
-            else:
-                month_rec[k, s] += x
-                discounted[k - n_stocks, s] += x * discount[s if wide else 0]
+    month_rec[:n_stocks] = rec[:n_stocks]
+    for k in range(n_stocks, n_col):
+        x, month_k, disc_k = rec[k], month_rec[k], discounted[k - n_stocks]
+        if wide:
+            for s in range(S):
+                month_k[s] += x[s]
+                disc_k[s] += x[s] * discount[s]
+        else:
+            f = discount[0]
+            for s in range(S):
+                month_k[s] += x[s]
+                disc_k[s] += x[s] * f

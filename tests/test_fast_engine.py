@@ -169,6 +169,37 @@ def test_the_compiled_queue_day_equals_the_numpy_lines(decay, in_time, scalars):
     assert 0 < compiled < 24  # both kinds of day were met
 
 
+@pytest.mark.parametrize("above_one", [False, True])
+def test_per_order_fates_equal_every_outcomes_capped_chances(above_one):
+    """`fates_per_order`'s regrouped compiled pass equals `expected_fates` with `dropout_probability` for every
+    outcome (the dissatisfied chance capped at 1 on some nodes); with a satisfied multiplier above 1 in one row
+    the regrouping does not hold and every outcome's capped chance is used."""
+    from sim.engines.fast.counting import expected_fates, fates_per_order
+    from sim.model import lifecycle
+
+    rng = np.random.default_rng(3)
+    S, Dn = 40, 4
+    p = rng.uniform(0.05, 0.6, (2, Dn, S))
+    raw = rng.dirichlet([1.0, 3.0, 1.0], size=S).T
+    outcome = tuple(raw)
+    mult = np.stack([rng.uniform(1.0, 3.0, S), rng.uniform(0.5, 1.0, S), rng.uniform(0.3, 1.0, S)])
+    if above_one:
+        mult[1, 7] = 1.4
+    step = rng.uniform(0.0, 0.3, (3, S))
+    demote = rng.uniform(0.0, 0.5, S)
+    got = fates_per_order(outcome, p, mult, step, demote)
+    drops = [lifecycle.dropout_probability(p, m)[:, None] for m in mult]
+    want = expected_fates(outcome, drops, step, demote)
+    assert (lifecycle.dropout_probability(p, mult[0]) == 1.0).any()  # the cap is reached somewhere
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(
+            np.broadcast_to(g, np.broadcast(g, w).shape),
+            np.broadcast_to(w, np.broadcast(g, w).shape),
+            rtol=1e-12,
+            atol=1e-15,
+        )
+
+
 def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
     """Over 64 sampled replications the mean lies within z = 4 standard errors (plus 1%) of the
     expected-value run, for the monthly flows and stage counts."""

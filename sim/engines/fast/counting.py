@@ -151,21 +151,23 @@ class LeanExpected:
             self._weights, self._weights_total = weights, weights.sum(axis=(0, 1))
         return (weights, buyers), buyers * self._weights_total
 
-    def day_orders(self, lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed):
+    def day_orders(self, lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, first_orders):
         """The day's rates (2, R, S) `lam x rate_mult x loyal_rate`, cut by the days a waiting order blocks its
         customer; comebacks by group (1, S) with chance `winback_contact x react0` where anybody has lapsed;
-        today's orders by group and stage (1, 2, S): what `Groups.comebacks_and_orders` gives with those
-        chances and rates, summed from the morning's active people by rate node and the weights' total (the
-        counts themselves move in `fates`) in one compiled pass (`kernels.lean_orders`)."""
+        today's orders by group and stage (1, 2, S) and in all (S,), with the comebacks' and `first_orders`:
+        what `Groups.comebacks_and_orders` and the loop's sum give with those chances and rates, summed from
+        the morning's active people by rate node and the weights' total (the counts themselves move in
+        `fates`), in one compiled pass (`kernels.lean_orders`)."""
         S = self.w1_total.shape[0]
-        rate, by_stage, chance, react, with_comebacks = kernels.lean_orders(
+        rate, by_stage, chance, react, n_orders, with_comebacks = kernels.lean_orders(
             lam, as_row(rate_mult, S), loyal_rate, as_row(blocked, S), as_row(winback_contact, S), react0,
-            lapsed, self.x_by_rate, self.w1_total,
+            lapsed, self.x_by_rate, self.w1_total, first_orders,
         )  # fmt: skip
         if S == 1:  # np.einsum sums a single row's nodes in another order: its sums, to the last bit
             by_stage = np.einsum("trs,trs->ts", np.minimum(rate, 1.0), self.x_by_rate)
+            n_orders = by_stage.sum(axis=0) + react + first_orders
         self._day = (chance, with_comebacks, rate)
-        return rate, react[None], by_stage[None]
+        return rate, react[None], by_stage[None], n_orders
 
     def fates(self, new_by_class, drop2, step_c, fall_l, step_first, hazard) -> np.ndarray:
         """`Groups.fates` with one group and expectations, in place; returns the people who lapsed (S,)."""
@@ -228,14 +230,14 @@ def fates_per_order(outcome_chances, p, multipliers, step_by_outcome, fall_back_
     `expected_fates` with `dropout_probability` for every outcome)."""
     p0, p1, p2 = outcome_chances
     m0, m1, m2 = multipliers
-    if not ((m1 <= 1.0).all() and (m2 <= 1.0).all()):
-        drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
-        drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
-        return drop, step, fall_back
     d0 = lifecycle.dropout_probability(p, m0)  # (2, Dn, S): the dissatisfied chance may reach the cap
     S = p.shape[-1]
     rows = [as_row(x, S) for x in (m1, m2, p0, p1, p2, step_by_outcome[1], step_by_outcome[2], fall_back_dissatisfied)]
-    return kernels.per_order_fates(p, d0, *rows)
+    linear, drop, step, fall_back = kernels.per_order_fates(p, d0, *rows)
+    if not linear:  # a satisfied or delighted multiplier above 1 somewhere: every outcome's chance, capped
+        drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
+        drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
+    return drop, step, fall_back
 
 
 def as_row(x, S: int) -> np.ndarray:

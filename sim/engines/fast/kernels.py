@@ -168,12 +168,16 @@ def _add(total, x):
 @njit(cache=True, error_model="numpy")
 def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
     """`counting.fates_per_order`'s regrouped expectation, in one pass: with d0 the dissatisfied dropout
-    chance (2, Dn, S) and p the satisfied one's base, the dropout, step-up and fall-back chances per order
-    ((2, 1, Dn, S), (1, Dn, S), (1, Dn, S))."""
+    chance (2, Dn, S) and p the satisfied one's base, (whether the regrouping holds: the satisfied and
+    delighted multipliers m1, m2 at most 1 in every row; and then the dropout, step-up and fall-back chances per
+    order ((2, 1, Dn, S), (1, Dn, S), (1, Dn, S)))."""
     _, Dn, S = p.shape
     drop = np.empty((2, 1, Dn, S))
     step = np.empty((1, Dn, S))
     fall = np.empty((1, Dn, S))
+    for s in range(S):
+        if not (m1[s] <= 1.0 and m2[s] <= 1.0):  # NaN too
+            return False, drop, step, fall
     c_drop, c_step, c_step_p, c_fall = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
     for s in range(S):  # per-row coefficients, then the node arrays row by row (speed: contiguous loops)
         c_drop[s] = pi1[s] * m1[s] + pi2[s] * m2[s]
@@ -187,7 +191,7 @@ def per_order_fates(p, d0, m1, m2, pi0, pi1, pi2, s1, s2, demote):
         for s in range(S):
             step[0, j, s] = c_step[s] - p[0, j, s] * c_step_p[s]
             fall[0, j, s] = (1.0 - d0[1, j, s]) * c_fall[s]
-    return drop, step, fall
+    return True, drop, step, fall
 
 
 @njit(cache=True, error_model="numpy")
@@ -213,12 +217,13 @@ def expected_awareness(never, forgot, aware, contact, buy, forget):
 
 
 @njit(cache=True, error_model="numpy")
-def lean_orders(lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, x_by_rate, w1_total):
+def lean_orders(lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, x_by_rate, w1_total, first):
     """The day's order rates and expected orders of a lean sweep, in one pass: rates by stage and rate node
     (2, R, S) `lam x rate_mult x loyal_rate`, cut by the days a waiting order blocks its customer; orders by
     stage (2, S) `sum over nodes of min(rate, 1) x active` (summed node by node, as `np.einsum` does for
     S > 1); the comeback chance (S,) `winback_contact x react0` where anybody has lapsed, and the comebacks
-    (S,) `chance x W1`. Returns (rate, by stage, chance, comebacks, whether any row has comebacks)."""
+    (S,) `chance x W1`; all orders (S,), with the first orders `first`. Returns (rate, by stage, chance,
+    comebacks, orders, whether any row has comebacks)."""
     R, S = lam.shape
     any_blocked = False
     for s in range(S):
@@ -242,7 +247,10 @@ def lean_orders(lam, rate_mult, loyal_rate, blocked, winback_contact, react0, la
                     r = r / (1.0 + r * blocked[s])
                 rate[t, i, s] = r
                 by_stage[t, s] += (1.0 if r > 1.0 else r) * x_by_rate[t, i, s]  # np.minimum(r, 1) (NaN kept)
-    return rate, by_stage, chance, react, with_comebacks
+    n_orders = np.empty(S)
+    for s in range(S):
+        n_orders[s] = by_stage[0, s] + by_stage[1, s] + react[s] + first[s]
+    return rate, by_stage, chance, react, n_orders, with_comebacks
 
 
 # the columns `lean_record` writes, in the order of its `cols` argument
@@ -357,3 +365,32 @@ def close_day(rec, month_rec, discounted, discount, n_stocks):
             for s in range(S):
                 month_k[s] += x[s]
                 disc_k[s] += x[s] * f
+
+
+@njit(cache=True, error_model="numpy")
+def expected_complaints(n_orders, dissatisfied_chance, complaint_share, quiet_service):
+    """The day's dissatisfied orders before complaints and the complaints, as expectations (n x p); and
+    whether any row's complaints pass the service team's quiet level (it may queue today)."""
+    S = n_orders.shape[0]
+    dis_orders, complaints = np.empty(S), np.empty(S)
+    loud = False
+    for s in range(S):
+        dis_orders[s] = n_orders[s] * dissatisfied_chance[s]
+        complaints[s] = dis_orders[s] * complaint_share[s]
+        if complaints[s] > quiet_service[s]:
+            loud = True
+    return dis_orders, complaints, loud
+
+
+@njit(cache=True, error_model="numpy")
+def expected_outcome_counts(n_orders, dis_orders, complaints, recovery, delighted_share):
+    """The day's (recovered, delighted, dissatisfied, satisfied) orders as expectations: complaints turned
+    around with `recovery`, orders meeting expectations delighted with `delighted_share`."""
+    S = n_orders.shape[0]
+    recovered, delighted, dissatisfied, satisfied = np.empty(S), np.empty(S), np.empty(S), np.empty(S)
+    for s in range(S):
+        recovered[s] = complaints[s] * recovery[s]
+        delighted[s] = (n_orders[s] - dis_orders[s]) * delighted_share[s]
+        dissatisfied[s] = dis_orders[s] - recovered[s]
+        satisfied[s] = n_orders[s] - dissatisfied[s] - delighted[s]
+    return recovered, delighted, dissatisfied, satisfied

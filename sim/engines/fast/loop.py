@@ -205,8 +205,8 @@ def run_days(
         # win-back: contacts land on random lapsed people, the response fading with months since lapsing
         rate_mult = ch.backend.purchase_rate if plain else ch.backend.purchase_rate * fac.repeat_purchase[d]
         if lean:  # speed: the lines below, and the day's orders and comebacks, in one compiled pass
-            rate, react_by_group, by_group = people.day_orders(
-                lam, rate_mult, loyal_rate, blocked, ch.winback_contact, P.react0, lapsed_tot
+            rate, react_by_group, by_group, n_orders = people.day_orders(
+                lam, rate_mult, loyal_rate, blocked, ch.winback_contact, P.react0, lapsed_tot, first_orders
             )
         else:
             chance = (
@@ -218,8 +218,8 @@ def run_days(
             if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
                 rate = rate / (1.0 + rate * blocked)
             react_by_group, by_group = people.comebacks_and_orders(chance, rate)  # (G, S), (G, 2, S)
-        react_sum = react_by_group.sum(axis=0)
-        n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
+            react_sum = react_by_group.sum(axis=0)
+            n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay, complaints and their recovery
         shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered) = teams.day(n_orders)
@@ -360,15 +360,23 @@ class Teams:
         """(shipping queue, outcome chances (dissatisfied, satisfied, delighted) per order after complaints,
         counts (dissatisfied, satisfied, delighted, complaints, recovered)) of the day's orders."""
         P, draw = self.P, self.draw
+        expected = not draw.sampled and n_orders.dtype == np.float64
         # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
         if self.busy_f or (n_orders > self.quiet_f).any():
             shipping, dis0, del0 = _shipping(P, draw, self.backlog_f, n_orders)
             self.backlog_f, self.busy_f = shipping.backlog, bool(shipping.backlog.any())
         else:
             shipping, dis0, del0 = self.no_queue, self.dis_quiet, self.del_quiet
-        dis_orders = draw.binomial(n_orders, dis0)
-        complaints = draw.binomial(dis_orders, P.complaint_share)
-        if self.busy_s or (complaints > self.quiet_s).any():
+        S = len(self.zeros)
+        if expected:  # speed: the NumPy lines below in one compiled pass (Expected's binomial: n x p)
+            dis_orders, complaints, loud = kernels.expected_complaints(
+                n_orders, as_row(dis0, S), P.complaint_share, self.quiet_s
+            )
+        else:
+            dis_orders = draw.binomial(n_orders, dis0)
+            complaints = draw.binomial(dis_orders, P.complaint_share)
+            loud = bool((complaints > self.quiet_s).any())
+        if self.busy_s or loud:
             service = capacity_queue(
                 self.backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
             )
@@ -376,17 +384,22 @@ class Teams:
         else:
             service = self.no_queue
         if shipping is self.no_queue and service is self.no_queue:  # speed: a quiet day's chances, worked out once
-            recovered = draw.binomial(complaints, P.recovery)
-            delighted = draw.binomial(n_orders - dis_orders, self.del_share_quiet)
+            recovery, delighted_share = P.recovery, self.del_share_quiet
             self.blocked, outcome = self.zeros, self.quiet_outcome
         else:
-            recovered = draw.binomial(complaints, P.recovery * service.in_time)
-            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+            recovery, delighted_share = P.recovery * service.in_time, safe_div(del0, 1.0 - dis0)
             self.blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
             rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
             outcome = experience.outcome_after_complaints(dis0, del0, rescue)
-        dissatisfied = dis_orders - recovered
-        satisfied = n_orders - dissatisfied - delighted
+        if expected:  # speed: the NumPy lines below in one compiled pass
+            recovered, delighted, dissatisfied, satisfied = kernels.expected_outcome_counts(
+                n_orders, dis_orders, complaints, as_row(recovery, S), as_row(delighted_share, S)
+            )
+        else:
+            recovered = draw.binomial(complaints, recovery)
+            delighted = draw.binomial(n_orders - dis_orders, delighted_share)
+            dissatisfied = dis_orders - recovered
+            satisfied = n_orders - dissatisfied - delighted
         return shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered)
 
 

@@ -129,24 +129,33 @@ def _within_a_morning(backlog, arrivals, capacity, tolerance, target, arrival_sd
     case). The arithmetic runs compiled (`_morning_start`, `_morning_end`, `_morning_decay`: the same
     operations in the same order, on every row, the rows not near their capacity set as without a queue),
     the exponentials and the normal distribution in NumPy and SciPy, as in `_queue_near_capacity` (their
-    last bits are the libraries'). None on another day: the caller then runs the NumPy lines."""
+    last bits are the libraries'). None on another day: the caller then runs the NumPy lines.
+
+    The passes share one work array (rows `W_...`, speed: no array is made and handed back by each pass); the
+    day's results are rows of it."""
     S = len(arrivals)
     b, a, c = _as_rows(backlog, S), _as_rows(arrivals, S), _as_rows(capacity, S)
     tol, tgt, sd_in = _as_rows(tolerance, S), _as_rows(target, S), _as_rows(arrival_sd, S)
-    near, left, x, sd, z, over0, any_near = _morning_start(b, a, c, sd_in)
-    if not any_near:  # the function's quick exit
+    w = np.empty((_N_WORK, S))
+    if not _morning_start(b, a, c, sd_in, w):  # the function's quick exit
         return QueueDay(np.zeros(S), np.ones(S) if decay else None, np.ones(S) if in_time else None, np.zeros(S))
-    g, nd = np.exp(-0.5 * z**2), ndtr(z)
-    one, immediate, end, safe_a, v1, v2, wait, in_time_share, queued = _morning_end(
-        near, a, c, left, x, sd, g, nd, over0, tol, tgt, decay, in_time
-    )
+    np.exp(w[W_Q], out=w[W_G])  # exp(-0.5 z^2)
+    ndtr(w[W_Z], out=w[W_ND])
+    one, queued = _morning_end(a, c, tol, tgt, decay, in_time, w)
     if not one:
         return None
     mean_decay = None
     if decay:
-        e1, ev1, ev2 = np.exp(-1.0 / tol), np.exp(v1), np.exp(v2)
-        mean_decay = _morning_decay(near, a, immediate, safe_a, tol, e1, ev1, ev2, queued)
-    return QueueDay(wait, mean_decay, in_time_share if in_time else None, end)
+        e1 = np.exp(-1.0 / tol)
+        np.exp(w[W_V1 : W_V2 + 1], out=w[W_EV1 : W_EV2 + 1])
+        mean_decay = _morning_decay(a, tol, e1, queued, w)
+    return QueueDay(w[W_WAIT], mean_decay, w[W_IN_TIME] if in_time else None, w[W_END])
+
+
+# the work array's rows (`_within_a_morning`; V1, V2 and EV1, EV2 adjacent: one exponential call a pair)
+(W_NEAR, W_LEFT, W_X, W_SD, W_Z, W_OVER0, W_Q, W_G, W_ND, W_IMMEDIATE,
+ W_END, W_SAFE_A, W_V1, W_V2, W_EV1, W_EV2, W_WAIT, W_IN_TIME, W_COUNT, W_DECAY) = range(20)  # fmt: skip
+_N_WORK = 20
 
 
 @njit(cache=True, error_model="numpy")
@@ -162,87 +171,91 @@ def _min(a, b):
 
 
 @njit(cache=True, error_model="numpy")
-def _morning_start(backlog, A, c, arrival_sd):
+def _morning_start(backlog, A, c, arrival_sd, w):
     """`capacity_queue`'s test of the rows near their capacity and `_queue_near_capacity`'s lines up to the
-    normal distribution's argument z = (backlog + A - c) / sd; rows not near get z = 0 (not used)."""
+    normal distribution's argument z = (backlog + A - c) / sd, into the work rows (z = 0 on rows not near:
+    not used); whether any row is near."""
     S = A.shape[0]
-    near = np.empty(S, dtype=np.bool_)
-    left, x, sd, z, over0 = np.zeros(S), np.zeros(S), np.ones(S), np.zeros(S), np.zeros(S)
     any_near = False
     for s in range(S):
-        near[s] = backlog[s] + A[s] + 8.0 * arrival_sd[s] > c[s]
-        if not near[s]:
+        near = backlog[s] + A[s] + 8.0 * arrival_sd[s] > c[s]
+        w[W_NEAR, s] = 1.0 if near else 0.0
+        if not near:
+            w[W_LEFT, s], w[W_X, s], w[W_SD, s], w[W_Z, s], w[W_OVER0, s], w[W_Q, s] = 0.0, 0.0, 1.0, 0.0, 0.0, 0.0
             continue
         any_near = True
-        left[s] = _max(backlog[s] - c[s], 0.0)
+        w[W_LEFT, s] = _max(backlog[s] - c[s], 0.0)
         free = _max(c[s] - backlog[s], 0.0)
-        over0[s] = A[s] - _min(A[s], free)
-        sd[s] = _max(arrival_sd[s], 1e-9)
-        x[s] = backlog[s] + A[s] - c[s]
-        z[s] = x[s] / sd[s]
-    return near, left, x, sd, z, over0, any_near
+        w[W_OVER0, s] = A[s] - _min(A[s], free)
+        w[W_SD, s] = _max(arrival_sd[s], 1e-9)
+        w[W_X, s] = backlog[s] + A[s] - c[s]
+        z = w[W_X, s] / w[W_SD, s]
+        w[W_Z, s] = z
+        w[W_Q, s] = -0.5 * (z * z)  # -0.5 * z**2 (NumPy squares by z * z)
+    return any_near
 
 
 @njit(cache=True, error_model="numpy")
-def _morning_end(near, A, c, left, x, sd, g, nd, over0, tol, target, decay, in_time):
-    """`_queue_near_capacity`'s lines after the normal distribution (g = its density's exponential, nd = its
-    distribution function at z), for its one-segment case: (whether it applies, immediate, backlog, safe
-    arrivals, u1 / tolerance, u2 / tolerance, mean wait, in-time share, whether any row queues)."""
+def _morning_end(A, c, tol, target, decay, in_time, w):
+    """`_queue_near_capacity`'s lines after the normal distribution (row g: its density's exponential, nd: its
+    distribution function at z), for its one-segment case, into the work rows: (whether that case applies,
+    whether any row queues)."""
     S = A.shape[0]
-    immediate, end, safe_a = np.zeros(S), np.zeros(S), np.ones(S)
-    u1, u2, v1, v2 = np.zeros(S), np.zeros(S), np.zeros(S), np.zeros(S)
-    count = np.zeros(S)
-    wait, in_time_share = np.zeros(S), np.ones(S)
     any_left, all_within, any_queued = False, True, False
     for s in range(S):
-        if not near[s]:
+        w[W_IMMEDIATE, s], w[W_END, s], w[W_SAFE_A, s], w[W_COUNT, s] = 0.0, 0.0, 1.0, 0.0
+        w[W_V1, s], w[W_V2, s], w[W_WAIT, s], w[W_IN_TIME, s] = 0.0, 0.0, 0.0, 1.0
+        if w[W_NEAR, s] == 0.0:
             continue
-        expected_end = sd[s] * g[s] / _SQRT_2PI + x[s] * nd[s]
-        over = _min(_max(expected_end - left[s], over0[s]), A[s])
-        immediate[s] = A[s] - over
-        end[s] = left[s] + over
-        if left[s] != 0.0:  # left.any() (NaN counts)
+        expected_end = w[W_SD, s] * w[W_G, s] / _SQRT_2PI + w[W_X, s] * w[W_ND, s]
+        over = _min(_max(expected_end - w[W_LEFT, s], w[W_OVER0, s]), A[s])
+        w[W_IMMEDIATE, s] = A[s] - over
+        w[W_END, s] = w[W_LEFT, s] + over
+        if w[W_LEFT, s] != 0.0:  # left.any() (NaN counts)
             any_left = True
-        if not end[s] < c[s]:
+        if not w[W_END, s] < c[s]:
             all_within = False
         if over > 0.0:
             any_queued = True
-            count[s] = over
+            w[W_COUNT, s] = over
     if any_left or not all_within:
-        return False, immediate, end, safe_a, v1, v2, wait, in_time_share, any_queued
+        return False, any_queued
     for s in range(S):
-        if not near[s]:
+        if w[W_NEAR, s] == 0.0:
             continue
         has = A[s] > 0.0
         per_arrival = A[s] if has else 1.0
-        total_in_time = immediate[s] * (1.0 if target[s] >= 0.0 else 0.0)
+        immediate, count = w[W_IMMEDIATE, s], w[W_COUNT, s]
+        total_in_time = immediate * (1.0 if target[s] >= 0.0 else 0.0)
         if any_queued:  # the one segment: j = 0, from x1 = 0 to x2 = the overflow
-            safe_a[s] = A[s] if A[s] > 0.0 else 1.0
-            u1[s] = immediate[s] / safe_a[s]
-            u2[s] = u1[s] + count[s] / safe_a[s]
-            total_wait = count[s] * (1.0 + 0.0 - 0.5 * (u1[s] + u2[s]))
-            wait[s] = total_wait / per_arrival if has else 0.0
+            safe_a = A[s] if A[s] > 0.0 else 1.0
+            u1 = immediate / safe_a
+            u2 = u1 + count / safe_a
+            w[W_SAFE_A, s] = safe_a
+            total_wait = count * (1.0 + 0.0 - 0.5 * (u1 + u2))
+            w[W_WAIT, s] = total_wait / per_arrival if has else 0.0
             if decay:
-                v1[s], v2[s] = u1[s] / tol[s], u2[s] / tol[s]
+                w[W_V1, s], w[W_V2, s] = u1 / tol[s], u2 / tol[s]
             if in_time:
-                u_ok = _max(u1[s], 1.0 + 0.0 - target[s])
-                total_in_time += safe_a[s] * _max(u2[s] - u_ok, 0.0) * (1.0 if count[s] > 0.0 else 0.0)
-        in_time_share[s] = total_in_time / per_arrival if has else 1.0
-    return True, immediate, end, safe_a, v1, v2, wait, in_time_share, any_queued
+                u_ok = _max(u1, 1.0 + 0.0 - target[s])
+                total_in_time += safe_a * _max(u2 - u_ok, 0.0) * (1.0 if count > 0.0 else 0.0)
+        w[W_IN_TIME, s] = total_in_time / per_arrival if has else 1.0
+    return True, any_queued
 
 
 @njit(cache=True, error_model="numpy")
-def _morning_decay(near, A, immediate, safe_a, tol, e1, ev1, ev2, any_queued):
-    """`_queue_near_capacity`'s mean decay for its one-segment case, from the exponentials e1 = exp(-1 /
-    tolerance), ev1 = exp(u1 / tolerance), ev2 = exp(u2 / tolerance)."""
+def _morning_decay(A, tol, e1, any_queued, w):
+    """`_queue_near_capacity`'s mean decay for its one-segment case (row decay of the work array, returned),
+    from e1 = exp(-1 / tolerance) and the work rows ev1 = exp(u1 / tolerance), ev2 = exp(u2 / tolerance)."""
     S = A.shape[0]
-    out = np.ones(S)
+    out = w[W_DECAY]
     for s in range(S):
-        if not near[s]:
+        out[s] = 1.0
+        if w[W_NEAR, s] == 0.0:
             continue
-        total = immediate[s]
+        total = w[W_IMMEDIATE, s]
         if any_queued:
-            total += e1[s] * safe_a[s] * tol[s] * (ev2[s] - ev1[s])
+            total += e1[s] * w[W_SAFE_A, s] * tol[s] * (w[W_EV2, s] - w[W_EV1, s])
         out[s] = total / A[s] if A[s] > 0.0 else 1.0
     return out
 

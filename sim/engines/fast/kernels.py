@@ -4,8 +4,10 @@
 passes over arrays of rows x 32 classes a day, most of a big sweep's time. `lean_day` does the same
 arithmetic, element by element, in one pass a day (numba: compiled once, cached on disk). Around it, a lean
 day's other engine arithmetic on (S,) rows is also one call each instead of a few dozen NumPy calls of a few
-microseconds (`expected_awareness`, `lean_orders`, `lean_record`, `close_day`): the same operations in the
-same order as the loop's NumPy lines, so the figures are the same to the last bit. All are compiled with
+microseconds (`expected_awareness`, `lean_orders`, `lean_record`, `close_day`, and in expected mode the
+teams' `expected_complaints` and `expected_outcome_counts`): the same operations in the same order as the
+loop's NumPy lines, so the figures are the same to the last bit (`np.einsum` sums one row's nodes in another
+order: a one-row sweep keeps it). All are compiled with
 NumPy's error model: a division by zero gives inf or NaN, as the NumPy lines would (and no check for it keeps
 the compiler from vectorizing a loop).
 

@@ -140,6 +140,66 @@ def test_daily_capacity_queue_matches_a_brute_force_queue(backlog, arrivals):
     assert q.backlog[0] == pytest.approx(max(backlog + arrivals - 100.0, 0.0))
 
 
+@pytest.mark.parametrize(
+    "decay,in_time,scalars", [(True, False, "target"), (False, True, "tolerance"), (True, True, "")]
+)
+def test_the_compiled_queue_day_equals_the_numpy_lines(decay, in_time, scalars):
+    """`capacity_queue`'s compiled usual day (expected mode: no backlog past the morning, the overflow within
+    one morning's slots) gives the NumPy lines' figures to the last bit, rows near their capacity or not; on
+    other days the NumPy lines run."""
+    from sim.engines.fast.queue import _within_a_morning, capacity_queue
+
+    rng = np.random.default_rng(5)
+    S, compiled = 400, 0
+    for trial in range(24):
+        cap = rng.uniform(5.0, 50.0, S)
+        arrivals = cap * rng.uniform(0.3, 1.3, S) * (rng.random(S) > 0.05)  # some rows without arrivals
+        backlog = np.where(rng.random(S) < 0.3 * (trial % 2), cap * rng.uniform(0.0, 2.5, S), 0.0)
+        tolerance = 1.0 if scalars == "tolerance" else rng.uniform(0.5, 3.0, S)
+        target = 0.0 if scalars == "target" else rng.uniform(0.0, 3.0, S)
+        sd = np.sqrt(arrivals)
+        near = backlog + arrivals + 8.0 * sd > cap  # given: the NumPy lines
+        got = capacity_queue(backlog, arrivals, cap, tolerance, target, sd, decay=decay, in_time=in_time)
+        want = capacity_queue(backlog, arrivals, cap, tolerance, target, sd, near=near, decay=decay, in_time=in_time)
+        compiled += _within_a_morning(backlog, arrivals, cap, tolerance, target, sd, decay, in_time) is not None
+        for g, w in zip(got, want, strict=True):
+            assert (g is None) == (w is None)
+            if w is not None:
+                np.testing.assert_array_equal(g, w)
+    assert 0 < compiled < 24  # both kinds of day were met
+
+
+@pytest.mark.parametrize("above_one", [False, True])
+def test_per_order_fates_equal_every_outcomes_capped_chances(above_one):
+    """`fates_per_order`'s regrouped compiled pass equals `expected_fates` with `dropout_probability` for every
+    outcome (the dissatisfied chance capped at 1 on some nodes); with a satisfied multiplier above 1 in one row
+    the regrouping does not hold and every outcome's capped chance is used."""
+    from sim.engines.fast.counting import expected_fates, fates_per_order
+    from sim.model import lifecycle
+
+    rng = np.random.default_rng(3)
+    S, Dn = 40, 4
+    p = rng.uniform(0.05, 0.6, (2, Dn, S))
+    raw = rng.dirichlet([1.0, 3.0, 1.0], size=S).T
+    outcome = tuple(raw)
+    mult = np.stack([rng.uniform(1.0, 3.0, S), rng.uniform(0.5, 1.0, S), rng.uniform(0.3, 1.0, S)])
+    if above_one:
+        mult[1, 7] = 1.4
+    step = rng.uniform(0.0, 0.3, (3, S))
+    demote = rng.uniform(0.0, 0.5, S)
+    got = fates_per_order(outcome, p, mult, step, demote)
+    drops = [lifecycle.dropout_probability(p, m)[:, None] for m in mult]
+    want = expected_fates(outcome, drops, step, demote)
+    assert (lifecycle.dropout_probability(p, mult[0]) == 1.0).any()  # the cap is reached somewhere
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(
+            np.broadcast_to(g, np.broadcast(g, w).shape),
+            np.broadcast_to(w, np.broadcast(g, w).shape),
+            rtol=1e-12,
+            atol=1e-15,
+        )
+
+
 def test_expected_mode_equals_the_mean_of_sampled_mode(d2c):
     """Over 64 sampled replications the mean lies within z = 4 standard errors (plus 1%) of the
     expected-value run, for the monthly flows and stage counts."""
@@ -278,6 +338,15 @@ def test_a_lean_sweep_keeps_no_retention_cohort():
     assert np.isnan(lean.cohort).all()
     assert np.isfinite(full.cohort).all() and (full.cohort[:, 1] <= full.cohort[:, 0]).all()
     np.testing.assert_allclose(lean.npv, full.npv, rtol=1e-6)
+
+
+def test_a_lean_day_records_every_column_once():
+    """A lean day's compiled record (`kernels.lean_record`) writes every column but the acquired customers'
+    (unknown in a lean run), each once: a column added to the record must be added to that pass too."""
+    from sim.engines.fast.kernels import LEAN_RECORD
+
+    assert len(set(LEAN_RECORD)) == len(LEAN_RECORD)
+    assert sorted([*LEAN_RECORD, *ACQUIRED]) == sorted(RAW_COLUMNS)
 
 
 def test_worker_pool_is_kept_across_batches_and_remade_when_a_worker_dies(d2c):

@@ -1,11 +1,12 @@
 """How the fast engine counts its customers by latent class, day by day: the engine's side of the model's
 day (the chances come from the model; these objects only count who orders, comes back, drops out or steps up).
 
-Two ways to count, one interface (`comebacks`, `orders`, `fates`, `totals`, `new_month`):
+Two ways to count, one interface (`new_customers`, `fates`, `totals`, `new_month`; the day's comebacks and
+orders by `comebacks_and_orders`, or `day_orders` in the lean loop, which also works out the day's rates):
 
 - `Groups`: by group (existing base, acquired with one order, acquired with two or more) for the accounting
   of acquired customers, in either mode (expected values or draws), through the draw strategy (`draws`);
-- `LeanExpected`: one group, expected values, updated in place by two compiled kernels (`kernels`): the
+- `LeanExpected`: one group, expected values, updated in place by compiled kernels (`kernels`): the
   optimizer's sweeps (a speed trick: the same arithmetic as `Groups` with `Expected` draws and one group, in
   one pass over the class arrays instead of a dozen; `tests/test_fast_engine.py` checks that both give the
   same results).
@@ -114,7 +115,8 @@ class Groups:
 class LeanExpected:
     """One group, expected values, in place, counted by one compiled pass a day (`kernels.lean_day`; the same
     counts as `Groups` with `Expected` draws and one group). The day's orders and comebacks are summed before
-    the pass from what the previous pass left: the active people by rate node and the weights' total."""
+    the pass (`day_orders`, another compiled pass) from what the previous pass left: the active people by rate
+    node and the weights' total."""
 
     def __init__(self, active, lapsed, weight1, weight2, family: repeat.Family):
         self.family = family
@@ -129,6 +131,7 @@ class LeanExpected:
         self.G = 1
         self._totals = (self.X.sum(axis=(1, 2)), self.L.sum(axis=(0, 1)))
         self._day: tuple = ()
+        self._weights, self._weights_total = None, None
 
     def new_month(self, decay1, decay2) -> None:
         self.W[0] *= decay1
@@ -143,16 +146,28 @@ class LeanExpected:
 
     def new_customers(self, draw, buyers, weights) -> tuple[tuple, np.ndarray]:
         """Today's first orders: (how they spread over the classes, their count (S,)); the spread is applied in
-        the day's pass (speed: no (R, Dn, S) array is made)."""
-        return (weights, buyers), buyers * weights.sum(axis=(0, 1))
+        the day's pass (speed: no (R, Dn, S) array is made, and the weights' total is summed once)."""
+        if weights is not self._weights:
+            self._weights, self._weights_total = weights, weights.sum(axis=(0, 1))
+        return (weights, buyers), buyers * self._weights_total
 
-    def comebacks_and_orders(self, chance, rate) -> tuple[np.ndarray, np.ndarray]:
-        """Comebacks by group (1, S) and today's orders by group and stage (1, 2, S), summed from the morning's
-        active people by rate node and the weights' total (the counts themselves move in `fates`)."""
-        capped = np.minimum(rate, 1.0)
-        by_stage = np.einsum("trs,trs->ts", capped, self.x_by_rate)
-        self._day = (np.ascontiguousarray(chance, dtype=float), bool(chance.any()), np.ascontiguousarray(rate))
-        return (chance * self.w1_total)[None], by_stage[None]
+    def day_orders(self, lam, rate_mult, loyal_rate, blocked, winback_contact, react0, lapsed, first_orders):
+        """The day's rates (2, R, S) `lam x rate_mult x loyal_rate`, cut by the days a waiting order blocks its
+        customer; comebacks by group (1, S) with chance `winback_contact x react0` where anybody has lapsed;
+        today's orders by group and stage (1, 2, S) and in all (S,), with the comebacks' and `first_orders`:
+        what `Groups.comebacks_and_orders` and the loop's sum give with those chances and rates, summed from
+        the morning's active people by rate node and the weights' total (the counts themselves move in
+        `fates`), in one compiled pass (`kernels.lean_orders`)."""
+        S = self.w1_total.shape[0]
+        rate, by_stage, chance, react, n_orders, with_comebacks = kernels.lean_orders(
+            lam, as_row(rate_mult, S), loyal_rate, as_row(blocked, S), as_row(winback_contact, S), react0,
+            lapsed, self.x_by_rate, self.w1_total, first_orders,
+        )  # fmt: skip
+        if S == 1:  # np.einsum sums a single row's nodes in another order: its sums, to the last bit
+            by_stage = np.einsum("trs,trs->ts", np.minimum(rate, 1.0), self.x_by_rate)
+            n_orders = by_stage.sum(axis=0) + react + first_orders
+        self._day = (chance, with_comebacks, rate)
+        return rate, react[None], by_stage[None], n_orders
 
     def fates(self, new_by_class, drop2, step_c, fall_l, step_first, hazard) -> np.ndarray:
         """`Groups.fates` with one group and expectations, in place; returns the people who lapsed (S,)."""
@@ -215,17 +230,17 @@ def fates_per_order(outcome_chances, p, multipliers, step_by_outcome, fall_back_
     `expected_fates` with `dropout_probability` for every outcome)."""
     p0, p1, p2 = outcome_chances
     m0, m1, m2 = multipliers
-    if not ((m1 <= 1.0).all() and (m2 <= 1.0).all()):
-        drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
-        drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
-        return drop, step, fall_back
     d0 = lifecycle.dropout_probability(p, m0)  # (2, Dn, S): the dissatisfied chance may reach the cap
     S = p.shape[-1]
-    rows = [_row(x, S) for x in (m1, m2, p0, p1, p2, step_by_outcome[1], step_by_outcome[2], fall_back_dissatisfied)]
-    return kernels.per_order_fates(p, d0, *rows)
+    rows = [as_row(x, S) for x in (m1, m2, p0, p1, p2, step_by_outcome[1], step_by_outcome[2], fall_back_dissatisfied)]
+    linear, drop, step, fall_back = kernels.per_order_fates(p, d0, *rows)
+    if not linear:  # a satisfied or delighted multiplier above 1 somewhere: every outcome's chance, capped
+        drops = [lifecycle.dropout_probability(p, m)[:, None] for m in multipliers]
+        drop, step, fall_back = expected_fates(outcome_chances, drops, step_by_outcome, fall_back_dissatisfied)
+    return drop, step, fall_back
 
 
-def _row(x, S: int) -> np.ndarray:
+def as_row(x, S: int) -> np.ndarray:
     """A per-row value as a contiguous (S,) float array (most already are: speed, no copy then)."""
     if type(x) is np.ndarray and x.shape == (S,) and x.dtype == np.float64 and x.flags.c_contiguous:
         return x

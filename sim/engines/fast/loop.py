@@ -21,7 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from sim.engines.fast.counting import EXISTING, ONE_ORDER, REPEAT, Groups, LeanExpected, expected_fates, fates_per_order
+from sim.engines.fast import kernels
+from sim.engines.fast.counting import (
+    EXISTING,
+    ONE_ORDER,
+    REPEAT,
+    Groups,
+    LeanExpected,
+    as_row,
+    expected_fates,
+    fates_per_order,
+)
 from sim.engines.fast.draws import CUSTOMER, LOYAL, Expected, Sampled, safe_div
 from sim.engines.fast.params import BatchParams
 from sim.engines.fast.queue import QueueDay, capacity_queue
@@ -89,6 +99,8 @@ def run_days(
     else:
         people = Groups(state.active, state.lapsed, state.weight1, state.weight2, draw, fam)
     never, forgot_pool, A = state.never_met, state.forgot, state.aware
+    if lean:  # the compiled passes read (S,) float rows
+        never, forgot_pool, A = (as_row(x, S) for x in (never, forgot_pool, A))
     # speed: month-major drivers (M, S), so a day reads one contiguous row
     plain = fac.plain  # no season and no promotion: every day factor 1 (speed: not read day by day)
     reach_day = np.ascontiguousarray(drivers.reach.T) / cal.days_in_month[:, None]  # (M, S) reached per day
@@ -104,10 +116,13 @@ def run_days(
     # class constants: rates by rate node and stage (2, R, S); dropout nodes by stage (2, Dn, S)
     loyal_rate = np.stack([np.ones(S), P.loyal_rate])  # (2, S)
     loyal_drop = np.stack([np.ones(S), P.loyal_drop])
-    drop_stage = P.drop[None] * loyal_drop[:, None, :]  # (2, Dn, S): p (or mu) of each stage
+    # (2, Dn, S): p (or mu) of each stage, C-contiguous (speed: the fate chances' compiled pass reads it)
+    drop_stage = np.ascontiguousarray(P.drop[None] * loyal_drop[:, None, :])
     loyal_value = np.stack([np.ones(S), P.loyal_value])
     decay = np.stack([P.react_decay, P.react_decay**2])  # W1, W2 a month
     e = P.experience
+    exp_mult, step = np.ascontiguousarray(P.exp_mult), np.ascontiguousarray(P.step)  # speed: rows without copies
+    lam = np.ascontiguousarray(P.lam)  # (R, S)
 
     # what the day records, and what a month adds up (month-major, column-major: contiguous writes)
     rec = np.zeros((n_col, S))
@@ -119,7 +134,8 @@ def run_days(
     # present values: every flow's discounted sum (the money identity is linear, so contribution and the
     # acquired customers' gross profit are worked out once, at the end, from these)
     discounted = np.zeros((n_col - N_STOCKS, S))
-    scaled = np.empty_like(discounted)
+    record_cols = np.array([COL[name] for name in kernels.LEAN_RECORD])  # the columns a lean day's pass writes
+    no_discount, no_event_cost = np.ones(1), np.zeros(1)  # a plain day's price share and promotion cost
     spend_back_month = np.zeros((M, S))
     cohort = np.full((S, 2), np.nan)
     cohort_day = D - 365 if (D > 365 and detail) else None
@@ -168,40 +184,51 @@ def run_days(
         )
 
         # awareness: contacts land on random people, so both kinds of unaware people are reached alike
-        newly_never = draw.binomial(never, ch.contact)
-        newly_forgot = draw.binomial(forgot_pool, ch.contact)
-        never = never - newly_never
-        forgot_pool = forgot_pool - newly_forgot
-        newly = newly_never + newly_forgot
-        A = A + newly
-        buyers = draw.binomial(A, ch.buy)
-        forgot = draw.binomial(A - buyers, ch.forget / (1.0 - ch.buy))  # buy < 1: a day's chance
-        A = A - buyers - forgot
-        forgot_pool = forgot_pool + forgot
+        if lean:  # speed: the lines below with expectations, in one compiled pass
+            never, forgot_pool, A, newly, buyers, forgot = kernels.expected_awareness(
+                never, forgot_pool, A, as_row(ch.contact, S), as_row(ch.buy, S), as_row(ch.forget, S)
+            )
+        else:
+            newly_never = draw.binomial(never, ch.contact)
+            newly_forgot = draw.binomial(forgot_pool, ch.contact)
+            never = never - newly_never
+            forgot_pool = forgot_pool - newly_forgot
+            newly = newly_never + newly_forgot
+            A = A + newly
+            buyers = draw.binomial(A, ch.buy)
+            forgot = draw.binomial(A - buyers, ch.forget / (1.0 - ch.buy))  # buy < 1: a day's chance
+            A = A - buyers - forgot
+            forgot_pool = forgot_pool + forgot
         new_by_class, first_orders = people.new_customers(draw, buyers, P.weights)
 
-        # win-back: contacts land on random lapsed people; the response fades with months since lapsing
-        chance = (
-            ch.winback_contact * P.react0
-            if lapsed_tot.min() > 0
-            else np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
-        )
-
-        # orders: active customers buy at their class's rate, times the day's levers, season and promotions
+        # orders: active customers buy at their class's rate, times the day's levers, season and promotions;
+        # win-back: contacts land on random lapsed people, the response fading with months since lapsing
         rate_mult = ch.backend.purchase_rate if plain else ch.backend.purchase_rate * fac.repeat_purchase[d]
-        rate = P.lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
-        if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
-            rate = rate / (1.0 + rate * blocked)
-        react_by_group, by_group = people.comebacks_and_orders(chance, rate)  # (G, S), (G, 2, S)
-        react_sum = react_by_group.sum(axis=0)
-        n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
+        if lean:  # speed: the lines below, and the day's orders and comebacks, in one compiled pass
+            rate, react_by_group, by_group, n_orders = people.day_orders(
+                lam, rate_mult, loyal_rate, blocked, ch.winback_contact, P.react0, lapsed_tot, first_orders
+            )
+        else:
+            chance = (
+                ch.winback_contact * P.react0
+                if lapsed_tot.min() > 0
+                else np.where(lapsed_tot > 0, ch.winback_contact, 0.0) * P.react0
+            )
+            rate = lam[None] * (rate_mult * loyal_rate)[:, None, :]  # (2, R, S)
+            if blocked.any():  # a customer whose order waits in a queue places no other order meanwhile
+                rate = rate / (1.0 + rate * blocked)
+            react_by_group, by_group = people.comebacks_and_orders(chance, rate)  # (G, S), (G, 2, S)
+            react_sum = react_by_group.sum(axis=0)
+            n_orders = by_group.sum(axis=(0, 1)) + react_sum + first_orders
 
         # experience: fulfilment delay, complaints and their recovery
         shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered) = teams.day(n_orders)
         blocked = teams.blocked
 
         # after each order: drop out, step up to loyal, or fall back (per order, the outcome unknown)
-        drop2, step_c, fall_l, step_first, hazard = _fates_chances(P, outcome, drop_stage, ch.backend.dropout, rate)
+        drop2, step_c, fall_l, step_first, hazard = _fates_chances(
+            P, outcome, drop_stage, ch.backend.dropout, rate, exp_mult, step
+        )
         lapsing_sum = people.fates(new_by_class, drop2, step_c, fall_l, step_first, hazard)
 
         if coh is not None:  # the retention cohort follows the same per-person chances, without newcomers
@@ -210,71 +237,76 @@ def run_days(
         # money: order values by kind (new / existing / acquired repeat, customer / loyal), after discounts
         unit = money.order_value(P.value_mean, ch.backend.order_value, loyal_value)  # (2, S) list value
         price = 1.0 if plain else fac.price[d]
-        existing_orders = by_group[EXISTING].copy()
-        existing_orders[CUSTOMER] += react_by_group[EXISTING]
-        if detail:
-            acquired_repeat = by_group[ONE_ORDER] + by_group[REPEAT]
-            acquired_repeat[CUSTOMER] += react_by_group[ONE_ORDER] + react_by_group[REPEAT]
-        list_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
-        list_existing = draw.gamma_sum(existing_orders, P.value_shape, unit).sum(axis=0)
-        # lean: every repeat order counted as the existing base's, acquired columns unknown
-        list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0) if detail else 0.0
-        list_total = list_new + list_existing + list_acq_repeat
-        revenue_new = list_new * price
-        revenue_returning = (list_existing + list_acq_repeat) * price
-        revenue = revenue_new + revenue_returning
-        discounts = list_total * (1.0 - price)
         if back_spend is None:
             spend_back_today = spend_day[m, 1]
         else:  # per-customer back-end months: spend follows the morning's base
             spend_back_today = np.where(np.isnan(back_spend), spend_day[m, 1], back_spend / days_in_month[m])
         event_cost = 0.0 if plain else fac.event_cost[d]
+        stage_tot, lapsed_tot = people.totals()  # stocks at the end of the day
+        if lean:  # speed: the money and record lines below, for a lean day, in one compiled pass
+            kernels.lean_record(
+                rec, record_cols, _stages(unit, S), no_discount if plain else price,
+                no_event_cost if plain else event_cost, by_group[0], react_by_group[0], first_orders, n_orders,
+                never, forgot_pool, A, stage_tot, lapsed_tot, buyers, newly, forgot, lapsing_sum, spend_day[m],
+                spend_back_today, wb_day[m], dissatisfied, satisfied, delighted, complaints, recovered,
+                shipping.mean_wait,
+            )  # fmt: skip
+        else:
+            existing_orders = by_group[EXISTING].copy()
+            existing_orders[CUSTOMER] += react_by_group[EXISTING]
+            if detail:
+                acquired_repeat = by_group[ONE_ORDER] + by_group[REPEAT]
+                acquired_repeat[CUSTOMER] += react_by_group[ONE_ORDER] + react_by_group[REPEAT]
+            list_new = draw.gamma_sum(first_orders, P.value_shape, unit[0])
+            list_existing = draw.gamma_sum(existing_orders, P.value_shape, unit).sum(axis=0)
+            # lean: every repeat order counted as the existing base's, acquired columns unknown
+            list_acq_repeat = draw.gamma_sum(acquired_repeat, P.value_shape, unit).sum(axis=0) if detail else 0.0
+            list_total = list_new + list_existing + list_acq_repeat
+            revenue_new = list_new * price
+            revenue_returning = (list_existing + list_acq_repeat) * price
+            revenue = revenue_new + revenue_returning
+            discounts = list_total * (1.0 - price)
 
-        # the day's record (stocks at the end of the day)
-        stage_tot, lapsed_tot = people.totals()
-        rec[COL["unaware"]] = never + forgot_pool
-        rec[COL["aware"]] = A
-        rec[COL["customer"]] = stage_tot[CUSTOMER]
-        rec[COL["loyal"]] = stage_tot[LOYAL]
-        rec[COL["lapsed"]] = lapsed_tot
-        rec[COL["never_met"]] = never
-        rec[COL["new_customers"]] = buyers
-        rec[COL["orders"]] = n_orders
-        rec[COL["repeat_orders"]] = n_orders - first_orders
-        rec[COL["revenue"]] = revenue
-        rec[COL["revenue_new"]] = revenue_new
-        rec[COL["revenue_returning"]] = revenue_returning
-        rec[COL["spend_front"]] = spend_day[m, 0]
-        rec[COL["spend_back"]] = spend_back_today
-        rec[COL["spend_winback"]] = spend_day[m, 2]
-        rec[COL["event_cost"]] = event_cost
-        rec[COL["newly_aware"]] = newly
-        rec[COL["forgotten"]] = forgot
-        rec[COL["dropouts"]] = lapsing_sum
-        rec[COL["reactivations"]] = react_sum
-        rec[COL["winback_contacts"]] = wb_day[m]
-        rec[COL["dissatisfied"]] = dissatisfied
-        rec[COL["satisfied"]] = satisfied
-        rec[COL["delighted"]] = delighted
-        rec[COL["complaints"]] = complaints
-        rec[COL["recovered"]] = recovered
-        rec[COL["fulfilment_delay_days"]] = n_orders * shipping.mean_wait
-        rec[COL["discounts"]] = discounts
-        if detail:
-            orders_acquired = first_orders + acquired_repeat.sum(axis=0)
-            rec[COL["orders_acquired"]] = orders_acquired
-            rec[COL["revenue_acquired"]] = (list_new + list_acq_repeat) * price
-            rec[COL["second_orders"]] = by_group[ONE_ORDER].sum(axis=0) + react_by_group[ONE_ORDER]
-            rec[COL["discounts_acquired"]] = (list_new + list_acq_repeat) * (1.0 - price)
-        month_rec = monthly[m]
-        month_rec[N_STOCKS:] += rec[N_STOCKS:]  # flows add up over the month, stocks are the day's
-        month_rec[:N_STOCKS] = rec[:N_STOCKS]
+            # the day's record (stocks at the end of the day)
+            rec[COL["unaware"]] = never + forgot_pool
+            rec[COL["aware"]] = A
+            rec[COL["customer"]] = stage_tot[CUSTOMER]
+            rec[COL["loyal"]] = stage_tot[LOYAL]
+            rec[COL["lapsed"]] = lapsed_tot
+            rec[COL["never_met"]] = never
+            rec[COL["new_customers"]] = buyers
+            rec[COL["orders"]] = n_orders
+            rec[COL["repeat_orders"]] = n_orders - first_orders
+            rec[COL["revenue"]] = revenue
+            rec[COL["revenue_new"]] = revenue_new
+            rec[COL["revenue_returning"]] = revenue_returning
+            rec[COL["spend_front"]] = spend_day[m, 0]
+            rec[COL["spend_back"]] = spend_back_today
+            rec[COL["spend_winback"]] = spend_day[m, 2]
+            rec[COL["event_cost"]] = event_cost
+            rec[COL["newly_aware"]] = newly
+            rec[COL["forgotten"]] = forgot
+            rec[COL["dropouts"]] = lapsing_sum
+            rec[COL["reactivations"]] = react_sum
+            rec[COL["winback_contacts"]] = wb_day[m]
+            rec[COL["dissatisfied"]] = dissatisfied
+            rec[COL["satisfied"]] = satisfied
+            rec[COL["delighted"]] = delighted
+            rec[COL["complaints"]] = complaints
+            rec[COL["recovered"]] = recovered
+            rec[COL["fulfilment_delay_days"]] = n_orders * shipping.mean_wait
+            rec[COL["discounts"]] = discounts
+            if detail:
+                orders_acquired = first_orders + acquired_repeat.sum(axis=0)
+                rec[COL["orders_acquired"]] = orders_acquired
+                rec[COL["revenue_acquired"]] = (list_new + list_acq_repeat) * price
+                rec[COL["second_orders"]] = by_group[ONE_ORDER].sum(axis=0) + react_by_group[ONE_ORDER]
+                rec[COL["discounts_acquired"]] = (list_new + list_acq_repeat) * (1.0 - price)
+        kernels.close_day(rec, monthly[m], discounted, discount[d], N_STOCKS)  # the month's sums, present values
         spend_back_month[m] += spend_back_today
         if daily is not None:
             daily[:, d] = rec.T
 
-        np.multiply(rec[N_STOCKS:], discount[d], out=scaled)
-        discounted += scaled
         prev_orders = n_orders
         prev_dissatisfied = dissatisfied
         bar.update(1)
@@ -328,15 +360,23 @@ class Teams:
         """(shipping queue, outcome chances (dissatisfied, satisfied, delighted) per order after complaints,
         counts (dissatisfied, satisfied, delighted, complaints, recovered)) of the day's orders."""
         P, draw = self.P, self.draw
+        expected = not draw.sampled and n_orders.dtype == np.float64
         # speed: a team without a backlog whose arrivals are all below its quiet level has no queue today
         if self.busy_f or (n_orders > self.quiet_f).any():
             shipping, dis0, del0 = _shipping(P, draw, self.backlog_f, n_orders)
             self.backlog_f, self.busy_f = shipping.backlog, bool(shipping.backlog.any())
         else:
             shipping, dis0, del0 = self.no_queue, self.dis_quiet, self.del_quiet
-        dis_orders = draw.binomial(n_orders, dis0)
-        complaints = draw.binomial(dis_orders, P.complaint_share)
-        if self.busy_s or (complaints > self.quiet_s).any():
+        S = len(self.zeros)
+        if expected:  # speed: the NumPy lines below in one compiled pass (Expected's binomial: n x p)
+            dis_orders, complaints, loud = kernels.expected_complaints(
+                n_orders, as_row(dis0, S), P.complaint_share, self.quiet_s
+            )
+        else:
+            dis_orders = draw.binomial(n_orders, dis0)
+            complaints = draw.binomial(dis_orders, P.complaint_share)
+            loud = bool((complaints > self.quiet_s).any())
+        if self.busy_s or loud:
             service = capacity_queue(
                 self.backlog_s, complaints, P.cap_service, 1.0, P.target_days, draw.sd(complaints), decay=False
             )
@@ -344,27 +384,33 @@ class Teams:
         else:
             service = self.no_queue
         if shipping is self.no_queue and service is self.no_queue:  # speed: a quiet day's chances, worked out once
-            recovered = draw.binomial(complaints, P.recovery)
-            delighted = draw.binomial(n_orders - dis_orders, self.del_share_quiet)
+            recovery, delighted_share = P.recovery, self.del_share_quiet
             self.blocked, outcome = self.zeros, self.quiet_outcome
         else:
-            recovered = draw.binomial(complaints, P.recovery * service.in_time)
-            delighted = draw.binomial(n_orders - dis_orders, safe_div(del0, 1.0 - dis0))
+            recovery, delighted_share = P.recovery * service.in_time, safe_div(del0, 1.0 - dis0)
             self.blocked = shipping.mean_wait + dis0 * P.complaint_share * np.minimum(service.mean_wait, P.target_days)
             rescue = experience.complaint_recovery_probability(P.complaint_share, P.recovery, service.in_time)
             outcome = experience.outcome_after_complaints(dis0, del0, rescue)
-        dissatisfied = dis_orders - recovered
-        satisfied = n_orders - dissatisfied - delighted
+        if expected:  # speed: the NumPy lines below in one compiled pass
+            recovered, delighted, dissatisfied, satisfied = kernels.expected_outcome_counts(
+                n_orders, dis_orders, complaints, as_row(recovery, S), as_row(delighted_share, S)
+            )
+        else:
+            recovered = draw.binomial(complaints, recovery)
+            delighted = draw.binomial(n_orders - dis_orders, delighted_share)
+            dissatisfied = dis_orders - recovered
+            satisfied = n_orders - dissatisfied - delighted
         return shipping, outcome, (dissatisfied, satisfied, delighted, complaints, recovered)
 
 
-def _fates_chances(P: BatchParams, outcome, drop_stage, backend_dropout, rate):
+def _fates_chances(P: BatchParams, outcome, drop_stage, backend_dropout, rate, exp_mult, step):
     """(dropout (2, R|1, Dn, S), customers' step up, loyal customers' fall back, a first order's step up (or
-    None), Pareto/NBD's daily dropout chance (or None)) per order, the order's outcome unknown."""
+    None), Pareto/NBD's daily dropout chance (or None)) per order, the order's outcome unknown. `exp_mult`,
+    `step`: P's, C-contiguous (speed: their rows then go to the kernel without a copy a day)."""
     fam = P.family
-    mult = lifecycle.dropout_multiplier(backend_dropout, P.exp_mult, 1.0)  # (3, S) by outcome
+    mult = lifecycle.dropout_multiplier(backend_dropout, exp_mult, 1.0)  # (3, S) by outcome
     if fam.per_order:
-        drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, P.step, P.demote)
+        drop2, step_c, fall_l = fates_per_order(outcome, drop_stage, mult, step, P.demote)
     else:  # Pareto/NBD: only a dissatisfied order adds a chance, that of leaving before the next order
         mu = drop_stage[:, None] * backend_dropout  # (2, 1, Dn, S)
         extra = repeat.order_dropout_chance(rate[:, :, None, :], mu, P.exp_mult[0])  # (2, R, Dn, S)
@@ -397,6 +443,13 @@ def _present_values(discounted: np.ndarray, P: BatchParams) -> tuple[np.ndarray,
         pv("revenue_acquired"), pv("orders_acquired"), P.margin, P.cost_per_order, pv("discounts_acquired")
     )
     return money.contribution(gross, spend), acquired, pv("new_customers").copy()
+
+
+def _stages(x, S: int) -> np.ndarray:
+    """A per-stage value (customer, loyal) as a contiguous (2, S) float array (usually it is: no copy)."""
+    if type(x) is np.ndarray and x.shape == (2, S) and x.dtype == np.float64 and x.flags.c_contiguous:
+        return x
+    return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=float), (2, S)))
 
 
 def _discount_factors(rates: np.ndarray, n_days: int) -> np.ndarray:

@@ -7,6 +7,7 @@ so a per-row chance (S,) broadcasts over every class; stages (customer, loyal) a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -99,7 +100,7 @@ class Sampled:
         n = np.asarray(n)
         p = np.minimum(np.maximum(p, 0.0), 1.0)  # np.clip, without its Python-level overhead (speed)
         shape = np.broadcast(n, p).shape
-        self.draws += int(np.prod(shape))
+        self.draws += math.prod(shape)
         if self.day in self.trace_days:
             self.trace.append(
                 ("binomial", np.broadcast_to(n, shape).ravel().copy(), np.broadcast_to(p, shape).ravel().copy())

@@ -16,12 +16,18 @@ from sim.calibration.stayers import with_stayers
 THETA = {"mbgnbd": (0.6, 40.0, 0.9, 2.5), "bgnbd": (0.6, 40.0, 0.9, 2.5), "pareto": (0.6, 40.0, 0.8, 60.0)}
 
 
+def _histories(n: int, seed: int, recency: tuple[float, float] = (0.0, 1.0)):
+    """n random histories (x, t_x, T): 0-5 repeat purchases in 30-300 days, the last at a uniform share
+    `recency` of the age."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 6, n).astype(float)
+    T = rng.uniform(30.0, 300.0, n)
+    return x, np.where(x > 0, rng.uniform(*recency, n) * T, 0.0), T
+
+
 @pytest.mark.parametrize("family", list(families.FITTERS))
 def test_gradient_and_the_limit_of_no_stayers(family):
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 6, 60).astype(float)
-    T = rng.uniform(30.0, 300.0, 60)
-    t_x = np.where(x > 0, rng.uniform(0.0, 1.0, 60) * T, 0.0)
+    x, t_x, T = _histories(60, seed=0)
     cls = with_stayers(families.FITTERS[family])
     theta = np.array([*THETA[family], 0.3])
     ll, d, dt = cls.gradients_fn(*theta, x, t_x, T)
@@ -87,10 +93,7 @@ def test_without_stayers_the_share_is_not_supported():
 
 @pytest.mark.parametrize("family", list(families.FITTERS))
 def test_the_mixture_module_agrees_with_the_fitter_and_its_time_hessian_with_the_gradient(family):
-    rng = np.random.default_rng(3)
-    x = rng.integers(0, 6, 80).astype(float)
-    T = rng.uniform(30.0, 300.0, 80)
-    t_x = np.where(x > 0, rng.uniform(0.05, 0.95, 80) * T, 0.0)
+    x, t_x, T = _histories(80, seed=3, recency=(0.05, 0.95))  # t_x inside (0, T): room for finite differences
     name = family + stayers.SUFFIX
     cls, module = families.fitter(name), families.module(name)
     theta = np.array([*THETA[family], 0.4])

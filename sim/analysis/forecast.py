@@ -140,7 +140,6 @@ def _expected_base(
     scenario: Scenario, days: np.ndarray, params: tuple[float, ...] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(expected cumulative repeat orders, the same orders' list-price value) at each of `days`."""
-
     module = families.module(family_of(scenario))
     theta = params if params is not None else families.params_of(scenario.repeat_purchase)
     x, t_x, T, values, _ = snapshot_histories(scenario)

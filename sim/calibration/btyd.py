@@ -447,9 +447,12 @@ def alive_parts(module, params, x, t_x, T) -> list[tuple[np.ndarray, Callable[..
     never-dropout segment (`sim.calibration.stayers.Mixture.alive_parts`)."""
     if hasattr(module, "alive_parts"):
         return module.alive_parts(params, x, t_x, T)
-    return [
-        (module.p_alive(*params, x, t_x, T), lambda t, x, T: module.conditional_expected_if_active(t, x, T, *params))
-    ]
+    return [(module.p_alive(*params, x, t_x, T), if_active_of(module, params))]
+
+
+def if_active_of(module, params) -> Callable[..., np.ndarray]:
+    """A family's E[transactions in (T, T+t] | active at T] as a function of (t, x, T)."""
+    return lambda t, x, T: module.conditional_expected_if_active(t, x, T, *params)
 
 
 def expected_total(module, params, x, t_x, T, t, weights=None) -> np.ndarray:

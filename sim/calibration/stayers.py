@@ -25,13 +25,13 @@ dropout class at zero), and the snapshot's customers and the closed-form forecas
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache, partial
+from functools import cache
 from types import ModuleType
 
 import numpy as np
 from scipy.special import digamma, gammaln
 
-from sim.calibration.btyd import RepeatPurchaseFitter
+from sim.calibration.btyd import RepeatPurchaseFitter, if_active_of
 
 SUFFIX = "+stayers"
 
@@ -208,7 +208,7 @@ class Mixture:
         family = theta[:-1]
         return [
             (w, lambda t, x, T: (r + x) / (alpha + T) * t),
-            ((1.0 - w) * self.base.p_alive(*family, x, t_x, T), partial(_if_active, self.base, family)),
+            ((1.0 - w) * self.base.p_alive(*family, x, t_x, T), if_active_of(self.base, family)),
         ]
 
     def draw_posterior(self, *args, dead: bool = True):
@@ -220,14 +220,9 @@ class Mixture:
         stay = rng.random(len(x)) < self.posterior_share(*theta, x, t_x, T)
         active, lam, drop = self.base.draw_posterior(*theta[:-1], x, t_x, T, rng, dead=dead)
         lam_stay = rng.gamma(theta[0] + x[stay], 1.0 / (theta[1] + T[stay]))
-        active, lam, drop = active | stay, lam.copy(), drop.copy()
-        lam[stay], drop[stay] = lam_stay, 0.0
-        return active, lam, drop
+        lam[stay], drop[stay] = lam_stay, 0.0  # the family's draws are fresh arrays: filled in place
+        return active | stay, lam, drop
 
     def simulate_after(self, *args, **kwargs):
         """Purchases after the cut-off: the family's, a dropout of 0 never ending (`simulate_after`)."""
         return self.base.simulate_after(*args, **kwargs)
-
-
-def _if_active(module: ModuleType, theta, t, x, T) -> np.ndarray:
-    return module.conditional_expected_if_active(t, x, T, *theta)

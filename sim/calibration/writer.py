@@ -418,7 +418,7 @@ def _repeat_purchase(s, c, cal) -> None:
     pinned = {fit.param_names[idx] for i, j, _, label in type(fit).mixing if label in fit.collapsed_ for idx in (i, j)}
     for k, v in fit.params_.items():
         if k == "stayer_odds":  # the scenario carries the share; its standard error by the delta method
-            share, se = v / (1.0 + v), fit.standard_errors_[k] / (1.0 + v) ** 2
+            share, se = fit.stayer_share, fit.standard_errors_[k] / (1.0 + v) ** 2  # d share / d odds = 1/(1+odds)^2
             rp["never_dropout_share"] = _r(share)
             c["repeat_purchase.never_dropout_share"] = (
                 f"[share] customers who never drop out (a segment mixed with the family); fitted, se {_fmt(se)}"

@@ -3,7 +3,7 @@ moves the agent engine and both fast-engine loops (detailed and lean) the same w
 
 A perturbation is a wrapper around the model function (monkeypatched on its module, where every engine looks
 it up); the metric is a total the function drives. The agent engine runs a few seeds before and after with
-the same seeds (common random numbers), the fast engine its expected values; each must move in the stated
+the same seeds, the fast engine its expected values; each must move in the stated
 direction. Functions that only one engine uses are listed with the reason (they are the two engines' ways of
 drawing or averaging the same chances, and the contract suite checks that the engines agree).
 """

@@ -1,7 +1,7 @@
 """Marginal ROI: what one more unit of budget in a purpose earns, read off extra simulation runs.
 
 `marginal_rois` runs the plan and, for each purpose, the plan with a little more budget in that purpose,
-with common random numbers, and divides the change in contribution by the extra spend.
+and divides the change in contribution by the extra spend.
 """
 
 from __future__ import annotations
@@ -65,8 +65,10 @@ def marginal_rois(
     """Extra contribution per extra unit of spend in each purpose (0 = the extra spend just pays back).
 
     Runs the plan and, for each purpose, the plan with `step.share_of_budget` of the average monthly
-    budget added to that purpose, with the same seeds (common random numbers keep the noise down).
-    The default fast engine uses expected values (deterministic: no noise, one batch).
+    budget added to that purpose. The default fast engine uses expected values (deterministic: no noise, one
+    batch). The agent engine runs every plan with the same seeds, which does not keep its runs in step (a
+    person's draws depend on what happened before): its differences carry the runs' noise, so average many
+    `replications` before reading them.
     """
     from sim.engines import get_engine, replication_seeds
 

@@ -116,85 +116,99 @@ def _constant_moves(path: PlanPath, step: float) -> list[PlanPath]:
 
 def best_path(search: Search, start: tuple[PlanPath, float], step: float = 0.1, min_step: float = 0.0125):
     """(plan, value): the purpose split of each period, improved period by period (see the module docstring)."""
-    best = start
-    for _ in range(40):
-        path = best[0]
-        moves = []  # (period, candidate)
-        for k in range(path.n_periods):
-            for a, b in itertools.permutations(range(3), 2):
-                amount = min(step, path.shares[k, a])
-                if amount <= 1e-12:
-                    continue
-                s = path.shares.copy()
-                s[k, a] -= amount
-                s[k, b] += amount
-                moves.append((k, path.with_shares(s)))
-        if not moves:
-            break
-        values = search.values([m[1] for m in moves])
-        gain = values - best[1]
-        # each period's best improving move, together (periods interact: the combination is checked)
-        combined = path.shares.copy()
-        improved = False
-        for k in range(path.n_periods):
-            idx = [i for i, m in enumerate(moves) if m[0] == k]
-            if not idx:
-                continue
-            i = max(idx, key=lambda i: gain[i])
-            if gain[i] > 1e-9 * max(abs(best[1]), 1.0):
-                combined[k] = moves[i][1].shares[k]
-                improved = True
-        if not improved:
-            step /= 2.0
-            if step < min_step:
-                break
-            continue
-        together = path.with_shares(combined)
-        single = int(np.argmax(values))
-        moved = search.best_of([together, moves[single][1]], best)
-        if moved is best:
-            step /= 2.0
-            if step < min_step:
-                break
-        best = moved
-    return best
+    return _by_period(search, start, _split_moves, _with_split_of, step, min_step)
 
 
 def best_levels(search: Search, start: tuple[PlanPath, float], cap_level: float, step: float = 0.25):
     """(plan, value): the budget level of each period between 0 and `cap_level` (the cap over the plan's
     monthly budget), improved period by period as `best_path` does the splits."""
-    best = start
-    for _ in range(40):
-        path = best[0]
-        moves = []
+
+    def moves(path: PlanPath, step: float) -> list[tuple[int, PlanPath]]:
+        out = []
         for k in range(path.n_periods):
             for sign in (-1.0, 1.0):
                 level = float(np.clip(path.levels[k] + sign * step, 0.0, cap_level))
                 if abs(level - path.levels[k]) > 1e-12:
                     levels = path.levels.copy()
                     levels[k] = level
-                    moves.append((k, path.with_levels(levels)))
+                    out.append((k, path.with_levels(levels)))
+        return out
+
+    return _by_period(search, start, moves, _with_level_of, step, 0.02)
+
+
+def _split_moves(path: PlanPath, step: float) -> list[tuple[int, PlanPath]]:
+    """(period, plan): `step` of one period's budget moved between two purposes."""
+    out = []
+    for k in range(path.n_periods):
+        for a, b in itertools.permutations(range(3), 2):
+            amount = min(step, path.shares[k, a])
+            if amount <= 1e-12:
+                continue
+            s = path.shares.copy()
+            s[k, a] -= amount
+            s[k, b] += amount
+            out.append((k, path.with_shares(s)))
+    return out
+
+
+def _with_split_of(path: PlanPath, picks: dict[int, PlanPath]) -> PlanPath:
+    shares = path.shares.copy()
+    for k, moved in picks.items():
+        shares[k] = moved.shares[k]
+    return path.with_shares(shares)
+
+
+def _with_level_of(path: PlanPath, picks: dict[int, PlanPath]) -> PlanPath:
+    levels = path.levels.copy()
+    for k, moved in picks.items():
+        levels[k] = moved.levels[k]
+    return path.with_levels(levels)
+
+
+def _by_period(search: Search, start, moves_of, merge, step: float, min_step: float):
+    """Every period's moves in one batch; each period takes its best improving move, and the combination is
+    checked against the best single move (periods interact through the customer base they build); the
+    step halves when nothing helps.
+
+    Speed: the combination is evaluated together with the moves around it, the next round's batch if it
+    wins (it usually does), so a round costs one batch, not two; the decisions are those of evaluating the
+    two batches one after the other (a plan's value does not depend on the rows beside it)."""
+    best = start
+    ahead = None  # (moves, values) around best[0] at `step`, evaluated with it
+    for _ in range(40):
+        path = best[0]
+        moves, values = ahead if ahead is not None else (moves_of(path, step), None)
+        ahead = None
         if not moves:
             break
-        values = search.values([m[1] for m in moves])
+        if values is None:
+            values = search.values([m[1] for m in moves])
         gain = values - best[1]
-        combined = path.levels.copy()
-        improved = False
-        for k in range(path.n_periods):
-            idx = [i for i, m in enumerate(moves) if m[0] == k]
-            i = max(idx, key=lambda i: gain[i]) if idx else None
-            if i is not None and gain[i] > 1e-9 * max(abs(best[1]), 1.0):
-                combined[k] = moves[i][1].levels[k]
-                improved = True
-        if not improved:
+        tolerance = 1e-9 * max(abs(best[1]), 1.0)
+        picks = {}
+        for k in sorted({m[0] for m in moves}):
+            i = max((i for i, m in enumerate(moves) if m[0] == k), key=lambda i: gain[i])
+            if gain[i] > tolerance:
+                picks[k] = moves[i][1]
+        if not picks:
             step /= 2.0
-            if step < 0.02:
+            if step < min_step:
                 break
             continue
-        moved = search.best_of([path.with_levels(combined), moves[int(np.argmax(values))][1]], best)
-        if moved is best:
+        together = merge(path, picks)
+        single = int(np.argmax(values))
+        next_moves = moves_of(together, step)
+        checked = search.values([together] + [m[1] for m in next_moves])
+        pair = [checked[0], values[single]]
+        k = int(np.argmax(pair))
+        if pair[k] > tolerance + best[1]:
+            if k == 0:
+                best, ahead = (together, float(checked[0])), (next_moves, checked[1:])
+            else:
+                best = (moves[single][1], float(values[single]))
+        else:
             step /= 2.0
-            if step < 0.02:
+            if step < min_step:
                 break
-        best = moved
     return best

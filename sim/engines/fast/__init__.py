@@ -8,7 +8,8 @@ model exactly; only the integral over customers is replaced by a weighted sum, s
 quick droppers leave first, the heavy buyers stay) happen as in the agent engine.
 
 The package, one concept a module: `params` (a batch's scenarios as arrays), `classes` (latent classes and
-the base spread over them), `draws` (expected values or seeded draws), `queue` (fluid team queues), `loop`
+the base spread over them), `draws` (expected values or seeded draws), `inversion` (seeded counts as
+quantiles of their own uniforms, so plans with one seed share their luck), `queue` (fluid team queues), `loop`
 (the day, repeated), `batch` (the batch and its results), `pool` (kept worker processes).
 
 Lapsed people are remembered by class and by their "decayed weight": the win-back response fades

@@ -140,14 +140,18 @@ def run_chunk(
     progress: bool,
     detail: bool = True,
     trace_days: Sequence[int] | None = None,
+    plans: int = 1,
 ) -> BatchResult:
     """Simulate rows of a batch that share one random stream. `trace_days`: sampled mode records those days'
-    draws in `trace` (for the benchmark's bare-loop comparison)."""
+    draws in `trace` (for the benchmark's bare-loop comparison). `plans` (sampled mode): the rows are that
+    many plans' replications, plan by plan, of one scenario; each plan's r-th row gets replication r's
+    base and uniforms (common random numbers)."""
     P = batch_params(scenarios, n_rate, n_dropout)
     cal = calendar(scenarios[0])
     drivers = budget.monthly_drivers(scenarios, spend, cal.days_in_month)
     rng = np.random.default_rng(seed)
-    draw = Sampled(rng, trace_days) if mode == "sampled" else Expected()
+    draw = Sampled(rng, trace_days, plans) if mode == "sampled" else Expected()
+    replications = len(scenarios) // plans
     bases: dict[int, tuple] = {}
     rows = []
     for i, s in enumerate(scenarios):
@@ -157,6 +161,11 @@ def run_chunk(
         # `run_fast` of a plan equals its row in any batch; also speed: a repeated scenario's base is made once
         if mode == "expected" and id(s) in bases:
             rows.append(bases[id(s)])
+            continue
+        if i >= replications:  # another plan's r-th replication: replication r's base (the same people)
+            if s is not scenarios[i % replications]:
+                raise ValueError("the plans of one chunk of replications must share their scenario")
+            rows.append(rows[i % replications])
             continue
         lam_k = np.repeat(P.lam[:, i], P.n_dropout)
         drop_k = np.tile(P.drop[:, i], P.n_rate)
@@ -249,8 +258,10 @@ def simulate_batch(
     so results do not depend on `workers` (the processes the chunks are spread over). `detail=False` (for
     sweeps) skips the acquired-customer accounting (orders_acquired, revenue_acquired, second_orders and so
     payback and CLV become NaN) and the retention cohort (retention_12m NaN); every other column is the same.
-    `replication_block` (sampled mode): the rows are blocks of this many replications of different plans, and
-    replication r of every block gets the same random stream (common random numbers for comparing plans).
+    `replication_block` (sampled mode): the rows are blocks of this many replications of different plans of
+    one scenario, and replication r of every block gets the same base and the same uniform in every cell of
+    every count (`inversion`): common random numbers for comparing plans. The chunks then cut the
+    replications, each chunk holding every plan's.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, found {mode!r}")
@@ -263,6 +274,9 @@ def simulate_batch(
 
     def job(lo: int, hi: int, job_seed: int, show: bool) -> tuple:
         return (rows[lo:hi], spend_arr[lo:hi], mode, job_seed, *args, show, detail)
+
+    def replications_job(index: np.ndarray, plans: int, job_seed: int, show: bool) -> tuple:
+        return ([rows[i] for i in index], spend_arr[index], mode, job_seed, *args, show, detail, None, plans)
 
     if mode == "expected":  # no random stream: one big chunk is fastest, or one a worker on a big batch
         cuts = [0, len(rows)]
@@ -280,11 +294,15 @@ def simulate_batch(
         seeds = [int(c.generate_state(1, dtype=np.uint32)[0]) for c in spawned]
         if n_chunks == 1:
             seeds = [base_seed]  # a single row or small batch uses the seed itself, like the agent engine
-        jobs = [
-            job(start + lo, start + hi, seeds[j], progress and workers <= 1)
-            for start in range(0, len(rows), block)
-            for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))
+        # a chunk of replications holds every plan's: the plans share its uniforms, each plan's r-th row the
+        # same ones (common random numbers), and the per-day cost is paid once for all plans (speed)
+        plans = len(rows) // block
+        chunks = [
+            np.array([p * block + r for p in range(plans) for r in range(lo, hi)], dtype=int)
+            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
         ]
+        jobs = [replications_job(index, plans, seeds[j], progress and workers <= 1) for j, index in enumerate(chunks)]
+        order = np.concatenate(chunks)
     parts = None
     if workers > 1 and len(jobs) > 1:
         try:
@@ -296,7 +314,10 @@ def simulate_batch(
                 jobs = [job(0, len(rows), base_seed, progress)]
     if parts is None:
         parts = [run_chunk(*j) for j in jobs]
-    return _concat(parts, seeds)
+    out = _concat(parts, seeds)
+    if mode == "sampled" and not np.array_equal(order, np.arange(len(rows))):
+        out = _take(out, np.argsort(order))  # the rows back in the caller's order
+    return out
 
 
 def _in(pool: ProcessPoolExecutor, jobs: list[tuple], mode: str, progress: bool) -> list[BatchResult]:
@@ -314,6 +335,25 @@ def _in(pool: ProcessPoolExecutor, jobs: list[tuple], mode: str, progress: bool)
         leave=False,
     )
     return [_reattach(part, j) for part, j in zip(done, jobs, strict=True)]
+
+
+def _take(batch: BatchResult, index: np.ndarray) -> BatchResult:
+    """The batch's rows in the order of `index`."""
+    return BatchResult(
+        scenarios=[batch.scenarios[i] for i in index],
+        spend=batch.spend[index],
+        mode=batch.mode,
+        monthly=batch.monthly[index],
+        npv=batch.npv[index],
+        discounted_gpa=batch.discounted_gpa[index],
+        discounted_new=batch.discounted_new[index],
+        cohort=batch.cohort[index],
+        spend_back_month=batch.spend_back_month[index],
+        daily=None if batch.daily is None else batch.daily[index],
+        seeds=batch.seeds,
+        draws=batch.draws,
+        trace=batch.trace,
+    )
 
 
 def _concat(parts: list[BatchResult], seeds: list[int]) -> BatchResult:

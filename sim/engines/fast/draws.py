@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from sim.engines.fast import inversion
+
 CUSTOMER, LOYAL = 0, 1  # the stage axis of active people
 
 
@@ -85,34 +87,62 @@ class Expected:
 
 
 class Sampled:
-    """Flows as draws from one seeded Generator; counts stay whole numbers."""
+    """Flows as draws; counts stay whole numbers. Each day's draws come from a stream of that day's own
+    (seeded by the chunk's key and the day), each count the quantile of its own uniform (`inversion`), so
+    runs of two plans with the same seed draw coupled counts: common random numbers, cell by cell. With
+    `plans`, the rows are several plans' replications and every plan's r-th row gets the same uniforms."""
 
     sampled = True
 
-    def __init__(self, rng: np.random.Generator, trace_days: Sequence[int] | None = None):
-        self.rng = rng
+    def __init__(self, rng: np.random.Generator, trace_days: Sequence[int] | None = None, plans: int = 1):
+        self.rng = rng  # the starting base's draws (before the first day)
+        self.key = int(rng.integers(2**62))  # the days' streams: (key, day)
+        self.plans = plans  # the rows are this many plans' replications, plan by plan: each plan's r-th row
         self.draws = 0  # how many scalar draws were made (the benchmark compares with a bare loop)
-        self.day = -1
         self.trace_days = set(trace_days or ())  # the benchmark records these days' (n, p) and Poisson means
         self.trace: list[tuple[str, np.ndarray, np.ndarray | None]] = []
+        self.day = -1
+
+    def uniforms(self, shape: tuple[int, ...], rows: int = -1) -> np.ndarray:
+        """The day's next uniforms of `shape`, whose axis `rows` is the batch's rows: with several plans, one
+        plan's worth drawn and repeated for every plan (each plan's r-th row sees replication r's luck)."""
+        if self.plans == 1:
+            return self._stream.random(shape)
+        own = list(shape)
+        if own[rows] % self.plans:
+            raise ValueError(f"{own[rows]} rows are not {self.plans} plans' replications")
+        own[rows] //= self.plans
+        tiles = [1] * len(shape)
+        tiles[rows] = self.plans
+        return np.tile(self._stream.random(tuple(own)), tiles)
+
+    @property
+    def day(self) -> int:
+        return self._day
+
+    @day.setter
+    def day(self, d: int) -> None:
+        """A new day, a new stream: a plan that draws less on one day (a zero flow) stays in step on the next."""
+        self._day = d
+        self._stream = np.random.default_rng([self.key, d + 1])
 
     def binomial(self, n, p):
         n = np.asarray(n)
         p = np.minimum(np.maximum(p, 0.0), 1.0)  # np.clip, without its Python-level overhead (speed)
         shape = np.broadcast(n, p).shape
         self.draws += math.prod(shape)
-        if self.day in self.trace_days:
+        if self._day in self.trace_days:
             self.trace.append(
                 ("binomial", np.broadcast_to(n, shape).ravel().copy(), np.broadcast_to(p, shape).ravel().copy())
             )
-        return self.rng.binomial(n, p)
+        return inversion.binomials(self.uniforms(shape), n, p)
 
     def poisson(self, lam):
-        lam = np.asarray(lam)
+        lam = np.asarray(lam, dtype=float)
         self.draws += lam.size
-        if self.day in self.trace_days:
+        if self._day in self.trace_days:
             self.trace.append(("poisson", lam.ravel().copy(), None))
-        return self.rng.poisson(lam)
+        return inversion.poissons(self.uniforms(lam.shape), lam)
 
     def orders(self, people, rate):
         """Orders placed today: Poisson at the people's rate, at most one each (the daily step)."""
@@ -124,15 +154,16 @@ class Sampled:
         R, Dn, S_w = weights.shape
         p = np.broadcast_to(weights, (R, Dn, len(n))).reshape(R * Dn, len(n)).T
         self.draws += n.size * R * Dn
-        drawn = self.rng.multinomial(n, p / p.sum(axis=1, keepdims=True))  # (S, K)
+        drawn = inversion.multinomials(self.uniforms(p.shape, rows=0), n, p)  # (S, K)
         return drawn.T.reshape(R, Dn, len(n))
 
     def gamma_sum(self, count, shape, unit):
         """Sum of `count` Gamma(shape) order values of mean `unit`: one Gamma(count * shape) draw."""
         count = np.asarray(count)
-        self.draws += count.size
-        k = np.maximum(count * shape, 1e-300)
-        return np.where(count > 0, self.rng.gamma(k, unit / shape), 0.0)
+        k = np.maximum(count * shape, 0.0)
+        self.draws += k.size
+        u = self.uniforms((2, *k.shape))
+        return np.where(count > 0, inversion.gammas(u[0], u[1], k) * (unit / shape), 0.0)
 
     def fates(self, orderers, drop, step_up, fall_back):
         """Drop out with `drop`; of those who stay, customers step up with step_up / (1 - drop) and loyal

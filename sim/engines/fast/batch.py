@@ -32,7 +32,7 @@ from sim.model.result import (
 from sim.model.scenario import Scenario
 
 MODES = ("expected", "sampled")
-CHUNK_ROWS = 50  # rows of a batch that share one random stream (fixed, so results do not depend on --workers)
+CHUNK_ROWS = 50  # replications that share one random stream (fixed, so results do not depend on --workers)
 
 
 @dataclass

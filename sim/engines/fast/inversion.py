@@ -23,6 +23,7 @@ import numpy as np
 from numba import njit
 
 EXACT_MEAN = 30.0  # below this mean a count is the exact quantile; above, Cornish-Fisher (one count at most)
+MAX_COUNT = 2.0**53  # counts and means beyond it have no exact float: refused
 
 
 @njit(cache=True)
@@ -123,14 +124,21 @@ def gamma_quantile(u: float, v: float, k: float) -> float:
 
 @njit(cache=True)
 def _binomials(u, n, p, out):
+    """Fills `out`; the index of the first cell without a count (n or p out of range, NaN), else -1."""
     for i in range(u.size):
+        if not (0.0 <= n[i] <= MAX_COUNT and 0.0 <= p[i] <= 1.0):
+            return i
         out[i] = binomial_quantile(u[i], n[i], p[i])
+    return -1
 
 
 @njit(cache=True)
 def _poissons(u, lam, out):
     for i in range(u.size):
+        if not (0.0 <= lam[i] <= MAX_COUNT):
+            return i
         out[i] = poisson_quantile(u[i], lam[i])
+    return -1
 
 
 @njit(cache=True)
@@ -164,29 +172,27 @@ def _flat(shape, *arrays):
     return [np.ascontiguousarray(np.broadcast_to(a, shape)).ravel() for a in arrays]
 
 
-def _check(name: str, values: np.ndarray, high: float = math.inf) -> None:
-    """Refuse what has no count (NumPy's samplers raise on it too): never a silent zero for a NaN chance."""
-    if values.size and not (np.all(values >= 0.0) and np.all(values <= high)):
-        bad = values[~((values >= 0.0) & (values <= high))][0]
-        raise ValueError(f"a {name} of {bad} has no count to draw (allowed: 0 to {high:g})")
+def _refuse(bad: int, **cells: np.ndarray) -> None:
+    """A cell without a count (the kernels stop at it) raises, as NumPy's samplers do: never a silent zero
+    for a NaN chance."""
+    if bad >= 0:
+        found = ", ".join(f"{name} {values[bad]}" for name, values in cells.items())
+        raise ValueError(f"a draw with {found} has no count (allowed: counts 0 to 2^53, chances 0 to 1)")
 
 
 def binomials(u: np.ndarray, n, p) -> np.ndarray:
     """Binomial(n, p) counts (int64, u's shape, to which n and p broadcast), cell i the quantile of u's cell i."""
     uf, nf, pf = _flat(u.shape, u, np.asarray(n), np.asarray(p, dtype=float))
-    _check("binomial count", nf, 2.0**53)
-    _check("binomial chance", pf, 1.0)
     out = np.empty(uf.size, dtype=np.int64)
-    _binomials(uf, nf, pf, out)
+    _refuse(_binomials(uf, nf, pf, out), n=nf, p=pf)
     return out.reshape(u.shape)
 
 
 def poissons(u: np.ndarray, lam) -> np.ndarray:
     """Poisson(lam) counts (int64, u's shape), cell by cell from u."""
     uf, lf = _flat(u.shape, u, np.asarray(lam, dtype=float))
-    _check("Poisson mean", lf, 2.0**53)
     out = np.empty(uf.size, dtype=np.int64)
-    _poissons(uf, lf, out)
+    _refuse(_poissons(uf, lf, out), mean=lf)
     return out.reshape(u.shape)
 
 

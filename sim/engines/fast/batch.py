@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -284,6 +284,7 @@ def simulate_batch(
             cuts = list(np.linspace(0, len(rows), workers + 1).astype(int))
         jobs = [job(lo, hi, base_seed, progress and len(cuts) == 2) for lo, hi in zip(cuts[:-1], cuts[1:], strict=True)]
         seeds = [base_seed]
+        order = None
     else:
         block = replication_block or len(rows)
         if len(rows) % block:
@@ -302,7 +303,7 @@ def simulate_batch(
             for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
         ]
         jobs = [replications_job(index, plans, seeds[j], progress and workers <= 1) for j, index in enumerate(chunks)]
-        order = np.concatenate(chunks)
+        order = np.concatenate(chunks) if plans > 1 else None  # the chunks' rows, when not the caller's order
     parts = None
     if workers > 1 and len(jobs) > 1:
         try:
@@ -315,7 +316,7 @@ def simulate_batch(
     if parts is None:
         parts = [run_chunk(*j) for j in jobs]
     out = _concat(parts, seeds)
-    if mode == "sampled" and not np.array_equal(order, np.arange(len(rows))):
+    if order is not None:
         out = _take(out, np.argsort(order))  # the rows back in the caller's order
     return out
 
@@ -337,23 +338,15 @@ def _in(pool: ProcessPoolExecutor, jobs: list[tuple], mode: str, progress: bool)
     return [_reattach(part, j) for part, j in zip(done, jobs, strict=True)]
 
 
+# the fields of a BatchResult that hold one entry per row (`daily` too, when kept)
+ROW_ARRAYS = ("spend", "monthly", "npv", "discounted_gpa", "discounted_new", "cohort", "spend_back_month")
+
+
 def _take(batch: BatchResult, index: np.ndarray) -> BatchResult:
     """The batch's rows in the order of `index`."""
-    return BatchResult(
-        scenarios=[batch.scenarios[i] for i in index],
-        spend=batch.spend[index],
-        mode=batch.mode,
-        monthly=batch.monthly[index],
-        npv=batch.npv[index],
-        discounted_gpa=batch.discounted_gpa[index],
-        discounted_new=batch.discounted_new[index],
-        cohort=batch.cohort[index],
-        spend_back_month=batch.spend_back_month[index],
-        daily=None if batch.daily is None else batch.daily[index],
-        seeds=batch.seeds,
-        draws=batch.draws,
-        trace=batch.trace,
-    )
+    rows = {name: getattr(batch, name)[index] for name in ROW_ARRAYS}
+    daily = None if batch.daily is None else batch.daily[index]
+    return replace(batch, scenarios=[batch.scenarios[i] for i in index], daily=daily, **rows)
 
 
 def _concat(parts: list[BatchResult], seeds: list[int]) -> BatchResult:
@@ -363,17 +356,11 @@ def _concat(parts: list[BatchResult], seeds: list[int]) -> BatchResult:
     first = parts[0]
     return BatchResult(
         scenarios=[s for p in parts for s in p.scenarios],
-        spend=np.concatenate([p.spend for p in parts]),
         mode=first.mode,
-        monthly=np.concatenate([p.monthly for p in parts]),
-        npv=np.concatenate([p.npv for p in parts]),
-        discounted_gpa=np.concatenate([p.discounted_gpa for p in parts]),
-        discounted_new=np.concatenate([p.discounted_new for p in parts]),
-        cohort=np.concatenate([p.cohort for p in parts]),
-        spend_back_month=np.concatenate([p.spend_back_month for p in parts]),
         daily=None if first.daily is None else np.concatenate([p.daily for p in parts]),
         seeds=seeds,
         draws=sum(p.draws for p in parts),
+        **{name: np.concatenate([getattr(p, name) for p in parts]) for name in ROW_ARRAYS},
     )
 
 

@@ -95,8 +95,7 @@ class Sampled:
     sampled = True
 
     def __init__(self, rng: np.random.Generator, trace_days: Sequence[int] | None = None, plans: int = 1):
-        self.rng = rng  # the starting base's draws (before the first day)
-        self.key = int(rng.integers(2**62))  # the days' streams: (key, day)
+        self.key = int(rng.integers(2**62))  # the days' streams: (key, day); `rng` then draws the starting base
         self.plans = plans  # the rows are this many plans' replications, plan by plan: each plan's r-th row
         self.draws = 0  # how many scalar draws were made (the benchmark compares with a bare loop)
         self.trace_days = set(trace_days or ())  # the benchmark records these days' (n, p) and Poisson means

@@ -31,6 +31,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 ROOT_ENV = "SIM_ROOT_PROCESS"
@@ -236,6 +237,25 @@ def signals_held() -> Any:
 def release_signals() -> None:
     """A pool worker's initializer: unblock the stop signals its parent held while starting it."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
+def _start_worker(initializer: Any, initargs: tuple) -> None:
+    release_signals()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+class WorkerPool(ProcessPoolExecutor):
+    """A process pool whose workers start (fork, at a submit) with the stop signals held, so an interrupt
+    that arrives meanwhile stops the command with one line instead of a traceback from an at-fork hook;
+    each worker releases them before its own `initializer`. Every forking pool the product starts is one."""
+
+    def __init__(self, max_workers: int, initializer: Any = None, initargs: tuple = ()) -> None:
+        super().__init__(max_workers=max_workers, initializer=_start_worker, initargs=(initializer, initargs))
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+        with signals_held():
+            return super().submit(fn, *args, **kwargs)
 
 
 @contextlib.contextmanager

@@ -98,3 +98,8 @@ def assert_no_stage_left(folder: Path) -> None:
         if where.exists():
             left = [p.name for p in where.iterdir() if ".sim-stage" in p.name or p.name.endswith(".tmp")]
             assert not left, left
+
+
+def is_kernel(cmdline: str) -> bool:
+    """A notebook kernel's command line: ipykernel's launcher, or the report's (`sim.report.kernel_launcher`)."""
+    return "ipykernel" in cmdline or "sim.report.kernel_launcher" in cmdline

@@ -23,6 +23,7 @@ import yaml
 
 pytest.importorskip("sim.report.render")
 
+from hostile import is_kernel  # noqa: E402
 from test_batch import DaskCluster  # noqa: E402
 
 from sim.batch.runner import run_batch  # noqa: E402
@@ -224,5 +225,5 @@ def test_fifty_reports_without_a_kernel_start_failure(tmp_path):
     assert {o.attempts for o in result.outcomes} == {1}
     assert len(reports(out)) == 50
     assert_summary_matches_reports(out, 50)
-    leftovers = [p for p in psutil.Process().children(recursive=True) if "ipykernel" in " ".join(p.cmdline())]
+    leftovers = [p for p in psutil.Process().children(recursive=True) if is_kernel(" ".join(p.cmdline()))]
     assert leftovers == []

@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import small
-from hostile import ROOT, assert_no_stage_left, assert_refused, run_cli, snapshot
+from hostile import ROOT, assert_no_stage_left, assert_refused, is_kernel, run_cli, snapshot
 
 EXPORT = ROOT / "data" / "samples" / "client_export"
 WAIT = 300.0  # seconds: the most any state below takes to appear on a busy machine (a hang fails the test)
@@ -389,7 +389,7 @@ def test_killed_calibrate_leaves_the_earlier_calibration(tmp_path, calibrated, m
 
 
 def _kernel_running(cmd: Command):
-    return lambda: any("ipykernel" in c for c in _children_cmdlines(cmd.proc.pid))
+    return lambda: any(is_kernel(c) for c in _children_cmdlines(cmd.proc.pid))
 
 
 @pytest.mark.slow
@@ -429,7 +429,7 @@ def test_killed_batch_leaves_no_worker_or_kernel_and_a_rerun_completes(tmp_path)
     out = tmp_path / "batch"
     args = ["batch", folder, "--out", out, "--workers", "2", "--replications", "2"]
     cmd = Command(args, tmp_path)
-    cmd.wait_until(lambda: any("ipykernel" in c for c in _children_cmdlines(cmd.proc.pid)), "a kernel")
+    cmd.wait_until(lambda: any(is_kernel(c) for c in _children_cmdlines(cmd.proc.pid)), "a kernel")
     cmd.kill(signal.SIGKILL)
     cmd.finish()
     cmd.assert_no_orphans()

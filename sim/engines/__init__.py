@@ -11,7 +11,6 @@ they ask what it can do:
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -142,10 +141,9 @@ def simulate(
     bar = tqdm(total=replications, desc=f"{engine} replications", unit="run", disable=None if progress else True)
     results = []
     if workers > 1:
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=lifeline.release_signals)
+        pool = lifeline.WorkerPool(max_workers=workers)
         try:
-            with lifeline.signals_held():  # the workers start (fork) at the first submit
-                runs = pool.map(_run_one, jobs)
+            runs = pool.map(_run_one, jobs)
             for res in runs:
                 results.append(res)
                 bar.update(1)

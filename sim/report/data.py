@@ -513,12 +513,13 @@ def _start_agent(scenario: Scenario, seed: int, parallel: bool):
     """
     import multiprocessing
     import os
-    from concurrent.futures import ProcessPoolExecutor
+
+    from sim.lifeline import WorkerPool
 
     if not parallel or (os.cpu_count() or 1) < 2 or multiprocessing.current_process().daemon:
         return None, None
     try:
-        pool = ProcessPoolExecutor(max_workers=1)
+        pool = WorkerPool(max_workers=1)
         return pool, pool.submit(_agent_run, scenario, seed)
     except (OSError, RuntimeError, ValueError):
         return None, None

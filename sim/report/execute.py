@@ -10,11 +10,13 @@ written to a file beside the notebook instead of the terminal; a failing report 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,13 @@ class ReportKernelManager(AsyncKernelManager):
     """
 
     kernel_log = Unicode("", config=True, help="File that receives the kernel process's stdout and stderr.")
+    preload = Unicode(
+        "", config=True, help="Comma-separated modules the default kernel imports before it answers (a warm start)."
+    )
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.clients: list[Any] = []  # a kernel started ahead of papermill: its clients are closed with it
 
     def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         """The kernel's command; the default `python3` kernel runs in this very interpreter, whatever Python an
@@ -45,7 +54,15 @@ class ReportKernelManager(AsyncKernelManager):
         cmd = super().format_kernel_cmd(extra_arguments)
         if self.kernel_name == DEFAULT_KERNEL and len(cmd) > 2 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
             cmd[0] = sys.executable
+            if self.preload:
+                cmd[1:3] = ["-m", "sim.report.kernel_launcher", self.preload]
         return cmd
+
+    def client(self, **kw: Any) -> Any:
+        """A client of this kernel, remembered so that `report_kernel` can close it with the kernel."""
+        made = super().client(**kw)
+        self.clients.append(made)
+        return made
 
     async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         if not self.kernel_log:
@@ -57,7 +74,7 @@ class ReportKernelManager(AsyncKernelManager):
 
 
 @contextmanager
-def kernel_config(log_file: Path | None = None):
+def kernel_config(log_file: Path | None = None, preload: tuple[str, ...] = ()):
     """The traitlets configuration of one report's kernel: IPC sockets in a fresh private folder.
 
     The folder is short-named under the system's temporary folder (a Unix socket path may not exceed
@@ -70,9 +87,59 @@ def kernel_config(log_file: Path | None = None):
         manager = {"transport": "ipc", "ip": str(folder / "k")}
         if log_file is not None:
             manager["kernel_log"] = str(log_file)
+        if preload:
+            manager["preload"] = ",".join(preload)
         yield Config({"ReportKernelManager": manager})
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def report_kernel(
+    cwd: Path,
+    *,
+    kernel_name: str = DEFAULT_KERNEL,
+    log_file: Path | None = None,
+    preload: tuple[str, ...] = (),
+) -> Iterator[ReportKernelManager | None]:
+    """A kernel started now, for `execute_notebook(kernel=...)` later: it starts, and imports `preload`, while
+    the caller computes (on a second core), so the notebook's first cell does not wait for it.
+
+    The kernel is shut down on leaving the block, however it ends (bad input, a failing cell, Ctrl-C). Yields
+    None when it cannot start; `execute_notebook` then starts its own, and says why if that fails too.
+    """
+    from jupyter_core.utils import run_sync
+
+    with kernel_config(log_file, preload) as config:
+        manager: ReportKernelManager | None = ReportKernelManager(kernel_name=kernel_name, config=config)
+        try:
+            # the history in memory, as nbclient starts its kernels: no sqlite file beside the report
+            run_sync(manager.start_kernel)(cwd=str(cwd), extra_arguments=["--HistoryManager.hist_file=:memory:"])
+        except (RuntimeError, OSError):
+            manager = None
+        try:
+            yield manager
+        finally:
+            if manager is not None:
+                _shut_down(manager)
+
+
+def _shut_down(manager: ReportKernelManager) -> None:
+    """Stop the clients and the kernel, as nbclient does for a kernel it started itself, also when the kernel
+    died on its own (nbclient then already released the manager's sockets)."""
+    from jupyter_core.utils import run_sync
+
+    for client in manager.clients:
+        client.stop_channels()
+    try:
+        if run_sync(manager.is_alive)():
+            run_sync(manager.shutdown_kernel)()
+    except Exception:  # its sockets are gone (released after a failed start): end the process without asking
+        with contextlib.suppress(Exception):
+            run_sync(manager.shutdown_kernel)(now=True)
+    finally:
+        with contextlib.suppress(Exception):  # released already when the kernel died before the notebook
+            run_sync(manager.cleanup_resources)()
 
 
 def notebook_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
@@ -124,8 +191,11 @@ def execute_notebook(
     timeout: float = 900,
     scenario: str | None = None,
     log_file: Path | None = None,
+    kernel: ReportKernelManager | None = None,
 ) -> None:
     """Run the notebook with papermill into `output`; `timeout` bounds each cell [seconds].
+
+    `kernel`: one started ahead by `report_kernel` (in the output's folder); without it papermill starts one.
 
     The kernel runs in the output's folder, never in the package's: a module there (such as `markup.py`)
     must not shadow a standard-library module the kernel imports.
@@ -134,7 +204,8 @@ def execute_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    def run() -> None:
+    def run(started: ReportKernelManager | None) -> None:
+        warm = {"km": started} if started is not None and started.has_kernel else {}
         with kernel_config(log_file) as config:
             papermill.execute_notebook(
                 str(notebook),
@@ -148,15 +219,16 @@ def execute_notebook(
                 cwd=str(output.parent),
                 kernel_manager_class=ReportKernelManager,
                 config=config,
+                **warm,
             )
 
     try:
         try:
-            run()
+            run(kernel)
         except (RuntimeError, OSError) as exc:  # kernel start-up trouble (a slow or crashed start)
             if isinstance(exc, PapermillExecutionError) or _executed_any(output):
                 raise
-            run()
+            run(None)
     except PapermillExecutionError as exc:
         raise ReportError(
             f"cell {exc.exec_count} raised {exc.ename}: {exc.evalue}", scenario=scenario, step="notebook"

@@ -34,6 +34,10 @@ from sim.errors import ReportError, UserInputError
 from sim.report.i18n import LANGUAGES
 
 NOTEBOOK_NAME = "strategy_report.ipynb"
+# what the report notebook imports: the kernel imports them while the simulation runs (sim.report.kernel_launcher)
+NOTEBOOK_IMPORTS = tuple(
+    f"sim.report.{name}" for name in ("data", "markup", "plots", "recommendation", "render", "rules", "i18n")
+) + ("sim.model.scenario", "IPython.display")
 KERNEL_LOG = ".kernel.log"  # inside the staging folder: what the kernel process printed
 
 
@@ -183,7 +187,7 @@ def render_report(
     from sim.model.scenario import load_scenario, scenario_slug
     from sim.report.convert import notebook_to_html
     from sim.report.data import prepare_report_data, reuse_report_data, summary_row
-    from sim.report.execute import check_kernel, check_parameters, execute_notebook
+    from sim.report.execute import check_kernel, check_parameters, execute_notebook, report_kernel
 
     _check_options(lang, replications, seed, timeout, client_name)
     scenario = load_scenario(scenario_path)
@@ -202,31 +206,35 @@ def render_report(
         siblings = [folder / report_files(slug, x)["data"] for x in (lang, *others)]
         reused = reuse_report_data(scenario, staged_data, siblings, replications=replications, seed=seed)
         label = "simulate (reused the data beside it)" if reused else "simulate: optimizer, levers, order log"
-        with stages.stage("simulation", label):
-            data = prepare_report_data(scenario, staged_data, replications=replications, seed=seed, progress=False)
-
-        parameters = {
-            "scenario_path": str(Path(scenario_path).resolve()),
-            "lang": lang,
-            "replications": replications,
-            "seed": -1 if seed is None else seed,
-            "output_dir": str(staging),
-            "client_name": client_name or "",
-        }
-        check_parameters(notebook, parameters)
         executed = outs.stage_path(targets["notebook"].name)
-        with stages.stage("notebook", "execute: the report notebook"):
-            execute_notebook(
-                notebook,
-                executed,
-                parameters,
-                kernel_name=kernel_name,
-                timeout=timeout,
-                scenario=scenario.name,
-                log_file=staging / KERNEL_LOG,
-            )
-            _point_parameters_at(executed, str(staging), str(folder))
-        (staging / KERNEL_LOG).unlink(missing_ok=True)  # not part of the set
+        log = staging / KERNEL_LOG
+        # the kernel starts, and imports the notebook's libraries, while the simulation runs
+        with report_kernel(staging, kernel_name=kernel_name, log_file=log, preload=NOTEBOOK_IMPORTS) as kernel:
+            with stages.stage("simulation", label):
+                data = prepare_report_data(scenario, staged_data, replications=replications, seed=seed, progress=False)
+
+            parameters = {
+                "scenario_path": str(Path(scenario_path).resolve()),
+                "lang": lang,
+                "replications": replications,
+                "seed": -1 if seed is None else seed,
+                "output_dir": str(staging),
+                "client_name": client_name or "",
+            }
+            check_parameters(notebook, parameters)
+            with stages.stage("notebook", "execute: the report notebook"):
+                execute_notebook(
+                    notebook,
+                    executed,
+                    parameters,
+                    kernel_name=kernel_name,
+                    timeout=timeout,
+                    scenario=scenario.name,
+                    log_file=log,
+                    kernel=kernel,
+                )
+                _point_parameters_at(executed, str(staging), str(folder))
+        log.unlink(missing_ok=True)  # not part of the set
 
         with stages.stage("html", "convert: one HTML page"):
             page = notebook_to_html(executed, title=_title(scenario, client_name, lang), lang=lang)

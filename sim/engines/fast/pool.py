@@ -9,6 +9,8 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from sim.lifeline import WorkerPool
+
 # speed: worker pools kept for the process's life, one per worker count, so repeated batches (the
 # optimizer's sweeps) do not pay for starting processes each time; made lazily, shut down at exit
 _POOLS: dict[int, ProcessPoolExecutor] = {}
@@ -26,7 +28,7 @@ def _shared_pool(workers: int) -> ProcessPoolExecutor | None:
         _POOLS_PID = os.getpid()
     pool = _POOLS.get(workers)
     if pool is None:
-        pool = _POOLS[workers] = ProcessPoolExecutor(max_workers=workers)
+        pool = _POOLS[workers] = WorkerPool(max_workers=workers)
     return pool
 
 
@@ -51,7 +53,7 @@ def in_pool(workers: int, run) -> list:
     if pool is None:
         if multiprocessing.current_process().daemon:  # a daemon process may not start processes
             raise NoPool
-        with ProcessPoolExecutor(max_workers=workers) as own:
+        with WorkerPool(max_workers=workers) as own:
             return run(own)
     try:
         return run(pool)

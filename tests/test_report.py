@@ -95,6 +95,27 @@ def test_html_is_self_contained(report):
     assert "Traceback" not in page
 
 
+def test_every_figure_has_the_report_width(report):
+    """The page shows every chart at one scale: no title, label, tick or legend widens an image beyond the
+    figure (a long label wraps instead), in either language."""
+    import base64
+    import struct
+
+    _, _, out = report
+    notebook = nbformat.read(out.notebook, as_version=4)
+    widths = {}
+    for i, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            png = output.get("data", {}).get("image/png")
+            if png:
+                widths[f"cell {i}: {cell.source.splitlines()[0][:60]}"] = struct.unpack(
+                    ">I", base64.b64decode(png)[16:20]
+                )[0]
+    assert len(widths) >= 9
+    common = max(set(widths.values()), key=list(widths.values()).count)
+    assert {k: w for k, w in widths.items() if abs(w - common) > 2} == {}, f"common width {common}px"
+
+
 def test_html_has_every_section_and_no_code(report):
     _, lang, out = report
     page = out.html.read_text(encoding="utf-8")

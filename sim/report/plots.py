@@ -78,11 +78,21 @@ def use_report_style(lang: str = "en", dpi: int = 96) -> None:
     )
 
 
-def _axes(ax: Axes | None, figsize: tuple[float, float] = FIGSIZE) -> Axes:
+def _axes(ax: Axes | None, height: float = FIGSIZE[1]) -> Axes:
+    """New axes `height` inches tall; every report figure has the same width, so the page shows them at one
+    scale (same font size, same column width) whatever each one holds."""
     if ax is not None:
         return ax
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    _, ax = plt.subplots(figsize=(FIGSIZE[0], height), layout="constrained")
     return ax
+
+
+def _label(ax: Axes, title: str, x: str, y: str) -> None:
+    """The figure's title and axis labels, wrapped at the figure's edge: a long label (a language's longer
+    wording) takes a second line instead of widening the image beyond the others."""
+    ax.set_title(title, wrap=True)
+    ax.set_xlabel(x, wrap=True)
+    ax.set_ylabel(y, wrap=True)
 
 
 def money_formatter(currency: str, lang: str) -> FuncFormatter:
@@ -104,7 +114,7 @@ def purpose_label(purpose: str, lang: str) -> str:
 
 def plot_split(plan: dict, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Current and recommended shares of the budget by purpose (grouped bars, labelled in %)."""
-    ax = _axes(ax, (8.0, 3.6))
+    ax = _axes(ax, 3.6)
     rows = []
     for which in ("current", "recommended"):
         split = plan.get(f"{which}_split")
@@ -121,9 +131,7 @@ def plot_split(plan: dict, ax: Axes | None = None, *, lang: str = "en") -> Axes:
         ax.bar_label(container, labels=[fmt_percent(v, lang, 0) for v in container.datavalues], fontsize=9, padding=2)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_ylim(0, max(1.0, float(frame["share"].max()) * 1.15) if len(frame) else 1.0)
-    ax.set_title(t("plot.split.title", lang))
-    ax.set_xlabel(t("plot.split.x", lang))
-    ax.set_ylabel(t("plot.split.y", lang))
+    _label(ax, t("plot.split.title", lang), t("plot.split.x", lang), t("plot.split.y", lang))
     ax.legend(title=None, loc="upper right")
     return ax
 
@@ -133,7 +141,7 @@ def plot_split(plan: dict, ax: Axes | None = None, *, lang: str = "en") -> Axes:
 
 def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Lifecycle funnel: people at each step with the conversion from the step before."""
-    ax = _axes(ax, (8.0, 3.6))
+    ax = _axes(ax, 3.6)
     frame = funnel.copy()
     frame["label"] = [t(f"funnel.{s}", lang) for s in frame["step"]]
     colors = sns.color_palette("Blues_r", n_colors=len(frame) + 1)[: len(frame)]
@@ -146,9 +154,7 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
         ax.text(row.count + top * 0.01, i, text, va="center", fontsize=9)
     ax.set_xlim(0, top * 1.45)
     ax.xaxis.set_major_formatter(count_formatter(lang))
-    ax.set_title(t("plot.funnel.title", lang))
-    ax.set_xlabel(t("plot.funnel.x", lang))
-    ax.set_ylabel(t("plot.funnel.y", lang))
+    _label(ax, t("plot.funnel.title", lang), t("plot.funnel.x", lang), t("plot.funnel.y", lang))
     handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, frame["label"], strict=True)]
     ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.funnel.legend", lang))
     return ax
@@ -162,9 +168,7 @@ def plot_stages(stages: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     labels = [t(f"stage.{s}", lang) for s in STAGE_ORDER]
     ax.stackplot(x, ys, labels=labels, colors=[STAGE_COLORS[s] for s in STAGE_ORDER], alpha=0.9)
     ax.yaxis.set_major_formatter(count_formatter(lang))
-    ax.set_title(t("plot.stages.title", lang))
-    ax.set_xlabel(t("plot.month", lang))
-    ax.set_ylabel(t("plot.stages.y", lang))
+    _label(ax, t("plot.stages.title", lang), t("plot.month", lang), t("plot.stages.y", lang))
     ax.margins(x=0)
     ax.legend(loc="upper left", fontsize=9, title=t("plot.stages.legend", lang))
     return ax
@@ -181,16 +185,19 @@ def plot_revenue(revenue: pd.DataFrame, ax: Axes | None = None, *, lang: str = "
     ax.bar(x, new, width=width, color=palette[0], label=t("plot.revenue.new", lang))
     ax.bar(x, ret, width=width, bottom=new, color=palette[2], label=t("plot.revenue.returning", lang))
     ax.yaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.revenue.title", lang))
-    ax.set_xlabel(t("plot.month", lang))
-    ax.set_ylabel(t("plot.revenue.y", lang, unit=money_axis_label(currency, lang)))
+    _label(
+        ax,
+        t("plot.revenue.title", lang),
+        t("plot.month", lang),
+        t("plot.revenue.y", lang, unit=money_axis_label(currency, lang)),
+    )
     ax.legend(loc="upper left", fontsize=9)
     return ax
 
 
 def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Cohort retention heatmap: share of each first-purchase month's customers ordering k months later."""
-    ax = _axes(ax, (9.0, 5.6))
+    ax = _axes(ax, 5.6)
     grid = cohorts.pivot(index="cohort", columns="age", values="retention")
     grid = grid.drop(columns=[0], errors="ignore")  # month 0 is 100% by definition
     vmax = float(np.nanpercentile(grid.to_numpy(dtype=float), 99)) if grid.size else 1.0
@@ -203,9 +210,7 @@ def plot_cohorts(cohorts: pd.DataFrame, ax: Axes | None = None, *, lang: str = "
         cbar_kws={"label": t("plot.cohorts.cbar", lang), "format": PercentFormatter(1.0, decimals=0)},
         linewidths=0.0,
     )
-    ax.set_title(t("plot.cohorts.title", lang))
-    ax.set_xlabel(t("plot.cohorts.x", lang))
-    ax.set_ylabel(t("plot.cohorts.y", lang))
+    _label(ax, t("plot.cohorts.title", lang), t("plot.cohorts.x", lang), t("plot.cohorts.y", lang))
     ax.tick_params(axis="y", labelsize=8)
     ax.tick_params(axis="x", labelsize=8)
     return ax
@@ -234,9 +239,7 @@ def plot_forecast(forecast: pd.DataFrame, ax: Axes | None = None, *, lang: str =
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(count_formatter(lang))
     ax.margins(x=0)
-    ax.set_title(t("plot.forecast.title", lang))
-    ax.set_xlabel(t("plot.forecast.x", lang))
-    ax.set_ylabel(t("plot.forecast.y", lang))
+    _label(ax, t("plot.forecast.title", lang), t("plot.forecast.x", lang), t("plot.forecast.y", lang))
     ax.legend(loc="upper right", fontsize=9)
     return ax
 
@@ -248,7 +251,7 @@ def plot_segments(
     CLV per customer."""
     from sim.report.i18n import fmt_amount
 
-    ax = _axes(ax, (8.0, 3.4))
+    ax = _axes(ax, 3.4)
     frame = segments.copy()
     labels = [t(f"segment.{k}", lang) for k in frame["key"]]
     colors = [SEGMENT_COLORS.get(k, "#999999") for k in frame["key"]]
@@ -265,9 +268,7 @@ def plot_segments(
     ax.invert_yaxis()
     ax.set_xlim(0, top * 1.6)
     ax.xaxis.set_major_formatter(count_formatter(lang))
-    ax.set_title(t("plot.segments.title", lang))
-    ax.set_xlabel(t("plot.segments.x", lang))
-    ax.set_ylabel(t("plot.segments.y", lang))
+    _label(ax, t("plot.segments.title", lang), t("plot.segments.x", lang), t("plot.segments.y", lang))
     handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, labels, strict=True)]
     ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.segments.legend", lang))
     return ax
@@ -309,9 +310,12 @@ def plot_curve(
         )
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.curve.title", lang))
-    ax.set_xlabel(t("plot.curve.x", lang))
-    ax.set_ylabel(t("plot.curve.y", lang, unit=money_axis_label(currency, lang)))
+    _label(
+        ax,
+        t("plot.curve.title", lang),
+        t("plot.curve.x", lang),
+        t("plot.curve.y", lang, unit=money_axis_label(currency, lang)),
+    )
     ax.legend(loc="best", fontsize=9)
     return ax
 
@@ -343,9 +347,12 @@ def plot_levers(levers: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.yaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.levers.title", lang))
-    ax.set_xlabel(t("plot.levers.x", lang))
-    ax.set_ylabel(t("plot.levers.y", lang, unit=money_axis_label(currency, lang)))
+    _label(
+        ax,
+        t("plot.levers.title", lang),
+        t("plot.levers.x", lang),
+        t("plot.levers.y", lang, unit=money_axis_label(currency, lang)),
+    )
     ax.legend(title=None, fontsize=9, loc="best")
     return ax
 
@@ -373,7 +380,7 @@ def plot_plan_path(
 ) -> Axes:
     """The recommended plan over time: spend a month by purpose in each period (stacked bars), and the current
     plan's spend by purpose as dashed steps over the same periods."""
-    ax = _axes(ax, (9.0, 5.0))
+    ax = _axes(ax, 5.0)
     rec = path[path["plan"] == "recommended"].reset_index(drop=True)
     cur = path[path["plan"] == "current"].reset_index(drop=True)
     x = np.arange(len(rec))
@@ -404,9 +411,12 @@ def plot_plan_path(
         )
     ax.set_xticks(x, [_period_label(s, lang) for s in rec["start"]], rotation=45, ha="right", fontsize=8)
     ax.yaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.path.title", lang, period=t(f"period.{period}", lang)))
-    ax.set_xlabel(t("plot.path.x", lang, period=t(f"period.{period}", lang)))
-    ax.set_ylabel(t("plot.path.y", lang, unit=money_axis_label(currency, lang)))
+    _label(
+        ax,
+        t("plot.path.title", lang, period=t(f"period.{period}", lang)),
+        t("plot.path.x", lang, period=t(f"period.{period}", lang)),
+        t("plot.path.y", lang, unit=money_axis_label(currency, lang)),
+    )
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
     return ax
 
@@ -426,7 +436,7 @@ def plot_gain_parts(
     """Where the gain comes from (a waterfall): the recommended plan's gain over the current one built up part
     by part (budget level, purpose split on average, its timing, channel mix), each part's 90% band as a line
     across its bar, and the total with its own band."""
-    ax = _axes(ax, (8.0, 4.2))
+    ax = _axes(ax, 4.2)
     parts = gain.reset_index(drop=True)
     values = parts["value"].to_numpy(dtype=float)
     before = np.concatenate([[0.0], np.cumsum(values)[:-1]])
@@ -455,9 +465,12 @@ def plot_gain_parts(
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xticks(np.arange(len(parts) + 1), [*labels, t("gain.total", lang)], fontsize=9)
     ax.yaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.gain.title", lang, months=months))
-    ax.set_xlabel(t("plot.gain.x", lang))
-    ax.set_ylabel(t("plot.gain.y", lang, unit=money_axis_label(currency, lang)))
+    _label(
+        ax,
+        t("plot.gain.title", lang, months=months),
+        t("plot.gain.x", lang),
+        t("plot.gain.y", lang, unit=money_axis_label(currency, lang)),
+    )
     handles = [
         mpl.patches.Patch(color="#55A868", label=t("plot.gain.up", lang)),
         mpl.patches.Patch(color="#C44E52", label=t("plot.gain.down", lang)),
@@ -473,7 +486,7 @@ def plot_marginal_roi(
 ) -> Axes:
     """Marginal ROI of front-end, back-end and win-back spend under the current and the recommended plan
     (extra contribution over the horizon per extra unit of spend), against the hurdle rate."""
-    ax = _axes(ax, (8.0, 3.8))
+    ax = _axes(ax, 3.8)
     frame = marginal.dropna(subset=["roi"]).copy()
     if "plan" not in frame.columns:
         frame["plan"] = "current"
@@ -487,9 +500,7 @@ def plot_marginal_roi(
     lo, hi = ax.get_ylim()
     pad = 0.12 * (hi - lo)
     ax.set_ylim(lo - (pad if lo < 0 else 0), hi + pad)
-    ax.set_title(t("plot.roi.title_both", lang, months=months))
-    ax.set_xlabel(t("plot.roi.x", lang))
-    ax.set_ylabel(t("plot.roi.y", lang))
+    _label(ax, t("plot.roi.title_both", lang, months=months), t("plot.roi.x", lang), t("plot.roi.y", lang))
     ax.legend(fontsize=8, loc="best", title=None)
     return ax
 
@@ -497,7 +508,7 @@ def plot_marginal_roi(
 def plot_capacity(capacity: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
     """Orders a day in each plan month, on average and on the busiest day, against the fulfilment team's
     capacity a day; months with a promotion are marked."""
-    ax = _axes(ax, (9.0, 4.0))
+    ax = _axes(ax, 4.0)
     x = pd.to_datetime(capacity["month"])
     palette = sns.color_palette("deep")
     ax.bar(x, capacity["peak_day_orders"], width=20, color=palette[0], alpha=0.45, label=t("plot.capacity.peak", lang))
@@ -524,9 +535,7 @@ def plot_capacity(capacity: pd.DataFrame, ax: Axes | None = None, *, lang: str =
         )
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(count_formatter(lang))
-    ax.set_title(t("plot.capacity.title", lang))
-    ax.set_xlabel(t("plot.month", lang))
-    ax.set_ylabel(t("plot.capacity.y", lang))
+    _label(ax, t("plot.capacity.title", lang), t("plot.month", lang), t("plot.capacity.y", lang))
     ax.legend(fontsize=8, loc="upper left")
     return ax
 
@@ -538,7 +547,7 @@ def plot_events(events: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
 
     from sim.report.i18n import fmt_date
 
-    ax = _axes(ax, (8.0, max(2.6, 0.45 * len(events) + 1.4)))
+    ax = _axes(ax, max(2.6, 0.45 * len(events) + 1.4))
     y = np.arange(len(events))
     values = events["contribution_effect"].to_numpy(dtype=float)
     over = events["over_capacity"].astype(bool).to_numpy()
@@ -564,9 +573,13 @@ def plot_events(events: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     lo, hi = ax.get_xlim()
     ax.set_xlim(min(lo, 0) - 0.15 * (hi - lo) * (lo < 0), hi + 0.18 * (hi - lo))
     ax.xaxis.set_major_formatter(money_formatter(currency, lang))
-    ax.set_title(t("plot.events.title", lang))
-    ax.set_xlabel(t("plot.events.x", lang, unit=money_axis_label(currency, lang)))
-    ax.set_ylabel(t("plot.events.y", lang))
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(nbins=5))  # compact money ticks, wider in Korean
+    _label(
+        ax,
+        t("plot.events.title", lang),
+        t("plot.events.x", lang, unit=money_axis_label(currency, lang)),
+        t("plot.events.y", lang),
+    )
     handles = [
         mpl.patches.Patch(color="#4C72B0", label=t("plot.events.held", lang)),
         mpl.patches.Patch(color="#C44E52", label=t("plot.events.over", lang)),
@@ -581,7 +594,7 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
     90% range (±1.645 standard errors) is shaded, so a break-even inside it is a real risk; an assumed input
     has no range, only the distance the consultant must be sure of."""
     frame = breakevens.reset_index(drop=True)
-    ax = _axes(ax, (9.0, max(3.0, 0.5 * len(frame) + 2.0)))
+    ax = _axes(ax, max(3.0, 0.5 * len(frame) + 2.0))
     palette = sns.color_palette("deep")
     y = np.arange(len(frame))
     for i, r in enumerate(frame.itertuples()):
@@ -611,16 +624,15 @@ def plot_breakevens(breakevens: pd.DataFrame, ax: Axes | None = None, *, lang: s
     ax.set_yticks(y, labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_ylim(len(frame) - 0.4, -0.6)
-    ax.set_title(t("plot.breakevens.title", lang))
-    ax.set_xlabel(t("plot.breakevens.x", lang))
-    ax.set_ylabel(t("plot.breakevens.y", lang))
+    _label(ax, t("plot.breakevens.title", lang), t("plot.breakevens.x", lang), t("plot.breakevens.y", lang))
     handles = [
         mpl.lines.Line2D([], [], marker="o", ls="", color=palette[0], label=t("plot.breakevens.base", lang)),
         mpl.lines.Line2D([], [], marker="|", ms=12, mew=2.5, color=palette[3], label=t("plot.breakevens.edge", lang)),
         mpl.lines.Line2D([], [], ls=":", lw=2, color=palette[2], label=t("plot.breakevens.never", lang)),
         mpl.patches.Patch(color=palette[7], alpha=0.35, label=t("plot.breakevens.band", lang)),
     ]
-    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    # under the figure, centred on it (not on the axes, which the inputs' names push right), so it fits
+    ax.figure.legend(handles=handles, fontsize=8, loc="outside lower center", ncol=2)
     return ax
 
 

@@ -417,7 +417,7 @@ def plot_plan_path(
         t("plot.path.x", lang, period=t(f"period.{period}", lang)),
         t("plot.path.y", lang, unit=money_axis_label(currency, lang)),
     )
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.32), ncol=2)
+    ax.figure.legend(fontsize=8, loc="outside lower center", ncol=2)  # under the rotated period labels
     return ax
 
 

@@ -38,7 +38,7 @@ ROOT_ENV = "SIM_ROOT_PROCESS"
 POLL_SECONDS = 0.5
 SIGNAL_NAMES = {signal.SIGINT: "Ctrl-C", signal.SIGTERM: "SIGTERM", signal.SIGHUP: "SIGHUP"}
 
-_state: dict[str, Any] = {"signal": None, "watching": None, "root": None}
+_state: dict[str, Any] = {"signal": None, "watching": None, "root": None, "held": 0, "pending": None}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -136,6 +136,7 @@ def _hold_lifeline(in_worker: bool) -> None:
 def _after_fork_in_child() -> None:
     _state["watching"] = None  # the parent's thread did not come along
     _state["signal"] = None
+    _state["held"], _state["pending"] = 0, None  # forked inside the parent's hold: the hold is the parent's
     # the root's handlers came along with the fork: a worker must not act as the root (stop "its" children,
     # raise Interrupted and print a traceback) when the root stops it with SIGTERM
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
@@ -207,7 +208,13 @@ def interrupted_by() -> int | None:
 
 
 def _on_signal(signum: int, frame: Any) -> None:
-    if _state["signal"] is not None:  # a second signal: stop now (stale staging is cleaned by the next run)
+    if _state["held"] and _state["pending"] is None and _state["signal"] is None:
+        # workers are being started: Python runs this handler in the main thread even when another thread
+        # took the signal, possibly inside an at-fork hook; stop once the workers have started
+        _state["pending"] = signum
+        return
+    if _state["signal"] is not None or _state["pending"] is not None:
+        # a second signal: stop now (stale staging is cleaned by the next run)
         with contextlib.suppress(Exception):
             stop_children(grace=0.5)
         os._exit(128 + signum)
@@ -221,17 +228,26 @@ STOP_SIGNALS = frozenset(SIGNAL_NAMES)
 
 @contextlib.contextmanager
 def signals_held() -> Any:
-    """Stop signals wait while inside (blocked, then delivered on the way out). Starting worker processes runs
-    the standard library's at-fork hooks, where the exception our handler raises would be "ignored" with a
-    traceback on stderr instead of stopping the command; the workers unblock them (`release_signals`)."""
+    """Stop signals wait while inside, then act on the way out. Starting worker processes runs the standard
+    library's at-fork hooks, where the exception our handler raises would be "ignored" with a traceback on
+    stderr instead of stopping the command. Two holds, because either path can deliver the signal: it is
+    blocked in this thread (the workers, forked from it, unblock it: `release_signals`), and a signal another
+    thread took is noted by the handler and acted on here."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    _state["held"] += 1
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        _state["held"] -= 1
+        pending = None
+        if not _state["held"]:  # the outermost hold acts on what was noted
+            pending, _state["pending"] = _state["pending"], None
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)  # a signal blocked meanwhile is handled now
+        if pending is not None:
+            _on_signal(pending, None)
 
 
 def release_signals() -> None:
@@ -265,7 +281,7 @@ def signals_interrupt() -> Any:
     come back on the way out."""
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
-        _state["signal"] = None
+        _state["signal"] = _state["pending"] = None
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(ValueError, OSError):
                 previous[signum] = signal.signal(signum, _on_signal)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -46,7 +47,7 @@ PROBE = textwrap.dedent(
     pool = lifeline.WorkerPool(max_workers=1)
     with lifeline.signals_interrupt():
         try:
-            future = pool.submit(worker_mask)
+            pool.submit(worker_mask)
             seen["landed"] = "nowhere"
         except lifeline.Interrupted as stop:
             seen["landed"] = "submit"
@@ -71,7 +72,7 @@ def test_interrupt_during_a_worker_fork_lands_in_submit_not_in_an_at_fork_hook(t
     assert done.returncode == 0, done.stderr
     assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    stops = {2, 15, 1}  # SIGINT, SIGTERM, SIGHUP
+    stops = {int(signal.SIGINT), int(signal.SIGTERM), int(signal.SIGHUP)}
     assert stops <= set(seen["blocked_at_fork"])  # held while forking ...
-    assert seen["landed"] == "submit" and seen["signal"] == 2  # ... and delivered on the way out of submit
+    assert seen["landed"] == "submit" and seen["signal"] == signal.SIGINT  # ... and delivered on the way out of submit
     assert not stops & set(seen["worker_blocked"])  # the worker does not keep them blocked

@@ -436,7 +436,7 @@ def plot_gain_parts(
     """Where the gain comes from (a waterfall): the recommended plan's gain over the current one built up part
     by part (budget level, purpose split on average, its timing, channel mix), each part's 90% band as a line
     across its bar, and the total with its own band."""
-    ax = _axes(ax, 4.2)
+    ax = _axes(ax)
     parts = gain.reset_index(drop=True)
     values = parts["value"].to_numpy(dtype=float)
     before = np.concatenate([[0.0], np.cumsum(values)[:-1]])

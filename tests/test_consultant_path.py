@@ -45,6 +45,7 @@ from sim.engines import engine_names, get_engine
 from sim.model.kpis import KPI_NAMES
 from sim.model.result import ORDER_COLUMNS, STAGES, TIMESERIES_COLUMNS
 from sim.model.scenario import load_scenario
+from sim.report.i18n import t
 
 SCENARIOS = [*SAMPLE_NAMES, *CALIBRATED_NAMES]
 SPENDS = ["spend_front", "spend_back", "spend_winback", "event_cost"]
@@ -362,6 +363,17 @@ def test_report_in_both_languages_into_one_folder(tmp_path):
         pages[lang] = _check_report(html, data, lang, s)
     assert len(list(out.glob("*.html"))) == 2, "the Korean report sits beside the English one"
     assert pages["en"] != pages["ko"]
+    # a calibrated scenario has no loyal stage and neutral experience effects (assumptions): the report says so,
+    # rather than "0 of them loyal" beside a funnel of loyal order histories, or a "best" value of a lever that
+    # moves nothing
+    for lang, text in pages.items():
+        no_loyal = t("stages.reading_no_loyal", lang, active="", lapsed="", unaware="", never_met="", forgot="")
+        assert no_loyal.split(". ")[1] in text and "of them loyal" not in text
+        assert t("levers.why_neutral", lang).strip() in text
+        assert (
+            f"{t('lever.reliability', lang)}: {t('levers.item', lang, lever='', best='', current='', gain='')[2:12]}"
+            not in text
+        )
 
 
 def test_batch_of_order_logs_alone(tmp_path):

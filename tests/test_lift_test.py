@@ -36,6 +36,34 @@ def test_sample_lift_test_effects_are_recovered_with_the_calibrated_model():
     assert block["purchase_rate_uplift_max"] == pytest.approx(values["purchase_rate_uplift_max"][0], rel=1e-5)
     assert "fitted from the lift test" in cal.comments["retention.purchase_rate_uplift_max"]
     assert cal.diagnostics["lift_test"]["treated_customers"] == 5000
+    # what a lift test does not measure is said to be an assumption, never "fitted" with a zero error
+    assert "ASSUMPTION" in cal.comments["retention.half_saturation_per_customer"]
+    assert "se 0" not in cal.comments["retention.half_saturation_per_customer"]
+    assert "does not measure it" in cal.comments["retention.first_party_data_share"]
+
+
+def test_measured_back_end_effects_are_a_fitted_input_of_the_break_evens():
+    """With a lift test the back-end effect sizes are fitted: the break-even search tries them within their
+    standard errors (the largest relative error of the three effects), and the report's table says fitted."""
+    from sim.analysis.breakeven import standard_error
+    from sim.model.scenario import parse_scenario
+
+    cal = calibrate(EXPORT / "orders.csv", lift_test=EXPORT / "lift_test.csv", assumptions=Assumptions(currency="KRW"))
+    at = cal.diagnostics["lift_test"]["at_tested_spend"]
+    relative = [at[f"{k}_se"] / at[k] for k in ("purchase_rate_uplift", "dropout_reduction", "order_value_uplift")]
+    scenario = parse_scenario(cal.scenario)
+    assert standard_error(scenario, "retention.effect") == pytest.approx(max(relative))
+    # an older calibration block without the written error reads it from the effects themselves
+    older = {
+        **cal.diagnostics,
+        "lift_test": {k: v for k, v in cal.diagnostics["lift_test"].items() if k != "standard_errors"},
+    }
+    assert standard_error(parse_scenario({**cal.scenario, "calibration": older}), "retention.effect") == pytest.approx(
+        max(relative)
+    )
+    # without a lift test the effect sizes stay an assumption
+    bare = calibrate(EXPORT / "orders.csv", assumptions=Assumptions(currency="KRW"))
+    assert standard_error(parse_scenario(bare.scenario), "retention.effect") is None
 
 
 def test_per_group_summary_gives_the_same_effects(tmp_path):

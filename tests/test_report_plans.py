@@ -205,6 +205,59 @@ def test_what_one_must_believe_for_retention_to_deserve_more(lang):
     assert (closest.parameter, closest.side) == ("retention.effect", "high")  # log distance 0.41 < 1.18
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_lift_test_that_does_not_settle_the_split_is_said_so(lang):
+    """Measured back-end effects: the reading gives their standard error and, when the plan changes within
+    the 3 standard errors tried, how many standard errors from the measurement; otherwise that it holds."""
+    meta = {**report().meta, "retention_measured": True}
+    fitted = breakevens()
+    fitted.loc[0, ["kind", "standard_error"]] = ["fitted", 0.25]
+    close = reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]
+    assert close.startswith(t("beliefs.measured_close", lang, se="", side="", value="", z="")[:20])
+    assert "0.25" in close and "1.50×" in close and "2.0" in close  # (1.5 - 1.0) / 0.25 standard errors
+    fitted.loc[0, "high_breakeven"] = float("nan")
+    holds = reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]
+    assert holds == t("beliefs.measured_holds", lang, se="0.25")
+
+
+def lever_frame(gains: dict[str, list[tuple[float, bool, float, float]]]) -> pd.DataFrame:
+    rows = [
+        {"lever": name, "value": v, "current": cur, "contribution": 1e9 + g, "gain": g, "dissatisfied_share": bad}
+        for name, values in gains.items()
+        for v, cur, g, bad in values
+    ]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_lever_that_moves_nothing_is_said_so_and_today_wins_ties(lang):
+    from sim.report import rules
+
+    levers = lever_frame(
+        {
+            "reliability": [(0.85, False, 0.0, 0.13), (1.0, True, 0.0, 0.0)],  # moves orders, not money
+            "delight_coverage": [(0.0, True, 0.0, 0.0), (0.2, False, -3e4, 0.0)],  # costs only
+            "proactive_coverage": [(0.0, True, 0.0, 0.02), (0.5, False, 2e7, 0.01)],  # pays
+        }
+    )
+    for neutral in (True, False):
+        data = report(
+            levers=levers, kpis={"cumulative_contribution": 1e9}, meta={**report().meta, "experience_neutral": neutral}
+        )
+        rows = {r["lever"]: r for r in rules.best_levers(data)}
+        assert rows["reliability"]["no_effect"] and rows["reliability"]["best_value"] == 1.0
+        assert not rows["delight_coverage"]["no_effect"] and rows["delight_coverage"]["best_value"] == 0.0
+        assert rows["proactive_coverage"]["best_value"] == 0.5 and rows["proactive_coverage"]["gain"] == 2e7
+        texts = {name: rules.lever_item(row, data, lang) for name, row in rows.items()}
+        assert "13.0%" in texts["reliability"] and "85%" not in texts["reliability"]
+        assert (t("levers.why_neutral", lang) in texts["reliability"]) is neutral
+        assert (
+            texts["delight_coverage"].startswith(t("lever.delight_coverage", lang))
+            and "30,000" in texts["delight_coverage"]
+        )
+        assert "50%" in texts["proactive_coverage"] and "+" in texts["proactive_coverage"]
+
+
 def fmt_month(lang: str) -> str:
     return "2027년 4월" if lang == "ko" else "Apr 2027"
 

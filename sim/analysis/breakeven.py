@@ -21,6 +21,7 @@ import pandas as pd
 
 from sim.analysis.plans import PlanPath
 from sim.analysis.search import purpose_grid
+from sim.calibration.lifttest import effect_multiplier_se
 from sim.engines.fast import simulate_batch
 from sim.model.scenario import PURPOSES, Scenario
 
@@ -155,8 +156,10 @@ def standard_error(scenario: Scenario, parameter: str) -> float | None:
     if section == "economics" and name == "order_value_mean":
         return _se(cal.get("order_value", {}), "mean")
     if parameter == "retention.effect":
-        lift = cal.get("lift_test") or {}
-        return _se(lift, "effect_multiplier")
+        lift = cal.get("lift_test")
+        if not isinstance(lift, dict):
+            return None
+        return _se(lift, "effect_multiplier") or effect_multiplier_se(lift.get("at_tested_spend") or {})
     return None
 
 

@@ -46,6 +46,7 @@ TREATED = ("treated", "treatment", "test", "t", "1", "처치", "실험", "실험
 CONTROL = ("control", "holdout", "c", "0", "대조", "대조군")
 MAX_ORDERS = 60
 NODES = 24  # Gauss-Jacobi nodes for the dropout chance
+EFFECT_CAPS = {"purchase_rate_uplift_max": 3.0, "dropout_reduction_max": 1.0, "order_value_uplift_max": 1.0}  # schema
 
 
 @dataclass
@@ -76,18 +77,26 @@ class LiftTestFit:
         """(value, se) of the retention fields: maxima implied by the effects (K at the tested spend)."""
         eff = self.effectiveness if effectiveness is None else effectiveness
         scale = 1.0 / (0.5 * eff)
-        caps = {"purchase_rate_uplift_max": 3.0, "dropout_reduction_max": 1.0, "order_value_uplift_max": 1.0}
         out = {}
         for key, (v, se) in (
             ("purchase_rate_uplift_max", self.purchase_rate_uplift),
             ("dropout_reduction_max", self.dropout_reduction),
             ("order_value_uplift_max", self.order_value_uplift),
         ):
-            out[key] = (min(max(v * scale, 0.0), caps[key]), se * scale)
+            out[key] = (min(max(v * scale, 0.0), EFFECT_CAPS[key]), se * scale)
         out["half_saturation_per_customer"] = (self.spend_per_customer_month, 0.0)
         return out
 
     def summary(self) -> dict[str, Any]:
+        at_spend = {
+            "purchase_rate_uplift": self.purchase_rate_uplift[0],
+            "purchase_rate_uplift_se": self.purchase_rate_uplift[1],
+            "dropout_reduction": self.dropout_reduction[0],
+            "dropout_reduction_se": self.dropout_reduction[1],
+            "order_value_uplift": self.order_value_uplift[0],
+            "order_value_uplift_se": self.order_value_uplift[1],
+        }
+        se = effect_multiplier_se(at_spend)
         return {
             "source": self.source_name,
             "method": "maximum likelihood of window counts under the fitted model (see sim.calibration.lifttest)",
@@ -95,17 +104,24 @@ class LiftTestFit:
             "treated_customers": self.treated,
             "control_customers": self.control,
             "spend_per_treated_customer": self.spend_per_customer,
-            "at_tested_spend": {
-                "purchase_rate_uplift": self.purchase_rate_uplift[0],
-                "purchase_rate_uplift_se": self.purchase_rate_uplift[1],
-                "dropout_reduction": self.dropout_reduction[0],
-                "dropout_reduction_se": self.dropout_reduction[1],
-                "order_value_uplift": self.order_value_uplift[0],
-                "order_value_uplift_se": self.order_value_uplift[1],
-            },
+            "at_tested_spend": at_spend,
+            "standard_errors": {} if se is None else {"effect_multiplier": se},
             "rate_scale_of_tested_customers": self.rate_scale,
             "notes": self.notes,
         }
+
+
+def effect_multiplier_se(at_tested_spend: dict[str, Any]) -> float | None:
+    """Standard error of the one factor that scales the three measured back-end effects together (the
+    break-even search's "back-end effect sizes, times the scenario's", 1 as fitted): the largest relative
+    standard error of the three, so that its range of k standard errors covers each effect's own; None when
+    no effect was measured above zero."""
+    relative = []
+    for name in ("purchase_rate_uplift", "dropout_reduction", "order_value_uplift"):
+        value, se = at_tested_spend.get(name), at_tested_spend.get(f"{name}_se")
+        if isinstance(value, int | float) and isinstance(se, int | float) and value > 0 and math.isfinite(se):
+            relative.append(float(se) / float(value))
+    return max(relative) if relative else None
 
 
 def _dropout_nodes(fitter: RepeatPurchaseFitter) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from sim.calibration.acquisition import (
     fit_spend_response,
     rate_log_covariance,
 )
+from sim.calibration.lifttest import EFFECT_CAPS
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
 from sim.model.scenario import Retention, Winback, parse_scenario
@@ -449,9 +450,10 @@ def _retention(s, c, cal) -> None:
     lift = cal.lift
     notes = {k: f"{ASSUMPTION}: no lift test (--lift-test); schema default" for k in block}
     if lift is not None:
-        for k, (v, se) in lift.retention_values().items():
+        notes = {k: f"{ASSUMPTION}: a lift test does not measure it; schema default" for k in block}
+        notes.update(_lift_notes(lift))
+        for k, (v, _) in lift.retention_values().items():
             block[k] = _r(v)
-            notes[k] = f"fitted from the lift test, se {_fmt(se)}"
         c["retention"] = f"back-end marketing; effect sizes fitted from the lift test {lift.source_name}"
     else:
         c["retention"] = (
@@ -470,6 +472,25 @@ def _retention(s, c, cal) -> None:
     }
     for k in block:
         c[f"retention.{k}"] = f"{units[k]}; {notes[k]}"
+
+
+def _lift_notes(lift) -> dict[str, str]:
+    """What the scenario says of each retention field a lift test sets: the three maxima are fitted (with
+    their standard errors, and said when a maximum sits at its bound); the half-saturation spend is set at the
+    tested spend, an assumption, since one tested spend level cannot show where the curve bends."""
+    notes = {}
+    for k, (v, se) in lift.retention_values().items():
+        if k == "half_saturation_per_customer":
+            notes[k] = (
+                f"{ASSUMPTION}: the lift test's spend per customer and month (one tested spend level cannot show"
+                " where the response bends, so the maxima above are read from the effects at this spend)"
+            )
+        elif se <= 0:
+            notes[k] = "fitted from the lift test (no standard error: the estimate is at a bound)"
+        else:
+            at_bound = f", at its bound {_fmt(EFFECT_CAPS[k])}" if v >= EFFECT_CAPS[k] else ""
+            notes[k] = f"fitted from the lift test, se {_fmt(se)}{at_bound}"
+    return notes
 
 
 def _levers(s, c) -> None:

@@ -432,6 +432,8 @@ def _meta(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
         "existing_customers": _existing(scenario),
         "first_party_data_share": scenario.retention.first_party_data_share,
         "retention_measured": retention_measured(scenario),
+        "loyal_stage": has_loyal_stage(scenario),
+        "experience_neutral": experience_is_neutral(scenario),
         "scenario_file": scenario.source_path.name if scenario.source_path else None,
         "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
     }
@@ -441,6 +443,28 @@ def horizon_end(scenario: Scenario) -> date:
     """The horizon's last day: the day before the start date's anniversary `horizon_months` later."""
     start = pd.Timestamp(scenario.simulation.start_date)
     return (start + pd.DateOffset(months=scenario.simulation.horizon_months) - pd.Timedelta(days=1)).date()
+
+
+def has_loyal_stage(scenario: Scenario) -> bool:
+    """Whether anyone can be a loyal customer (the lifecycle stage): someone starts loyal or an order can
+    make a customer loyal. A calibrated scenario sets the step to 0, as its fitted model describes everyone."""
+    step = scenario.loyalty.step_probability_satisfied + scenario.loyalty.step_probability_delighted
+    return step > 0 or scenario.market.existing.loyal > 0
+
+
+def experience_is_neutral(scenario: Scenario) -> bool:
+    """Whether an order's experience changes nothing a customer does: no dropout after a disappointed or a
+    delighted order beyond the usual, no word of mouth, no step to or from loyal (a calibrated scenario's
+    assumptions, as its fitted repeat-purchase model already contains today's experience)."""
+    ex, loy = scenario.experience, scenario.loyalty
+    return (
+        ex.dissatisfied_dropout_multiplier == 1.0
+        and ex.delighted_dropout_multiplier == 1.0
+        and scenario.first_purchase.negative_wom_impact == 0.0
+        and loy.step_probability_satisfied == 0.0
+        and loy.step_probability_delighted == 0.0
+        and loy.demote_on_dissatisfied == 0.0
+    )
 
 
 def retention_measured(scenario: Scenario) -> bool:

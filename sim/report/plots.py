@@ -161,12 +161,14 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
 
 
 def plot_stages(stages: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en") -> Axes:
-    """Customers by lifecycle stage at each month's end (stacked area; the unaware are left out)."""
+    """Customers by lifecycle stage at each month's end (stacked area; the unaware are left out, and so is a
+    stage nobody is ever in, such as loyal in a calibrated scenario, lest the legend name an empty band)."""
     ax = _axes(ax)
     x = pd.to_datetime(stages["month"])
-    ys = [stages[s].to_numpy(dtype=float) for s in STAGE_ORDER]
-    labels = [t(f"stage.{s}", lang) for s in STAGE_ORDER]
-    ax.stackplot(x, ys, labels=labels, colors=[STAGE_COLORS[s] for s in STAGE_ORDER], alpha=0.9)
+    shown = [s for s in STAGE_ORDER if (stages[s].to_numpy(dtype=float) > 0).any()] or list(STAGE_ORDER)
+    ys = [stages[s].to_numpy(dtype=float) for s in shown]
+    labels = [t(f"stage.{s}", lang) for s in shown]
+    ax.stackplot(x, ys, labels=labels, colors=[STAGE_COLORS[s] for s in shown], alpha=0.9)
     ax.yaxis.set_major_formatter(count_formatter(lang))
     _label(ax, t("plot.stages.title", lang), t("plot.month", lang), t("plot.stages.y", lang))
     ax.margins(x=0)

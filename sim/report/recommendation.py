@@ -241,7 +241,7 @@ def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
     """Whether the recommendation rests on assumed back-end effects (no lift test), what one would have to
     believe for retention to deserve more budget (the break-evens where the best back-end share rises), and
     when in the recommended plan back-end money starts."""
-    texts = [t("beliefs.measured" if data.meta.get("retention_measured") else "beliefs.assumed", lang)]
+    texts = [measured_reading(data, lang) if data.meta.get("retention_measured") else t("beliefs.assumed", lang)]
     rec_back = float((data.plan.get("recommended_split") or {}).get("back", 0.0))
     more = [b for b in break_evens(data) if b.split.get("back", 0.0) >= rec_back + MORE_BACK]
     if more:
@@ -272,6 +272,29 @@ def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
             )
         )
     return texts
+
+
+def measured_reading(data: ReportData, lang: str) -> str:
+    """What a lift test settles: the back-end effects' standard error (as a factor on the measured sizes) and
+    whether the recommended split holds within the range tried (3 standard errors either side) or changes
+    inside it, and then how many standard errors from the measurement."""
+    be = data.breakevens
+    row = be[be["parameter"] == "retention.effect"] if be is not None and not be.empty else be
+    se = float(row["standard_error"].iloc[0]) if row is not None and len(row) else math.nan
+    if not math.isfinite(se) or se <= 0:
+        return t("beliefs.measured", lang)
+    edges = [b for b in break_evens(data) if b.parameter == "retention.effect"]
+    if not edges:
+        return t("beliefs.measured_holds", lang, se=fmt_number(se, lang, 2))
+    edge = min(edges, key=lambda b: abs(b.value - b.base))
+    return t(
+        "beliefs.measured_close",
+        lang,
+        se=fmt_number(se, lang, 2),
+        side=t(f"breakevens.side.{edge.side}", lang),
+        value=input_value_text(edge.value, edge.parameter, data.currency, lang),
+        z=fmt_number(abs(edge.value - edge.base) / se, lang, 1),
+    )
 
 
 def back_end_start(data: ReportData) -> tuple[date, float, float] | None:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
@@ -24,6 +26,7 @@ SATURATED_UNAWARE = 0.20  # under a fifth: the market is saturated, retention an
 LOW_LTV_CAC = 1.5  # below this a new customer barely pays for the cost of winning them
 MIN_SHIFT = 0.05  # a change of split smaller than 5 points of budget is not worth an action
 MIN_LEVER_GAIN = 0.02  # a lever that adds under 2% of contribution is not the first action
+LEVER_TOLERANCE = 1e-9  # a lever's change in contribution under this share of the total is float noise, not a gain
 LOW_CONVERSION = 0.20  # under a fifth of aware people buying: look at the landing page and the offer
 HIGH_DISSATISFIED = 0.03  # more than 3% of orders disappointing: fix the experience first
 LOW_FIRST_PARTY = 0.60  # less than 60% first-party data: an own store and CRM are the next step
@@ -100,23 +103,55 @@ def split_change(data: ReportData) -> dict[str, float] | None:
 
 
 def best_levers(data: ReportData) -> list[dict]:
-    """For each experience lever, its best tried value and the gain over today's value (largest first)."""
+    """For each experience lever, its best tried value and the gain over today's value (largest first).
+
+    Today's value wins ties (a lever whose other values earn no more is best left as it is), and a lever
+    none of whose values moves contribution is flagged `no_effect` with the range of disappointed orders it
+    spans, so that the report says why rather than naming an arbitrary "best" value."""
     levers = data.levers
     if levers is None or levers.empty:
         return []
+    scale = max(1.0, abs(float(data.kpis.get("cumulative_contribution") or 0.0)))
+    tolerance = LEVER_TOLERANCE * scale
     out = []
     for name, group in levers.groupby("lever", sort=False):
-        best = group.loc[group["gain"].idxmax()]
         current = group[group["current"].astype(bool)]
+        best = group.loc[group["gain"].idxmax()]
+        if len(current) and float(best["gain"]) <= tolerance:
+            best = current.iloc[0]
+        bad = pd.to_numeric(group["dissatisfied_share"], errors="coerce")
         out.append(
             {
                 "lever": name,
                 "best_value": float(best["value"]),
-                "gain": float(best["gain"]),
+                "gain": float(best["gain"]) if float(best["gain"]) > tolerance else 0.0,
                 "current_value": float(current["value"].iloc[0]) if len(current) else math.nan,
+                "no_effect": bool((group["gain"].abs() <= tolerance).all()),
+                "worst_loss": float(min(0.0, group["gain"].min())),
+                "dissatisfied_low": float(bad.min()) if bad.notna().any() else math.nan,
+                "dissatisfied_high": float(bad.max()) if bad.notna().any() else math.nan,
             }
         )
     return sorted(out, key=lambda r: r["gain"], reverse=True)
+
+
+def lever_item(row: dict, data: ReportData, lang: str) -> str:
+    """One lever's sentence: its best tried value and gain, or that today's value is best, or that no
+    tried value moves contribution (and, when the scenario's experience effects are neutral, why)."""
+    lever = t(f"lever.{row['lever']}", lang)
+    money = lambda v: fmt_amount(v, data.currency, lang)  # noqa: E731
+    if row["no_effect"]:
+        why = t("levers.why_neutral", lang) if data.meta.get("experience_neutral") else ""
+        spans = row["dissatisfied_high"] - row["dissatisfied_low"] > 1e-9
+        low, high = fmt_percent(row["dissatisfied_low"], lang, 1), fmt_percent(row["dissatisfied_high"], lang, 1)
+        return t(
+            "levers.item_none_bad" if spans else "levers.item_none", lang, lever=lever, low=low, high=high, why=why
+        )
+    current = fmt_percent(row["current_value"], lang, 0)
+    if row["gain"] <= 0.0:
+        return t("levers.item_today", lang, lever=lever, current=current, loss=money(-row["worst_loss"]))
+    best = fmt_percent(row["best_value"], lang, 0)
+    return t("levers.item", lang, lever=lever, best=best, current=current, gain="+" + money(row["gain"]))
 
 
 def first_action(data: ReportData, lang: str) -> str:

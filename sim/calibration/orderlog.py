@@ -334,12 +334,14 @@ def find_column(
             found=_short(",".join(headers)),
             allowed="a first row naming the columns, e.g. customer_id,order_date,amount",
         )
+    korean = next((n for n in names[3:] if not n.isascii()), None)  # a Korean export's header, when there is one
+    examples = ", ".join(names[:3]) + (f" or {korean}" if korean else "")
     raise DataError(
         f"has no {role} column",
         file=source,
         location="row 1",
         found=", ".join(headers),
-        allowed=f"a header such as {', '.join(names[:3])} or {names[len(names) // 2]}, or name it with {flag}",
+        allowed=f"a header such as {examples}, or name it with {flag}",
     )
 
 

@@ -156,7 +156,10 @@ def plot_funnel(funnel: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
     ax.xaxis.set_major_formatter(count_formatter(lang))
     _label(ax, t("plot.funnel.title", lang), t("plot.funnel.x", lang), t("plot.funnel.y", lang))
     handles = [mpl.patches.Patch(color=c, label=lbl) for c, lbl in zip(colors, frame["label"], strict=True)]
-    ax.legend(handles=handles, loc="lower right", fontsize=8, title=t("plot.funnel.legend", lang))
+    # under the figure: inside the axes it covered the last bars' labels when every step keeps most people
+    ax.figure.legend(
+        handles=handles, loc="outside lower center", fontsize=8, ncol=2, title=t("plot.funnel.legend", lang)
+    )
     return ax
 
 

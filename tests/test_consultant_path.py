@@ -370,6 +370,7 @@ def test_report_in_both_languages_into_one_folder(tmp_path):
         no_loyal = t("stages.reading_no_loyal", lang, active="", lapsed="", unaware="", never_met="", forgot="")
         assert no_loyal.split(". ")[1] in text and "of them loyal" not in text
         assert t("levers.why_neutral", lang).strip() in text
+        assert t("funnel.convention", lang, conversion="99%") in text  # calibration's conversion, said to be one
         assert (
             f"{t('lever.reliability', lang)}: {t('levers.item', lang, lever='', best='', current='', gain='')[2:12]}"
             not in text

@@ -346,3 +346,27 @@ def test_a_part_that_clearly_costs_is_said_to_cost():
     gain = GAIN.assign(value=[0.0, -5e7, 3e8, 1.5e8], p05=[0.0, -9e7, 2e8, 7e7], p95=[0.0, -1e7, 3.8e8, 2.5e8])
     text = reco.gain_reading(report(gain=gain), "en")
     assert "It gives some back in: Purpose split (average) −₩50M" in text and "Uncertain" not in text
+
+
+def test_a_conversion_set_by_calibration_is_not_read_as_a_finding():
+    """A calibrated scenario's first-purchase conversion is calibration's convention (acquisition curves count
+    new customers): it is not one of the client's three KPIs, and LTV:CAC takes its place."""
+    from sim.report import rules
+
+    kpis = {
+        "unaware_share_end": 0.99,
+        "never_met_share_end": 0.99,
+        "forgot_share_end": 0.0,
+        "cac": 28000.0,
+        "first_purchase_conversion": 0.995,
+        "repeat_purchase_rate": 0.65,
+        "ltv_cac": 2.7,
+        "clv": 77000.0,
+    }
+    assert [p.name for p in rules.top_kpis(report(kpis=kpis), "en")] == [
+        "cac",
+        "first_purchase_conversion",
+        "repeat_purchase_rate",
+    ]
+    convention = report(kpis=kpis, meta={**report().meta, "conversion_by_construction": True})
+    assert [p.name for p in rules.top_kpis(convention, "en")] == ["cac", "ltv_cac", "repeat_purchase_rate"]

@@ -434,6 +434,7 @@ def _meta(scenario: Scenario, replications: int, seed: int) -> dict[str, Any]:
         "retention_measured": retention_measured(scenario),
         "loyal_stage": has_loyal_stage(scenario),
         "experience_neutral": experience_is_neutral(scenario),
+        "conversion_by_construction": conversion_by_construction(scenario),
         "scenario_file": scenario.source_path.name if scenario.source_path else None,
         "channels": {name: (ch.label or name) for name, ch in scenario.channels.items()},
     }
@@ -450,6 +451,14 @@ def has_loyal_stage(scenario: Scenario) -> bool:
     make a customer loyal. A calibrated scenario sets the step to 0, as its fitted model describes everyone."""
     step = scenario.loyalty.step_probability_satisfied + scenario.loyalty.step_probability_delighted
     return step > 0 or scenario.market.existing.loyal > 0
+
+
+def conversion_by_construction(scenario: Scenario) -> bool:
+    """Whether first-purchase conversion is calibration's convention rather than a measurement: `sim calibrate`
+    fits acquisition as curves of new customers and sets reached people to buy within about a week."""
+    from sim.calibration.acquisition import CONVERSION_MONTHLY
+
+    return scenario.calibration is not None and scenario.first_purchase.monthly_conversion == CONVERSION_MONTHLY
 
 
 def experience_is_neutral(scenario: Scenario) -> bool:

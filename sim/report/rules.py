@@ -65,6 +65,9 @@ def top_kpis(data: ReportData, lang: str) -> list[KpiPick]:
         "maturing": ["ltv_cac", "repeat_purchase_rate", "retention_12m"],
         "saturated": ["retention_12m", "clv", "marginal_roi_winback"],
     }[stage]
+    if data.meta.get("conversion_by_construction"):  # calibration's convention, not a finding about the client:
+        # whether winning customers pays takes its place (its reading holds in any market)
+        picks = list(dict.fromkeys("ltv_cac" if n == "first_purchase_conversion" else n for n in picks))
     ltv_cac = k.get("ltv_cac")
     if ltv_cac is not None and ltv_cac < LOW_LTV_CAC and "ltv_cac" not in picks:
         picks = ["ltv_cac", *picks]

@@ -370,3 +370,19 @@ def test_a_conversion_set_by_calibration_is_not_read_as_a_finding():
     ]
     convention = report(kpis=kpis, meta={**report().meta, "conversion_by_construction": True})
     assert [p.name for p in rules.top_kpis(convention, "en")] == ["cac", "ltv_cac", "repeat_purchase_rate"]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_win_back_read_as_paying_says_its_response_is_assumed(lang):
+    """When win-back returns the most per extra unit, the reading adds that the return rests on the assumed
+    reactivation chance and how to test it; a win-back that returns the least needs no such caveat."""
+    from sim.report import rules
+
+    kpis = {"unaware_share_start": 1.0, "unaware_share_end": 0.99, "never_met_share_end": 0.99}
+    caveat = t("winback.assumed", lang, chance="2.5%")
+    high = report(kpis={**kpis, "marginal_roi_front": 0.3, "marginal_roi_back": 1.4, "marginal_roi_winback": 4.3})
+    assert rules.winback_reading(high, lang)[-1] != caveat  # no break-evens: nothing says the input is assumed
+    high = report(kpis=high.kpis, breakevens=breakevens())
+    assert rules.winback_reading(high, lang)[-1] == caveat
+    low = report(kpis={**high.kpis, "marginal_roi_winback": 0.1}, breakevens=breakevens())
+    assert caveat not in rules.winback_reading(low, lang)

@@ -268,7 +268,19 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
         else:
             key = "winback.compare_high" if roi["winback"] >= 0 else "winback.compare_least_bad"
         texts.append(t(key, lang, **fmt))
+        chance = _base_value(data, "winback.base_reactivation")
+        if key != "winback.compare_low" and chance is not None:  # the claim rests on an unmeasured response
+            texts.append(t("winback.assumed", lang, chance=fmt_percent(chance, lang, 1)))
     return texts
+
+
+def _base_value(data: ReportData, parameter: str) -> float | None:
+    """An assumed input's value in the scenario, from the break-evens table (None when it is fitted or absent)."""
+    be = data.breakevens
+    if be is None or be.empty or "parameter" not in be:
+        return None
+    row = be[(be["parameter"] == parameter) & (be["kind"] == "assumed")]
+    return float(row["base_value"].iloc[0]) if len(row) else None
 
 
 @dataclass(frozen=True)

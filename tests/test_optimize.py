@@ -16,7 +16,7 @@ from conftest import ROOT, small
 
 from sim.analysis.breakeven import BREAKEVEN_COLUMNS
 from sim.analysis.constraints import Constraints
-from sim.analysis.optimize import DECOMPOSITION_PARTS, OptimizationResult, optimize_budget
+from sim.analysis.optimize import ADVICE_STEPS, DECOMPOSITION_PARTS, OptimizationResult, optimize_budget
 from sim.analysis.plans import PlanPath, scenario_with_path
 from sim.analysis.search import purpose_grid
 from sim.engines.fast import horizon_value, run_fast, simulate_batch
@@ -104,6 +104,12 @@ def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(resul
             assert roi > a["hurdle_rate"] and a["amount_per_month"] > 0
         if a["direction"] == "cut":
             assert roi < a["hurdle_rate"] and a["amount_per_month"] > 0
+        # "as far as was tried" only where the raise reached the largest step tried (twice the spend)
+        if a["whole_range"]:
+            assert a["direction"] == "raise" and a["amount_per_month"] > 0
+        if a["direction"] == "raise" and a["spend_per_month"] > 0:
+            largest = max(ADVICE_STEPS) * a["spend_per_month"]
+            assert a["whole_range"] == (a["amount_per_month"] == pytest.approx(largest))
 
 
 def test_breakevens_say_where_the_plan_would_change(scenario, result):

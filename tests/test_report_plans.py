@@ -118,6 +118,20 @@ def test_a_cut_of_the_whole_spend_is_advice_to_stop(lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_raise_that_pays_as_far_as_was_tried_is_not_called_a_limit(lang):
+    """A raise that still paid at the largest step tried is "at least" that much, not "up to" it."""
+    beyond = {**advice("raise", 0.9), "whole_range": True}
+    texts = reco.budget_advice(
+        report(plans={"advice": [beyond, advice("raise", 0.5, "back")], "hurdle_rate": 0.0}), lang
+    )
+    part, spend = reco.money(report(), 1e6, lang), reco.money(report(), 5e6, lang)
+    front, back = t("purpose_text.front", lang), t("purpose_text.back", lang)
+    fmt = {"amount": part, "spend": spend, "hurdle": "+0.00"}
+    assert texts[0] == t("advice.raise_beyond", lang, purpose=front, roi="+0.90", **fmt)
+    assert texts[1] == t("advice.raise", lang, purpose=back, roi="+0.50", **fmt)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_budget_advice_says_spend_less_when_every_unit_earns_below_the_hurdle(lang):
     cut = {"advice": [advice("cut", -0.2), advice("cut", -0.1, "back"), advice("hold", -0.6, "winback")]}
     texts = reco.budget_advice(report(plans={**cut, "hurdle_rate": 0.0}), lang)

@@ -425,6 +425,7 @@ def budget_advice(
                 "marginal_roi": roi,
                 "hurdle_rate": hurdle,
                 "spend_per_month": float(base.sum(axis=(0, 1))[PURPOSES.index(p)] / months),
+                "whole_range": bool(amount) and amount == amounts[-1],  # it kept paying as far as was tried
             }
         )
     return out

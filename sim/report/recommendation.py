@@ -158,7 +158,10 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         }
         # a cut of the whole spend is advice to stop the purpose (every cut up to all of it still pays)
         stop = a["direction"] == "cut" and a["amount_per_month"] >= a["spend_per_month"] * (1.0 - 1e-9) > 0.0
-        texts.append(t("advice.stop" if stop else f"advice.{a['direction']}", lang, **fmt))
+        key = "advice.stop" if stop else f"advice.{a['direction']}"
+        if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
+            key = "advice.raise_beyond"
+        texts.append(t(key, lang, **fmt))
     rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))

@@ -221,3 +221,20 @@ def test_summary_answers_on_one_screen(report):
         assert f"<th>{t(column, lang)}</th>" in page
     row = re.search(r'<tr data-kpi="cac"[^>]*>', page).group(0)
     assert 'data-value="' in row and 'data-recommended="' in row, row
+
+
+def test_a_promotions_delay_reads_as_it_moved(report):
+    """Each promotion's delay (with and without it) is shown with two decimals, as the calendar's is, so a rise
+    of a few hundredths of a day never reads "0.0 (0.0)"; every promotion's figures are on the page."""
+    import pandas as pd
+
+    from sim.report.i18n import fmt_number
+
+    _, lang, out = report
+    events = pd.read_csv(out.data_dir / FRAME_FILES["events"])
+    text = " ".join(page_text(out.html.read_text(encoding="utf-8")).split())
+    for row in events.to_dict("records"):
+        shown = f"{fmt_number(row['delay_days'], lang, 2)} ({fmt_number(row['delay_days_without'], lang, 2)})"
+        assert shown in text, shown
+        if row["delay_days"] - row["delay_days_without"] >= 0.01:
+            assert fmt_number(row["delay_days"], lang, 2) != fmt_number(row["delay_days_without"], lang, 2)

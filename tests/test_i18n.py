@@ -171,3 +171,44 @@ def test_plots_render_korean_without_missing_glyph_warnings(recwarn):
     plt.close("all")
     glyph_warnings = [w for w in recwarn if "missing from" in str(w.message) or "Glyph" in str(w.message)]
     assert glyph_warnings == []
+
+
+@pytest.mark.parametrize(
+    ("template", "value", "expected"),
+    [
+        ("{x}이 들고", "28,696원", "28,696원이 들고"),
+        ("{x}이 들고", "$25.86", "$25.86가 들고"),  # 달러가
+        ("{x}을 남깁니다", "$170.51", "$170.51를 남깁니다"),
+        ("{x}을 쓰기", "1.27억 원", "1.27억 원을 쓰기"),
+        ("{x}을 쓰기", "120만 달러", "120만 달러를 쓰기"),
+        ("{x}로 허들", "−0.84", "−0.84로 허들"),  # 사
+        ("{x}로 허들", "+0.90", "+0.90으로 허들"),  # 영
+        ("{x}로 허들", "+0.97", "+0.97로 허들"),  # 칠: ㄹ takes 로
+        ("{x}가 구매", "23.4%", "23.4%가 구매"),  # 퍼센트
+        ("{x}이 구매", "13,407명", "13,407명이 구매"),
+        ("{x}로 하루", "2027년 11월", "2027년 11월로 하루"),
+        ("{x}와 비교", "700", "700과 비교"),  # 칠백
+        ("{x}와 비교", "1,500", "1,500과 비교"),  # 천오백
+        ("{x}와 비교", "12", "12와 비교"),  # 십이
+        ("{x}을 넘어", "50,000", "50,000을 넘어"),  # 오만
+        ("{x}가 남음", "1.00×", "1.00×가 남음"),  # 배
+        ("{x}이며", "$5", "$5이며"),  # the copula is left as written
+        ("{x}가 다시", "CAC", "CAC가 다시"),  # Latin letters: as written
+    ],
+)
+def test_korean_particles_agree_with_the_value_they_follow(template, value, expected):
+    from sim.report.i18n import particles
+
+    assert particles.resolve(particles.mark(template).format(x=value)) == expected
+
+
+def test_korean_catalog_particles_follow_dollars_and_won():
+    """A Korean sentence reads right in any currency: the same template after a won and a dollar amount."""
+    from sim.report.i18n import fmt_amount
+
+    won, dollars = fmt_amount(28696, "KRW", "ko"), fmt_amount(25.86, "USD", "ko")
+    clv_won, clv_dollars = fmt_amount(77242, "KRW", "ko"), fmt_amount(170.51, "USD", "ko")
+    assert "원이" in t("kpis.reading", "ko", cac=won, clv=clv_won, ltv_cac="2.7×")
+    assert f"{dollars}이" in t("kpis.reading", "ko", cac=dollars, clv=clv_dollars, ltv_cac="6.6×")  # copula 이고
+    advice = t("advice.cut", "ko", purpose="백엔드", amount=dollars, spend=dollars, roi="+0.90", hurdle="+0.00")
+    assert "+0.90으로" in advice

@@ -238,3 +238,14 @@ def test_a_promotions_delay_reads_as_it_moved(report):
         assert shown in text, shown
         if row["delay_days"] - row["delay_days_without"] >= 0.01:
             assert fmt_number(row["delay_days"], lang, 2) != fmt_number(row["delay_days_without"], lang, 2)
+
+
+def test_korean_particles_agree_with_the_amounts_they_follow(report):
+    """In a Korean report a particle after an amount agrees with how it is read: 원 takes 이/을/은/과, a dollar
+    amount (달러) takes 가/를/는/와, whatever the template was written for."""
+    _, lang, out = report
+    if lang != "ko":
+        pytest.skip("Korean reports only")
+    text = " ".join(page_text(out.html.read_text(encoding="utf-8")).split())
+    assert not re.findall(r"\$[0-9][0-9,.]*(?:이|을|은|과|으로) ", text)
+    assert not re.findall(r"[0-9]원(?:가|를|는|와) ", text)

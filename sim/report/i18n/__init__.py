@@ -20,6 +20,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from sim.report.i18n import particles
+
 LANGUAGES = ("en", "ko")
 
 # currency -> (symbol, decimals for amounts below 1,000); unknown codes are written as "CHF 1,234.00"
@@ -61,10 +63,13 @@ def t(key: str, lang: str, **fmt: object) -> str:
     if key not in texts:
         raise KeyError(f"message {key!r} is not in the {lang} catalog")
     template = texts[key]
+    if lang == "ko" and fmt:  # particles after a value agree with how the value is read (particles.py)
+        template = particles.mark(template)
     try:
-        return template.format(**fmt) if fmt or "{" in template else template
+        text = template.format(**fmt) if fmt or "{" in template else template
     except KeyError as exc:
         raise KeyError(f"message {key!r} ({lang}) needs placeholder {exc.args[0]!r}") from None
+    return particles.resolve(text) if lang == "ko" and fmt else text
 
 
 def has(key: str, lang: str = "en") -> bool:

@@ -448,12 +448,12 @@ def _retention(s, c, cal) -> None:
         )
     }
     lift = cal.lift
-    notes = {k: f"{ASSUMPTION}: no lift test (--lift-test); schema default" for k in block}
+    why = "no lift test (--lift-test)" if lift is None else "a lift test does not measure it"
+    notes = {k: f"{ASSUMPTION}: {why}; schema default" for k in block}
     if lift is not None:
-        notes = {k: f"{ASSUMPTION}: a lift test does not measure it; schema default" for k in block}
-        notes.update(_lift_notes(lift))
-        for k, (v, _) in lift.retention_values().items():
-            block[k] = _r(v)
+        values = lift.retention_values()
+        notes.update(_lift_notes(values))
+        block.update({k: _r(v) for k, (v, _) in values.items()})
         c["retention"] = f"back-end marketing; effect sizes fitted from the lift test {lift.source_name}"
     else:
         c["retention"] = (
@@ -474,12 +474,13 @@ def _retention(s, c, cal) -> None:
         c[f"retention.{k}"] = f"{units[k]}; {notes[k]}"
 
 
-def _lift_notes(lift) -> dict[str, str]:
-    """What the scenario says of each retention field a lift test sets: the three maxima are fitted (with
-    their standard errors, and said when a maximum sits at its bound); the half-saturation spend is set at the
-    tested spend, an assumption, since one tested spend level cannot show where the curve bends."""
+def _lift_notes(values: dict[str, tuple[float, float]]) -> dict[str, str]:
+    """What the scenario says of each retention field a lift test sets (`LiftTestFit.retention_values`): the
+    three maxima are fitted (with their standard errors, and said when a maximum sits at its bound); the
+    half-saturation spend is set at the tested spend, an assumption, since one tested spend level cannot show
+    where the curve bends."""
     notes = {}
-    for k, (v, se) in lift.retention_values().items():
+    for k, (v, se) in values.items():
         if k == "half_saturation_per_customer":
             notes[k] = (
                 f"{ASSUMPTION}: the lift test's spend per customer and month (one tested spend level cannot show"

@@ -219,6 +219,15 @@ def break_evens(data: ReportData) -> list[BreakEven]:
     return sorted(out, key=lambda b: b.distance)
 
 
+def breakeven_row(data: ReportData, parameter: str) -> dict | None:
+    """One uncertain input's row of the break-evens table (its kind, value, standard error), or None."""
+    be = data.breakevens
+    if be is None or be.empty or "parameter" not in be:
+        return None
+    rows = be[be["parameter"] == parameter].to_dict("records")
+    return rows[0] if rows else None
+
+
 def closest_break_even(data: ReportData) -> BreakEven | None:
     found = break_evens(data)
     return found[0] if found else None
@@ -281,9 +290,8 @@ def measured_reading(data: ReportData, lang: str) -> str:
     """What a lift test settles: the back-end effects' standard error (as a factor on the measured sizes) and
     whether the recommended split holds within the range tried (3 standard errors either side) or changes
     inside it, and then how many standard errors from the measurement."""
-    be = data.breakevens
-    row = be[be["parameter"] == "retention.effect"] if be is not None and not be.empty else be
-    se = float(row["standard_error"].iloc[0]) if row is not None and len(row) else math.nan
+    row = breakeven_row(data, "retention.effect")
+    se = float(row["standard_error"]) if row is not None else math.nan
     if not math.isfinite(se) or se <= 0:
         return t("beliefs.measured", lang)
     edges = [b for b in break_evens(data) if b.parameter == "retention.effect"]

@@ -18,6 +18,7 @@ import pandas as pd
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
+from sim.report.recommendation import breakeven_row
 
 # the market's saturation is read from the people who do not know the brand at the end (never met it, or met
 # it and forgot): reach lands on them, so they are the pool acquisition can still draw from
@@ -268,19 +269,11 @@ def winback_reading(data: ReportData, lang: str) -> list[str]:
         else:
             key = "winback.compare_high" if roi["winback"] >= 0 else "winback.compare_least_bad"
         texts.append(t(key, lang, **fmt))
-        chance = _base_value(data, "winback.base_reactivation")
-        if key != "winback.compare_low" and chance is not None:  # the claim rests on an unmeasured response
-            texts.append(t("winback.assumed", lang, chance=fmt_percent(chance, lang, 1)))
+        chance = breakeven_row(data, "winback.base_reactivation")
+        if key != "winback.compare_low" and chance is not None and chance["kind"] == "assumed":
+            # the claim rests on an unmeasured response
+            texts.append(t("winback.assumed", lang, chance=fmt_percent(float(chance["base_value"]), lang, 1)))
     return texts
-
-
-def _base_value(data: ReportData, parameter: str) -> float | None:
-    """An assumed input's value in the scenario, from the break-evens table (None when it is fitted or absent)."""
-    be = data.breakevens
-    if be is None or be.empty or "parameter" not in be:
-        return None
-    row = be[(be["parameter"] == parameter) & (be["kind"] == "assumed")]
-    return float(row["base_value"].iloc[0]) if len(row) else None
 
 
 @dataclass(frozen=True)

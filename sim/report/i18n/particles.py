@@ -23,7 +23,7 @@ PLACE_FINAL = {1: "ㅂ", 2: "ㄱ", 3: "ㄴ"}  # 십, 백, 천
 MYRIAD_FINAL = ("ㄴ", "ㄱ", "")  # 만, 억, 조
 SYMBOL_WORDS = {"₩": "원", "$": "달러", "€": "유로", "£": "파운드", "¥": "엔"}
 SIGN_WORDS = {"%": "", "%p": "", "×": ""}  # 퍼센트, 퍼센트포인트, 배: all end on a vowel
-HANGUL_FIRST, HANGUL_LAST, RIEUL = 0xAC00, 0xD7A3, 8
+HANGUL_FIRST, HANGUL_LAST = 0xAC00, 0xD7A3
 FINAL_NAMES = " ㄱㄲㄳㄴㄵㄶㄷㄹㄺㄻㄼㄽㄾㄿㅀㅁㅂㅄㅅㅆㅇㅈㅊㅋㅌㅍㅎ"
 
 

@@ -233,6 +233,20 @@ def test_batch_results_do_not_depend_on_the_worker_count(d2c):
     assert len(set(one.seeds)) == 2  # independent streams from SeedSequence.spawn
 
 
+def test_replications_of_several_plans_cut_across_workers_give_the_same_draws(d2c):
+    """Fewer replications than one random stream: the plans are cut across the workers instead, and every
+    plan's draws are those of the one-process run (common random numbers hold across the cut)."""
+    short = d2c.with_changes({"simulation.horizon_months": 4})
+    spend = budget.spend_by_month(short)
+    plans = np.repeat(np.stack([spend * f for f in (0.5, 1.0, 1.5)]), 4, axis=0)  # 3 plans x 4 replications
+    one = simulate_batch(short, plans, mode="sampled", seed=9, workers=1, replication_block=4)
+    two = simulate_batch(short, plans, mode="sampled", seed=9, workers=2, replication_block=4)
+    assert np.array_equal(one.monthly, two.monthly)
+    alone = simulate_batch(short, plans[4:8], mode="sampled", seed=9, workers=1, replication_block=4)
+    assert np.array_equal(alone.monthly, one.monthly[4:8])  # a plan's draws whatever runs beside it
+    assert not np.array_equal(one.monthly[4:8], one.monthly[8:])  # the plans do differ
+
+
 def test_a_batch_row_equals_the_single_run(d2c):
     """Rows are independent in expected mode: row i of a batch equals the scenario run alone."""
     spend = budget.spend_by_month(d2c)

@@ -5,6 +5,7 @@ say, clear errors when no plan can meet the constraints, and files ready for the
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -15,10 +16,12 @@ import yaml
 from conftest import ROOT, small
 
 from sim.analysis.breakeven import BREAKEVEN_COLUMNS
-from sim.analysis.constraints import Constraints
-from sim.analysis.optimize import ADVICE_STEPS, DECOMPOSITION_PARTS, OptimizationResult, optimize_budget
-from sim.analysis.plans import PlanPath, scenario_with_path
-from sim.analysis.search import purpose_grid
+from sim.analysis.constraints import Constraints, plan_space
+from sim.analysis.evaluate import FastEvaluator
+from sim.analysis.marginal import purpose_channel_weights
+from sim.analysis.optimize import ADVICE_STEPS, DECOMPOSITION_PARTS, OptimizationResult, fixed_spend, optimize_budget
+from sim.analysis.plans import PlanPath, from_scenario, scenario_with_path
+from sim.analysis.search import Search, best_constant, best_path, purpose_grid
 from sim.engines.fast import horizon_value, run_fast, simulate_batch
 from sim.errors import UserInputError
 from sim.model import budget
@@ -69,6 +72,34 @@ def test_the_plan_over_time_beats_every_constant_split_of_a_fine_grid(scenario, 
     assert again["cumulative_contribution"] == pytest.approx(result.recommended_value, rel=1e-9)
     assert result.kpis["recommended"]["cumulative_contribution"] == pytest.approx(result.recommended_value, rel=1e-9)
     assert result.kpis["current"]["cumulative_contribution"] == pytest.approx(result.current_value, rel=1e-9)
+
+
+class _OneRoundAtATime(Search):
+    """The search without prefetch: every round's plans valued on their own, as the rounds come."""
+
+    def values(self, paths, prefetch=()):
+        return super().values(paths)
+
+
+@pytest.mark.parametrize("constraints", [Constraints(), CONSTRAINTS], ids=["free", "constrained"])
+def test_prefetching_the_next_rounds_changes_no_decision_only_the_engine_runs(scenario, constraints):
+    """The search values the plans later rounds will likely ask for in the same batch (speed); its answer is
+    exactly that of valuing the rounds one after the other, with fewer engine runs."""
+    fixed = fixed_spend(scenario)
+    space = plan_space(fixed, constraints)
+    mix = np.stack([purpose_channel_weights(fixed, p) for p in PURPOSES])
+    current = from_scenario(fixed, 3, mix)
+    found = {}
+    for kind in (Search, _OneRoundAtATime):
+        evaluator = FastEvaluator(fixed, "contribution", constraints.hurdle_rate, constraints.payback_within_months)
+        search = kind(evaluator, space)
+        best = best_path(search, best_constant(search, current, [current]))
+        found[kind] = (best[0], best[1], search.batches)
+    (plan, value, batches), (plan_alone, value_alone, batches_alone) = found.values()
+    assert value == value_alone and math.isfinite(value)
+    np.testing.assert_array_equal(plan.shares, plan_alone.shares)
+    np.testing.assert_array_equal(plan.mix, plan_alone.mix)
+    assert batches < batches_alone
 
 
 def test_acquisition_first_then_retention_as_the_base_grows(scenario, result):

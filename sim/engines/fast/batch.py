@@ -261,7 +261,7 @@ def simulate_batch(
     `replication_block` (sampled mode): the rows are blocks of this many replications of different plans of
     one scenario, and replication r of every block gets the same base and the same uniform in every cell of
     every count (`inversion`): common random numbers for comparing plans. The chunks then cut the
-    replications, each chunk holding every plan's.
+    replications, each chunk holding every plan's (and, with fewer chunks than workers, the plans too).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, found {mode!r}")
@@ -298,11 +298,15 @@ def simulate_batch(
         # a chunk of replications holds every plan's: the plans share its uniforms, each plan's r-th row the
         # same ones (common random numbers), and the per-day cost is paid once for all plans (speed)
         plans = len(rows) // block
-        chunks = [
-            np.array([p * block + r for p in range(plans) for r in range(lo, hi)], dtype=int)
-            for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-        jobs = [replications_job(index, plans, seeds[j], progress and workers <= 1) for j, index in enumerate(chunks)]
+        # with fewer chunks than workers, each chunk's plans are cut too (a plan's draws are the same whatever
+        # plans run beside it, so the results still do not depend on `workers`)
+        groups = np.array_split(np.arange(plans), max(1, min(plans, workers // n_chunks)))
+        chunks, jobs = [], []
+        for j, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True)):
+            for group in groups:
+                index = np.array([p * block + r for p in group for r in range(lo, hi)], dtype=int)
+                chunks.append(index)
+                jobs.append(replications_job(index, len(group), seeds[j], progress and workers <= 1))
         order = np.concatenate(chunks) if plans > 1 else None  # the chunks' rows, when not the caller's order
     parts = None
     if workers > 1 and len(jobs) > 1:

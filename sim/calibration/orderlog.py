@@ -90,6 +90,17 @@ AMOUNT_NAMES = (
     "매출액",
 )
 CURRENCY_NAMES = ("currency", "currencycode", "curr", "통화", "통화코드", "결제통화")
+# the names a missing-column message gives as examples, as a person would write them ("order_amount", not the
+# normalized "orderamount" the matching uses)
+READABLE = {
+    "customerid": "customer_id",
+    "customerno": "customer_no",
+    "orderdate": "order_date",
+    "invoicedate": "invoice_date",
+    "orderamount": "order_amount",
+    "ordertotal": "order_total",
+    "currencycode": "currency_code",
+}
 SPEND_DATE_NAMES = ("month", "date", "period", "월", "년월", "날짜", "일자", "기간")
 SPEND_CHANNEL_NAMES = ("channel", "media", "source", "채널", "매체", "광고매체")
 SPEND_AMOUNT_NAMES = ("amount", "spend", "cost", "budget", "광고비", "비용", "금액", "지출", "집행금액")
@@ -335,13 +346,13 @@ def find_column(
             allowed="a first row naming the columns, e.g. customer_id,order_date,amount",
         )
     korean = next((n for n in names[3:] if not n.isascii()), None)  # a Korean export's header, when there is one
-    examples = ", ".join(names[:3]) + (f" or {korean}" if korean else "")
+    examples = ", ".join(READABLE.get(n, n) for n in names[:3]) + (f" or {korean}" if korean else "")
     raise DataError(
         f"has no {role} column",
         file=source,
         location="row 1",
         found=", ".join(headers),
-        allowed=f"a header such as {examples}, or name it with {flag}",
+        allowed=f"a header such as {examples} (letter case, spaces and _-./ do not matter), or name it with {flag}",
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import date
 
 import matplotlib
 import numpy as np
@@ -16,7 +17,7 @@ from conftest import small
 from sim.report import plots
 from sim.report import recommendation as reco
 from sim.report.data import ReportData
-from sim.report.i18n import LANGUAGES, t
+from sim.report.i18n import LANGUAGES, fmt_date, fmt_percent, t
 from sim.report.markup import plans_kpi_table
 from sim.report.plans import undefined_without_front
 
@@ -93,6 +94,26 @@ def test_actions_by_month_follow_the_plan_changes():
     assert texts[0].startswith("From Jan 2027:") and "stop back-end" in texts[0]
     assert "start back-end (retention) at ₩4M a month" in texts[1]
     assert reco.back_end_start(data) == (pd.Timestamp("2027-07-01").date(), 4e6, 4e6 / 24e6)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_plan_that_moves_a_little_every_quarter_is_told_as_one_gradual_change(lang):
+    """Steps under the action threshold (5% of the budget) that add up are one gradual change, told once they
+    do; every action starts where the one before left the spend, and a drift that never adds up is no action."""
+    rec = [(20e6, 4e6, 0.0), (19.4e6, 4.6e6, 0.0), (18.8e6, 5.2e6, 0.0), (18.2e6, 5.8e6, 0.0), (14e6, 10e6, 0.0)]
+    rec += [(14e6, 10e6, 0.0), (13.9e6, 10.1e6, 0.0)]  # a flat period, then a drift of 0.4% of the budget
+    data = report(path=path_frame([(24e6, 0.0, 0.0)] * 7, rec))
+    actions = reco.plan_actions(data)
+    assert [(a.start.isoformat(), a.until and a.until.isoformat()) for a in actions] == [
+        ("2027-01-01", None),
+        ("2027-04-01", "2027-10-01"),
+        ("2028-01-01", None),
+    ]
+    assert actions[1].changes == (("front", 20e6, 18.2e6), ("back", 4e6, 5.8e6))  # the three steps in all
+    for before, after in zip(actions[:-1], actions[1:], strict=True):  # each starts where the last one ended
+        assert {p: b for p, _, b in before.changes} == {p: a for p, a, _ in after.changes}
+    text = reco.action_text(data, actions[1], lang)
+    assert t("period.quarter", lang) in text and fmt_date(actions[1].until, lang, day=False) in text
 
 
 def advice(direction: str, roi: float, purpose: str = "front") -> dict:
@@ -232,6 +253,43 @@ def test_a_lift_test_that_does_not_settle_the_split_is_said_so(lang):
     fitted.loc[0, "high_breakeven"] = float("nan")
     holds = reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]
     assert holds == t("beliefs.measured_holds", lang, se="0.25")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_summary_says_what_the_plan_hinges_on_once_and_as_fitted_or_assumed(lang):
+    """The executive summary: a measured effect that is also the closest break-even is read once, by the
+    lift test's reading (not again as 'check this input'); a fitted input is not sent to be checked against
+    the client's data it came from; an assumed one is."""
+    meta = {**report().meta, "retention_measured": True}
+    fitted = breakevens()
+    fitted.loc[0, ["kind", "standard_error"]] = ["fitted", 0.25]
+    measured = reco.summary_hinge(report(breakevens=fitted, meta=meta), lang, plots.input_label)
+    assert measured == [reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]]
+    check = t("breakevens.closest", lang, input="", side="", value="", base="").split(")")[-1].strip()
+    assumed = reco.summary_hinge(report(breakevens=breakevens()), lang, plots.input_label)
+    assert len(assumed) == 2 and check in assumed[0] and assumed[1] == t("beliefs.assumed", lang)
+    fitted.loc[0, "parameter"] = "purchase.alpha"  # a fitted repeat-purchase parameter is the closest
+    other = reco.summary_hinge(report(breakevens=fitted, meta=meta), lang, plots.input_label)
+    assert len(other) == 2 and check not in other[0]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_back_end_money_from_the_first_period_starts_at_once_not_once_the_base_has_grown(lang):
+    cases = {
+        "beliefs.when": ((10.0, 0.0, 0.0), "2027-04-01", 0.4),
+        "beliefs.when_first": ((7.0, 3.0, 0.0), "2027-01-01", 0.3),
+    }
+    for key, (first_period, month, share) in cases.items():
+        data = report(path=path_frame([(9.0, 1.0, 0.0)] * 2, [first_period, (6.0, 4.0, 0.0)]))
+        back = share * 10.0
+        said = t(
+            key,
+            lang,
+            month=fmt_date(date.fromisoformat(month), lang, day=False),
+            amount=reco.money(data, back, lang),
+            share=fmt_percent(share, lang, 0),
+        )
+        assert reco.retention_beliefs(data, lang, plots.input_label)[-1] == said
 
 
 def lever_frame(gains: dict[str, list[tuple[float, bool, float, float]]]) -> pd.DataFrame:

@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
+
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_roi, t
@@ -87,37 +89,71 @@ def gain_reading(data: ReportData, lang: str) -> str:
 
 @dataclass(frozen=True)
 class Action:
-    """A dated change of the plan: from this month, these purposes' spend a month moves."""
+    """A dated change of the plan: from this month, these purposes' spend a month moves; a gradual change
+    (`until` set) moves a step every period from `start` to `until`, by these amounts in all."""
 
     start: date
     changes: tuple[tuple[str, float, float], ...]  # (purpose, spend a month before, after)
+    until: date | None = None  # the first day of the last period of a gradual change
 
 
 def plan_actions(data: ReportData) -> list[Action]:
     """The recommended plan's changes in date order: at its first period against the current plan, then at
-    every period where a purpose's spend a month moves by at least `MIN_ACTION_SHARE` of the budget."""
+    every period where a purpose's spend a month moves by at least `MIN_ACTION_SHARE` of the budget; runs of
+    smaller steps the same way are one gradual change, told when they add up to that much (so a plan that
+    moves a little every quarter is not read as standing still, and every action starts where the last
+    one left the spend)."""
     path = data.path
     if path is None or path.empty:
         return []
     cur = path[path["plan"] == "current"].reset_index(drop=True)
     rec = path[path["plan"] == "recommended"].reset_index(drop=True)
-    actions = []
-    for k in range(len(rec)):
-        before = cur.iloc[0] if k == 0 else rec.iloc[k - 1]
-        after = rec.iloc[k]
+    rows = [cur.iloc[0]] + [rec.iloc[k] for k in range(len(rec))]  # the current plan, then each period
+
+    def spend(row) -> np.ndarray:
+        return np.array([float(row[f"{p}_per_month"]) for p in PURPOSES])
+
+    def changes(before, after) -> tuple[tuple[str, float, float], ...]:
         budget = max(float(after["budget_per_month"]), float(before["budget_per_month"]), 1e-12)
-        changes = tuple(
-            (p, float(before[f"{p}_per_month"]), float(after[f"{p}_per_month"]))
-            for p in PURPOSES
-            if abs(float(after[f"{p}_per_month"]) - float(before[f"{p}_per_month"])) >= MIN_ACTION_SHARE * budget
-        )
-        if changes:
-            actions.append(Action(date.fromisoformat(str(after["start"])), changes))
+        a, b = spend(before), spend(after)
+        return tuple((p, a[j], b[j]) for j, p in enumerate(PURPOSES) if abs(b[j] - a[j]) >= MIN_ACTION_SHARE * budget)
+
+    def moves(before, after) -> bool:
+        return bool(np.abs(spend(after) - spend(before)).max() > 1e-9 * max(float(after["budget_per_month"]), 1.0))
+
+    actions, k = [], 1
+    while k < len(rows):
+        big = changes(rows[k - 1], rows[k])
+        if big or k == 1 or not moves(rows[k - 1], rows[k]):  # a step of its own (the first: against today's)
+            if big:
+                actions.append(Action(date.fromisoformat(str(rows[k]["start"])), big))
+            k += 1
+            continue
+        end = k  # a run of small steps, each purpose moving one way (or not at all)
+        while (
+            end + 1 < len(rows)
+            and moves(rows[end], rows[end + 1])
+            and not changes(rows[end], rows[end + 1])
+            and _same_way(rows, k - 1, end + 1, spend)
+        ):
+            end += 1
+        total = changes(rows[k - 1], rows[end])
+        if total:
+            start, until = (date.fromisoformat(str(rows[i]["start"])) for i in (k, end))
+            actions.append(Action(start, total, until if end > k else None))
+        k = end + 1
     return actions
 
 
+def _same_way(rows: list, first: int, last: int, spend) -> bool:
+    """Whether every purpose's spend a month moves one way only (or not at all) from row `first` to `last`."""
+    steps = np.diff(np.stack([spend(rows[i]) for i in range(first, last + 1)]), axis=0)
+    return bool(np.all((steps >= -1e-9).all(axis=0) | (steps <= 1e-9).all(axis=0)))
+
+
 def action_text(data: ReportData, action: Action, lang: str) -> str:
-    """'From Oct 2028: back-end from ₩0 to ₩2.1M a month; front-end from ₩24.0M to ₩21.2M a month.'"""
+    """'From Oct 2028: back-end from ₩0 to ₩2.1M a month; front-end from ₩24.0M to ₩21.2M a month.'; a
+    gradual change: 'From Apr 2026 to Jan 2028, a little every quarter: ...'."""
     items = []
     for purpose, before, after in action.changes:
         key = "actions.start" if before <= 0 else ("actions.stop" if after <= 0 else "actions.move")
@@ -130,7 +166,12 @@ def action_text(data: ReportData, action: Action, lang: str) -> str:
                 after=money(data, after, lang),
             )
         )
-    return t("actions.item", lang, month=fmt_date(action.start, lang, day=False), items="; ".join(items))
+    month = fmt_date(action.start, lang, day=False)
+    if action.until is None:
+        return t("actions.item", lang, month=month, items="; ".join(items))
+    period = t(f"period.{(data.plans or {}).get('period') or 'quarter'}", lang)
+    until = fmt_date(action.until, lang, day=False)
+    return t("actions.gradual", lang, month=month, until=until, period=period, items="; ".join(items))
 
 
 def first_actions(data: ReportData, lang: str, limit: int = 3) -> list[str]:
@@ -239,14 +280,27 @@ def hinge_reading(data: ReportData, lang: str, label) -> str:
     edge = closest_break_even(data)
     if edge is None:
         return t("breakevens.holds", lang)
+    row = breakeven_row(data, edge.parameter) or {}
+    fitted = row.get("kind") == "fitted"  # from the client's own data already: a longer history, not a check
     return t(
-        "breakevens.closest",
+        "breakevens.closest_fitted" if fitted else "breakevens.closest",
         lang,
         input=label(edge.parameter, edge.label, lang),
         side=t(f"breakevens.side.{edge.side}", lang),
         value=input_value_text(edge.value, edge.parameter, data.currency, lang),
         base=input_value_text(edge.base, edge.parameter, data.currency, lang),
     )
+
+
+def summary_hinge(data: ReportData, lang: str, label) -> list[str]:
+    """The executive summary's 'what it hinges on': the closest break-even, and whether the back-end effects
+    are measured or assumed; when the closest break-even is the measured effects themselves, the lift test's
+    reading alone (it gives that break-even, and what would settle it)."""
+    edge = closest_break_even(data)
+    beliefs = retention_beliefs(data, lang, label)[0]
+    if edge is not None and edge.parameter == "retention.effect" and data.meta.get("retention_measured"):
+        return [beliefs]
+    return [hinge_reading(data, lang, label), beliefs]
 
 
 def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
@@ -274,9 +328,11 @@ def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
         texts.append(t("beliefs.no_more_back", lang, recommended=fmt_percent(rec_back, lang, 0)))
     when = back_end_start(data)
     if when is not None:
+        rec = data.path[data.path["plan"] == "recommended"]
+        first = str(rec["start"].iloc[0]) == when[0].isoformat()  # from the plan's first period: at once
         texts.append(
             t(
-                "beliefs.when",
+                "beliefs.when_first" if first else "beliefs.when",
                 lang,
                 month=fmt_date(when[0], lang, day=False),
                 amount=money(data, when[1], lang),

@@ -275,12 +275,14 @@ def test_the_summary_says_what_the_plan_hinges_on_once_and_as_fitted_or_assumed(
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_back_end_money_from_the_first_period_starts_at_once_not_once_the_base_has_grown(lang):
+    """...and goes on from the first period when the current plan already spends on it (5% or more)."""
     cases = {
-        "beliefs.when": ((10.0, 0.0, 0.0), "2027-04-01", 0.4),
-        "beliefs.when_first": ((7.0, 3.0, 0.0), "2027-01-01", 0.3),
+        "beliefs.when": ((9.6, 0.4, 0.0), (10.0, 0.0, 0.0), "2027-04-01", 0.4),
+        "beliefs.when_first": ((9.6, 0.4, 0.0), (7.0, 3.0, 0.0), "2027-01-01", 0.3),
+        "beliefs.when_kept": ((9.0, 1.0, 0.0), (7.0, 3.0, 0.0), "2027-01-01", 0.3),
     }
-    for key, (first_period, month, share) in cases.items():
-        data = report(path=path_frame([(9.0, 1.0, 0.0)] * 2, [first_period, (6.0, 4.0, 0.0)]))
+    for key, (current, first_period, month, share) in cases.items():
+        data = report(path=path_frame([current] * 2, [first_period, (6.0, 4.0, 0.0)]))
         back = share * 10.0
         said = t(
             key,

@@ -328,11 +328,12 @@ def retention_beliefs(data: ReportData, lang: str, label) -> list[str]:
         texts.append(t("beliefs.no_more_back", lang, recommended=fmt_percent(rec_back, lang, 0)))
     when = back_end_start(data)
     if when is not None:
-        rec = data.path[data.path["plan"] == "recommended"]
-        first = str(rec["start"].iloc[0]) == when[0].isoformat()  # from the plan's first period: at once
+        rec, cur = (data.path[data.path["plan"] == name].iloc[0] for name in ("recommended", "current"))
+        first = str(rec["start"]) == when[0].isoformat()  # from the plan's first period: at once
+        kept = first and float(cur["back_per_month"]) >= MIN_ACTION_SHARE * float(cur["budget_per_month"])
         texts.append(
             t(
-                "beliefs.when_first" if first else "beliefs.when",
+                "beliefs.when_kept" if kept else "beliefs.when_first" if first else "beliefs.when",
                 lang,
                 month=fmt_date(when[0], lang, day=False),
                 amount=money(data, when[1], lang),

@@ -141,6 +141,12 @@ def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(resul
         if a["direction"] == "raise" and a["spend_per_month"] > 0:
             largest = max(ADVICE_STEPS) * a["spend_per_month"]
             assert a["whole_range"] == (a["amount_per_month"] == pytest.approx(largest))
+        # the first step the way the marginal ROI points pays exactly when the advice moves the purpose
+        assert a["tried"] == ("raise" if roi > a["hurdle_rate"] else "cut")
+        step_pays = (
+            a["first_step_roi"] > a["hurdle_rate"] if a["tried"] == "raise" else a["first_step_roi"] < a["hurdle_rate"]
+        )
+        assert step_pays == (a["direction"] != "hold")
 
 
 def test_breakevens_say_where_the_plan_would_change(scenario, result):

@@ -139,6 +139,19 @@ def test_a_cut_of_the_whole_spend_is_advice_to_stop(lang):
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_purpose_held_where_its_marginal_roi_points_away_says_what_the_step_returns(lang):
+    """Hold with a negative marginal ROI: cutting a tenth loses more than it saves, and the text gives that
+    figure (a reader would otherwise ask why a unit returning -0.84 is not cut); likewise for a raise."""
+    low = {**advice("hold", -0.84), "tried": "cut", "first_step_roi": 0.27, "amount_per_month": 0.0}
+    high = {**advice("hold", 0.4, "back"), "tried": "raise", "first_step_roi": -0.1, "amount_per_month": 0.0}
+    texts = reco.budget_advice(report(plans={"advice": [low, high], "hurdle_rate": 0.0}), lang)
+    spend = reco.money(report(), 5e6, lang)
+    front, back = t("purpose_text.front", lang), t("purpose_text.back", lang)
+    assert texts[0] == t("advice.hold_low", lang, purpose=front, spend=spend, roi="−0.84", step="+0.27", hurdle="+0.00")
+    assert texts[1] == t("advice.hold_high", lang, purpose=back, spend=spend, roi="+0.40", step="−0.10", hurdle="+0.00")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_raise_that_pays_as_far_as_was_tried_is_not_called_a_limit(lang):
     """A raise that still paid at the largest step tried is "at least" that much, not "up to" it."""
     beyond = {**advice("raise", 0.9), "whole_range": True}

@@ -407,9 +407,10 @@ def budget_advice(
     for p, _j, roi, direction, amounts in rows:
         chain = values[k : k + len(amounts)]
         k += len(amounts)
-        previous_value, previous_amount, amount = values[0], 0.0, 0.0
+        previous_value, previous_amount, amount, first_step = values[0], 0.0, 0.0, None
         for a, v in zip(amounts, chain, strict=True):
             step_roi = (v - previous_value) / ((a - previous_amount) * months) if a != previous_amount else 0.0
+            first_step = step_roi if first_step is None else first_step
             keeps = step_roi > hurdle if direction == "raise" else step_roi < hurdle
             if not keeps:
                 break
@@ -418,6 +419,8 @@ def budget_advice(
             {
                 "purpose": p,
                 "direction": direction if amount else "hold",
+                "tried": direction,  # the way the marginal ROI pointed
+                "first_step_roi": _num(first_step),  # what the first step (a tenth of its spend) returns a unit
                 "amount_per_month": float(abs(amount)),
                 "marginal_roi": roi,
                 "hurdle_rate": hurdle,

@@ -200,6 +200,9 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         # a cut of the whole spend is advice to stop the purpose (every cut up to all of it still pays)
         stop = a["direction"] == "cut" and a["amount_per_month"] >= a["spend_per_month"] * (1.0 - 1e-9) > 0.0
         key = "advice.stop" if stop else f"advice.{a['direction']}"
+        if a["direction"] == "hold" and a.get("first_step_roi") is not None:  # why not move, with the figure
+            key = "advice.hold_low" if a.get("tried") == "cut" else "advice.hold_high"
+            fmt["step"] = fmt_roi(a["first_step_roi"], lang)
         if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
             key = "advice.raise_beyond"
         texts.append(t(key, lang, **fmt))

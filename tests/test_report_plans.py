@@ -152,6 +152,28 @@ def test_a_purpose_held_where_its_marginal_roi_points_away_says_what_the_step_re
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_marginal_roi_step_larger_than_a_purposes_spend_is_not_read_as_its_last_unit(lang):
+    """A marginal ROI adds a tenth of the monthly budget to a purpose: for a purpose that gets less than half
+    of that, the report says the figure is the average return of the whole step, at both plans."""
+    plan = {"monthly_budget_mean": 10e6, "current_split": {"front": 0.9, "back": 0.1, "winback": 0.0}}
+    data = report(plan=plan)
+    note = reco.marginal_step_note(data, lang, reco.current_spends(data))
+    step = t("roi.step", lang, step=reco.money(data, 1e6, lang))
+    assert note == f"{step} {t('roi.step_small', lang, purposes=t('purpose_text.winback', lang))}"
+    assert (
+        reco.marginal_step_note(
+            report(plan={**plan, "current_split": {"front": 0.8, "back": 0.1, "winback": 0.1}}),
+            lang,
+            {"front": 8e6, "back": 1e6, "winback": 1e6},
+        )
+        == step
+    )
+    held = [{**advice("cut", -0.9, "winback"), "spend_per_month": 0.3e6}, advice("raise", 0.5)]
+    texts = reco.budget_advice(report(plan=plan, plans={"advice": held, "hurdle_rate": 0.0}), lang)
+    assert t("advice.step_small", lang, purposes=t("purpose_text.winback", lang)) in texts
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_raise_that_pays_as_far_as_was_tried_is_not_called_a_limit(lang):
     """A raise that still paid at the largest step tried is "at least" that much, not "up to" it."""
     beyond = {**advice("raise", 0.9), "whole_range": True}

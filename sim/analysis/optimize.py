@@ -216,11 +216,10 @@ def optimize_budget(
     ladder = spends(_ladder(current, recommended, totals), totals)
     own = budget.spend_by_month(original)[None]
     # one batch when the scenario needed no fixing (speed: a sampled run's cost per day is paid once)
-    groups = (
-        [(original, own), (scenario, ladder[1:])] if scenario is not original else [(scenario, [*own, *ladder[1:]])]
-    )
-    expected = np.concatenate([_expected(s, objective, np.asarray(x), workers) for s, x in groups])
-    draws = np.concatenate([_raw(s, objective, np.asarray(x), replications, seed, workers) for s, x in groups])
+    together = [(scenario, np.concatenate([own, ladder[1:]]))]
+    groups = [(original, own), (scenario, ladder[1:])] if scenario is not original else together
+    expected = np.concatenate([_expected(s, objective, x, workers) for s, x in groups])
+    draws = np.concatenate([_raw(s, objective, x, replications, seed, workers) for s, x in groups])
     uplift = draws[-1] - draws[0]
     decomposition = pd.DataFrame(
         {

@@ -230,8 +230,7 @@ def _by_period(search: Search, start, moves_of, merge, step: float, min_step: fl
             break
         half = [m[2] for m in moves_of(path, step / 2.0)] if step / 2.0 >= min_step else []
         values = search.values([m[2] for m in moves], half)
-        tolerance = 1e-9 * max(abs(best[1]), 1.0)
-        picks = _picks(moves, values - best[1], tolerance)
+        picks = _picks(moves, values, best[1])
         if not picks:
             step /= 2.0
             if step < min_step:
@@ -240,9 +239,9 @@ def _by_period(search: Search, start, moves_of, merge, step: float, min_step: fl
         together = merge(path, {k: m[2] for k, m in picks.items()})
         single = int(np.argmax(values))
         checked = search.values([together], _period_ahead(together, picks, moves_of, merge, step, min_step))
-        if checked[0] >= values[single] and checked[0] > tolerance + best[1]:
+        if checked[0] >= values[single] and _improves(checked[0], best[1]):
             best = (together, float(checked[0]))
-        elif values[single] > tolerance + best[1]:
+        elif _improves(values[single], best[1]):
             best = (moves[single][2], float(values[single]))
         else:
             step /= 2.0
@@ -251,12 +250,12 @@ def _by_period(search: Search, start, moves_of, merge, step: float, min_step: fl
     return best
 
 
-def _picks(moves: list, gain: np.ndarray, tolerance: float) -> dict[int, tuple]:
-    """period -> its best improving move (period, move, plan), periods without one left out."""
+def _picks(moves: list, values: np.ndarray, best: float) -> dict[int, tuple]:
+    """period -> its best move (period, move, plan) that improves on `best`, periods without one left out."""
     picks = {}
     for k in sorted({m[0] for m in moves}):
-        i = max((i for i, m in enumerate(moves) if m[0] == k), key=lambda i: gain[i])
-        if gain[i] > tolerance:
+        i = max((i for i, m in enumerate(moves) if m[0] == k), key=lambda i: values[i])
+        if _improves(values[i], best):
             picks[k] = moves[i]
     return picks
 
@@ -270,7 +269,7 @@ def _period_ahead(together: PlanPath, picks: dict, moves_of, merge, step: float,
         out += [m[2] for m in moves]
         if step / 2.0 >= min_step:
             out += [m[2] for m in moves_of(together, step / 2.0)]
-        again = {k: m for k, m in ((m[0], m) for m in moves) if k in picks and m[1] == picks[k][1]}
+        again = {m[0]: m for m in moves if m[0] in picks and m[1] == picks[m[0]][1]}
         if len(again) < len(picks):
             break
         together = merge(together, {k: m[2] for k, m in again.items()})

@@ -206,11 +206,9 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
             key = "advice.raise_beyond"
         texts.append(t(key, lang, **fmt))
-    note = marginal_step_note(
-        data, lang, {a["purpose"]: float(a["spend_per_month"]) for a in advice}, "advice.step_small"
-    )
-    if note:
-        texts.append(note)
+    small = small_for_step(data, lang, {a["purpose"]: float(a["spend_per_month"]) for a in advice})
+    if small:  # a marginal ROI measured with a step several times the purpose's spend (marginal_step_note)
+        texts.append(t("advice.step_small", lang, purposes=small))
     rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
@@ -219,26 +217,31 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
     return texts
 
 
-def marginal_step_note(data: ReportData, lang: str, spends: dict[str, float], key: str = "roi.step_small") -> str:
+def marginal_step_note(data: ReportData, lang: str) -> str:
     """How a marginal ROI is measured (a tenth of the average monthly budget added to one purpose) and, for a
-    purpose that gets less than half of that step (`spends`: a month, by purpose), that its figure is the
-    return of a budget several times its own, not of its last unit. Empty without a budget."""
-    from sim.analysis.marginal import MarginalStep
-
-    step = MarginalStep().share_of_budget * float(data.plan.get("monthly_budget_mean") or 0.0)
+    purpose of the current plan that gets less than half of that step, that its figure is the average return
+    of the whole step, not of its last unit. Empty without a budget."""
+    step = marginal_step(data)
     if step <= 0:
         return ""
-    small = [t(f"purpose_text.{p}", lang) for p in PURPOSES if spends.get(p) is not None and spends[p] < step / 2]
-    text = t("roi.step", lang, step=money(data, step, lang)) if key == "roi.step_small" else ""
-    if small:
-        text = f"{text} {t(key, lang, purposes=t('list.and', lang).join(small))}".strip()
-    return text
-
-
-def current_spends(data: ReportData) -> dict[str, float]:
-    """The current plan's spend a month by purpose (its split of the average monthly budget)."""
     mean = float(data.plan.get("monthly_budget_mean") or 0.0)
-    return {p: mean * float(v) for p, v in (data.plan.get("current_split") or {}).items()}
+    small = small_for_step(data, lang, {p: mean * float(v) for p, v in (data.plan.get("current_split") or {}).items()})
+    text = t("roi.step", lang, step=money(data, step, lang))
+    return f"{text} {t('roi.step_small', lang, purposes=small)}" if small else text
+
+
+def marginal_step(data: ReportData) -> float:
+    """The spend a month a marginal-ROI run adds to one purpose (`sim.analysis.marginal.MarginalStep`)."""
+    from sim.analysis.marginal import MarginalStep
+
+    return MarginalStep().share_of_budget * float(data.plan.get("monthly_budget_mean") or 0.0)
+
+
+def small_for_step(data: ReportData, lang: str, spends: dict[str, float]) -> str:
+    """The purposes (in words) whose spend a month (`spends`) is less than half of the marginal-ROI step, or ''."""
+    step = marginal_step(data)
+    small = [t(f"purpose_text.{p}", lang) for p in PURPOSES if spends.get(p) is not None and spends[p] < step / 2]
+    return t("list.and", lang).join(small) if step > 0 else ""
 
 
 # -- what the recommendation hinges on ---------------------------------------------------------------------

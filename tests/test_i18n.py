@@ -212,3 +212,13 @@ def test_korean_catalog_particles_follow_dollars_and_won():
     assert f"{dollars}이" in t("kpis.reading", "ko", cac=dollars, clv=clv_dollars, ltv_cac="6.6×")  # copula 이고
     advice = t("advice.cut", "ko", purpose="백엔드", amount=dollars, spend=dollars, roi="+0.90", hurdle="+0.00")
     assert "+0.90으로" in advice
+
+
+def test_a_listing_reads_as_a_sentence_in_each_language():
+    """Three items: "a, b and c" in English, "a, b, c" in Korean; one item alone; none empty."""
+    from sim.report.i18n import listing
+
+    assert listing(["a", "b", "c"], "en") == "a, b and c"
+    assert listing(["a", "b"], "en") == "a and b"
+    assert listing(["가", "나", "다"], "ko") == "가, 나, 다"
+    assert listing(["a"], "en") == "a" and listing([], "ko") == ""

@@ -123,7 +123,7 @@ def test_the_gain_comes_in_parts_that_add_up(result):
     assert lo <= result.recommended_value <= hi
 
 
-def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(result):
+def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(scenario, result):
     assert set(result.kpis) == set(result.marginal_roi) == {"current", "recommended"}
     for plan in ("current", "recommended"):
         assert set(result.marginal_roi[plan]) == set(PURPOSES)
@@ -147,6 +147,18 @@ def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(resul
             a["first_step_roi"] > a["hurdle_rate"] if a["tried"] == "raise" else a["first_step_roi"] < a["hurdle_rate"]
         )
         assert step_pays == (a["direction"] != "hold")
+        # the advice steps from the marginal ROI's own units: a raise's first step returns the marginal ROI
+        if a["tried"] == "raise":
+            assert a["first_step_roi"] == pytest.approx(roi, rel=1e-9, abs=1e-9)
+    # the marginal-ROI step is a tenth of the purpose's own spend (a share of the budget when it has none)
+    recommended = scenario_with_path(fixed_spend(scenario), result.recommended_path)
+    for name, plan in (("current", scenario), ("recommended", recommended)):
+        step, spend = result.marginal_step[name], budget.spend_by_month(plan)
+        per_month = spend.sum(axis=(0, 1)) / plan.simulation.horizon_months
+        for j, p in enumerate(PURPOSES):
+            expected = 0.1 * per_month[j] if per_month[j] > 0 else 0.1 * 0.05 * spend.sum() / len(spend)
+            assert step[p] == pytest.approx(expected)
+        assert all(v > 0 for v in step.values())
 
 
 def test_breakevens_say_where_the_plan_would_change(scenario, result):

@@ -17,7 +17,7 @@ from conftest import small
 from sim.report import plots
 from sim.report import recommendation as reco
 from sim.report.data import ReportData
-from sim.report.i18n import LANGUAGES, fmt_date, fmt_percent, t
+from sim.report.i18n import LANGUAGES, fmt_date, fmt_percent, listing, t
 from sim.report.markup import plans_kpi_table
 from sim.report.plans import undefined_without_front
 
@@ -152,23 +152,22 @@ def test_a_purpose_held_where_its_marginal_roi_points_away_says_what_the_step_re
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
-def test_a_marginal_roi_step_larger_than_a_purposes_spend_is_not_read_as_its_last_unit(lang):
-    """A marginal ROI adds a tenth of the monthly budget to a purpose: for a purpose that gets less than half
-    of that, the report says the figure is the average return of the whole step, at both plans."""
+def test_the_marginal_roi_note_gives_each_purposes_own_step_and_says_when_it_is_a_first_unit(lang):
+    """A marginal ROI adds a tenth of the purpose's own spend: the note gives the amounts the optimizer used at
+    the current plan, and, for a purpose that plan leaves empty, that its figure is for the first units."""
+    steps = {"current": {"front": 0.9e6, "back": 0.1e6, "winback": 0.05e6}, "recommended": {}}
     plan = {"monthly_budget_mean": 10e6, "current_split": {"front": 0.9, "back": 0.1, "winback": 0.0}}
-    data = report(plan=plan)
-    note = reco.marginal_step_note(data, lang)  # the current plan's spends: 9M, 1M and 0 a month
-    step = t("roi.step", lang, step=reco.money(data, 1e6, lang))
-    assert note == f"{step} {t('roi.step_small', lang, purposes=t('purpose_text.winback', lang))}"
-    assert (
-        reco.marginal_step_note(
-            report(plan={**plan, "current_split": {"front": 0.8, "back": 0.1, "winback": 0.1}}), lang
-        )
-        == step
-    )
-    held = [{**advice("cut", -0.9, "winback"), "spend_per_month": 0.3e6}, advice("raise", 0.5)]
-    texts = reco.budget_advice(report(plan=plan, plans={"advice": held, "hurdle_rate": 0.0}), lang)
-    assert t("advice.step_small", lang, purposes=t("purpose_text.winback", lang)) in texts
+    data = report(plan=plan, plans={"marginal_step": steps})
+    items = [
+        t("roi.step_item", lang, amount=reco.money(data, v, lang), purpose=t(f"purpose_text.{p}", lang))
+        for p, v in steps["current"].items()
+    ]
+    step = t("roi.step", lang, steps=listing(items, lang))
+    empty = t("roi.step_empty", lang, purposes=t("purpose_text.winback", lang), share=fmt_percent(0.005, lang, 1))
+    assert reco.marginal_step_note(data, lang) == f"{step} {empty}"
+    full = {**plan, "current_split": {"front": 0.8, "back": 0.1, "winback": 0.1}}
+    assert reco.marginal_step_note(report(plan=full, plans={"marginal_step": steps}), lang) == step
+    assert reco.marginal_step_note(report(plan=full), lang) == ""  # no optimizer, no steps to name
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -1,7 +1,8 @@
 """Marginal ROI: what one more unit of budget in a purpose earns, read off extra simulation runs.
 
-`marginal_rois` runs the plan and, for each purpose, the plan with a little more budget in that purpose,
-and divides the change in contribution by the extra spend.
+`marginal_rois` runs the plan and, for each purpose, the plan with a tenth more of that purpose's own spend,
+and divides the change in contribution by the extra spend. The budget advice (`sim.analysis.optimize`) steps
+from the same units, so its first step's return is the marginal ROI.
 """
 
 from __future__ import annotations
@@ -16,9 +17,27 @@ from sim.model.scenario import PURPOSES, Scenario
 
 @dataclass(frozen=True)
 class MarginalStep:
-    """How much budget a marginal-ROI run adds: a share of the average monthly total, every month."""
+    """How much budget a marginal-ROI run adds to one purpose, every month: a share of that purpose's own
+    average monthly spend, so the figure is the return of its next units, whatever its size. A purpose the
+    plan leaves empty is measured against a share of the average monthly budget instead (`spend_units`)."""
 
-    share_of_budget: float = 0.10
+    share_of_spend: float = 0.10
+    budget_share_if_empty: float = 0.05  # the spend an empty purpose is measured against, as a budget share
+
+
+def spend_units(spend: np.ndarray, step: MarginalStep = MarginalStep()) -> np.ndarray:
+    """(3,) what each purpose's steps are shares of, a month: its average monthly spend in the (M, C, 3) plan
+    `spend`, or `step.budget_share_if_empty` of the average monthly budget for a purpose that gets nothing
+    (its first units; at least 1 currency unit, so that a zero budget still has a step)."""
+    months = spend.shape[0]
+    per_month = spend.sum(axis=(0, 1)) / months
+    empty = step.budget_share_if_empty * max(float(spend.sum()) / months, 1.0)
+    return np.where(per_month > 0, per_month, empty)
+
+
+def marginal_amounts(spend: np.ndarray, step: MarginalStep = MarginalStep()) -> np.ndarray:
+    """(3,) the spend a month a marginal-ROI run adds to each purpose of the plan `spend`."""
+    return step.share_of_spend * spend_units(spend, step)
 
 
 def purpose_channel_weights(scenario: Scenario, purpose: str) -> np.ndarray:
@@ -54,6 +73,15 @@ def bumped_spend(
     return spend
 
 
+def expected_contributions(scenario: Scenario, spends: np.ndarray, workers: int = 1) -> np.ndarray:
+    """(n,) contribution over the horizon of n (M, C, 3) spend plans of one scenario: the fast engine's
+    expected values in one batch (no noise between the plans: what a marginal ROI is read from)."""
+    from sim.engines.fast import simulate_batch
+
+    batch = simulate_batch(scenario, spends, mode="expected", workers=workers)
+    return batch.kpi_vectors()["cumulative_contribution"]
+
+
 def marginal_rois(
     scenario: Scenario,
     engine: str = "fast",
@@ -64,23 +92,21 @@ def marginal_rois(
 ) -> dict[str, float | None]:
     """Extra contribution per extra unit of spend in each purpose (0 = the extra spend just pays back).
 
-    Runs the plan and, for each purpose, the plan with `step.share_of_budget` of the average monthly
-    budget added to that purpose. The default fast engine uses expected values (deterministic: no noise, one
-    batch). The agent engine runs every plan with the same seeds, which does not keep its runs in step (a
-    person's draws depend on what happened before): its differences carry the runs' noise, so average many
-    `replications` before reading them.
+    Runs the plan and, for each purpose, the plan with `step.share_of_spend` of that purpose's average monthly
+    spend added every month (`marginal_amounts`). The default fast engine uses expected values (deterministic:
+    no noise, one batch). The agent engine runs every plan with the same seeds, which does not keep its runs in
+    step (a person's draws depend on what happened before): its differences carry the runs' noise, so average
+    many `replications` (and a larger step) before reading them.
     """
     from sim.engines import get_engine, replication_seeds
 
     chosen = get_engine(engine)
     base_spend = budget.spend_by_month(scenario)
-    amount = step.share_of_budget * max(float(budget.monthly_budget(scenario).mean()), 1.0)
-    extra = amount * scenario.simulation.horizon_months
-    spends = [base_spend] + [bumped_spend(scenario, p, amount, base_spend) for p in purposes]
+    amounts = marginal_amounts(base_spend, step)
+    months = scenario.simulation.horizon_months
+    spends = [base_spend] + [bumped_spend(scenario, p, amounts[PURPOSES.index(p)], base_spend) for p in purposes]
     if chosen.batch and chosen.expected_mode:  # deterministic: the plan and its bumps in one batch
-        from sim.engines.fast import simulate_batch
-
-        value = simulate_batch(scenario, np.stack(spends), mode="expected").kpi_vectors()["cumulative_contribution"]
+        value = expected_contributions(scenario, np.stack(spends))
     else:
         base_seed = scenario.simulation.seed if seed is None else seed
         seeds = [base_seed] if replications <= 1 else replication_seeds(base_seed, replications)
@@ -93,4 +119,4 @@ def marginal_rois(
             )
             for sp in spends
         ]
-    return {p: float((value[i + 1] - value[0]) / extra) for i, p in enumerate(purposes)}
+    return {p: float((value[i + 1] - value[0]) / (amounts[PURPOSES.index(p)] * months)) for i, p in enumerate(purposes)}

@@ -35,7 +35,14 @@ from sim.analysis.constraints import (
     plan_space,
 )
 from sim.analysis.evaluate import OBJECTIVES, FastEvaluator
-from sim.analysis.marginal import marginal_rois, purpose_channel_weights
+from sim.analysis.marginal import (
+    MarginalStep,
+    expected_contributions,
+    marginal_amounts,
+    marginal_rois,
+    purpose_channel_weights,
+    spend_units,
+)
 from sim.analysis.plans import PERIOD_MONTHS, PlanPath, from_scenario, scenario_with_path, spends
 from sim.analysis.search import Search, best_constant, best_levels, best_path, feasible
 from sim.engines.fast import run_fast, simulate_batch
@@ -56,7 +63,9 @@ __all__ = [
 ]
 
 DECOMPOSITION_PARTS = ("budget_level", "purpose_split", "timing", "channel_mix")
-ADVICE_STEPS = (0.1, 0.25, 0.5, 1.0, 2.0)  # changes tried in a purpose's monthly spend, as shares of it
+# changes tried in a purpose's monthly spend, as shares of it (`spend_units`); the first is the marginal-ROI step,
+# so the first step's return is the purpose's marginal ROI
+ADVICE_STEPS = (MarginalStep().share_of_spend, 0.25, 0.5, 1.0, 2.0)
 
 
 @dataclass
@@ -84,6 +93,8 @@ class OptimizationResult:
     advice: list[dict[str, Any]]  # per purpose: direction, amount a month, marginal ROI now, hurdle
     curve: pd.DataFrame  # retention_share, value_mean, value_p05, value_p95, feasible
     breakevens: pd.DataFrame  # see sim.analysis.breakeven.BREAKEVEN_COLUMNS
+    # "current" / "recommended" -> purpose -> the spend a month its marginal-ROI run added (`marginal_amounts`)
+    marginal_step: dict[str, dict[str, float]] = field(default_factory=dict)
     constraints: Constraints = field(default_factory=Constraints)
     recommended_path: PlanPath | None = None
     monthly_totals: np.ndarray | None = None
@@ -113,6 +124,7 @@ class OptimizationResult:
             "decomposition": _records(self.decomposition),
             "kpis": self.kpis,
             "marginal_roi": self.marginal_roi,
+            "marginal_step_per_month": self.marginal_step,
             "advice": self.advice,
             "constraints": self.constraints.as_dict(),
             "monthly_totals": None if self.monthly_totals is None else [float(t) for t in self.monthly_totals],
@@ -235,6 +247,10 @@ def optimize_budget(
     # 3. both plans side by side: KPIs and marginal ROIs; budget advice at the recommended plan
     plans = {"current": original, "recommended": scenario_with_path(scenario, recommended)}
     rois = {name: {p: _num(v) for p, v in marginal_rois(s, engine="fast").items()} for name, s in plans.items()}
+    roi_steps = {
+        name: dict(zip(PURPOSES, map(float, marginal_amounts(budget.spend_by_month(s))), strict=True))
+        for name, s in plans.items()
+    }
     kpis = {name: compute_kpis(run_fast(s), rois[name]) for name, s in plans.items()}  # ROIs in the KPIs too
     advice = budget_advice(plans["recommended"], evaluator, rois["recommended"], constraints.hurdle_rate)
     clock.lap("both plans")
@@ -273,6 +289,7 @@ def optimize_budget(
         decomposition=decomposition,
         kpis=kpis,
         marginal_roi=rois,
+        marginal_step=roi_steps,
         advice=advice,
         curve=curve,
         breakevens=beliefs,
@@ -383,25 +400,28 @@ def budget_advice(
 ) -> list[dict[str, Any]]:
     """For each purpose of the recommended plan: where a unit of spend still earns more than the hurdle, how
     much more a month it can take while its marginal ROI stays above the hurdle; where it earns less, how much
-    to cut. Amounts come from the plan with the purpose's spend raised (or cut) by steps, all in one batch."""
+    to cut. Amounts come from the plan with the purpose's spend raised (or cut) by steps, all in one batch;
+    each step's return is read as a marginal ROI is (contribution per unit, expected values), so the first
+    step's is the purpose's marginal ROI, whatever the optimizer's objective."""
     base = budget.spend_by_month(scenario)
     months = base.shape[0]
     weights = {p: purpose_channel_weights(scenario, p) for p in PURPOSES}
     per_month = base.sum(axis=(0, 1)) / months  # (3,) spend a month by purpose
+    units = spend_units(base)  # the purpose's spend, or a twentieth of the budget for an empty one
     rows, plans = [], []
     for j, p in enumerate(PURPOSES):
         roi = rois.get(p)
         if roi is None:
             continue
         direction = "raise" if roi > hurdle else "cut"
-        unit = per_month[j] if per_month[j] > 0 else float(base.sum()) / months * 0.05
-        amounts = [(s if direction == "raise" else -min(s, 1.0)) * unit for s in ADVICE_STEPS]
+        amounts = [(s if direction == "raise" else -min(s, 1.0)) * units[j] for s in ADVICE_STEPS]
         for a in amounts:
             spend = base.copy()
             spend[:, :, j] = np.maximum(spend[:, :, j] + a * weights[p][None, :], 0.0)
             plans.append(spend)
         rows.append((p, j, roi, direction, amounts))
-    values = evaluator.values(np.stack([base] + plans)) if plans else np.zeros(1)
+    # contribution, as the marginal ROI (whatever the objective, no hurdle inside: the steps are compared with it)
+    values = expected_contributions(scenario, np.stack([base] + plans), evaluator.workers) if plans else np.zeros(1)
     out, k = [], 1
     for p, _j, roi, direction, amounts in rows:
         chain = values[k : k + len(amounts)]
@@ -423,7 +443,7 @@ def budget_advice(
                 "amount_per_month": float(abs(amount)),
                 "marginal_roi": roi,
                 "hurdle_rate": hurdle,
-                "spend_per_month": float(base.sum(axis=(0, 1))[PURPOSES.index(p)] / months),
+                "spend_per_month": float(per_month[PURPOSES.index(p)]),
                 "whole_range": bool(amount) and amount == amounts[-1],  # it kept paying as far as was tried
             }
         )

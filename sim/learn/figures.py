@@ -36,7 +36,7 @@ from sim.analysis.marginal import MarginalStep, marginal_rois
 from sim.model import acquisition, budget, money, retention
 from sim.model.kpis import compute_kpis
 from sim.model.result import SimulationResult
-from sim.model.scenario import Scenario, parse_scenario
+from sim.model.scenario import PURPOSES, Scenario, parse_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbook"
@@ -199,10 +199,10 @@ def _marginal(kind: str, key: str, share: float) -> dict[str, float | None]:
 
 
 def marginal(
-    kind: str = "d2c", changes: dict[str, Any] | None = None, share: float = MarginalStep().share_of_budget
+    kind: str = "d2c", changes: dict[str, Any] | None = None, share: float = MarginalStep().share_of_spend
 ) -> dict[str, float | None]:
-    """Marginal ROI by purpose: extra contribution per extra unit of spend when one purpose gets
-    `share` of the average monthly budget more, every month (`sim.model.kpis.marginal_rois`)."""
+    """Marginal ROI by purpose: extra contribution per extra unit of spend when one purpose gets `share` of
+    its own spend more, every month (`sim.analysis.marginal.marginal_rois`)."""
     return _marginal(kind, _key(changes), share)
 
 
@@ -227,27 +227,27 @@ def sweep(kind: str = "d2c", changes_list: list[dict[str, Any]] | tuple = ()) ->
     return [compute_kpis(r) for r in sweep_results(kind, changes_list)]
 
 
-def marginal_many(scenarios: list[Scenario], share: float = MarginalStep().share_of_budget) -> list[dict[str, float]]:
+def marginal_many(scenarios: list[Scenario], share: float = MarginalStep().share_of_spend) -> list[dict[str, float]]:
     """Marginal ROIs of several scenarios (same channels and horizon) in one fast-engine batch: the same
-    numbers as `sim.model.kpis.marginal_rois(..., engine="fast")`, computed together (speed trick)."""
-    from sim.analysis.marginal import bumped_spend
+    numbers as `sim.analysis.marginal.marginal_rois(..., engine="fast")`, computed together (speed trick)."""
+    from sim.analysis.marginal import bumped_spend, marginal_amounts
     from sim.engines.fast import simulate_batch
 
     rows, spends, extras = [], [], []
     for s in scenarios:
         base = budget.spend_by_month(s)
-        amount = share * max(float(budget.monthly_budget(s).mean()), 1.0)
-        extras.append(amount * s.simulation.horizon_months)
+        amounts = marginal_amounts(base, MarginalStep(share))
+        extras.append(amounts * s.simulation.horizon_months)
         rows.append(s)
         spends.append(base)
-        for purpose in ("front", "back", "winback"):
+        for j, purpose in enumerate(PURPOSES):
             rows.append(s)
-            spends.append(bumped_spend(s, purpose, amount, base))
-    contribution = simulate_batch(rows, np.stack(spends)).kpi_vectors()["cumulative_contribution"]
+            spends.append(bumped_spend(s, purpose, amounts[j], base))
+    contribution = simulate_batch(rows, np.stack(spends), mode="expected").kpi_vectors()["cumulative_contribution"]
     out = []
     for i, extra in enumerate(extras):
         c = contribution[4 * i : 4 * i + 4]
-        out.append({p: float((c[j + 1] - c[0]) / extra) for j, p in enumerate(("front", "back", "winback"))})
+        out.append({p: float((c[j + 1] - c[0]) / extra[j]) for j, p in enumerate(PURPOSES)})
     return out
 
 

@@ -79,6 +79,10 @@ def plan_figures(current_run, recommended_run, opt, current_kpis: dict[str, Any]
     return {
         "kpis": {"current": current_kpis, "recommended": rec_kpis},
         "marginal_roi": {name: {p: _num(opt.marginal_roi.get(name, {}).get(p)) for p in PURPOSES} for name in PLANS},
+        "marginal_step": {
+            name: {p: _num((getattr(opt, "marginal_step", None) or {}).get(name, {}).get(p)) for p in PURPOSES}
+            for name in PLANS
+        },
         "front_spend": {"current": front_spend(current_run), "recommended": front_spend(recommended_run)},
         "back_spend": {
             "current": purpose_spend(current_run, "back"),

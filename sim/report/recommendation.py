@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_roi, t
+from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_roi, listing, t
 from sim.report.plans import FRONT_KPIS
 
 MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
@@ -80,7 +80,7 @@ def gain_reading(data: ReportData, lang: str) -> str:
     if uncertain:
         texts.append(t("gain.uncertain", lang, items="; ".join(uncertain)))
     if unchanged:
-        texts.append(t("gain.unchanged", lang, items=t("list.and", lang).join(unchanged)))
+        texts.append(t("gain.unchanged", lang, items=listing(unchanged, lang)))
     return " ".join(texts)
 
 
@@ -206,9 +206,6 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
             key = "advice.raise_beyond"
         texts.append(t(key, lang, **fmt))
-    small = small_for_step(data, lang, {a["purpose"]: float(a["spend_per_month"]) for a in advice})
-    if small:  # a marginal ROI measured with a step several times the purpose's spend (marginal_step_note)
-        texts.append(t("advice.step_small", lang, purposes=small))
     rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
@@ -218,30 +215,26 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
 
 
 def marginal_step_note(data: ReportData, lang: str) -> str:
-    """How a marginal ROI is measured (a tenth of the average monthly budget added to one purpose) and, for a
-    purpose of the current plan that gets less than half of that step, that its figure is the average return
-    of the whole step, not of its last unit. Empty without a budget."""
-    step = marginal_step(data)
-    if step <= 0:
-        return ""
-    mean = float(data.plan.get("monthly_budget_mean") or 0.0)
-    small = small_for_step(data, lang, {p: mean * float(v) for p, v in (data.plan.get("current_split") or {}).items()})
-    text = t("roi.step", lang, step=money(data, step, lang))
-    return f"{text} {t('roi.step_small', lang, purposes=small)}" if small else text
-
-
-def marginal_step(data: ReportData) -> float:
-    """The spend a month a marginal-ROI run adds to one purpose (`sim.analysis.marginal.MarginalStep`)."""
+    """How a marginal ROI is measured: a tenth more of the purpose's own spend, every month, with the amounts at
+    the current plan (`sim.analysis.marginal.marginal_amounts`), and, for a purpose the plan leaves empty, that
+    its figure is the return of its first units. Empty without the optimizer's steps."""
     from sim.analysis.marginal import MarginalStep
 
-    return MarginalStep().share_of_budget * float(data.plan.get("monthly_budget_mean") or 0.0)
-
-
-def small_for_step(data: ReportData, lang: str, spends: dict[str, float]) -> str:
-    """The purposes (in words) whose spend a month (`spends`) is less than half of the marginal-ROI step, or ''."""
-    step = marginal_step(data)
-    small = [t(f"purpose_text.{p}", lang) for p in PURPOSES if spends.get(p) is not None and spends[p] < step / 2]
-    return t("list.and", lang).join(small) if step > 0 else ""
+    steps = ((data.plans or {}).get("marginal_step") or {}).get("current") or {}
+    if not steps or any(steps.get(p) is None for p in PURPOSES):
+        return ""
+    items = [
+        t("roi.step_item", lang, amount=money(data, steps[p], lang), purpose=t(f"purpose_text.{p}", lang))
+        for p in PURPOSES
+    ]
+    text = t("roi.step", lang, steps=listing(items, lang))
+    shares = (data.plan or {}).get("current_split") or {}
+    empty = [t(f"purpose_text.{p}", lang) for p in PURPOSES if shares.get(p) is not None and float(shares[p]) <= 0.0]
+    if not empty:
+        return text
+    step = MarginalStep()
+    share = fmt_percent(step.share_of_spend * step.budget_share_if_empty, lang, 1)
+    return f"{text} {t('roi.step_empty', lang, purposes=listing(empty, lang), share=share)}"
 
 
 # -- what the recommendation hinges on ---------------------------------------------------------------------

@@ -17,7 +17,7 @@ import pandas as pd
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, t
+from sim.report.i18n import fmt_amount, fmt_count, fmt_kpi, fmt_percent, fmt_points, fmt_roi, listing, t
 from sim.report.recommendation import breakeven_row
 
 # the market's saturation is read from the people who do not know the brand at the end (never met it, or met
@@ -181,7 +181,7 @@ def first_action(data: ReportData, lang: str) -> str:
                 current=fmt_percent(cur_split.get(gainer, 0.0), lang, 0),
                 recommended=fmt_percent(rec.get(gainer, 0.0), lang, 0),
                 points=fmt_points(change[gainer], lang),
-                sources=t("list.and", lang).join(sources),
+                sources=listing(sources, lang),
                 amount=fmt_amount(amount, cur, lang),
                 gain=fmt_amount(data.plan.get("uplift_mean"), cur, lang),
                 months=months,
@@ -207,7 +207,7 @@ def first_action(data: ReportData, lang: str) -> str:
             gain=fmt_amount(uplift, cur, lang),
             months=months,
             points=fmt_points(MIN_SHIFT, lang),
-            items=t("list.and", lang).join(items),
+            items=listing(items, lang),
         )
     levers = best_levers(data)
     if levers and levers[0]["gain"] > MIN_LEVER_GAIN * max(base, 1.0):

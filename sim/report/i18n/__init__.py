@@ -72,6 +72,13 @@ def t(key: str, lang: str, **fmt: object) -> str:
     return particles.resolve(text) if lang == "ko" and fmt else text
 
 
+def listing(items: list[str], lang: str) -> str:
+    """Items as a sentence lists them: "a, b and c" in English, "a, b, c" in Korean (`list.comma`, `list.and`)."""
+    if len(items) <= 1:
+        return "".join(items)
+    return t("list.comma", lang).join(items[:-1]) + t("list.and", lang) + items[-1]
+
+
 def has(key: str, lang: str = "en") -> bool:
     """Whether the catalog holds `key`."""
     return key in catalog(lang)

@@ -18,8 +18,15 @@ from conftest import ROOT, small
 from sim.analysis.breakeven import BREAKEVEN_COLUMNS
 from sim.analysis.constraints import Constraints, plan_space
 from sim.analysis.evaluate import FastEvaluator
-from sim.analysis.marginal import purpose_channel_weights
-from sim.analysis.optimize import ADVICE_STEPS, DECOMPOSITION_PARTS, OptimizationResult, fixed_spend, optimize_budget
+from sim.analysis.marginal import marginal_rois, purpose_channel_weights
+from sim.analysis.optimize import (
+    ADVICE_STEPS,
+    DECOMPOSITION_PARTS,
+    OptimizationResult,
+    budget_advice,
+    fixed_spend,
+    optimize_budget,
+)
 from sim.analysis.plans import PlanPath, from_scenario, scenario_with_path
 from sim.analysis.search import Search, best_constant, best_path, purpose_grid
 from sim.engines.fast import horizon_value, run_fast, simulate_batch
@@ -159,6 +166,26 @@ def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(scena
             expected = 0.1 * per_month[j] if per_month[j] > 0 else 0.1 * 0.05 * spend.sum() / len(spend)
             assert step[p] == pytest.approx(expected)
         assert all(v > 0 for v in step.values())
+
+
+@pytest.mark.parametrize("objective", ["contribution", "customers"])
+def test_budget_advice_reads_marginal_rois_whatever_the_objective_and_hurdle(scenario, objective):
+    """The advice's steps are read as marginal ROIs (contribution per unit, no hurdle inside), then compared
+    with the hurdle once: a raise's first step returns the marginal ROI itself, with a hurdle above 0 and an
+    objective that is not money (it once read the objective less the hurdle, and compared that with the hurdle
+    again). The small scenario's back-end returns about +0.011 a unit: the hurdle sits just below it."""
+    plan = fixed_spend(scenario)
+    rois = marginal_rois(plan)
+    hurdle = 0.005
+    evaluator = FastEvaluator(plan, objective, hurdle, None)
+    for a in budget_advice(plan, evaluator, rois, hurdle):
+        roi = rois[a["purpose"]]
+        assert a["tried"] == ("raise" if roi > hurdle else "cut")
+        if a["tried"] == "raise":
+            assert a["first_step_roi"] == pytest.approx(roi, rel=1e-9, abs=1e-9)
+        pays = a["first_step_roi"] > hurdle if a["tried"] == "raise" else a["first_step_roi"] < hurdle
+        assert pays == (a["direction"] != "hold")
+    assert any(roi > hurdle for roi in rois.values())  # the raise branch was checked
 
 
 def test_breakevens_say_where_the_plan_would_change(scenario, result):

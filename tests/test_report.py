@@ -19,8 +19,9 @@ import pytest
 from conftest import SAMPLE_FILES
 
 from sim.model.kpis import KPI_NAMES
+from sim.report import recommendation as reco
 from sim.report.data import FRAME_FILES, JSON_FILES, TABLE_KPIS
-from sim.report.i18n import LANGUAGES, fmt_kpi, t
+from sim.report.i18n import LANGUAGES, fmt_kpi, fmt_percent, t
 from sim.report.render import ReportOutput, render_report
 
 REPLICATIONS = 20  # enough for bands in a test; the default of 100 is for clients
@@ -211,7 +212,8 @@ def test_summary_answers_on_one_screen(report):
     page = out.html.read_text(encoding="utf-8")
     summary = page[page.index('id="sec-summary"') : page.index('id="sec-gain"')]
     text = page_text(summary)
-    assert t("summary.actions_intro", lang) in text and t("summary.hinge_intro", lang) in text
+    intro = t("summary.actions_intro", lang, share=fmt_percent(reco.MIN_ACTION_SHARE, lang, 0))
+    assert intro in text and t("summary.hinge_intro", lang) in text
     assert t("gain.part.timing", lang) in text or t("gain.part.channel_mix", lang) in text
     actions = summary.count("<li>")
     assert 1 <= actions <= 3 or (actions == 0 and t("summary.no_actions", lang) in text), actions

@@ -1,8 +1,9 @@
 """Marginal ROI: what one more unit of budget in a purpose earns, read off extra simulation runs.
 
-`marginal_rois` runs the plan and, for each purpose, the plan with a tenth more of that purpose's own spend,
-and divides the change in contribution by the extra spend. The budget advice (`sim.analysis.optimize`) steps
-from the same units, so its first step's return is the marginal ROI.
+`marginal_rois` runs the plan and, for each purpose, the plan with a tenth more of that purpose's own spend in
+every month (in proportion: a plan over time keeps its shape, and no money lands in a month the plan leaves the
+purpose without), and divides the change in contribution by the extra spend. The budget advice
+(`sim.analysis.optimize`) takes the same steps (`stepped_spend`), so its first step's return is the marginal ROI.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from sim.model.scenario import PURPOSES, Scenario
 
 @dataclass(frozen=True)
 class MarginalStep:
-    """How much budget a marginal-ROI run adds to one purpose, every month: a share of that purpose's own
-    average monthly spend, so the figure is the return of its next units, whatever its size. A purpose the
-    plan leaves empty is measured against a share of the average monthly budget instead (`spend_units`)."""
+    """How much budget a marginal-ROI run adds to one purpose: a share of that purpose's own spend in every
+    month, so the figure is the return of its next units, whatever its size and however it moves over time. A
+    purpose the plan leaves empty gets a share of the average monthly budget every month instead
+    (`spend_units`)."""
 
     share_of_spend: float = 0.10
     budget_share_if_empty: float = 0.05  # the spend an empty purpose is measured against, as a budget share
@@ -36,7 +38,7 @@ def spend_units(spend: np.ndarray, step: MarginalStep = MarginalStep()) -> np.nd
 
 
 def marginal_amounts(spend: np.ndarray, step: MarginalStep = MarginalStep()) -> np.ndarray:
-    """(3,) the spend a month a marginal-ROI run adds to each purpose of the plan `spend`."""
+    """(3,) the spend a month, on average, that a marginal-ROI run adds to each purpose of the plan `spend`."""
     return step.share_of_spend * spend_units(spend, step)
 
 
@@ -63,13 +65,20 @@ def purpose_channel_weights(scenario: Scenario, purpose: str) -> np.ndarray:
     return w
 
 
-def bumped_spend(
-    scenario: Scenario, purpose: str, amount_per_month: float, base: np.ndarray | None = None
+def stepped_spend(
+    scenario: Scenario, purpose: str, share: float, base: np.ndarray, step: MarginalStep = MarginalStep()
 ) -> np.ndarray:
-    """The (M, C, 3) spend plan with `amount_per_month` more in `purpose`."""
-    spend = budget.spend_by_month(scenario) if base is None else base.copy()
+    """The (M, C, 3) plan `base` with `share` more of `purpose`'s own spend (negative: less, at most all of
+    it) in every month and channel, in proportion; for a purpose `base` leaves empty, `share` of its unit
+    (`spend_units`) every month in its natural channels (`purpose_channel_weights`). Either way the total
+    change is `share` x unit x months."""
+    spend = base.copy()
     j = PURPOSES.index(purpose)
-    spend[:, :, j] += amount_per_month * purpose_channel_weights(scenario, purpose)[None, :]
+    if spend[:, :, j].sum() > 0:
+        spend[:, :, j] *= 1.0 + max(share, -1.0)
+    elif share > 0:
+        unit = spend_units(base, step)[j]
+        spend[:, :, j] += share * unit * purpose_channel_weights(scenario, purpose)[None, :]
     return spend
 
 
@@ -92,11 +101,11 @@ def marginal_rois(
 ) -> dict[str, float | None]:
     """Extra contribution per extra unit of spend in each purpose (0 = the extra spend just pays back).
 
-    Runs the plan and, for each purpose, the plan with `step.share_of_spend` of that purpose's average monthly
-    spend added every month (`marginal_amounts`). The default fast engine uses expected values (deterministic:
-    no noise, one batch). The agent engine runs every plan with the same seeds, which does not keep its runs in
-    step (a person's draws depend on what happened before): its differences carry the runs' noise, so average
-    many `replications` (and a larger step) before reading them.
+    Runs the plan and, for each purpose, the plan with `step.share_of_spend` more of that purpose's spend in
+    every month (`stepped_spend`). The default fast engine uses expected values (deterministic: no noise, one
+    batch). The agent engine runs every plan with the same seeds, which does not keep its runs in step (a
+    person's draws depend on what happened before): its differences carry the runs' noise, so average many
+    `replications` (and a larger step) before reading them.
     """
     from sim.engines import get_engine, replication_seeds
 
@@ -104,7 +113,7 @@ def marginal_rois(
     base_spend = budget.spend_by_month(scenario)
     amounts = marginal_amounts(base_spend, step)
     months = scenario.simulation.horizon_months
-    spends = [base_spend] + [bumped_spend(scenario, p, amounts[PURPOSES.index(p)], base_spend) for p in purposes]
+    spends = [base_spend] + [stepped_spend(scenario, p, step.share_of_spend, base_spend, step) for p in purposes]
     if chosen.batch and chosen.expected_mode:  # deterministic: the plan and its bumps in one batch
         value = expected_contributions(scenario, np.stack(spends))
     else:

@@ -42,6 +42,7 @@ from sim.analysis.marginal import (
     marginal_rois,
     purpose_channel_weights,
     spend_units,
+    stepped_spend,
 )
 from sim.analysis.plans import PERIOD_MONTHS, PlanPath, from_scenario, scenario_with_path, spends
 from sim.analysis.search import Search, best_constant, best_levels, best_path, feasible
@@ -405,7 +406,6 @@ def budget_advice(
     step's is the purpose's marginal ROI, whatever the optimizer's objective."""
     base = budget.spend_by_month(scenario)
     months = base.shape[0]
-    weights = {p: purpose_channel_weights(scenario, p) for p in PURPOSES}
     per_month = base.sum(axis=(0, 1)) / months  # (3,) spend a month by purpose
     units = spend_units(base)  # the purpose's spend, or a twentieth of the budget for an empty one
     rows, plans = [], []
@@ -414,12 +414,14 @@ def budget_advice(
         if roi is None:
             continue
         direction = "raise" if roi > hurdle else "cut"
-        amounts = [(s if direction == "raise" else -min(s, 1.0)) * units[j] for s in ADVICE_STEPS]
-        for a in amounts:
-            spend = base.copy()
-            spend[:, :, j] = np.maximum(spend[:, :, j] + a * weights[p][None, :], 0.0)
-            plans.append(spend)
-        rows.append((p, j, roi, direction, amounts))
+        # the purpose's spend scaled in every month (`stepped_spend`, as the marginal ROI); an empty one can't be cut
+        shares = (
+            [s if direction == "raise" else -min(s, 1.0) for s in ADVICE_STEPS]
+            if per_month[j] > 0 or direction == "raise"
+            else []
+        )
+        plans += [stepped_spend(scenario, p, s, base) for s in shares]
+        rows.append((p, j, roi, direction, [s * units[j] for s in shares]))
     # contribution, as the marginal ROI (whatever the objective, no hurdle inside: the steps are compared with it)
     values = expected_contributions(scenario, np.stack([base] + plans), evaluator.workers) if plans else np.zeros(1)
     out, k = [], 1

@@ -162,7 +162,10 @@ def _constant_moves(path: PlanPath, step: float) -> list[tuple[tuple, PlanPath]]
     return out
 
 
-def best_path(search: Search, start: tuple[PlanPath, float], step: float = 0.1, min_step: float = 0.0125):
+PERIOD_MIN_STEP = 0.0125  # the period search stops below this step (1.25% of a period's budget)
+
+
+def best_path(search: Search, start: tuple[PlanPath, float], step: float = 0.1, min_step: float = PERIOD_MIN_STEP):
     """(plan, value): the purpose split of each period, improved period by period (see the module docstring)."""
     return _by_period(search, start, _split_moves, _with_split_of, step, min_step)
 

@@ -230,7 +230,7 @@ def sweep(kind: str = "d2c", changes_list: list[dict[str, Any]] | tuple = ()) ->
 def marginal_many(scenarios: list[Scenario], share: float = MarginalStep().share_of_spend) -> list[dict[str, float]]:
     """Marginal ROIs of several scenarios (same channels and horizon) in one fast-engine batch: the same
     numbers as `sim.analysis.marginal.marginal_rois(..., engine="fast")`, computed together (speed trick)."""
-    from sim.analysis.marginal import bumped_spend, marginal_amounts
+    from sim.analysis.marginal import marginal_amounts, stepped_spend
     from sim.engines.fast import simulate_batch
 
     rows, spends, extras = [], [], []
@@ -240,9 +240,9 @@ def marginal_many(scenarios: list[Scenario], share: float = MarginalStep().share
         extras.append(amounts * s.simulation.horizon_months)
         rows.append(s)
         spends.append(base)
-        for j, purpose in enumerate(PURPOSES):
+        for purpose in PURPOSES:
             rows.append(s)
-            spends.append(bumped_spend(s, purpose, amounts[j], base))
+            spends.append(stepped_spend(s, purpose, share, base, MarginalStep(share)))
     contribution = simulate_batch(rows, np.stack(spends), mode="expected").kpi_vectors()["cumulative_contribution"]
     out = []
     for i, extra in enumerate(extras):

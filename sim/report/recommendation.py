@@ -21,6 +21,7 @@ from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_r
 from sim.report.plans import FRONT_KPIS
 
 MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
+UNEQUAL_MARGINS = 0.1  # recommended-plan marginal ROIs this far apart are explained (`unequal_margins_note`)
 MIN_PART_SHARE = 0.005  # a part of the gain under 0.5% of the current plan's value is "no change"
 MORE_BACK = 0.05  # a break-even where the best back-end share is 5 points above the recommendation's
 SHARE_INPUTS = ("first_purchase.monthly_conversion", "winback.base_reactivation", "economics.gross_margin")
@@ -90,19 +91,22 @@ def gain_reading(data: ReportData, lang: str) -> str:
 @dataclass(frozen=True)
 class Action:
     """A dated change of the plan: from this month, these purposes' spend a month moves; a gradual change
-    (`until` set) moves a step every period from `start` to `until`, by these amounts in all."""
+    (`until` set) moves a step every period from `start` to `until`, by these amounts in all. `earlier`: the
+    purposes whose spend had moved in smaller steps since the last action told it, with the level told then."""
 
     start: date
     changes: tuple[tuple[str, float, float], ...]  # (purpose, spend a month before, after)
     until: date | None = None  # the first day of the last period of a gradual change
+    earlier: tuple[tuple[str, float], ...] = ()  # (purpose, spend a month the summary last gave for it)
 
 
 def plan_actions(data: ReportData) -> list[Action]:
     """The recommended plan's changes in date order: at its first period against the current plan, then at
     every period where a purpose's spend a month moves by at least `MIN_ACTION_SHARE` of the budget; runs of
     smaller steps the same way are one gradual change, told when they add up to that much (so a plan that
-    moves a little every quarter is not read as standing still, and every action starts where the last
-    one left the spend)."""
+    moves a little every quarter is not read as standing still). An action lists every purpose that moves in
+    it, so its moves add up to the change of the budget; a purpose that had moved in smaller steps since it
+    was last told carries that level (`earlier`), so the reader can follow each purpose from action to action."""
     path = data.path
     if path is None or path.empty:
         return []
@@ -114,19 +118,31 @@ def plan_actions(data: ReportData) -> list[Action]:
         return np.array([float(row[f"{p}_per_month"]) for p in PURPOSES])
 
     def changes(before, after) -> tuple[tuple[str, float, float], ...]:
+        """Every purpose that moves, when one of them moves by at least the threshold; else ()."""
         budget = max(float(after["budget_per_month"]), float(before["budget_per_month"]), 1e-12)
         a, b = spend(before), spend(after)
-        return tuple((p, a[j], b[j]) for j, p in enumerate(PURPOSES) if abs(b[j] - a[j]) >= MIN_ACTION_SHARE * budget)
+        if not (np.abs(b - a) >= MIN_ACTION_SHARE * budget).any():
+            return ()
+        return tuple((p, a[j], b[j]) for j, p in enumerate(PURPOSES) if abs(b[j] - a[j]) > 1e-9 * budget)
 
     def moves(before, after) -> bool:
         return bool(np.abs(spend(after) - spend(before)).max() > 1e-9 * max(float(after["budget_per_month"]), 1.0))
 
-    actions, k = [], 1
+    told = dict(zip(PURPOSES, spend(rows[0]), strict=True))  # what the summary last said each purpose gets
+    actions: list[Action] = []
+
+    def tell(start: date, moved: tuple, until: date | None = None) -> None:
+        tol = 1e-9 * max(float(rows[0]["budget_per_month"]), 1.0)
+        earlier = tuple((p, told[p]) for p, before, _ in moved if abs(before - told[p]) > tol)
+        actions.append(Action(start, moved, until, earlier))
+        told.update({p: after for p, _, after in moved})
+
+    k = 1
     while k < len(rows):
         big = changes(rows[k - 1], rows[k])
         if big or k == 1 or not moves(rows[k - 1], rows[k]):  # a step of its own (the first: against today's)
             if big:
-                actions.append(Action(date.fromisoformat(str(rows[k]["start"])), big))
+                tell(date.fromisoformat(str(rows[k]["start"])), big)
             k += 1
             continue
         end = k  # a run of small steps, each purpose moving one way (or not at all)
@@ -140,7 +156,7 @@ def plan_actions(data: ReportData) -> list[Action]:
         total = changes(rows[k - 1], rows[end])
         if total:
             start, until = (date.fromisoformat(str(rows[i]["start"])) for i in (k, end))
-            actions.append(Action(start, total, until if end > k else None))
+            tell(start, total, until if end > k else None)
         k = end + 1
     return actions
 
@@ -153,19 +169,23 @@ def _same_way(rows: list, first: int, last: int, spend) -> bool:
 
 def action_text(data: ReportData, action: Action, lang: str) -> str:
     """'From Oct 2028: back-end from ₩0 to ₩2.1M a month; front-end from ₩24.0M to ₩21.2M a month.'; a
-    gradual change: 'From Apr 2026 to Jan 2028, a little every quarter: ...'."""
-    items = []
+    gradual change: 'From Apr 2026 to Jan 2028, a little every quarter: ...'; a purpose that had moved in
+    smaller steps since it was last told: '... from ₩23.6M (after smaller steps from ₩24M) to ...'."""
+    items, earlier = [], dict(action.earlier)
     for purpose, before, after in action.changes:
         key = "actions.start" if before <= 0 else ("actions.stop" if after <= 0 else "actions.move")
-        items.append(
-            t(
-                key,
-                lang,
-                purpose=t(f"purpose_text.{purpose}", lang),
-                before=money(data, before, lang),
-                after=money(data, after, lang),
-            )
+        item = t(
+            key,
+            lang,
+            purpose=t(f"purpose_text.{purpose}", lang),
+            before=money(data, before, lang),
+            after=money(data, after, lang),
         )
+        if purpose in earlier:  # it had moved in smaller steps since the summary last gave its spend
+            item += t(
+                "actions.earlier", lang, before=money(data, before, lang), told=money(data, earlier[purpose], lang)
+            )
+        items.append(item)
     month = fmt_date(action.start, lang, day=False)
     if action.until is None:
         return t("actions.item", lang, month=month, items="; ".join(items))
@@ -206,12 +226,46 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
             key = "advice.raise_beyond"
         texts.append(t(key, lang, **fmt))
+    unequal = unequal_margins_note(data, lang)
+    if unequal:
+        texts.append(unequal)
     rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
+    raise_, cut = (any(a["direction"] == d for a in advice) for d in ("raise", "cut"))
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
-    elif any(a["direction"] == "raise" for a in advice) and not plans.get("budget_level_free"):
-        texts.append(t("advice.budget_too_small", lang, hurdle=fmt_roi(hurdle, lang)))
+    elif raise_ and not plans.get("budget_level_free"):
+        # raise one and cut another in a plan over time: the purposes spend in different periods, so it is
+        # the budget's placement in time that the advice points at, not its size
+        key = "advice.budget_in_time" if cut and _phased(data) else "advice.budget_too_small"
+        texts.append(t(key, lang, hurdle=fmt_roi(hurdle, lang)))
     return texts
+
+
+def unequal_margins_note(data: ReportData, lang: str) -> str:
+    """Why the recommended plan's marginal ROIs may differ by `UNEQUAL_MARGINS` or more although the search
+    could move budget between the purposes (a reader would otherwise ask why the low one is not cut for the
+    high one): the search found no move that pays, down to its smallest step; for a plan that changes over
+    time, also that a marginal-ROI step adds the same amount in every month. '' when they are close."""
+    from sim.analysis.search import PERIOD_MIN_STEP
+
+    rois = ((data.plans or {}).get("marginal_roi") or {}).get("recommended") or {}
+    known = {p: float(rois[p]) for p in PURPOSES if rois.get(p) is not None and math.isfinite(float(rois[p]))}
+    if len(known) < 2 or max(known.values()) - min(known.values()) < UNEQUAL_MARGINS:
+        return ""
+    items = [f"{t(f'purpose_text.{p}', lang)} {fmt_roi(v, lang)}" for p, v in known.items()]
+    key = "advice.unequal_phased" if _phased(data) else "advice.unequal"
+    return t(key, lang, rois=listing(items, lang), step=fmt_percent(PERIOD_MIN_STEP, lang, 2))
+
+
+def _phased(data: ReportData) -> bool:
+    """Whether the recommended plan's purpose split changes from one period to another."""
+    path = data.path
+    if path is None or path.empty:
+        return False
+    rec = path[path["plan"] == "recommended"]
+    spend = rec[[f"{p}_per_month" for p in PURPOSES]].to_numpy(dtype=float)
+    shares = spend / np.maximum(spend.sum(axis=1, keepdims=True), 1e-12)
+    return bool(len(shares) > 1 and np.ptp(shares, axis=0).max() > 1e-6)
 
 
 def marginal_step_note(data: ReportData, lang: str) -> str:

@@ -193,14 +193,15 @@ def test_the_marginal_roi_note_gives_each_purposes_own_step_and_says_when_it_is_
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_unequal_marginal_rois_at_the_recommended_plan_are_explained_not_left_as_a_puzzle(lang):
-    """Marginal ROIs 0.5 apart at the recommended plan: the advice says why budget is not moved between them
-    (a plan over time gets the reason that the step lands in every month too); close ones need no word."""
-    rois = {"front": 1.09, "back": 0.56, "winback": 1.19}
-    phased = path_frame([(18e6, 4.8e6, 1.2e6)] * 2, [(24e6, 0.0, 0.0), (16e6, 8e6, 0.0)])
-    constant = path_frame([(18e6, 4.8e6, 1.2e6)] * 2, [(18e6, 6e6, 0.0), (18e6, 6e6, 0.0)])
+    """Marginal ROIs 0.5 apart at the recommended plan: the advice says why budget is not moved between them.
+    When the highest and the lowest spend in different periods, each is an average over its own periods;
+    when they spend in the same ones, the search stopped at its smallest step. Close ones need no word."""
+    rois = {"front": 1.09, "back": 0.56, "winback": 0.9}
+    apart = path_frame([(18e6, 6e6, 0.0)] * 2, [(23e6, 0.0, 1e6), (0.0, 23e6, 1e6)])
+    together = path_frame([(18e6, 6e6, 0.0)] * 2, [(17e6, 6e6, 1e6), (17e6, 6e6, 1e6)])
     items = [f"{t(f'purpose_text.{p}', lang)} {reco.fmt_roi(v, lang)}" for p, v in rois.items()]
     fmt = {"rois": listing(items, lang), "step": fmt_percent(0.0125, lang, 2)}
-    for path, key in ((phased, "advice.unequal_phased"), (constant, "advice.unequal")):
+    for path, key in ((apart, "advice.unequal_periods"), (together, "advice.unequal")):
         plans = {"advice": [advice("raise", 1.09)], "hurdle_rate": 0.0, "marginal_roi": {"recommended": rois}}
         texts = reco.budget_advice(report(path=path, plans=plans), lang)
         assert t(key, lang, **fmt) in texts
@@ -209,7 +210,7 @@ def test_unequal_marginal_rois_at_the_recommended_plan_are_explained_not_left_as
         "hurdle_rate": 0.0,
         "marginal_roi": {"recommended": dict.fromkeys(rois, 1.0)},
     }
-    assert reco.unequal_margins_note(report(path=phased, plans=close), lang) == ""
+    assert reco.unequal_margins_note(report(path=apart, plans=close), lang) == ""
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
@@ -248,16 +249,19 @@ def test_budget_advice_says_spend_less_when_every_unit_earns_below_the_hurdle(la
 
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_raise_one_cut_another_in_a_plan_over_time_is_about_when_the_budget_is_spent(lang):
-    """Front-end early returns more than the hurdle, back-end late less: in a plan over time that is advice on
-    when the budget is spent, not 'the budget is too small'; in a constant plan it stays the size advice."""
+    """Front-end early returns more than the hurdle, back-end late less: that is advice on when the budget is
+    spent, not 'the budget is too small'; when the two spend in the same periods, money moves between them
+    first; with raises only, the budget is too small."""
     mixed = {"advice": [advice("raise", 0.4), advice("cut", -0.6, "back")], "hurdle_rate": 0.0}
-    phased = path_frame([(18e6, 6e6, 0.0)] * 2, [(24e6, 0.0, 0.0), (0.0, 24e6, 0.0)])
-    constant = path_frame([(18e6, 6e6, 0.0)] * 2, [(18e6, 6e6, 0.0)] * 2)
-    texts = reco.budget_advice(report(path=phased, plans=mixed), lang)
-    assert t("advice.budget_in_time", lang, hurdle="+0.00") in texts
-    assert t("advice.budget_too_small", lang, hurdle="+0.00") not in texts
-    texts = reco.budget_advice(report(path=constant, plans=mixed), lang)
-    assert t("advice.budget_too_small", lang, hurdle="+0.00") in texts
+    apart = path_frame([(18e6, 6e6, 0.0)] * 2, [(24e6, 0.0, 0.0), (0.0, 24e6, 0.0)])
+    together = path_frame([(18e6, 6e6, 0.0)] * 2, [(18e6, 6e6, 0.0)] * 2)
+    small = t("advice.budget_too_small", lang, hurdle="+0.00")
+    texts = reco.budget_advice(report(path=apart, plans=mixed), lang)
+    assert t("advice.budget_in_time", lang, hurdle="+0.00") in texts and small not in texts
+    texts = reco.budget_advice(report(path=together, plans=mixed), lang)
+    assert t("advice.rebalance", lang, hurdle="+0.00") in texts and small not in texts
+    raises = {"advice": [advice("raise", 0.4), advice("raise", 0.2, "back")], "hurdle_rate": 0.0}
+    assert small in reco.budget_advice(report(path=apart, plans=raises), lang)
 
 
 def test_cac_is_not_defined_without_front_end_spend_never_zero():

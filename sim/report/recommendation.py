@@ -234,9 +234,16 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
     elif raise_ and not plans.get("budget_level_free"):
-        # raise one and cut another in a plan over time: the purposes spend in different periods, so it is
-        # the budget's placement in time that the advice points at, not its size
-        key = "advice.budget_in_time" if cut and _phased(data) else "advice.budget_too_small"
+        # raise one and cut another: money moves between them first; when they spend in different periods it
+        # is the budget's placement in time that the advice points at, not its size
+        moved = [[a["purpose"] for a in advice if a["direction"] == d] for d in ("raise", "cut")]
+        key = (
+            "advice.budget_too_small"
+            if not cut
+            else "advice.budget_in_time"
+            if _apart(data, *moved)
+            else "advice.rebalance"
+        )
         texts.append(t(key, lang, hurdle=fmt_roi(hurdle, lang)))
     return texts
 
@@ -244,8 +251,9 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
 def unequal_margins_note(data: ReportData, lang: str) -> str:
     """Why the recommended plan's marginal ROIs may differ by `UNEQUAL_MARGINS` or more although the search
     could move budget between the purposes (a reader would otherwise ask why the low one is not cut for the
-    high one): the search found no move that pays, down to its smallest step; for a plan that changes over
-    time, also that a marginal-ROI step adds the same amount in every month. '' when they are close."""
+    high one). When the highest and the lowest spend in different periods (`_apart`), each is an average over
+    its own periods, which earn differently; otherwise the search stopped at its smallest step, and finer
+    moves (the advice's) can still pay. '' when they are close."""
     from sim.analysis.search import PERIOD_MIN_STEP
 
     rois = ((data.plans or {}).get("marginal_roi") or {}).get("recommended") or {}
@@ -253,19 +261,28 @@ def unequal_margins_note(data: ReportData, lang: str) -> str:
     if len(known) < 2 or max(known.values()) - min(known.values()) < UNEQUAL_MARGINS:
         return ""
     items = [f"{t(f'purpose_text.{p}', lang)} {fmt_roi(v, lang)}" for p, v in known.items()]
-    key = "advice.unequal_phased" if _phased(data) else "advice.unequal"
+    high, low = max(known, key=known.get), min(known, key=known.get)
+    key = "advice.unequal_periods" if _apart(data, [high], [low]) else "advice.unequal"
     return t(key, lang, rois=listing(items, lang), step=fmt_percent(PERIOD_MIN_STEP, lang, 2))
 
 
-def _phased(data: ReportData) -> bool:
-    """Whether the recommended plan's purpose split changes from one period to another."""
+APART_OVERLAP = 0.5  # two purposes whose spend over the periods overlaps less than this spend "in different periods"
+
+
+def _apart(data: ReportData, first: list[str], second: list[str]) -> bool:
+    """Whether the purposes `first` and `second` spend in different periods of the recommended plan: the
+    overlap of their spend's spread over the periods (each summing to 1) is under `APART_OVERLAP`."""
     path = data.path
     if path is None or path.empty:
         return False
     rec = path[path["plan"] == "recommended"]
-    spend = rec[[f"{p}_per_month" for p in PURPOSES]].to_numpy(dtype=float)
-    shares = spend / np.maximum(spend.sum(axis=1, keepdims=True), 1e-12)
-    return bool(len(shares) > 1 and np.ptp(shares, axis=0).max() > 1e-6)
+    spread = []
+    for group in (first, second):
+        spend = rec[[f"{p}_per_month" for p in group]].to_numpy(dtype=float).sum(axis=1)
+        if spend.sum() <= 0:
+            return False
+        spread.append(spend / spend.sum())
+    return bool(np.minimum(*spread).sum() < APART_OVERLAP)
 
 
 def marginal_step_note(data: ReportData, lang: str) -> str:

@@ -197,6 +197,7 @@ MAY_BE_NULL = {
     "monthly_cap": "a constraint not set",
     "payback_within_months": "a constraint not set",
     "budget_cap": "a constraint not set",
+    "first_step_roi": "a purpose the plan leaves empty whose first units earn less than the hurdle: nothing to cut, no step tried",
 }
 # CSV columns that may have empty cells in any file, and why
 MAY_BE_EMPTY_ANYWHERE = {

@@ -150,6 +150,9 @@ def test_both_plans_side_by_side_and_advice_that_follows_the_marginal_rois(scena
             assert a["whole_range"] == (a["amount_per_month"] == pytest.approx(largest))
         # the first step the way the marginal ROI points pays exactly when the advice moves the purpose
         assert a["tried"] == ("raise" if roi > a["hurdle_rate"] else "cut")
+        if a["first_step_roi"] is None:  # an empty purpose whose first units do not pay: nothing to cut
+            assert a["spend_per_month"] == 0 and a["tried"] == "cut" and a["direction"] == "hold"
+            continue
         step_pays = (
             a["first_step_roi"] > a["hurdle_rate"] if a["tried"] == "raise" else a["first_step_roi"] < a["hurdle_rate"]
         )
@@ -183,6 +186,9 @@ def test_budget_advice_reads_marginal_rois_whatever_the_objective_and_hurdle(sce
         assert a["tried"] == ("raise" if roi > hurdle else "cut")
         if a["tried"] == "raise":
             assert a["first_step_roi"] == pytest.approx(roi, rel=1e-9, abs=1e-9)
+        if a["first_step_roi"] is None:  # an empty purpose whose first units do not pay: nothing to cut
+            assert a["spend_per_month"] == 0 and a["direction"] == "hold"
+            continue
         pays = a["first_step_roi"] > hurdle if a["tried"] == "raise" else a["first_step_roi"] < hurdle
         assert pays == (a["direction"] != "hold")
     assert any(roi > hurdle for roi in rois.values())  # the raise branch was checked

@@ -214,6 +214,17 @@ def test_unequal_marginal_rois_at_the_recommended_plan_are_explained_not_left_as
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_an_empty_purpose_whose_first_units_do_not_pay_is_left_empty_not_held_at_a_tenth(lang):
+    """Win-back gets nothing and its first units return -0.4: nothing to cut, so the advice says to leave it
+    empty (no 'the last tenth of its spend' of a spend that does not exist)."""
+    empty = {**advice("hold", -0.4, "winback"), "tried": "cut", "first_step_roi": None, "spend_per_month": 0.0}
+    texts = reco.budget_advice(report(plans={"advice": [empty], "hurdle_rate": 0.0}), lang)
+    assert texts[0] == t(
+        "advice.leave_empty", lang, purpose=t("purpose_text.winback", lang), roi="−0.40", hurdle="+0.00"
+    )
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_raise_that_pays_as_far_as_was_tried_is_not_called_a_limit(lang):
     """A raise that still paid at the largest step tried is "at least" that much, not "up to" it."""
     beyond = {**advice("raise", 0.9), "whole_range": True}

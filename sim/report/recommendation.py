@@ -223,6 +223,8 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         if a["direction"] == "hold" and a.get("first_step_roi") is not None:  # why not move, with the figure
             key = "advice.hold_low" if a.get("tried") == "cut" else "advice.hold_high"
             fmt["step"] = fmt_roi(a["first_step_roi"], lang)
+        elif a["direction"] == "hold" and not a["spend_per_month"]:  # empty, and its first units do not pay
+            key = "advice.leave_empty"
         if a["direction"] == "raise" and a.get("whole_range"):  # the bound of the range tried, not the hurdle's
             key = "advice.raise_beyond"
         texts.append(t(key, lang, **fmt))

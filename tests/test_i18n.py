@@ -122,6 +122,9 @@ def test_other_formats():
     assert fmt_months(7, "en") == "7 months" and fmt_months(1, "en") == "1 month" and fmt_months(7, "ko") == "7개월"
     assert fmt_count(33366, "ko") == "33,366명" and fmt_count(33366, "en") == "33,366"
     assert fmt_roi(-0.5, "en") == "−0.50" and fmt_roi(1.2, "ko") == "+1.20"
+    # a marginal ROI that rounds to zero keeps its sign and first digit: it decides raise or cut
+    assert fmt_roi(0.004, "en") == "+0.004" and fmt_roi(-0.0004, "ko") == "−0.0004"
+    assert fmt_roi(0.0049, "en") == "+0.005" and fmt_roi(0.006, "en") == "+0.01" and fmt_roi(0.0, "en") == "+0.00"
     assert fmt_compact(150_000, "en") == "150k" and fmt_compact(150_000, "ko") == "15만"
     assert fmt_date(date(2027, 1, 1), "ko") == "2027년 1월 1일"
     assert fmt_date(date(2027, 1, 1), "en", day=False) == "Jan 2027"

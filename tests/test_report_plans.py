@@ -214,6 +214,27 @@ def test_unequal_marginal_rois_at_the_recommended_plan_are_explained_not_left_as
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_plan_over_time_is_not_read_off_the_curve_of_constant_splits(lang):
+    """The curve holds one split for the whole horizon: a recommendation whose split changes between quarters is
+    said not to be a point of it, with what its timing is worth; a constant one is read off the curve."""
+    plan = {
+        "current_value": 1e9,
+        "recommended_split": {"front": 0.7, "back": 0.24, "winback": 0.06},
+        "recommended_value": 1.4e9,
+    }
+    phased = path_frame([(18e6, 6e6, 0.0)] * 2, [(24e6, 0.0, 0.0), (16e6, 7e6, 1e6)])
+    constant = path_frame([(18e6, 6e6, 0.0)] * 2, [(17e6, 6e6, 1e6), (17e6, 6e6, 1e6)])
+    fmt = {"share": fmt_percent(0.24, lang, 0), "value": reco.money(report(), 1.4e9, lang)}
+    text = reco.curve_recommended_note(report(plan=plan, path=phased, gain=GAIN, plans={"period": "quarter"}), lang)
+    timing = reco.signed_money(report(), 3e8, lang)
+    assert text == t("curve.phased", lang, **fmt, period=t("period.quarter", lang), timing=timing)
+    assert reco.curve_recommended_note(report(plan=plan, path=constant, gain=GAIN), lang) == t(
+        "curve.recommended", lang, **fmt
+    )
+    assert reco.curve_recommended_note(report(plan={"current_value": 1e9}), lang) == ""
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_an_empty_purpose_whose_first_units_do_not_pay_is_left_empty_not_held_at_a_tenth(lang):
     """Win-back gets nothing and its first units return -0.4: nothing to cut, so the advice says to leave it
     empty (no 'the last tenth of its spend' of a spend that does not exist)."""

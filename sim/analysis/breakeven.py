@@ -101,7 +101,7 @@ def beliefs(scenario: Scenario) -> list[Belief]:
         ),
         Belief(
             "first_purchase.monthly_conversion",
-            "First-purchase conversion of aware people",
+            "Monthly first-purchase chance of aware people",
             lambda s: s.first_purchase.monthly_conversion,
             lambda s, v: {"first_purchase.monthly_conversion": v},
             0.0,

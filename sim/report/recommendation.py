@@ -310,6 +310,33 @@ def marginal_step_note(data: ReportData, lang: str) -> str:
     return f"{text} {t('roi.step_empty', lang, purposes=listing(empty, lang), share=share)}"
 
 
+PHASED_SPREAD = 0.01  # a purpose whose share of a period's budget moves by more than this: a plan over time
+
+
+def curve_recommended_note(data: ReportData, lang: str) -> str:
+    """Where the recommended plan stands against the curve of constant splits: a plan over time is not a point
+    of it (a reader would otherwise ask why the plan is not the curve's peak), and what its timing adds; a
+    constant plan is read off the curve. '' without a recommendation."""
+    plan = data.plan or {}
+    share, value = (plan.get("recommended_split") or {}).get("back"), plan.get("recommended_value")
+    if share is None or value is None:
+        return ""
+    fmt = {"share": fmt_percent(float(share), lang, 0), "value": money(data, float(value), lang)}
+    path = data.path
+    rec = path[path["plan"] == "recommended"] if path is not None and not path.empty else None
+    if rec is None or len(rec) < 2:
+        return t("curve.recommended", lang, **fmt)
+    level = rec["budget_per_month"].to_numpy(dtype=float)
+    shares = rec[[f"{p}_per_month" for p in PURPOSES]].to_numpy(dtype=float) / np.maximum(level, 1e-12)[:, None]
+    if float(np.ptp(shares, axis=0).max()) <= PHASED_SPREAD:
+        return t("curve.recommended", lang, **fmt)
+    gain = data.gain if data.gain is not None else None
+    timing = gain.loc[gain["part"] == "timing", "value"] if gain is not None and not gain.empty else []
+    fmt["period"] = t(f"period.{(data.plans or {}).get('period', 'quarter')}", lang)
+    fmt["timing"] = signed_money(data, float(timing.iloc[0]), lang) if len(timing) else "–"
+    return t("curve.phased", lang, **fmt)
+
+
 # -- what the recommendation hinges on ---------------------------------------------------------------------
 
 

@@ -138,10 +138,18 @@ def fmt_ratio(value: float | None, lang: str = "en", decimals: int = 1) -> str:
     return f"{value:.{decimals}f}배" if lang == "ko" else f"{value:.{decimals}f}×"
 
 
+SMALL_ROI_DECIMALS = 4  # a marginal ROI too small for two decimals shows its first digit, up to four places
+
+
 def fmt_roi(value: float | None, lang: str = "en", decimals: int = 2) -> str:
-    """A marginal ROI (extra contribution per unit of extra spend, 0 = break-even): +0.35 or −0.80."""
+    """A marginal ROI (extra contribution per unit of extra spend, 0 = break-even): +0.35 or −0.80. One that
+    rounds to zero at `decimals` shows its first significant digit (+0.004), so its sign, which decides
+    whether to raise or cut, is never hidden behind a '+0.00'."""
     if _missing(value):
         return "–"
+    a = abs(value)
+    if 0.0 < a < 0.5 * 10.0**-decimals:
+        decimals = min(max(-math.floor(math.log10(a)), decimals), SMALL_ROI_DECIMALS)
     return f"{value:+.{decimals}f}".replace("-", "−")
 
 

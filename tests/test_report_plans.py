@@ -277,6 +277,13 @@ def test_budget_advice_says_spend_less_when_every_unit_earns_below_the_hurdle(la
     texts = reco.budget_advice(report(plans=raise_), lang)
     assert texts[-1] == t("advice.budget_too_small", lang, hurdle="+0.00")
     assert not any(x == t("advice.spend_less", lang, hurdle="+0.00") for x in texts)
+    # a plan that spends nothing (a capped search lowered every level to zero) has nothing to cut
+    empty = [
+        {**advice("hold", r, p), "spend_per_month": 0.0, "amount_per_month": 0.0}
+        for r, p in ((-0.6, "front"), (-0.7, "back"))
+    ]
+    texts = reco.budget_advice(report(plans={"advice": empty, "hurdle_rate": 0.0}), lang)
+    assert not any(x == t("advice.spend_less", lang, hurdle="+0.00") for x in texts)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -231,7 +231,8 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
     unequal = unequal_margins_note(data, lang)
     if unequal:
         texts.append(unequal)
-    rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None]
+    # "spend less" speaks of the money being spent: a purpose the plan leaves empty has nothing to cut
+    rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None and a["spend_per_month"] > 0]
     raise_, cut = (any(a["direction"] == d for a in advice) for d in ("raise", "cut"))
     if rois and all(r < hurdle for r in rois):
         texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))

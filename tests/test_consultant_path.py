@@ -202,7 +202,10 @@ def _undefined_kpis(s, ts: pd.DataFrame) -> set[str]:
 # CSV columns that may have empty cells, and why
 MAY_BE_EMPTY = {
     # an assumed input has no standard error (a fitted one has); no break-even where the plan holds over the range
-    "breakevens.csv": ("standard_error", "low_breakeven", "high_breakeven", "low_split", "high_split"),
+    "breakevens.csv": (
+        "standard_error",
+        *(f"{side}_{c}" for side in ("low", "high") for c in ("breakeven", "split", "holds_at", "changes_at")),
+    ),
     "funnel.csv": ("rate_from_previous",),  # the funnel's first step has no previous step
 }
 

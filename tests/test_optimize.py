@@ -208,6 +208,16 @@ def test_breakevens_say_where_the_plan_would_change(scenario, result):
         tried = b[f"{side}_tried"]
         ok = edge.isna() | ((edge - b["base_value"]) * (tried - b["base_value"]) >= 0)
         assert ok.all(), side  # a break-even lies on its own side of the base
+        # located between the last value where the plan holds and the first where it changes, which the second
+        # batch brought to a quarter of the first values' step (a factor of 2 for assumed inputs)
+        found = b[edge.notna()]
+        held, changed = found[f"{side}_holds_at"], found[f"{side}_changes_at"]
+        assert np.allclose(found[f"{side}_breakeven"], (held + changed) / 2.0)
+        assert ((held - found["base_value"]) * (changed - held) >= 0).all()  # the base, held, changed in a row
+        ratio = np.maximum(held, changed) / np.minimum(held, changed)
+        assert (ratio <= 2.0**0.25 * (1 + 1e-9)).all(), side
+        assert b.loc[edge.isna(), [f"{side}_holds_at", f"{side}_changes_at"]].isna().all().all()
+    assert b[["low_breakeven", "high_breakeven"]].notna().any().any()  # the refinement was exercised
 
 
 def test_constraints_are_respected_in_every_period(scenario, constrained):

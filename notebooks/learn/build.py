@@ -1208,7 +1208,7 @@ import numpy as np
 BELIEF_NAMES = {"retention.effect": tr("back-end effects", "백엔드 효과"),
                 "retention.half_saturation_per_customer": tr("back-end spend for half the effect", "효과 절반의 백엔드 지출"),
                 "winback.base_reactivation": tr("win-back comeback chance", "윈백 복귀 확률"),
-                "first_purchase.monthly_conversion": tr("first-purchase conversion", "첫 구매 전환율"),
+                "first_purchase.monthly_conversion": tr("monthly first-purchase chance", "월 첫 구매 확률"),
                 "repeat_purchase.alpha": tr("alpha (lower: more orders)", "alpha(낮을수록 주문 많음)"),
                 "repeat_purchase.b": tr("b (higher: customers stay longer)", "b(높을수록 오래 남음)"),
                 "channels.reach.max_reach": tr("reach of ads", "광고 도달"),

@@ -6,8 +6,10 @@ back-end effect sizes without a lift test, win-back response, conversion, margin
 recommendation is searched again over a range of values (fitted: up to 3 standard errors either side;
 assumed: an eighth to 8 times), all values of all inputs in one batch; the plan "changes" when the best
 purpose split moves by more than `CHANGE` (10 points) in any purpose. The break-even is where that first
-happens on each side, interpolated between the values tried: "this plan holds unless the back-end effect is
-below X or above Y".
+happens on each side: "this plan holds unless the back-end effect is below X or above Y". Where it changes
+between two values tried, `REFINE_POINTS` values between them are tried in a second batch, so the break-even
+(midway between the last value where the plan holds and the first where it changes) is located to a quarter
+of the step between the values first tried.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sim.model.scenario import PURPOSES, Scenario
 CHANGE = 0.10  # a plan "changes" when the best purpose split moves by more than this in some purpose
 MULTIPLIERS = (0.125, 0.25, 0.5, 2.0, 4.0, 8.0)  # assumed inputs: values tried, times the scenario's
 SE_STEPS = (-3.0, -2.0, -1.0, 1.0, 2.0, 3.0)  # fitted inputs: values tried, in standard errors
+REFINE_POINTS = 3  # values tried again between the last value where the plan holds and the first where it changes
 BREAKEVEN_COLUMNS = [
     "parameter",
     "label",
@@ -40,6 +43,10 @@ BREAKEVEN_COLUMNS = [
     "high_tried",
     "low_split",
     "high_split",
+    "low_holds_at",
+    "low_changes_at",
+    "high_holds_at",
+    "high_changes_at",
 ]
 
 
@@ -195,50 +202,84 @@ def breakevens(
     grid_step: float = 0.1,
 ) -> pd.DataFrame:
     """One row per input: base value, standard error (fitted inputs), the break-even value on each side (NaN:
-    the plan holds over the whole range tried) and the best split at the first value where the plan changes.
+    the plan holds over the whole range tried), the values either side of it (the last where the plan holds,
+    the first where it changes) and the best split at the first value where the plan changes.
 
     `objective_of(batch)`: the optimizer's objective of each row of a batch (`FastEvaluator.score`)."""
     grid = purpose_grid(grid_step)
     mix = recommended.mix
     spend = np.stack([PlanPath(recommended.period_months, np.ones(1), g[None], mix).spend(totals) for g in grid])
-    cases: list[tuple[int, float, Scenario]] = [(-1, float("nan"), scenario)]  # the base, searched alike
-    rows = []
-    for i, b in enumerate(beliefs(scenario)):
-        base = float(b.get(scenario))
-        se = standard_error(scenario, b.parameter)
-        for value in tried_values(b, base, se):
-            cases.append((i, value, _set(b, scenario, value)))
-        rows.append((b, base, se))
-    batch = simulate_batch(
-        [c[2] for c in cases for _ in grid], np.tile(spend, (len(cases), 1, 1, 1)), workers=workers, detail=False
-    )
-    values = objective_of(batch).reshape(len(cases), len(grid))
-    best = grid[values.argmax(axis=1)]  # (cases, 3)
+
+    def best_splits(cases: list[Scenario]) -> np.ndarray:
+        """(cases, 3): the best constant split on the grid of each scenario, all in one batch."""
+        batch = simulate_batch(
+            [c for c in cases for _ in grid], np.tile(spend, (len(cases), 1, 1, 1)), workers=workers, detail=False
+        )
+        return grid[objective_of(batch).reshape(len(cases), len(grid)).argmax(axis=1)]
+
+    rows = [(b, float(b.get(scenario)), standard_error(scenario, b.parameter)) for b in beliefs(scenario)]
+    tried = [[(v, _set(b, scenario, v)) for v in tried_values(b, base, se)] for b, base, se in rows]
+    found = best_splits([scenario] + [c for values in tried for _, c in values])
     # the plan of reference: the base scenario's best split found the same way (a plan over time is compared
     # with its own kind: a constant split on the same grid)
-    target = best[0]
+    target, found = found[0], iter(found[1:])
+    walks = [{"low": [], "high": []} for _ in rows]  # (value, split) walking away from the base, each side
+    for walk, (_, base, _), values in zip(walks, rows, tried, strict=True):
+        for value, _ in values:
+            split = next(found)
+            if value != base:
+                walk["low" if value < base else "high"].append((value, split))
+        for side in walk:
+            walk[side].sort(key=lambda t: abs(t[0] - base))
+    _refine(walks, rows, scenario, target, best_splits)
     out = []
-    for i, (b, base, se) in enumerate(rows):
-        tried = [(v, best[k]) for k, (j, v, _) in enumerate(cases) if j == i]
+    for walk, (b, base, se) in zip(walks, rows, strict=True):
         record = {"parameter": b.parameter, "label": b.label, "kind": "fitted" if se else "assumed"}
         record.update({"base_value": base, "standard_error": se})
-        for side, pts in (("low", [t for t in tried if t[0] < base]), ("high", [t for t in tried if t[0] > base])):
-            pts = sorted(pts, key=lambda t: abs(t[0] - base))
-            edge, split = _first_change(base, pts, target)
-            record[f"{side}_breakeven"] = edge
-            record[f"{side}_tried"] = pts[-1][0] if pts else base
+        for side, pts in walk.items():
+            held, changed, split = _first_change(base, pts, target)
+            record[f"{side}_breakeven"] = (held + changed) / 2.0 if split is not None else float("nan")
+            record[f"{side}_tried"] = max((v for v, _ in pts), key=lambda v: abs(v - base), default=base)
             record[f"{side}_split"] = None if split is None else {p: float(split[j]) for j, p in enumerate(PURPOSES)}
+            record[f"{side}_holds_at"] = held if split is not None else float("nan")
+            record[f"{side}_changes_at"] = changed if split is not None else float("nan")
         out.append(record)
     return pd.DataFrame(out, columns=BREAKEVEN_COLUMNS)
 
 
+def _refine(walks: list[dict], rows: list[tuple], scenario: Scenario, target: np.ndarray, best_splits) -> None:
+    """Where the plan changes between two values tried, try `REFINE_POINTS` values between them (evenly spaced,
+    on a log scale for inputs tried as multiples), all in one batch, and put them into the walks."""
+    cases = []
+    for k, (walk, (_, base, se)) in enumerate(zip(walks, rows, strict=True)):
+        for side, pts in walk.items():
+            held, changed, split = _first_change(base, pts, target)
+            if split is None:
+                continue
+            inner = np.linspace(0.0, 1.0, REFINE_POINTS + 2)[1:-1]
+            if se is None and held > 0 and changed > 0:  # multiples: halfway is the geometric mean
+                values = held * (changed / held) ** inner
+            else:
+                values = held + (changed - held) * inner
+            cases += [(k, side, float(v)) for v in values]
+    if not cases:
+        return
+    splits = best_splits([_set(rows[k][0], scenario, v) for k, _, v in cases])
+    for (k, side, value), split in zip(cases, splits, strict=True):
+        walks[k][side].append((value, split))
+    base_of = [base for _, base, _ in rows]
+    for k, walk in enumerate(walks):
+        for side in walk:
+            walk[side].sort(key=lambda t: abs(t[0] - base_of[k]))
+
+
 def _first_change(base: float, pts: list[tuple[float, np.ndarray]], target: np.ndarray):
-    """(break-even value, split there) walking away from the base: midway between the last value tried where
-    the best split stays within CHANGE of the recommendation and the first where it does not (the values
-    tried are a factor of 2, or a standard error, apart: that is the break-even's precision)."""
+    """(last value where the plan holds, first where it changes, the split there) walking away from the base:
+    the plan changes when the best split moves by more than CHANGE from the recommendation's. (base, base,
+    None) when it holds at every value."""
     last = base
     for value, split in pts:
         if np.abs(split - target).max() > CHANGE + 1e-9:
-            return (last + value) / 2.0, split
+            return last, value, split
         last = value
-    return float("nan"), None
+    return base, base, None

@@ -278,25 +278,15 @@ def breakeven_multiple(result, parameter: str, side: str) -> float:
 
 def breakeven_bracket(kind: str, parameter: str, side: str) -> tuple[float, float]:
     """(lower, upper), as multiples of the scenario's value: the values tried on either side of a break-even of
-    the optimizer's plan for `kind`, the one where the plan still held and the first where it changed (the
+    the optimizer's plan for `kind`, the last where the plan still held and the first where it changed (the
     optimizer quotes their midpoint: that is its precision)."""
-    from sim.analysis import breakeven as be
-
     result = optimized(kind)
     row = _belief_row(result, parameter)
-    base, se = float(row["base_value"]), row["standard_error"]
-    edge = float(row[f"{side}_breakeven"])
-    if not math.isfinite(edge):
+    base = float(row["base_value"])
+    held, changed = float(row[f"{side}_holds_at"]), float(row[f"{side}_changes_at"])
+    if not (math.isfinite(held) and math.isfinite(changed)):
         raise ValueError(f"{parameter}: the plan holds over the whole range tried on the {side} side")
-    belief = next(b for b in be.beliefs(learning_scenario(kind)) if b.parameter == parameter)
-    tried = be.tried_values(belief, base, float(se) if se else None)
-    beyond = sorted((v for v in tried if (v < base if side == "low" else v > base)), key=lambda v: abs(v - base))
-    last = base
-    for value in beyond:
-        if math.isclose((last + value) / 2.0, edge, rel_tol=1e-9):
-            return min(last, value) / base, max(last, value) / base
-        last = value
-    raise ValueError(f"{parameter}: the break-even {edge:g} is not midway between two values tried")
+    return min(held, changed) / base, max(held, changed) / base
 
 
 def backend_belief(kind: str = "d2c", factors: tuple[float, ...] = BELIEF_FACTORS) -> pd.DataFrame:

@@ -727,7 +727,8 @@ def _breakevens(opt) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     frame = opt.breakevens.reset_index(drop=True)
     out = frame[[c for c in cols if c in frame.columns]].copy()
-    for c in ("base_value", "standard_error", "low_breakeven", "high_breakeven", "low_tried", "high_tried"):
+    numbers = ("base_value", "standard_error", "low_breakeven", "high_breakeven", "low_tried", "high_tried")
+    for c in (*numbers, "low_holds_at", "low_changes_at", "high_holds_at", "high_changes_at"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)  # an assumed input's missing error: NaN
     for side in ("low", "high"):
         for p in PURPOSES:

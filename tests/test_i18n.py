@@ -16,6 +16,7 @@ from sim.report.i18n import (
     LANGUAGES,
     catalog,
     check_lang,
+    fmt_amount,
     fmt_compact,
     fmt_count,
     fmt_date,
@@ -112,6 +113,14 @@ def test_money_formats_follow_currency_and_language():
     assert fmt_money(9.5, "EUR", "en") == "€9.50"
     assert fmt_money(1234.5, "CHF", "en") == "CHF 1,234"
     assert fmt_money(None, "USD", "en") == "–"
+    # the report's amounts: Korean counts in 만 from 10만 up, English in full below a million
+    assert [fmt_amount(x, "KRW", "ko") for x in (38_000, 450_000, 578_750, 23_550_000)] == [
+        "38,000원",
+        "45만 원",
+        "57.9만 원",
+        "2,355만 원",
+    ]
+    assert [fmt_amount(x, "KRW", "en") for x in (450_000, 23_550_000)] == ["₩450,000", "₩23.6M"]
 
 
 def test_other_formats():

@@ -236,13 +236,15 @@ def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: 
     return f"{minus}{symbol}{text}"
 
 
-COMPACT_FROM = 1e6  # amounts from a million up read in short form (₩3.08B, 30.8억 원), smaller ones in full
+# amounts from here up read in short form, smaller ones in full: English from a million (₩450,000, ₩3.08B);
+# Korean counts in 만 (10^4), so from 10만 up (38,000원, 45만 원, 30.8억 원), never "450,000원" beside "2,355만 원"
+COMPACT_FROM = {"en": 1e6, "ko": 1e5}
 
 
 def fmt_amount(value: float | None, currency: str, lang: str = "en") -> str:
     """An amount as the report shows it everywhere (sentences, tables, summaries), so that one quantity
-    reads the same wherever it appears: in full below a million (₩19,421), in short form above (₩3.08B)."""
-    compact = not _missing(value) and abs(value) >= COMPACT_FROM
+    reads the same wherever it appears: in full when small (₩19,421), in short form above `COMPACT_FROM`."""
+    compact = not _missing(value) and abs(value) >= COMPACT_FROM.get(lang, 1e6)
     return fmt_money(value, currency, lang, compact=compact)
 
 

@@ -38,6 +38,7 @@ from sim.errors import DataError, UserInputError
 MIN_CUSTOMERS = 100  # below this the four parameters of a family are not identified
 MIN_REPEAT_BUYERS = 30  # below this dropout is barely identified: warn
 DEFAULT_GROSS_MARGIN = 0.5
+DUPLICATE_ORDERS = ("error", "drop", "keep")  # --duplicate-orders: rows repeating an order id in every cell
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,29 @@ def calibrate(
     spend_date_format: str | None = None,
     decimal: str | None = None,
     spend_gaps: str = "error",
+    duplicate_orders: str = "error",
 ) -> Calibration:
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
     `until` cuts the history (later orders are ignored); `model` forces a family (bgnbd, mbgnbd, pareto, each
     also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and `decimal` say how to
     read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months missing from the spend
-    log as no spend.
+    log as no spend; `duplicate_orders` ("drop" or "keep") says what rows repeating an order id in every cell
+    are (see `orderlog.read_orders`).
     """
     from sim.calibration import writer
 
     t0 = time.perf_counter()
     if model is not None and model not in families.supported():
         raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
-    cut = _parse_until(until)
+    if duplicate_orders not in DUPLICATE_ORDERS:
+        raise UserInputError(
+            "unknown choice",
+            location="--duplicate-orders",
+            found=repr(duplicate_orders),
+            allowed=", ".join(DUPLICATE_ORDERS),
+        )
+    cut = _parse_until(until, date_format)
     log = read_orders(
         orders,
         customer_col=customer_col,
@@ -125,6 +135,7 @@ def calibrate(
         today=today,
         date_format=date_format,
         decimal=decimal,
+        duplicate_orders=duplicate_orders,
     )
     currency, currency_source = _currency(log, assumptions.currency)
     cutoff = cut if cut is not None else log.last_date
@@ -134,32 +145,25 @@ def calibrate(
             f"--until {cut.date()} is {(cut - log.last_date).days} days after the last order ({log.last_date.date()}):"
             " every customer looks inactive since; is the export complete?"
         )
-    summary = summarize(log.transactions, cutoff)
-    _enough_customers(summary, str(orders), warnings)
+    # the other exports are read before any fitting: a bad spend log or calendar is refused in seconds
+    spend_table = _read_spend_log(spend, cutoff, spend_date_format, decimal, spend_gaps, warnings)
     from sim.calibration import seasonality as seasonality_module
+
+    calendar = seasonality_module.read_events(events) if events is not None else None
+    summary = summarize(log.transactions, cutoff)
+    _enough_customers(summary, str(orders), warnings, cut)
 
     seasonal_fit = seasonality_module.identified(log.transactions, cutoff)
     repeat, choice = fit_repeat_purchase(
         log.transactions, summary, cutoff, model, str(orders), warnings, full_fit=not seasonal_fit
     )
     seasonal, event_fit, repeat = seasonality_module.estimate(
-        log.transactions, summary, cutoff, repeat, events, str(orders), warnings
+        log.transactions, summary, cutoff, repeat, calendar, str(orders), warnings
     )
     _check_fit(repeat, warnings)
     value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
     if value.zero_values_:
         warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
-    spend_table = None
-    if spend is not None:
-        spend_table = read_spend(
-            spend, until=cutoff, date_format=spend_date_format, decimal=decimal, fill_gaps=spend_gaps == "zero"
-        )
-        filled = spend_table.attrs.get("filled_months") or []
-        if filled:
-            warnings.append(
-                f"{len(filled)} months without rows in the spend log were read as zero spend (--spend-gaps zero):"
-                f" {', '.join(filled[:6])}{' ...' if len(filled) > 6 else ''}"
-            )
     lift = None
     if lift_test is not None:
         from sim.calibration import lifttest
@@ -191,6 +195,27 @@ def calibrate(
     )
     cal.diagnostics["seconds"] = round(time.perf_counter() - t0, 3)
     return cal
+
+
+def _read_spend_log(
+    spend: str | Path | None,
+    cutoff: pd.Timestamp,
+    date_format: str | None,
+    decimal: str | None,
+    spend_gaps: str,
+    warnings: list[str],
+) -> pd.DataFrame | None:
+    """The spend log up to the cut-off (None without one); months read as zero spend are said in a warning."""
+    if spend is None:
+        return None
+    table = read_spend(spend, until=cutoff, date_format=date_format, decimal=decimal, fill_gaps=spend_gaps == "zero")
+    filled = table.attrs.get("filled_months") or []
+    if filled:
+        warnings.append(
+            f"{len(filled)} months without rows in the spend log were read as zero spend (--spend-gaps zero):"
+            f" {', '.join(filled[:6])}{' ...' if len(filled) > 6 else ''}"
+        )
+    return table
 
 
 def fit_repeat_purchase(
@@ -270,11 +295,16 @@ def _check_fit(fit: RepeatPurchaseFitter, warnings: list[str]) -> None:
         warnings.append(f"parameter {worst} has a standard error above 50% of its value: the data say little about it")
 
 
-def _enough_customers(summary: pd.DataFrame, source: str, warnings: list[str]) -> None:
+def _enough_customers(
+    summary: pd.DataFrame, source: str, warnings: list[str], until: pd.Timestamp | None = None
+) -> None:
+    """Refuse a log with too few customers to fit (saying whether --until cut them); warn when the repeat
+    buyers are few (a log without any is refused by the fit, in its own words)."""
     n = len(summary)
+    within = f" on or before --until {until.date()}" if until is not None else ""
     if n < MIN_CUSTOMERS:
         raise DataError(
-            f"too few customers to fit: {n}",
+            f"too few customers to fit: {n}{within}",
             file=source,
             allowed=f"an export with at least {MIN_CUSTOMERS} customers (several hundred give usable standard errors)",
         )
@@ -306,15 +336,27 @@ def _currency(log: OrderLog, given: str | None) -> tuple[str, str]:
     )
 
 
-def _parse_until(until: date | str | None) -> pd.Timestamp | None:
+def _parse_until(until: date | str | None, date_format: str | None = None) -> pd.Timestamp | None:
+    """--until as a day, read like the order log's dates: year first (2024-06-30), or a day or month first only
+    where it leaves no doubt (30.06.2024, 06/30/2024; 03/04/2024 is refused), or with --date-format."""
     if until is None:
         return None
-    try:
+    if isinstance(until, date):
         return pd.Timestamp(until).normalize()
-    except (ValueError, TypeError):
-        raise UserInputError(
-            "not a date", location="--until", found=str(until), allowed="a date such as 2024-06-30"
-        ) from None
+    from sim.calibration.orderlog import parse_dates
+
+    text = str(until).strip()
+    for fmt in (None, date_format) if date_format else (None,):
+        try:
+            return parse_dates(pd.Series([text]), "--until", "--until", date_format=fmt).iloc[0]
+        except DataError as exc:
+            ambiguous = "ambiguous" in str(exc)
+    raise UserInputError(
+        "ambiguous date: month first or day first?" if ambiguous else "not a date",
+        location="--until",
+        found=text,
+        allowed="a date written year first, such as 2024-06-30",
+    )
 
 
 def rounded(v: float | None, digits: int = 6) -> float | None:

@@ -168,7 +168,7 @@ def read_lift_test(path: str | Path) -> tuple[pd.DataFrame, bool]:
         raise DataError(
             "group is neither treated nor control",
             file=source,
-            location=f"row {i + 2}, column {gcol!r}",
+            location=f"row {int(frame.index[i]) + 2}, column {gcol!r}",
             found=repr(frame[gcol].iloc[i]),
             allowed="treated or control",
         )

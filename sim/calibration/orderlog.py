@@ -120,20 +120,42 @@ YMD_FORMATS = (
     "%Y.%m.%d %H:%M:%S",
     "%Y.%m.%d %H:%M",
     "%Y%m%d",
+    # a month's name leaves no doubt about the order: 05-Mar-2024, 5 March 2024, Mar 5, 2024
+    "%d-%b-%Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d-%b-%Y %H:%M:%S",
+    "%d-%b-%Y %H:%M",
 )
 MDY_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m-%d-%Y")  # dd.mm.yyyy is only day first
 DMY_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %H:%M", "%d-%m-%Y", "%d.%m.%Y", "%d.%m.%Y %H:%M")
 YM_FORMATS = ("%Y-%m", "%Y/%m", "%Y.%m", "%Y%m")
 DATE_FAMILIES = {"year-month-day": YMD_FORMATS, "month/day/year": MDY_FORMATS, "day/month/year": DMY_FORMATS}
 DATE_FORMATS = YMD_FORMATS + MDY_FORMATS + DMY_FORMATS + YM_FORMATS  # every format read without a flag
+EXCEL_FORMAT = "excel"  # --date-format excel: Excel's day numbers (1900 date system)
 FIRST_PLAUSIBLE_DATE = pd.Timestamp("1980-01-01")  # before online shops and their exports
 LAST_PLAUSIBLE_DATE = pd.Timestamp("2199-12-31")  # (a date after today is refused later, naming today)
 
-_KOREAN_DATE = re.compile(r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?")
+# The whole value must be a date: year, month, day (the day only optional for month-only spend rows), then at
+# most a weekday, a time and a UTC offset (the local date is kept: 2024-01-05T23:30:00-05:00 is 5 January).
+# A prefix match would read '2024-03-011' as 1 March, or '2024년 3월' in an order log as the 1st.
+_KOREAN_DATE = re.compile(
+    r"^\s*(\d{4})\s*(?:년|[.\-/])\s*(\d{1,2})\s*(?:월|[.\-/])\s*(?:(\d{1,2})\s*(?:일|\.)?)?"
+    r"\s*(?:\(\s*[월화수목금토일]\s*\)|[월화수목금토일]요일)?"
+    r"(?:\s*[T\s]?\s*(?:(?:오전|오후|AM|PM)\s*)?(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?"
+    r"(?:\s*(?:AM|PM|오전|오후))?(?:\s*(?:Z|UTC|GMT|[+-](?:[01]\d|2[0-3]):?[0-5]\d))?)?\s*$",
+    re.IGNORECASE,
+)
+_EXCEL_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")  # 45717 = 2025-03-01 in Excel's 1900 date system
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")  # day 0 of Excel's 1900 date system (its 1900-02-29 bug included)
+EXCEL_1904_OFFSET = 1462  # days between the 1900 and 1904 (old Mac workbooks) date systems
 # Marks in amounts that name one currency. A bare "$" or "¥" is left out on purpose: several currencies use
 # them (USD, CAD, AUD, ...; JPY, CNY), so they are never read as a currency.
 CURRENCY_MARKS = {
     "₩": "KRW",
+    "￦": "KRW",  # the full-width won sign of Korean input methods
     "원": "KRW",
     "KRW": "KRW",
     "US$": "USD",
@@ -148,7 +170,16 @@ CURRENCY_MARKS = {
     "RMB": "CNY",
 }
 # currency signs and spaces (not the separators: which of , and . marks decimals is decided per column)
-_MONEY_JUNK = re.compile(r"US\$|[\s\u00a0₩$€£¥원円]|KRW|USD|EUR|GBP|JPY|CNY|RMB")
+# ('\\' is the won sign of Korean fonts and the yen sign of Japanese ones: Korean Excel writes \38,000 in CP949)
+_MONEY_JUNK = re.compile(r"US\$|[\s\u00a0₩￦$＄€£¥￥원円\\]|KRW|USD|EUR|GBP|JPY|CNY|RMB")
+# signs that several currencies use: stripped from amounts, never read as a currency
+_SHARED_SIGNS = {
+    "$": "'$'",
+    "＄": "'＄'",
+    "¥": "'¥'",
+    "￥": "'￥'",
+    "\\": "'\\' (the won sign in Korean fonts, the yen sign in Japanese)",
+}
 
 
 def _norm(name: str) -> str:
@@ -246,10 +277,11 @@ def read_table(path: str | Path, what: str = "order log") -> tuple[pd.DataFrame,
     lines = [ln for ln in text[:65536].splitlines()[:200] if ln.strip()]  # speed: the head is enough to sniff
     if not lines:
         raise DataError("is empty", file=source, allowed=f"a CSV {what} with a header row")
+    text, lines, delimiter, offset = _excel_sep_line(text, lines)
     sample = "\n".join(lines[:50])
-    delimiter = ","
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        if delimiter is None:
+            delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in ",;\t|"}
         best = max(counts, key=counts.get)
@@ -274,6 +306,8 @@ def read_table(path: str | Path, what: str = "order log") -> tuple[pd.DataFrame,
     except (pd.errors.ParserError, ValueError) as exc:
         raise DataError(f"is not a readable CSV file: {str(exc).strip()}", file=source) from None
     frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    frame.index = frame.index + offset  # index + 2 is the row of the file (header = row 1)
+    frame = _drop_empty_rows(frame)
     raw_header = next(csv.reader(io.StringIO(text), delimiter=delimiter, skipinitialspace=True), [])
     positions: dict[str, list[int]] = {}
     for i, name in enumerate(raw_header, start=1):
@@ -289,6 +323,30 @@ def read_table(path: str | Path, what: str = "order log") -> tuple[pd.DataFrame,
             allowed="a header row such as customer_id,order_date,amount",
         )
     return frame, encoding
+
+
+def _excel_sep_line(text: str, lines: list[str]) -> tuple[str, list[str], str | None, int]:
+    """Excel's 'sep=;' first line (it names the delimiter and precedes the header): (the text after it, the
+    sniffed lines after it, the delimiter or None, rows it shifts the file by)."""
+    m = re.fullmatch(r'\s*"?sep=(.)"?\s*', lines[0], flags=re.IGNORECASE) if lines else None
+    if m is None:
+        return text, lines, None, 0
+    rest = text.split("\n", 1)[1] if "\n" in text else ""
+    return rest, lines[1:] or [""], m.group(1), 1
+
+
+def _drop_empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with every cell empty (Excel saves ';;;;' lines below a table) are no rows; their index is kept so
+    that errors still name the file's rows."""
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:
+        blank &= (frame[col].str.strip() == "").to_numpy(dtype=bool)
+    return frame[~blank] if blank.any() else frame
+
+
+def _file_row(frame: pd.DataFrame | pd.Series, i: int) -> int:
+    """The file row (header = 1) of the `i`-th row of a frame from `read_table` (empty rows dropped)."""
+    return int(frame.index[i]) + 2
 
 
 def _short(text: str) -> str:
@@ -398,12 +456,17 @@ def _unique_view(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     codes, uniques = pd.factorize(values.astype(str).to_numpy(dtype=object), sort=False)
     first = np.empty(len(uniques), dtype=np.int64)
     first[codes[::-1]] = np.arange(len(codes))[::-1]
-    return pd.Series(np.asarray(uniques, dtype=object), index=first, dtype=object).str.strip(), codes
+    index = values.index.to_numpy()[first]  # the frame's labels: rows of the file even after empty rows are dropped
+    return pd.Series(np.asarray(uniques, dtype=object), index=index, dtype=object).str.strip(), codes
 
 
 def _row(text: pd.Series, i: int) -> int:
     """The file row (header = 1) of position `i` of a column view."""
     return int(text.index[i]) + 2
+
+
+DATE_EXAMPLES = "dates such as 2024-03-15, 2024/03/15, 20240315, 2024. 3. 15., 03/15/2024, 15.03.2024 or 15 Mar 2024"
+FAMILY_SHOWN = {"year-month-day": "year first", "month/day/year": "month first", "day/month/year": "day first"}
 
 
 def _parse_unique_dates(
@@ -413,34 +476,31 @@ def _parse_unique_dates(
     if empty.any():
         row = _row(text, int(np.flatnonzero(empty)[0]))
         raise DataError("empty date", file=source, location=f"row {row}, column {column!r}")
+    if date_format == EXCEL_FORMAT:
+        return _plausible(_excel_dates(text, source, column), text, source, column)
     if date_format is not None:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
         _first_bad(parsed, text, source, column, f"dates in the format {date_format} (given by --date-format)")
         return _plausible(parsed.dt.normalize(), text, source, column)
+    _refuse_excel_serials(text, source, column)
     families = dict(DATE_FAMILIES)
     if formats is not None:  # an explicit list: one family of its own
         families = {"given formats": formats}
     readings: dict[str, pd.Series] = {}
-    misses: dict[str, int] = {}
+    tried: dict[str, pd.Series] = {}
     for family, fmts in families.items():
         extra = YM_FORMATS if months and family == "year-month-day" else ()
-        parsed = _read_with(text, (*fmts, *extra), korean=family == "year-month-day")
-        bad = int(parsed.isna().sum())
-        if bad == 0:
+        parsed = _read_with(text, (*fmts, *extra), korean=family == "year-month-day", months=months)
+        tried[family] = parsed
+        if not parsed.isna().any():
             readings[family] = parsed
             if family == "year-month-day":
                 break  # the year first is unambiguous: no need to try the other orders
-        misses[family] = bad
     if not readings:
-        best = min(misses, key=misses.get)
-        parsed = _read_with(text, (*families[best], *(YM_FORMATS if months else ())), korean=True)
-        _first_bad(
-            parsed,
-            text,
-            source,
-            column,
-            "dates such as 2024-03-15, 2024/03/15, 20240315, 2024. 3. 15., 03/15/2024 or 15.03.2024",
-        )
+        _refuse_mixed_orders(tried, text, source, column)
+        best = min(tried, key=lambda k: int(tried[k].isna().sum()))
+        parsed = _read_with(text, (*families[best], *(YM_FORMATS if months else ())), korean=True, months=months)
+        _first_bad(parsed, text, source, column, DATE_EXAMPLES)
     if len(readings) > 1:
         first, second = (readings[k] for k in ("month/day/year", "day/month/year"))
         differ = (first != second).to_numpy()
@@ -458,7 +518,63 @@ def _parse_unique_dates(
     return _plausible(parsed.dt.normalize(), text, source, column)
 
 
-def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool) -> pd.Series:
+def _refuse_mixed_orders(tried: dict[str, pd.Series], text: pd.Series, source: str, column: str) -> None:
+    """Every value is a date of some order but no one order reads them all: say which rows disagree.
+
+    The column is read one way (a column mixing 2024-03-05 and 05.03.2024 is two exports pasted together, and
+    a 03/04/2024 among them could not be told); 'unreadable date' would be wrong for a value that is a date."""
+    if len(tried) < 2:
+        return
+    read = np.stack([~p.isna().to_numpy() for p in tried.values()])
+    if not read.any(axis=0).all():
+        return  # some value no order reads: that one is the unreadable date
+    names = list(tried)
+    best = int(np.argmax(read.sum(axis=1)))
+    j = int(np.flatnonzero(read[best])[0])
+    i = int(np.flatnonzero(~read[best])[0])
+    other = " or ".join(FAMILY_SHOWN.get(names[k], names[k]) for k in np.flatnonzero(read[:, i]))
+    raise DataError(
+        f"dates are written in more than one order: {text.iloc[j]!r} (row {_row(text, j)}) is"
+        f" {FAMILY_SHOWN.get(names[best], names[best])}, {text.iloc[i]!r} (row {_row(text, i)}) {other}",
+        file=source,
+        location=f"column {column!r}",
+        allowed="one date order for the whole column: export the dates again in one format (e.g. 2024-03-15)",
+    )
+
+
+def _refuse_excel_serials(text: pd.Series, source: str, column: str) -> None:
+    """A column of numbers such as 45717 holds Excel's day numbers, not dates: which date system made them
+    (1900, or 1904 in old Mac workbooks, 4 years apart) the file cannot say, so ask."""
+    serial = text.str.fullmatch(_EXCEL_SERIAL).to_numpy(dtype=bool)
+    if not serial.all():
+        return
+    v = text.iloc[0]
+    day = EXCEL_EPOCH + pd.Timedelta(days=int(float(v)))
+    raise DataError(
+        f"dates are numbers such as {v!r}: Excel's day numbers, not dates ({v} is {day.date()} in Excel's usual"
+        f" 1900 date system, {(day + pd.Timedelta(days=EXCEL_1904_OFFSET)).date()} in the 1904 system of old Mac"
+        " workbooks)",
+        file=source,
+        location=f"row {_row(text, 0)}, column {column!r}",
+        allowed="format the column as dates (yyyy-mm-dd) in Excel before saving the CSV, or read them in the"
+        " 1900 system with --date-format excel",
+    )
+
+
+def _excel_dates(text: pd.Series, source: str, column: str) -> pd.Series:
+    """Excel 1900-system day numbers (45717, or 45717.54 with a time of day) as dates (--date-format excel)."""
+    serial = text.str.fullmatch(_EXCEL_SERIAL) | text.str.fullmatch(r"\d{1,5}(?:\.\d+)?")
+    days = pd.to_numeric(text.where(serial.to_numpy(dtype=bool)), errors="coerce")
+    parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
+    ok = days.notna().to_numpy()
+    parsed.iloc[np.flatnonzero(ok)] = (
+        EXCEL_EPOCH + pd.to_timedelta(np.floor(days[ok].to_numpy()), unit="D")
+    ).to_numpy()
+    _first_bad(parsed, text, source, column, "Excel day numbers such as 45717 (given by --date-format excel)")
+    return parsed
+
+
+def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool, months: bool = False) -> pd.Series:
     """Each value read with the first of `formats` that reads it (NaT where none does)."""
     # seconds, not nanoseconds: a year such as 9999 must reach the range check, not overflow here
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[s]")
@@ -472,7 +588,7 @@ def _read_with(text: pd.Series, formats: tuple[str, ...], korean: bool) -> pd.Se
         bad = parsed.isna().to_numpy()
     if korean and bad.any():  # Korean Excel writes '2024. 1. 5.', '2024년 1월 5일' or '2024-01-05 오후 1:45:00'
         at = np.flatnonzero(bad)
-        fixed = text.iloc[at].map(_korean_date)
+        fixed = text.iloc[at].map(lambda v: _korean_date(v, months))
         parsed.iloc[at] = pd.to_datetime(fixed, format="%Y-%m-%d", errors="coerce").to_numpy()
     return parsed
 
@@ -514,9 +630,11 @@ def _plausible(parsed: pd.Series, text: pd.Series, source: str, column: str) -> 
     return parsed.astype("datetime64[ns]")
 
 
-def _korean_date(text: str) -> str | None:
+def _korean_date(text: str, months: bool = False) -> str | None:
+    """'2024. 1. 5.', '2024년 1월 5일 (금) 오후 1:45' or '2024-01-05T13:45:00+09:00' as 2024-01-05; a value
+    without a day ('2024년 1월') only where month-only values are allowed (spend logs)."""
     m = _KOREAN_DATE.match(text)
-    if not m:
+    if not m or (m.group(3) is None and not months):
         return None
     y, mo, d = m.group(1), m.group(2), m.group(3) or "1"
     return f"{y}-{int(mo):02d}-{int(d):02d}"
@@ -558,6 +676,13 @@ def parse_amounts(values: pd.Series, source: str, column: str, *, decimal: str |
         bad = ~np.isfinite(unique_numbers)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            if text.iloc[i] == "":  # an empty cell: 0, or a value missing from the export? say so, not 'not a number'
+                raise DataError(
+                    "empty amount",
+                    file=source,
+                    location=f"row {_row(text, i)}, column {column!r}",
+                    allowed="a number in every row (0 where it was free); fill in or remove the rows without one",
+                )
             raise DataError(
                 "amount is not a number",
                 file=source,
@@ -572,7 +697,7 @@ def parse_amounts(values: pd.Series, source: str, column: str, *, decimal: str |
         raise DataError(
             "negative amount (a refund or cancellation?)",
             file=source,
-            location=f"row {i + 2}, column {column!r}",
+            location=f"row {_file_row(values, i)}, column {column!r}",
             found=_short(str(values.iloc[i]).strip()),
             allowed="amounts >= 0; remove refunds and cancellations from the export",
         )
@@ -596,7 +721,7 @@ def _no_dot_thousands_doubt(values: pd.Series, source: str, column: str) -> None
         return
     i = int(np.flatnonzero(dotted)[0])
     value = str(arr[i])
-    row = int(np.flatnonzero(codes == i)[0]) + 2
+    row = _file_row(values, int(np.flatnonzero(codes == i)[0]))
     raise DataError(
         f"amounts such as {value!r} are ambiguous: {value} with a decimal point, or"
         f" {value.replace('.', '')} with a dot between thousands (no other row tells which)",
@@ -660,12 +785,15 @@ def read_orders(
     today: date | None = None,
     date_format: str | None = None,
     decimal: str | None = None,
+    duplicate_orders: str = "error",
 ) -> OrderLog:
     """Read an order export and return one transaction per customer per day.
 
     Orders after `until` are dropped (for holdout checks); an order dated after `today` (default: the
     machine's date) is an error, as is an `until` after today. `date_format` (--date-format) and `decimal`
-    (--decimal) say how to read dates and amounts where the file alone cannot tell.
+    (--decimal) say how to read dates and amounts where the file alone cannot tell. Rows a status column marks
+    cancelled or refunded are left out; repeated rows of one order id are refused unless `duplicate_orders`
+    (--duplicate-orders) says to read them once ("drop") or add them up as order lines ("keep").
     """
     source = str(path)
     today_ts = pd.Timestamp(today or date.today())
@@ -690,15 +818,17 @@ def read_orders(
     if frame.empty:
         raise DataError("has a header but no orders", file=source, location="row 2")
     warnings: list[str] = []
+    frame = _without_cancelled(frame, (cust, dcol, acol), source, warnings)
     ids = _customer_ids(frame[cust], source, cust, warnings)
     missing = ids == ""
     if missing.all():
         raise DataError("customer id column is empty", file=source, location=f"column {cust!r}")
     if missing.any():
-        row = int(np.flatnonzero(missing.to_numpy())[0]) + 2
+        row = _file_row(frame, int(np.flatnonzero(missing.to_numpy())[0]))
         warnings.append(
             f"{int(missing.sum())} orders without a customer id (first at row {row}) were left out (guest orders?)"
         )
+    _warn_case_only_ids(ids[~missing], warnings)
     dates = parse_dates(frame[dcol], source, dcol, date_format=date_format)
     amounts = parse_amounts(frame[acol], source, acol, decimal=decimal)
     if not (amounts[~missing.to_numpy()] > 0).any():
@@ -714,26 +844,48 @@ def read_orders(
         raise DataError(
             "order date is in the future",
             file=source,
-            location=f"row {i + 2}, column {dcol!r}",
+            location=f"row {_file_row(frame, i)}, column {dcol!r}",
             found=str(dates.iloc[i].date()),
             allowed=f"dates up to today ({today_ts.date()})",
         )
     keep = ~missing.to_numpy()
-    if until is not None:
-        cut = pd.Timestamp(until)
-        after = (dates > cut).to_numpy()
-        keep &= ~after
-        if after.any():
-            warnings.append(f"{int(after.sum())} orders after --until {cut.date()} were ignored")
-        if not keep.any():
-            raise DataError(
-                "no orders on or before --until",
-                file=source,
-                found=f"first order {dates.min().date()}",
-                allowed=f"--until after {dates.min().date()}",
-            )
-    currency, evidence = detect_currency(frame, acol, source)
+    keep = _repeated_orders(frame, (cust, dcol, acol), ids, dates, keep, source, duplicate_orders, warnings)
+    keep = _cut_at(until, dates, keep, source, warnings)
     tx = pd.DataFrame({"customer_id": ids.to_numpy()[keep], "date": dates.to_numpy()[keep], "amount": amounts[keep]})
+    currency, evidence = detect_currency(frame, acol, source, encoding)
+    return _order_log(tx, source, (cust, dcol, acol), encoding, warnings, (currency, evidence))
+
+
+def _cut_at(
+    until: date | pd.Timestamp | None, dates: pd.Series, keep: np.ndarray, source: str, warnings: list[str]
+) -> np.ndarray:
+    """`keep` without the orders after --until (said in a warning); none left is an error."""
+    if until is None:
+        return keep
+    cut = pd.Timestamp(until)
+    after = (dates > cut).to_numpy()
+    keep = keep & ~after
+    if after.any():
+        warnings.append(f"{int(after.sum())} orders after --until {cut.date()} were ignored")
+    if not keep.any():
+        raise DataError(
+            "no orders on or before --until",
+            file=source,
+            found=f"first order {dates.min().date()}",
+            allowed=f"--until after {dates.min().date()}",
+        )
+    return keep
+
+
+def _order_log(
+    tx: pd.DataFrame,
+    source: str,
+    roles: tuple[str, str, str],
+    encoding: str,
+    warnings: list[str],
+    currency: tuple[str | None, str | None],
+) -> OrderLog:
+    """The kept orders as transactions: one per customer per day, same-day orders summed (and said so)."""
     raw = len(tx)
     tx = tx.groupby(["customer_id", "date"], sort=True, as_index=False)["amount"].sum()
     if len(tx) < raw:
@@ -741,13 +893,184 @@ def read_orders(
     return OrderLog(
         transactions=tx,
         source=source,
-        columns={"customer_id": cust, "order_date": dcol, "amount": acol},
+        columns=dict(zip(("customer_id", "order_date", "amount"), roles, strict=True)),
         encoding=encoding,
         raw_orders=raw,
         warnings=warnings,
-        currency=currency,
-        currency_evidence=evidence,
+        currency=currency[0],
+        currency_evidence=currency[1],
     )
+
+
+# Columns that hold an order's own id (one per order, repeated only by its order lines). Not "order_number" or
+# "order_no": some exports (and `sim run`'s orders.csv) write there the customer's 1st, 2nd, ... order.
+ORDER_ID_NAMES = (
+    "orderid",
+    "ordercode",
+    "invoiceid",
+    "invoiceno",
+    "invoicenumber",
+    "invoice",
+    "transactionid",
+    "receiptid",
+    "receiptno",
+    "주문번호",
+    "주문id",
+    "주문아이디",
+    "주문코드",
+    "거래번호",
+    "영수증번호",
+)
+STATUS_NAMES = (
+    "status",
+    "orderstatus",
+    "state",
+    "orderstate",
+    "paymentstatus",
+    "financialstatus",
+    "주문상태",
+    "상태",
+    "처리상태",
+    "결제상태",
+    "주문처리상태",
+)
+# statuses of an order that was not bought in the end, normalized like headers (lower case, no spaces, _-./)
+CANCELLED_STATUSES = frozenset(
+    (
+        "cancelled",
+        "canceled",
+        "cancel",
+        "refunded",
+        "refund",
+        "returned",
+        "voided",
+        "void",
+        "failed",
+        "declined",
+        "rejected",
+        "deleted",
+        "취소",
+        "주문취소",
+        "결제취소",
+        "취소완료",
+        "환불",
+        "환불완료",
+        "반품",
+        "반품완료",
+        "결제실패",
+        "거절",
+    )
+)
+
+
+def _without_cancelled(frame: pd.DataFrame, roles: tuple[str, ...], source: str, warnings: list[str]) -> pd.DataFrame:
+    """The rows a status column does not mark cancelled, refunded or failed: those were no purchases, and
+    counting them would raise the purchase rate and order value. What was left out is said in a warning."""
+    out = frame
+    for col in (c for c in frame.columns if _norm(c) in STATUS_NAMES and c not in roles):
+        status = out[col].astype(str).str.strip()
+        uniq = pd.Series(status.unique())
+        gone = set(uniq[uniq.map(lambda v: _norm(v) in CANCELLED_STATUSES)])
+        if not gone:
+            continue
+        drop = status.isin(gone).to_numpy()
+        kept = sorted(set(uniq) - gone - {""})
+        warnings.append(
+            f"{int(drop.sum())} orders with status {', '.join(repr(v) for v in sorted(gone))} in column {col!r}"
+            f" (first at row {_file_row(out, int(np.flatnonzero(drop)[0]))}) were left out as not bought;"
+            f" statuses kept: {', '.join(repr(v) for v in kept[:6]) or 'none'}"
+        )
+        out = out[~drop]
+    if out.empty:
+        raise DataError(
+            "every order is cancelled or refunded (by its status column)",
+            file=source,
+            allowed="an export with the orders that were bought",
+        )
+    return out
+
+
+def _warn_case_only_ids(ids: pd.Series, warnings: list[str]) -> None:
+    """Ids that differ only in letter case (Kim@shop.kr and kim@shop.kr) are read as two customers: say so."""
+    uniq = pd.Series(pd.unique(ids.to_numpy(dtype=object)), dtype=object)
+    folded = uniq.str.casefold()
+    twins = folded.duplicated(keep=False).to_numpy()
+    if not twins.any():
+        return
+    first = folded[twins].iloc[0]
+    pair = uniq[twins & (folded == first).to_numpy()].tolist()[:2]
+    warnings.append(
+        f"{int(folded[twins].nunique())} customer ids are written in two letter cases (such as {pair[0]!r} and"
+        f" {pair[1]!r}): they are read as different customers; if they are one, write each id one way"
+    )
+
+
+def _repeated_orders(
+    frame: pd.DataFrame,
+    roles: tuple[str, str, str],
+    ids: pd.Series,
+    dates: pd.Series,
+    keep: np.ndarray,
+    source: str,
+    mode: str,
+    warnings: list[str],
+) -> np.ndarray:
+    """`keep` without repeated rows of one order, where an order id column shows them.
+
+    One order id under two customers or two days is an error (not one order). Rows equal in every cell are
+    a duplicated export or identical order lines, which the file cannot tell apart: refused unless `mode`
+    says "drop" (read once) or "keep" (order lines, added up). Differing rows of one order are its lines."""
+    col = _order_id_column(frame, roles)
+    if col is None or mode == "keep":
+        return keep
+    oid = frame[col].astype(str).str.strip().to_numpy(dtype=object)
+    sel = keep & (oid != "")
+    key = pd.DataFrame({"order": oid[sel], "customer": ids.to_numpy()[sel], "day": dates.to_numpy()[sel]})
+    repeated = key["order"].duplicated(keep=False).to_numpy()
+    if not repeated.any():
+        return keep
+    rows = frame.index.to_numpy()[sel]
+    sub = key[repeated]
+    spread = sub.groupby("order")[["customer", "day"]].transform("nunique").max(axis=1).to_numpy()
+    if (spread > 1).any():
+        order = sub["order"].iloc[int(np.flatnonzero(spread > 1)[0])]
+        at = rows[(key["order"] == order).to_numpy()][:2] + 2
+        raise DataError(
+            f"order id {order!r} is on rows {at[0]} and {at[1]} with different customers or days: one order id"
+            " cannot be two orders",
+            file=source,
+            location=f"column {col!r}",
+            allowed="one customer and day per order id (order lines repeat them), or --duplicate-orders keep if"
+            " this column is not an order id",
+        )
+    cells = frame[sel].apply(lambda c: c.astype(str).str.strip())
+    exact = cells.duplicated(keep="first").to_numpy()
+    if not exact.any():
+        return keep
+    if mode == "drop":
+        out = keep.copy()
+        out[np.flatnonzero(sel)[exact]] = False
+        warnings.append(
+            f"{int(exact.sum())} rows repeating an earlier row exactly (order id included) were read once"
+            " (--duplicate-orders drop)"
+        )
+        return out
+    j = int(np.flatnonzero(exact)[0])
+    twin = rows[(cells == cells.iloc[j]).all(axis=1).to_numpy()][:2] + 2
+    raise DataError(
+        f"{int(exact.sum())} rows repeat an earlier row in every cell (order {key['order'].iloc[j]!r} on rows"
+        f" {twin[0]} and {twin[1]}): a duplicated export would count those orders twice",
+        file=source,
+        location=f"column {col!r}",
+        allowed="remove the repeated rows, or say what they are: --duplicate-orders drop (read each once) or"
+        " --duplicate-orders keep (separate order lines, added up)",
+    )
+
+
+def _order_id_column(frame: pd.DataFrame, roles: tuple[str, ...]) -> str | None:
+    """The order id column, when exactly one header names one (else None: no order-level checks)."""
+    found = [c for c in frame.columns if _norm(c) in ORDER_ID_NAMES and c not in roles]
+    return found[0] if len(found) == 1 else None
 
 
 _INT_LIKE = re.compile(r"^[-+]?\d+$")
@@ -803,12 +1126,15 @@ def _unique_customer_ids(ids: pd.Series, source: str, column: str, warnings: lis
     return fixed
 
 
-def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[str | None, str | None]:
+def detect_currency(
+    frame: pd.DataFrame, amount_col: str, source: str, encoding: str | None = None
+) -> tuple[str | None, str | None]:
     """The currency the export states: (ISO code, where it says so), or (None, why it cannot tell).
 
     A currency column with one code throughout, or amounts marked with one currency's sign or code (₩, 원,
     KRW, US$, €, ...). Two different currencies in one file are an error (the amounts could not be added up).
-    A bare "$" or "¥" names no single currency and is not read as one.
+    A bare "$" or "¥" names no single currency and is not read as one; nor does a backslash, except in a CP949
+    file (Korean Excel), where it is how the won sign is stored.
     """
     ccol = next((c for c in frame.columns if _norm(c) in CURRENCY_NAMES), None)
     if ccol is not None:
@@ -843,10 +1169,13 @@ def detect_currency(frame: pd.DataFrame, amount_col: str, source: str) -> tuple[
             found=", ".join(sorted(marks)),
             allowed="orders in one currency",
         )
+    if not marks and encoding == "cp949" and "\\" in chars:  # Korean Excel's CP949 writes ₩ as a backslash
+        marks = {"KRW"}
     if marks:
         return marks.pop(), f"currency marks in column {amount_col!r}"
-    if chars & {"$", "¥"}:
-        return None, "amounts carry '$' or '¥', which several currencies use"
+    shared = [shown for sign, shown in _SHARED_SIGNS.items() if sign in chars]
+    if shared:
+        return None, f"amounts carry {' or '.join(shared)}, which several currencies use"
     return None, "the file names no currency"
 
 
@@ -881,7 +1210,7 @@ def read_spend(
     channels = frame[ccol].astype(str).str.strip()
     empty = channels == ""
     if empty.any():
-        row = int(np.flatnonzero(empty.to_numpy())[0]) + 2
+        row = _file_row(frame, int(np.flatnonzero(empty.to_numpy())[0]))
         raise DataError("empty channel name", file=source, location=f"row {row}, column {ccol!r}")
     safe = channels.map(_channel_id)
     _refuse_duplicate_rows(dates, safe, channels, source, dcol)
@@ -910,9 +1239,33 @@ def read_spend(
             location=f"column {dcol!r}",
             allowed="a row for every month (0 where nothing was spent), or --spend-gaps zero to read those months as 0",
         )
-    table = table.reindex(full, fill_value=0.0)
-    table.attrs["filled_months"] = [f"{m:%Y-%m}" for m in missing]
+    late = _months_after_spend(table.index.max(), until, source, dcol, fill_gaps)
+    table = table.reindex(full.append(late), fill_value=0.0)
+    table.attrs["filled_months"] = [f"{m:%Y-%m}" for m in missing.append(late)]
     return table
+
+
+def _months_after_spend(
+    last: pd.Timestamp, until: date | pd.Timestamp | None, source: str, column: str, fill_gaps: bool
+) -> pd.DatetimeIndex:
+    """The full months between the spend log's last month and the cut-off (`until`): none, or with `fill_gaps`
+    the months to read as zero spend. Else an error: without those rows the fit would miss the months' new
+    customers and today's plan would be the spend of months long past."""
+    if until is None:
+        return pd.DatetimeIndex([])
+    cut = pd.Timestamp(until)
+    last_full = ((cut + pd.Timedelta(days=1)).to_period("M") - 1).to_timestamp()
+    late = pd.date_range(last + pd.offsets.MonthBegin(1), last_full, freq="MS")
+    if len(late) == 0 or fill_gaps:
+        return late
+    raise DataError(
+        f"the spend log ends in {last:%Y-%m}, but the order log runs to {cut.date()}: no spend rows for"
+        f" {late[0]:%Y-%m}" + (f" to {late[-1]:%Y-%m}" if len(late) > 1 else "") + " (zero spend, or missing?)",
+        file=source,
+        location=f"column {column!r}",
+        allowed=f"rows up to {last_full:%Y-%m} (0 where nothing was spent), --until"
+        f" {(last + pd.offsets.MonthEnd(0)).date()} to calibrate on the months both cover, or --spend-gaps zero",
+    )
 
 
 def _refuse_duplicate_rows(dates: pd.Series, channels: pd.Series, shown: pd.Series, source: str, column: str) -> None:
@@ -928,7 +1281,7 @@ def _refuse_duplicate_rows(dates: pd.Series, channels: pd.Series, shown: pd.Seri
         & (key["channel"].to_numpy()[rows] == key["channel"].iloc[first])
     ]
     raise DataError(
-        f"rows {int(same[0]) + 2} and {int(same[1]) + 2} both give the spend of {shown.iloc[first]!r} on"
+        f"rows {_file_row(dates, int(same[0]))} and {_file_row(dates, int(same[1]))} both give the spend of {shown.iloc[first]!r} on"
         f" {dates.iloc[first]:%Y-%m-%d}: a duplicated row would count that spend twice",
         file=source,
         location=f"column {column!r}",

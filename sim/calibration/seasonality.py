@@ -43,6 +43,11 @@ class EventCalendar:
     ends: list[pd.Timestamp]
     uplift: dict[int, tuple[float, float]] = field(default_factory=dict)  # event -> (uplift, se) on repeat buying
     uplift_aware: dict[int, tuple[float, float]] = field(default_factory=dict)  # on first purchases
+    rows: list[int] = field(default_factory=list)  # each event's row in the file (header = 1)
+
+    def row(self, i: int) -> int:
+        """The file row of event `i` (header = 1), for messages."""
+        return self.rows[i] if i < len(self.rows) else i + 2
 
     def future_events(self, cutoff: pd.Timestamp) -> list[dict[str, Any]]:
         """Events after the cut-off as scenario `events`, with the uplift fitted for the same name."""
@@ -123,12 +128,13 @@ def read_events(path: str | Path) -> EventCalendar:
         raise DataError(
             "event ends before it starts",
             file=source,
-            location=f"row {i + 2}",
+            location=f"row {int(frame.index[i]) + 2}",
             found=f"{starts.iloc[i].date()} .. {ends.iloc[i].date()}",
             allowed="end on or after start",
         )
     names = frame[ncol].astype(str).str.strip().tolist()
-    return EventCalendar(source, names, list(starts), list(ends))
+    rows = [int(r) + 2 for r in frame.index]
+    return EventCalendar(source, names, list(starts), list(ends), rows=rows)
 
 
 def identified(transactions: pd.DataFrame, cutoff: pd.Timestamp) -> bool:
@@ -141,12 +147,15 @@ def estimate(
     summary: pd.DataFrame,
     cutoff: pd.Timestamp,
     fitter: RepeatPurchaseFitter,
-    events_path: str | Path | None,
+    events: str | Path | EventCalendar | None,
     source: str,
     warnings: list[str],
 ) -> tuple[SeasonalIndex | None, EventCalendar | None, RepeatPurchaseFitter]:
-    """The seasonal index and event uplifts fitted jointly with `fitter`'s family (or none, said in one line)."""
-    calendar = read_events(events_path) if events_path is not None else None
+    """The seasonal index and event uplifts fitted jointly with `fitter`'s family (or none, said in one line).
+
+    `events` is a calendar already read (`read_events`, so that a bad file is refused before any fitting) or
+    its path."""
+    calendar = read_events(events) if isinstance(events, (str, Path)) else events
     start = transactions["date"].min()
     days = pd.date_range(start, cutoff, freq="D")
     months = len(pd.period_range(start, cutoff, freq="M"))
@@ -158,6 +167,8 @@ def estimate(
         return None, calendar, fitter
     event_days = _event_days(calendar, days) if calendar is not None else []
     active = [i for i, d in enumerate(event_days) if d.any()]
+    if calendar is not None:
+        _refuse_confounded_events(calendar, active, event_days, days)
     joint = _JointFit(transactions, summary, cutoff, days, fitter, [event_days[i] for i in active])
     theta, cov = joint.fit(source)
     k = len(fitter.param_names)
@@ -186,7 +197,57 @@ def estimate(
         ]
         if past_missing:
             warnings.append(f"events outside the order log's days were not estimated: {', '.join(past_missing[:5])}")
+        _warn_future_without_namesake(calendar, cutoff, warnings)
     return seasonal, calendar, fitter
+
+
+def _warn_future_without_namesake(calendar: EventCalendar, cutoff: pd.Timestamp, warnings: list[str]) -> None:
+    """Events after the cut-off go into the scenario with the uplift fitted for their name; one whose name no
+    past event has has no uplift to carry: say it is left out (not silently dropped)."""
+    fitted = {calendar.names[i] for i in calendar.uplift}
+    lost = [n for i, n in enumerate(calendar.names) if calendar.ends[i] > cutoff and n not in fitted]
+    if lost:
+        warnings.append(
+            f"future events with no past event of the same name are not in the scenario (no fitted uplift to"
+            f" carry): {', '.join(lost[:5])}; name each after the past event it repeats, or add it to the"
+            " scenario's events with an assumed uplift"
+        )
+
+
+def _refuse_confounded_events(
+    calendar: EventCalendar, active: list[int], event_days: list[np.ndarray], days: pd.DatetimeIndex
+) -> None:
+    """Refuse events whose uplift the log cannot tell apart: on the same days as another event, or on days
+    the other events and the calendar months already cover together (the likelihood would be flat)."""
+    moy = days.month.to_numpy()
+    columns = [(moy == m).astype(float) for m in np.unique(moy)]
+    rank = np.linalg.matrix_rank(np.stack(columns, axis=1))
+    kept: list[int] = []
+    for i in active:
+        trial = np.stack([*columns, *(event_days[j] for j in kept), event_days[i]], axis=1).astype(float)
+        if np.linalg.matrix_rank(trial) > rank:
+            rank += 1
+            kept.append(i)
+            continue
+        same = next((j for j in kept if np.array_equal(event_days[j], event_days[i])), None)
+        on = days[event_days[i]]
+        where = f"{on[0].date()} to {on[-1].date()}"
+        if same is not None:
+            what = (
+                f"events {calendar.names[same]!r} (row {calendar.row(same)}) and {calendar.names[i]!r} (row"
+                f" {calendar.row(i)}) fall on the same days of the order log ({where}): their uplifts cannot be"
+                " told apart"
+            )
+        else:
+            what = (
+                f"event {calendar.names[i]!r} (row {calendar.row(i)}, {where} in the order log) covers only days"
+                " that other events and whole calendar months already cover: its uplift cannot be told apart"
+            )
+        raise DataError(
+            what,
+            file=calendar.source,
+            allowed="one row per distinct campaign period: merge such events into one row, or remove one",
+        )
 
 
 def _event_days(calendar: EventCalendar, days: pd.DatetimeIndex) -> list[np.ndarray]:

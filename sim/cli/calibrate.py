@@ -157,7 +157,8 @@ def calibrate(
         str | None,
         typer.Option(
             "--date-format",
-            help="How the order log writes dates, when it cannot be told (03/04/2024): e.g. %d/%m/%Y or %m/%d/%Y.",
+            help="How the order log writes dates, when it cannot be told (03/04/2024): e.g. %d/%m/%Y or %m/%d/%Y;"
+            " 'excel' reads Excel's day numbers (45717) in its 1900 date system.",
         ),
     ] = None,
     spend_date_format: Annotated[
@@ -171,6 +172,14 @@ def calibrate(
         str,
         typer.Option(
             "--spend-gaps", help="Months missing from the spend log: 'error' (default) or 'zero' (read as no spend)."
+        ),
+    ] = "error",
+    duplicate_orders: Annotated[
+        str,
+        typer.Option(
+            "--duplicate-orders",
+            help="Rows repeating an order id in every cell: 'error' (default), 'drop' (a duplicated export: read"
+            " each once) or 'keep' (separate order lines: added up; also skips the order id checks).",
         ),
     ] = "error",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the written scenario.")] = 42,
@@ -238,6 +247,7 @@ def calibrate(
             spend_date_format=spend_date_format,
             decimal=decimal,
             spend_gaps=spend_gaps,
+            duplicate_orders=duplicate_orders,
         )
         written = write_calibration(cal, out)
     except UserInputError as exc:
@@ -249,7 +259,7 @@ def calibrate(
 
 def _check_date_format(flag: str, fmt: str | None) -> None:
     """A strftime format with a 4-digit year and a month, that reads back what it writes."""
-    if fmt is None:
+    if fmt is None or fmt == "excel":  # excel: Excel's day numbers (1900 date system)
         return
     from datetime import datetime
 
@@ -264,7 +274,7 @@ def _check_date_format(flag: str, fmt: str | None) -> None:
             "not a date format with a 4-digit year and a month",
             location=flag,
             found=repr(fmt),
-            allowed="strftime codes such as %d/%m/%Y, %m/%d/%Y or %Y-%m-%d",
+            allowed="strftime codes such as %d/%m/%Y, %m/%d/%Y or %Y-%m-%d, or excel (Excel's day numbers)",
         )
 
 

@@ -357,6 +357,12 @@ def breakevens() -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def test_a_model_parameter_in_the_break_evens_shows_its_significant_digits_not_padding():
+    shown = [reco.input_value_text(v, "repeat_purchase.alpha", "KRW", "en") for v in (95.0, 35.6251, 760.0, 0.84089)]
+    assert shown == ["95", "35.63", "760", "0.8409"]
+    assert reco.input_value_text(12345.6, "repeat_purchase.alpha", "KRW", "ko") == "12,346"
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_what_one_must_believe_for_retention_to_deserve_more(lang):
     data = report(breakevens=breakevens(), path=path_frame([(9.0, 1.0, 0.0)] * 2, [(10.0, 0.0, 0.0), (6.0, 4.0, 0.0)]))

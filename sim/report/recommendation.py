@@ -27,6 +27,7 @@ MORE_BACK = 0.05  # a break-even where the best back-end share is 5 points above
 SHARE_INPUTS = ("first_purchase.monthly_conversion", "winback.base_reactivation", "economics.gross_margin")
 MONEY_INPUTS = ("economics.order_value_mean", "retention.half_saturation_per_customer")
 MULTIPLE_INPUTS = ("retention.effect", "channels.reach.max_reach")
+SIGNIFICANT = 4  # digits of an input without a unit (a repeat-purchase parameter) in the break-even texts
 
 
 def money(data: ReportData, value: float | None, lang: str) -> str:
@@ -343,14 +344,19 @@ def curve_recommended_note(data: ReportData, lang: str) -> str:
 
 def input_value_text(value: float, parameter: str, currency: str, lang: str) -> str:
     """An uncertain input's value as the report shows it: shares in percent, money in the report's currency,
-    multiples of the scenario's value with ×, other parameters with three decimals."""
+    multiples of the scenario's value with ×, other parameters (a model's α, b) to `SIGNIFICANT` digits, so
+    95 reads '95', not '95.000', and 0.8409 keeps its digits."""
     if parameter in SHARE_INPUTS:
         return fmt_percent(value, lang, 1)
     if parameter in MONEY_INPUTS:
         return fmt_amount(value, currency, lang)
     if parameter in MULTIPLE_INPUTS:
         return fmt_number(value, lang, 2) + "×"
-    return fmt_number(value, lang, 3)
+    if not math.isfinite(value) or value == 0:
+        return fmt_number(value, lang, 0)
+    decimals = max(SIGNIFICANT - 1 - math.floor(math.log10(abs(value))), 0)
+    text = fmt_number(value, lang, decimals)
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from conftest import small
 from sim.report import plots
 from sim.report import recommendation as reco
 from sim.report.data import ReportData
-from sim.report.i18n import LANGUAGES, fmt_date, fmt_percent, listing, t
+from sim.report.i18n import LANGUAGES, fmt_date, fmt_percent, fmt_ratio, listing, t
 from sim.report.markup import plans_kpi_table
 from sim.report.plans import undefined_without_front
 
@@ -368,7 +368,7 @@ def test_what_one_must_believe_for_retention_to_deserve_more(lang):
     data = report(breakevens=breakevens(), path=path_frame([(9.0, 1.0, 0.0)] * 2, [(10.0, 0.0, 0.0), (6.0, 4.0, 0.0)]))
     texts = reco.retention_beliefs(data, lang, plots.input_label)
     assert texts[0] == t("beliefs.assumed", lang)
-    assert "1.50×" in texts[1] and "45%" in texts[1]  # the effect above 1.5x gives back-end 45%
+    assert fmt_ratio(1.5, lang, 2) in texts[1] and "45%" in texts[1]  # the effect above 1.5x gives back-end 45%
     assert "20.0%" not in texts[1]  # a gross margin below 20% gives back-end 22%: not 5 points above 20%
     assert fmt_month(lang) in texts[2]
     measured = report(breakevens=breakevens(), meta={**report().meta, "retention_measured": True})
@@ -386,7 +386,7 @@ def test_a_lift_test_that_does_not_settle_the_split_is_said_so(lang):
     fitted.loc[0, ["kind", "standard_error"]] = ["fitted", 0.25]
     close = reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]
     assert close.startswith(t("beliefs.measured_close", lang, se="", side="", value="", z="")[:20])
-    assert "0.25" in close and "1.50×" in close and "2.0" in close  # (1.5 - 1.0) / 0.25 standard errors
+    assert "0.25" in close and fmt_ratio(1.5, lang, 2) in close and "2.0" in close  # (1.5 - 1.0) / 0.25 standard errors
     fitted.loc[0, "high_breakeven"] = float("nan")
     holds = reco.retention_beliefs(report(breakevens=fitted, meta=meta), lang, plots.input_label)[0]
     assert holds == t("beliefs.measured_holds", lang, se="0.25")
@@ -597,3 +597,19 @@ def test_win_back_read_as_paying_says_its_response_is_assumed(lang):
     assert rules.winback_reading(high, lang)[-1] == caveat
     low = report(kpis={**high.kpis, "marginal_roi_winback": 0.1}, breakevens=breakevens())
     assert caveat not in rules.winback_reading(low, lang)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_chapter_7_calls_win_back_the_least_bad_when_every_purpose_loses(lang):
+    """Win-back with the highest marginal ROI is said to pay only when that ROI is not a loss."""
+    from sim.report import rules
+
+    def chapter_7(rois: dict[str, float]) -> str:
+        kpis = {f"marginal_roi_{p}": v for p, v in rois.items()}
+        chapters = rules.playbook_chapters(report(kpis=kpis, meta={**report().meta, "channels": {}}), lang)
+        return next(c.reason for c in chapters if c.number == 7)
+
+    losing = chapter_7({"front": -0.92, "back": -0.83, "winback": -0.62})
+    assert losing == t("rule.ch7_least_bad", lang, roi=reco.fmt_roi(-0.62, lang))
+    paying = chapter_7({"front": 0.2, "back": 0.1, "winback": 0.5})
+    assert paying == t("rule.ch7_pays", lang, roi=reco.fmt_roi(0.5, lang))

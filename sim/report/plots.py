@@ -569,7 +569,7 @@ def plot_events(events: pd.DataFrame, ax: Axes | None = None, *, lang: str = "en
             fontsize=8,
         )
     labels = [
-        f"{n} ({fmt_date(date.fromisoformat(str(s)), lang, day=False)})"
+        t("events.label", lang, name=n, month=fmt_date(date.fromisoformat(str(s)), lang, day=False))
         for n, s in zip(events["name"], events["start"], strict=True)
     ]
     ax.set_yticks(y, labels, fontsize=8)

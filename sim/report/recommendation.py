@@ -17,7 +17,7 @@ import numpy as np
 
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
-from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_roi, listing, t
+from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_ratio, fmt_roi, listing, t
 from sim.report.plans import FRONT_KPIS
 
 MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
@@ -344,14 +344,14 @@ def curve_recommended_note(data: ReportData, lang: str) -> str:
 
 def input_value_text(value: float, parameter: str, currency: str, lang: str) -> str:
     """An uncertain input's value as the report shows it: shares in percent, money in the report's currency,
-    multiples of the scenario's value with ×, other parameters (a model's α, b) to `SIGNIFICANT` digits, so
+    multiples of the scenario's value with × (배), other parameters (a model's α, b) to `SIGNIFICANT` digits, so
     95 reads '95', not '95.000', and 0.8409 keeps its digits."""
     if parameter in SHARE_INPUTS:
         return fmt_percent(value, lang, 1)
     if parameter in MONEY_INPUTS:
         return fmt_amount(value, currency, lang)
     if parameter in MULTIPLE_INPUTS:
-        return fmt_number(value, lang, 2) + "×"
+        return fmt_ratio(value, lang, 2)  # 1.50× / 1.50배
     if not math.isfinite(value) or value == 0:
         return fmt_number(value, lang, 0)
     decimals = max(SIGNIFICANT - 1 - math.floor(math.log10(abs(value))), 0)

@@ -336,7 +336,8 @@ def playbook_chapters(data: ReportData, lang: str, playbook_dir: Path | None = N
     roi = {p: k.get(f"marginal_roi_{p}") for p in PURPOSES}
     others = [v for p, v in roi.items() if p != "winback" and v is not None]
     if roi["winback"] is not None and others and roi["winback"] >= max(others):
-        picked.append((7, "rule.ch7_pays", {"roi": fmt_roi(roi["winback"], lang)}))
+        key = "rule.ch7_pays" if roi["winback"] >= 0 else "rule.ch7_least_bad"  # the most is a loss: say so
+        picked.append((7, key, {"roi": fmt_roi(roi["winback"], lang)}))
     else:
         picked.append((7, f"rule.ch7_{stage}", {"never_met": fmt_percent(k.get("never_met_share_end"), lang, 0)}))
     if len(data.meta.get("channels", {})) >= 3:

@@ -216,7 +216,7 @@ def fmt_compact(value: float | None, lang: str = "en") -> str:
 def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: bool = False) -> str:
     """An amount in the scenario's currency.
 
-    Full form: ₩19,421 / 19,421원 (KRW has no decimals), $54.00 / $12,345 (cents only below 1,000).
+    Full form: ₩19,421 / 19,421원 (KRW has no decimals), $54.00 / $750 / $12,345 (cents only below 100).
     Compact form (sentences, axes): ₩3.28B / 32.8억 원, $1.2M / 120만 달러.
     """
     if _missing(value):
@@ -229,7 +229,7 @@ def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: 
             word = _KO_CURRENCY_WORDS.get(currency, currency)
             return f"{minus}{_ko_units(a)} {word}"
         return f"{minus}{symbol}{_en_compact(a)}"
-    places = decimals if a < 1000 else 0
+    places = decimals if a < 100 else 0  # cents only on small amounts: "$750" beside "$1,500", not "$750.00"
     text = f"{a:,.{places}f}"
     if lang == "ko" and currency == "KRW":
         return f"{minus}{text}원"

@@ -143,6 +143,8 @@ class JobOutcome:
     def one_line(self) -> str:
         """`file: error` on one line, for the terminal."""
         error = " ".join((self.error or "").split())
+        if error.startswith(f"{self.scenario}: "):  # a scenario error names its file already
+            return error
         return f"{self.scenario}: {error}"
 
 
@@ -205,6 +207,22 @@ def expand_scenarios(items: Sequence[str | Path]) -> list[Path]:
     for p in found:
         unique.setdefault(p.resolve(), p)
     return list(unique.values())
+
+
+def repeats_note(items: Sequence[str | Path]) -> str:
+    """A note naming the scenario files given more than once (a file and a glob, `a.yaml` and `./a.yaml`):
+    each gets one report, and the count of reports then matches what the user sees; "" if none repeats."""
+    if not items:
+        return ""
+    seen: dict[Path, int] = {}
+    for item in items:
+        for p in expand_scenarios([item]):
+            seen[p.resolve()] = seen.get(p.resolve(), 0) + 1
+    repeated = [p for p, n in seen.items() if n > 1]
+    if not repeated:
+        return ""
+    named = ", ".join(p.name for p in repeated[:3]) + (", ..." if len(repeated) > 3 else "")
+    return f"note: {len(repeated)} scenario file(s) given more than once, each reported once: {named}"
 
 
 # -- planning: what to run, what to reuse ---------------------------------------------------------

@@ -29,7 +29,7 @@ from sim.cli import calibrate  # noqa: F401
 from sim.cli import analysis  # noqa: F401
 from sim.cli import reports  # noqa: F401
 from sim.cli import learn  # noqa: F401
-from sim.cli.app import app
+from sim.cli.app import app, with_scenario_file
 from sim.errors import ReportError, UserInputError
 
 __all__ = ["app", "main", "run"]
@@ -83,6 +83,27 @@ def _interrupted_line(signum: int | None) -> str:
     return f"interrupted ({how}): only these complete outputs were written: {listed}; nothing else was written"
 
 
+def _empty_argument(args: list[str]) -> str | None:
+    """The error line for an empty argument (`--out ""`, `--out=`, a scenario ""), or None.
+
+    An empty text is never a name the user meant: it is an unset shell variable, and read as a path it would be
+    the current folder (`--out "$DIR"` writing into whatever folder the command runs in).
+    """
+    for i, arg in enumerate(args):
+        if arg == "--":
+            return None
+        flag, equals, value = arg.partition("=") if arg.startswith("--") else (arg, "", arg)
+        before = args[i - 1] if i > 0 else ""
+        if not equals and not arg.strip() and before.startswith("-") and "=" not in before:
+            flag, equals = before, "="
+        if equals and not value.strip():
+            folder = f" ({flag} . is this folder)" if flag == "--out" else ""
+            return f"error: {flag}: is empty (an unset shell variable?); give a value{folder}"
+        if not arg.strip():
+            return "error: an empty argument was given (an unset shell variable?); give a file name"
+    return None
+
+
 RESOURCE_TRACKER_WARNING = "ignore:resource_tracker:UserWarning"
 
 
@@ -106,6 +127,12 @@ def run(argv: Sequence[str] | None = None) -> int:
     from sim import lifeline
 
     args = list(sys.argv[1:] if argv is None else argv)
+    empty = _empty_argument(args)
+    if empty is not None:
+        _line(empty)
+        return 2
+    if "sim.model.scenario" in sys.modules:  # an earlier command in this process read a scenario
+        sys.modules["sim.model.scenario"].forget_loaded()
     lifeline.become_root()
     _quiet_resource_tracker()
     command = _command()
@@ -126,7 +153,7 @@ def run(argv: Sequence[str] | None = None) -> int:
             except (typer.Abort, click.exceptions.Abort):
                 raise KeyboardInterrupt from None
             except UserInputError as exc:  # a library error that escaped a command
-                _line(f"error: {exc}")
+                _line(f"error: {with_scenario_file(exc)}")
                 return 2
             except ReportError as exc:
                 if lifeline.interrupted_by() is not None:

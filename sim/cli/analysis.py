@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from sim.cli.app import app, check_run_flags, fail
 from sim.errors import UserInputError
+
+if TYPE_CHECKING:
+    from sim.analysis.constraints import Constraints
+    from sim.model.scenario import Scenario
 
 OPTIMIZE_OUTPUTS = (  # the set `optimize` writes (sensitivity.csv: an older version's, removed by a re-run)
     "recommendation.json",
@@ -69,7 +73,7 @@ def optimize(
 ) -> None:
     """Best plan over time: the split between acquisition, retention and win-back per period, the channel mix
     (and with --budget-cap the budget level), where the gain comes from, both plans' KPIs, break-evens, bands."""
-    from sim.analysis.optimize import Constraints, load_constraints, optimize_budget, parse_assignments
+    from sim.analysis.optimize import Constraints, load_constraints, optimize_budget
     from sim.io import check_output_folder, output_set
     from sim.model.scenario import load_scenario
 
@@ -79,28 +83,30 @@ def optimize(
         s = load_scenario(scenario)
         limits = load_constraints(constraints) if constraints is not None else Constraints()
         flags = Constraints(
-            min_share=parse_assignments(min_share or [], "--min-share"),
-            max_share=parse_assignments(max_share or [], "--max-share"),
-            min_channel=parse_assignments(min_channel or [], "--min-channel"),
-            max_channel=parse_assignments(max_channel or [], "--max-channel"),
+            min_share=_assignments(min_share, "--min-share"),
+            max_share=_assignments(max_share, "--max-share"),
+            min_channel=_assignments(min_channel, "--min-channel"),
+            max_channel=_assignments(max_channel, "--max-channel"),
             monthly_cap=monthly_cap,
             payback_within_months=min_payback_months,
             hurdle_rate=hurdle,
             budget_cap=budget_cap,
         )
-        _check_flags(flags, s)
-        limits = limits.merged(flags)
-        result = optimize_budget(
-            s,
-            objective,
-            limits,
-            replications=replications,
-            seed=seed,
-            workers=workers,
-            progress=True,
-            period=period,
-            find_breakevens=breakevens,
-        )
+        limits = _checked(limits, flags, s, constraints)
+        try:
+            result = optimize_budget(
+                s,
+                objective,
+                limits,
+                replications=replications,
+                seed=seed,
+                workers=workers,
+                progress=True,
+                period=period,
+                find_breakevens=breakevens,
+            )
+        except UserInputError as exc:
+            raise _blamed(exc, flags, constraints) from None
         with output_set(out, "optimize", OPTIMIZE_OUTPUTS) as outs:
             staged = result.to_files(outs.stage)
         written = [outs.folder / p.name for p in staged]
@@ -135,6 +141,14 @@ _CONSTRAINT_FLAGS = {
 }
 
 
+def _checked(limits: Constraints, flags: Constraints, scenario: Scenario, constraints: Path | None) -> Constraints:
+    """The file's constraints with the flags' over them, each checked against the scenario."""
+    _check_flags(flags, scenario)
+    merged = limits.merged(flags)
+    _check_budget_cap(merged, scenario, flags, constraints)
+    return merged
+
+
 def _check_flags(flags, scenario) -> None:
     """The constraints given as flags checked on their own, each error naming its flag."""
     try:
@@ -145,3 +159,86 @@ def _check_flags(flags, scenario) -> None:
         raise UserInputError(
             exc.message, location=flag, found=f"{rest}={exc.found}" if rest else exc.found, allowed=exc.allowed
         ) from None
+
+
+def _assignments(items: list[str] | None, flag: str) -> dict[str, float]:
+    """NAME=VALUE flags as a dict, refusing a name given twice (which value was meant?) and saying how to
+    write a value such as `30%` or `5,000,000`."""
+    from sim.analysis.optimize import parse_assignments
+    from sim.model.scenario import number_hint
+
+    seen: dict[str, str] = {}
+    for item in items or []:
+        name, _, value = item.partition("=")
+        if name.strip() in seen:
+            first = seen[name.strip()]
+            raise UserInputError(
+                f"{name.strip()} is given twice ({first.partition('=')[2]} and {value}); give it once",
+                location=flag,
+                found=f"{flag} {first} {flag} {item}",
+            )
+        seen[name.strip()] = item
+        try:
+            parse_assignments([item], flag)
+        except UserInputError as exc:
+            hint = number_hint(value).strip(" ()")
+            raise UserInputError(exc.message, location=flag, found=exc.found, allowed=hint or exc.allowed) from None
+    return parse_assignments(items or [], flag)
+
+
+def _given(flags: Constraints, key: str) -> bool:
+    """Whether the optimize flag behind constraint `key` was given on the command line."""
+    value = getattr(flags, key, None)
+    if isinstance(value, dict):
+        return bool(value)
+    if key == "hurdle_rate":
+        return value not in (None, 0.0)
+    return value is not None
+
+
+def _blamed(exc: UserInputError, flags: Constraints, constraints: Path | None) -> UserInputError:
+    """A constraint nobody can meet (found while planning) named as the user gave it: the flag (`--min-share`),
+    else the --constraints file; other errors unchanged."""
+    key = (exc.location or "").partition(" -> ")[0]
+    if exc.file is not None or key not in _CONSTRAINT_FLAGS and key != "constraints":
+        return exc
+    message = exc.message
+    if key == "constraints" or not _given(flags, key):
+        if constraints is None and key == "constraints":
+            return UserInputError(message, location="the optimize flags", found=exc.found, allowed=exc.allowed)
+        return UserInputError(
+            message,
+            file=str(constraints) if constraints else None,
+            location=exc.location,
+            found=exc.found,
+            allowed=exc.allowed,
+        )
+    for name, flag in _CONSTRAINT_FLAGS.items():
+        message = message.replace(name, flag)
+    location = f"{_CONSTRAINT_FLAGS[key]} (constraint {exc.location})"  # its name in a --constraints file too
+    return UserInputError(message, location=location, found=exc.found, allowed=exc.allowed)
+
+
+def _check_budget_cap(limits: Constraints, scenario: Scenario, flags: Constraints, constraints: Path | None) -> None:
+    """Refuse a --budget-cap below the scenario's largest monthly budget: the search starts from the scenario's
+    plan and only moves the level from there, so it could return a plan that spends more than the cap."""
+    if limits.budget_cap is None:
+        return
+    from sim.analysis.constraints import capped_totals
+    from sim.analysis.optimize import fixed_spend
+
+    largest = float(capped_totals(fixed_spend(scenario), limits.monthly_cap).max())
+    if limits.budget_cap >= largest * (1 - 1e-9):
+        return
+    from sim.errors import plain_number
+
+    given = flags.budget_cap is not None
+    where = {"location": "--budget-cap"} if given else {"file": str(constraints), "location": "budget_cap"}
+    raise UserInputError(
+        f"is below the scenario's largest monthly budget of {plain_number(largest)}, which the plan the search starts"
+        " from spends (at that level the search may lower each period's budget; to plan with less, lower budget ->"
+        " totals in the scenario)",
+        found=plain_number(limits.budget_cap),
+        allowed=f">= {plain_number(largest)}",
+        **where,
+    )

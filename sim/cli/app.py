@@ -7,6 +7,7 @@ Outputs are staged and swapped into place as one set (`sim.io`), so nothing half
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated
 
 import typer
@@ -23,9 +24,22 @@ app = typer.Typer(
 
 def fail(error: UserInputError | str, code: int = 2) -> None:
     """Print one clear line and exit (2 = bad input)."""
+    if isinstance(error, UserInputError):
+        error = with_scenario_file(error)
     text = " ".join(str(error).split())  # one line, whatever the message held
     typer.echo(f"error: {text}", err=True)
     raise typer.Exit(code)
+
+
+def with_scenario_file(error: UserInputError) -> UserInputError:
+    """The error naming the scenario file when it is about a place in the scenario but names no file (a check
+    made after loading, e.g. `budget -> totals: the budget is zero`): every error names its file."""
+    from sim.model.scenario import is_scenario_place, last_loaded_file
+
+    source = last_loaded_file()
+    if error.file is None and source is not None and is_scenario_place(error.location):
+        return dataclasses.replace(error, file=source)
+    return error
 
 
 def note(text: str) -> None:

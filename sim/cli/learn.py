@@ -26,6 +26,13 @@ def lab(
     from sim.learn.lab import lab_command, launch
 
     try:
+        if port is not None and not 1 <= port <= 65535:
+            raise UserInputError(
+                "is not a TCP port",
+                location="--port",
+                found=str(port),
+                allowed="1 to 65535 (leave --port out for the first free one)",
+            )
         command = lab_command(notebook, lang, port=port, open_browser=not no_browser)
     except UserInputError as exc:
         fail(exc)

@@ -2,13 +2,48 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from sim.cli.app import app, check_run_flags, fail
+from sim.cli.app import app, check_run_flags, fail, note
 from sim.errors import UserInputError
+
+
+def _bands_need_two(replications: int | None) -> None:
+    """A report's 90% bands need two replications at least, as `sim optimize` says: one would be shown as a
+    band while the optimizer silently ran two."""
+    if replications is not None and replications < 2:
+        raise UserInputError(
+            "at least 2 replications are needed for the report's 90% bands",
+            location="--replications",
+            found=str(replications),
+            allowed="2 or more (the default, 100, gives steady bands)",
+        )
+
+
+@contextlib.contextmanager
+def _no_empty_folder_left(out: Path) -> Iterator[None]:
+    """Remove the output folder the command created if it ends empty (interrupted, failed): "nothing was
+    written" leaves nothing behind, not even the folder."""
+    created = []  # the folders the command may create: `out` and its missing parents, deepest first
+    folder = Path(os.path.abspath(out))
+    while not os.path.lexists(folder) and folder != folder.parent:
+        created.append(folder)
+        folder = folder.parent
+    try:
+        yield
+    except BaseException:
+        for folder in created:
+            try:
+                os.rmdir(folder)  # only an empty folder goes
+            except OSError:
+                break
+        raise
 
 
 @app.command()
@@ -40,17 +75,19 @@ def report(
 
     try:
         check_run_flags(replications=replications, seed=seed)
-        result = render_report(
-            scenario,
-            out,
-            lang,
-            replications=replications,
-            seed=seed,
-            client_name=client,
-            timeout=timeout,
-            kernel_name=kernel,
-            progress=terminal_stream(),
-        )
+        _bands_need_two(replications)
+        with _no_empty_folder_left(out):
+            result = render_report(
+                scenario,
+                out,
+                lang,
+                replications=replications,
+                seed=seed,
+                client_name=client,
+                timeout=timeout,
+                kernel_name=kernel,
+                progress=terminal_stream(),
+            )
     except UserInputError as exc:
         fail(exc)
     except ReportError as exc:
@@ -82,12 +119,14 @@ def batch(
     force: Annotated[bool, typer.Option("--force", help="Redo every report, even those up to date.")] = False,
 ) -> None:
     """One report per scenario, DIR/summary.csv and DIR/index.html; exit 1 if any scenario failed."""
-    from sim.batch.runner import run_batch
+    from sim.batch.runner import repeats_note, run_batch
 
     try:
         check_run_flags(replications=replications, seed=seed)
+        _bands_need_two(replications)
         if workers is not None:
             workers = check_run_flags(workers=workers)
+        repeated = repeats_note(scenarios)  # shown after the run: a refusal stays one line
         result = run_batch(
             scenarios,
             out,
@@ -101,6 +140,7 @@ def batch(
         )
     except UserInputError as exc:
         fail(exc)
+    note(repeated)
     for outcome in result.failed:
         typer.echo(f"failed: {outcome.one_line()}", err=True)
     typer.echo(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from sim.cli.app import app, check_run_flags, fail
+from sim.cli.app import app, check_run_flags, fail, note
 from sim.errors import UserInputError
+
+if TYPE_CHECKING:
+    from sim.model.scenario import Scenario
 
 
 @app.command()
@@ -23,8 +26,25 @@ def validate(
         s = load_scenario(scenario)
     except UserInputError as exc:
         fail(exc)
+    months = s.simulation.horizon_months
     typer.echo(
-        f"{scenario}: valid scenario {s.name!r} ({len(s.channels)} channels, {s.simulation.horizon_months} months)"
+        f"{scenario}: valid scenario {s.name!r} ({len(s.channels)} channels, {months} month{'s' * (months != 1)})"
+    )
+    note(_events_after_the_horizon(s))
+
+
+def _events_after_the_horizon(s: Scenario) -> str:
+    """A note naming the events that start after the horizon ends (they change nothing), or ""."""
+    from sim.model.calendar import calendar
+
+    last = calendar(s).dates[-1].date()
+    late = [e for e in s.events if e.start > last]
+    if not late:
+        return ""
+    named = ", ".join(f"{e.name} ({e.start})" for e in late[:3]) + (", ..." if len(late) > 3 else "")
+    return (
+        f"note: {len(late)} of the {len(s.events)} events start after the horizon ends ({last}) and change nothing:"
+        f" {named}"
     )
 
 

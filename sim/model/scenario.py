@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 from types import UnionType
@@ -58,9 +59,51 @@ class _Block(BaseModel):
     def _no_silent_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         field = cls.model_fields.get(info.field_name or "")
         problem = _not_a_number(field.annotation, value) if field is not None else None
+        if problem is None and field is not None and _counts_or_money(field):
+            problem = _grouped_number(value)
         if problem:
             raise ValueError(problem)
         return value
+
+
+def _counts_or_money(field: Any) -> bool:
+    """Whether a field holds an amount of money or a count of people (where `38.000` may mean 38,000)."""
+    text = field.description or ""
+    return "[currency" in text or "[people" in text or _base_type(field.annotation) is int
+
+
+def _base_type(annotation: Any) -> Any:
+    """int for `int`, `Annotated[int, ...]` and `int | None`; the annotation itself otherwise."""
+    if get_origin(annotation) is Annotated:
+        return _base_type(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, UnionType):
+        arms = [a for a in get_args(annotation) if a is not type(None)]
+        return _base_type(arms[0]) if len(arms) == 1 else annotation
+    return annotation
+
+
+def _grouped_number(value: Any, where: str = "") -> str | None:
+    """Why a number written like `38.000` or `1.500` is ambiguous for an amount or a count, or None.
+
+    Python and YAML writers never end a decimal with a zero, so such a number was typed by a person, who may have
+    meant a point between thousands (38.000 = 38,000); it is refused rather than read as 38.
+    """
+    from sim.model.yamlfile import GroupedFloat
+
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            problem = _grouped_number(item, f"{where}[{i}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, GroupedFloat):
+        prefix = f"{where}: " if where else ""
+        whole = value.text.replace(".", "")
+        return (
+            f"{prefix}{value.text} is ambiguous: it may be {float(value):g} or {int(whole):,} (a point between "
+            f"thousands); write {int(whole)} for {int(whole):,}, or {float(value):g} without the trailing zeros"
+        )
+    return None
 
 
 def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
@@ -75,7 +118,8 @@ def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
         if value is None:
             return None
         arms = [arm for arm in get_args(annotation) if arm is not type(None)]  # None is no reading of a value
-        problems = [_not_a_number(arm, value, where) for arm in arms]
+        fitting = [arm for arm in arms if _same_shape(arm, value)] or arms  # a mapping is read by the mapping arm
+        problems = [_not_a_number(arm, value, where) for arm in fitting]
         return None if any(p is None for p in problems) else next(p for p in problems if p)
     if origin is list and isinstance(value, list):
         (item,) = get_args(annotation)
@@ -96,12 +140,55 @@ def _not_a_number(annotation: Any, value: Any, where: str = "") -> str | None:
         if isinstance(value, bool):
             return f"{prefix}a number is expected, not true/false"
         if isinstance(value, str):
-            return f"{prefix}a number is expected, not the text {value!r} (write it without quotes)"
+            return f"{prefix}a number is expected, not the text {value!r}{number_hint(value)}"
     if annotation is date and isinstance(value, bool | int | float):
         return f"{prefix}a date such as 2027-01-01 is expected, not the number {value!r}"
     if annotation is bool and isinstance(value, str) and value.strip().lower() not in ("true", "false"):
         return f"{prefix}true or false is expected, not the text {value!r}"
     return None
+
+
+def _same_shape(annotation: Any, value: Any) -> bool:
+    """Whether `value` has the container shape of `annotation` (a list for list[...], a mapping for dict[...])."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _same_shape(get_args(annotation)[0], value)
+    if origin is list:
+        return isinstance(value, list)
+    if origin is dict:
+        return isinstance(value, dict)
+    return not isinstance(value, list | dict)
+
+
+_CURRENCY_SIGNS = "₩$€£¥￦"
+
+
+def number_hint(text: str) -> str:
+    """How to write the number a text such as '30%', '400,000', '0,95' or '₩38,000' stands for, as ' (...)'."""
+    t = text.strip().replace(" ", "")
+    bare = t.strip(_CURRENCY_SIGNS).removesuffix("원").removesuffix("KRW").removesuffix("USD")
+    if t.endswith("%") and _is_number(t[:-1].replace(",", ".")):
+        x = float(t[:-1].replace(",", "."))
+        return f" (a share is written as a fraction: {x / 100:g} for {t})"
+    if bare != t and _is_number(bare.replace(",", "")):
+        return f" (write the amount without a currency sign or separators: {bare.replace(',', '')})"
+    if re.fullmatch(r"[-+]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?", t):
+        return f" (write it without separators: {t.replace(',', '')}; a decimal is written with a point)"
+    if re.fullmatch(r"[-+]?[0-9]{1,3}(\.[0-9]{3}){2,}(,[0-9]+)?", t):
+        return f" (write it without thousands separators: {t.replace('.', '').replace(',', '.')})"
+    if re.fullmatch(r"[-+]?[0-9]+,[0-9]+", t):
+        return f" (a decimal comma: write {t.replace(',', '.')} with a point)"
+    if _is_number(t):
+        return " (write it without quotes)"
+    return ""
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
 
 
 class ExistingBase(_Block):
@@ -159,6 +246,25 @@ class Economics(_Block):
         0.0, le=MAX_UNIT_MONEY, description="Pick, pack and ship [currency per order]."
     )
     annual_discount_rate: float = Field(0.10, ge=0.0, le=1.0, description="For NPV and CLV [share per year].")
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency_code(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"[A-Z]{3}", value):
+            code = _CURRENCY_CODES.get(value.strip().lower(), value.strip().upper())
+            hint = f"; write {code}" if re.fullmatch(r"[A-Z]{3}( or [A-Z]{3})?", code) else ""
+            raise ValueError(f"a currency is a three-letter ISO 4217 code in capitals, such as KRW, USD or EUR{hint}")
+        return value
+
+
+_CURRENCY_CODES = {  # what people write for a currency, lower-cased, and its code
+    **dict.fromkeys(("₩", "￦", "원", "won", "krw won"), "KRW"),
+    **dict.fromkeys(("$", "us$", "dollar", "dollars"), "USD"),
+    **dict.fromkeys(("€", "euro", "euros"), "EUR"),
+    **dict.fromkeys(("£", "pound", "pounds"), "GBP"),
+    "¥": "JPY or CNY",
+    **dict.fromkeys(("yen", "円"), "JPY"),
+}
 
 
 class ResponseCurve(_Block):
@@ -716,13 +822,14 @@ def _model_at(loc: tuple[Any, ...]) -> type[BaseModel] | None:
     return model
 
 
-def _describe_error(err: dict[str, Any]) -> tuple[str, str, str | None, str | None]:
-    """(path, message, found, allowed) for one pydantic error."""
-    loc = tuple(err.get("loc", ()))
-    path = " -> ".join(str(p) for p in loc) or "(top level)"
+def _describe_error(err: dict[str, Any]) -> tuple[str | None, str, str | None, str | None]:
+    """(path, message, found, allowed) for one pydantic error (path None: the message names the place)."""
+    loc = _plain_loc(err.get("loc", ()))
+    path = " -> ".join(str(p) for p in loc) or None
     kind = err.get("type", "")
     found = err.get("input")
-    found_text = None if kind == "missing" else _short(found)
+    # a whole block is no "found" value: the message of a check across fields names what is wrong in it
+    found_text = None if kind == "missing" or isinstance(found, dict) else _short(found)
     ctx = err.get("ctx") or {}
     if kind == "extra_forbidden":
         owner = _model_at(loc[:-1])
@@ -731,6 +838,8 @@ def _describe_error(err: dict[str, Any]) -> tuple[str, str, str | None, str | No
         return path, f"unknown key {loc[-1]!r}{hint}", None, ", ".join(allowed_keys) or None
     if kind == "missing":
         return path, "required field is missing", None, None
+    if found is None:
+        return path, "has no value (nothing after the colon)", None, _expected(loc)
     allowed = None
     if "ge" in ctx or "gt" in ctx or "le" in ctx or "lt" in ctx:
         lo = f">= {ctx['ge']}" if "ge" in ctx else (f"> {ctx['gt']}" if "gt" in ctx else "")
@@ -743,7 +852,56 @@ def _describe_error(err: dict[str, Any]) -> tuple[str, str, str | None, str | No
     message = err.get("msg", "invalid value")
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]
-    return path, message, found_text, allowed
+    if kind.startswith("date") or kind.startswith("datetime"):
+        message, allowed = "is not a date", "a date written YEAR-MONTH-DAY, such as 2027-01-01"
+    return path, message + _percent_hint(ctx, found, loc), found_text, allowed
+
+
+def _expected(loc: tuple[Any, ...]) -> str | None:
+    """The field's description (what the value means and its unit), for an empty value."""
+    owner = _model_at(loc[:-1]) if loc else None
+    field = owner.model_fields.get(str(loc[-1])) if owner is not None else None
+    if field is None or not field.description:
+        return None
+    text = field.description.rstrip(".")
+    return text[:1].lower() + text[1:]
+
+
+def _plain_loc(loc: Any) -> tuple[Any, ...]:
+    """The path of an error without the names pydantic gives the arms of a union (`dict[str,constrained-float]`)."""
+    return tuple(key for key in loc if not _is_arm(key))
+
+
+def _is_arm(key: Any) -> bool:
+    return isinstance(key, str) and ("[" in key or key in ("constrained-float", "constrained-int"))
+
+
+def _percent_hint(ctx: dict[str, Any], found: Any, loc: tuple[Any, ...] = ()) -> str:
+    """'; a share is a fraction: write 0.3 for 30%' when a number above a bound of 1 looks like a percentage (and
+    the same for a seasonal index written as 105 for 1.05)."""
+    bound = ctx.get("le", ctx.get("lt"))
+    number = isinstance(found, int | float) and not isinstance(found, bool)
+    if bound == 1 and number and 1 < found <= 100:
+        return f"; a share is a fraction: write {found / 100:g} for {found:g}%"
+    if "seasonality" in loc and number and bound is not None and bound < found <= 100 * bound:
+        return f"; the index has mean 1: write {found / 100:g} for {found:g}"
+    return ""
+
+
+def _first_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The errors worth showing, most telling first.
+
+    Of a union (a split given as one mapping or as a list), the arm the value does not have the shape of only
+    says "should be a valid list"; it is dropped when the other arm says what is wrong. An unknown key comes
+    first: a typo in a key also makes the key it was meant to be missing.
+    """
+    wrong_shape = ("dict_type", "list_type", "model_type", "model_attributes_type")
+
+    def of_an_arm(err: dict[str, Any]) -> bool:
+        return err.get("type") in wrong_shape and any(_is_arm(k) for k in err.get("loc", ()))
+
+    kept = [e for e in errors if not of_an_arm(e)] or errors
+    return sorted(kept, key=lambda e: e.get("type") != "extra_forbidden")
 
 
 def _short(value: Any) -> str:
@@ -762,10 +920,29 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = _first_errors(exc.errors(include_url=False))
         path, message, found, allowed = _describe_error(errors[0])
         more = f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
         raise ScenarioError(message + more, file=source, location=path, found=found, allowed=allowed) from None
+
+
+_loaded: list[str] = []  # the file `load_scenario` read last (the CLI names it in errors raised without a file)
+
+
+def last_loaded_file() -> str | None:
+    """The scenario file this process read last, as it was named, or None."""
+    return _loaded[-1] if _loaded else None
+
+
+def forget_loaded() -> None:
+    """Forget the scenario file read last (a new command starts)."""
+    _loaded.clear()
+
+
+def is_scenario_place(location: str | None) -> bool:
+    """Whether an error's location is a place in a scenario (`budget -> totals`), not a flag or another file's."""
+    head = (location or "").split(" -> ")[0].split("[")[0].strip()
+    return head in Scenario.model_fields
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -774,9 +951,11 @@ def load_scenario(path: str | Path) -> Scenario:
 
     p = Path(path)
     source = str(path)
+    _loaded[:] = [source]
     data = load_yaml_file(p, "a scenario YAML file")
     scenario = parse_scenario(data, source)
     scenario._source = p.resolve()
+    _check_start_after_cutoff(scenario, source)
     snap = scenario.market.existing.snapshot
     if snap is not None:
         from sim.limits import check_input_file, limit
@@ -798,6 +977,30 @@ def load_scenario(path: str | Path) -> Scenario:
                 allowed=exc.allowed,
             ) from None
     return scenario
+
+
+def _check_start_after_cutoff(scenario: Scenario, source: str) -> None:
+    """Refuse a file whose simulation starts on or before its snapshot's cut-off (a start date moved back by
+    hand): the customers' histories already hold those days, so they would be simulated as if still to come.
+    Checked on files only: the engines may start a copy earlier on purpose (`sim.analysis.forecast`)."""
+    cutoff = (scenario.calibration or {}).get("cutoff")
+    if scenario.market.existing.snapshot is None or not isinstance(cutoff, str | date):
+        return
+    try:
+        day = cutoff if isinstance(cutoff, date) else date.fromisoformat(cutoff)
+    except ValueError:
+        return
+    start = scenario.simulation.start_date
+    if start <= day:
+        first = date.fromordinal(day.toordinal() + 1)
+        raise ScenarioError(
+            f"is on or before the cut-off of the customer snapshot (calibration -> cutoff {day}), where the"
+            " customers' histories end",
+            file=source,
+            location="simulation -> start_date",
+            found=str(start),
+            allowed=f"{first} or later (or calibrate again with --until)",
+        )
 
 
 def scenario_slug(scenario: Scenario) -> str:

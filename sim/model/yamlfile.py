@@ -50,6 +50,28 @@ _TIMESTAMP = re.compile(
 _DATE_ONLY = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 
 
+# a decimal a person typed with three digits after the point, the last a zero (38.000, 1.500): Python and YAML
+# writers never write the trailing zero, and a point between thousands is how much of Europe writes 38,000
+_GROUPED = re.compile(r"^[+]?[1-9][0-9]{0,2}\.[0-9]{2}0$")
+
+
+class GroupedFloat(float):
+    """A float read from text such as `38.000` (kept as `text`): a scenario refuses it for an amount or a count."""
+
+    text: str
+
+    def __new__(cls, value: float, text: str = "") -> GroupedFloat:
+        obj = super().__new__(cls, value)
+        obj.text = text or repr(float(value))
+        return obj
+
+    def __getnewargs__(self) -> tuple[float, str]:  # type: ignore[override]  # pickle and copy keep the text
+        return float(self), self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
 class _Refused(Exception):
     """A problem found while reading, with the YAML mark (line, column) where it is."""
 
@@ -121,7 +143,10 @@ class _ScenarioConstructor(SafeConstructor):
         return sign * int(body, 10)  # decimal, leading zeros and all: 010 is ten (YAML 1.2), not eight
 
     def construct_yaml_float(self, node: Any) -> float:
-        text = str(self.construct_scalar(node)).replace("_", "").lower()
+        raw = str(self.construct_scalar(node))
+        if _GROUPED.match(raw):
+            return GroupedFloat(float(raw), raw)
+        text = raw.replace("_", "").lower()
         if text in (".inf", "+.inf"):
             return float("inf")
         if text == "-.inf":
@@ -257,7 +282,8 @@ def parse_yaml(text: str, source: str, *, error: type[ScenarioError] = ScenarioE
     except (yaml.YAMLError, ConstructorError) as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise error(f"is not valid YAML: {problem}", file=source, location=_where(mark)) from None
+        allowed = _tab_hint(text, mark)
+        raise error(f"is not valid YAML: {problem}", file=source, location=_where(mark), allowed=allowed) from None
     except RecursionError:  # the depth limit makes this unreachable; kept so no traceback can escape
         raise error(f"is nested too deeply (more than {MAX_YAML_DEPTH} levels)", file=source) from None
     except (ValueError, OverflowError) as exc:  # a number or date the constructor could not build
@@ -273,6 +299,9 @@ def load_yaml_file(path: str | Path, what: str = "a scenario YAML file", *, erro
     raw = read_input_bytes(
         path, what, max_bytes=limit("SIM_MAX_SCENARIO_BYTES"), raise_with="SIM_MAX_SCENARIO_BYTES", error=error
     )
+    encoding = _utf16(raw)
+    if encoding is not None:
+        raise error(f"is {encoding} text", file=source, allowed="UTF-8 text (save the file again as UTF-8)")
     if b"\x00" in raw:
         at = raw.index(b"\x00")
         line = raw[:at].count(b"\n") + 1
@@ -290,6 +319,30 @@ def load_yaml_file(path: str | Path, what: str = "a scenario YAML file", *, erro
     if data is None:
         raise error("holds no data (only comments or blank lines)", file=source, allowed=what)
     return data
+
+
+def _tab_hint(text: str, mark: Any) -> str | None:
+    """'indent with spaces' when the line YAML stopped at (or the one before) is indented with a tab."""
+    if mark is None:
+        return None
+    lines = text.splitlines()
+    for n in (mark.line, mark.line - 1):
+        if 0 <= n < len(lines) and "\t" in lines[n][: len(lines[n]) - len(lines[n].lstrip())]:
+            return f"indentation with spaces: line {n + 1} is indented with a tab, which YAML does not allow"
+    return None
+
+
+def _utf16(raw: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when the bytes are text in that encoding (a byte-order mark, or every other byte
+    NUL as in ASCII text saved as UTF-16, the way Windows tools write "Unicode" text), else None."""
+    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = raw[:400]
+    if len(head) >= 8 and (head[1::2].count(0) > 0.9 * len(head[1::2]) or head[0::2].count(0) > 0.9 * len(head[0::2])):
+        return "UTF-16"
+    return None
 
 
 def _short_tag(tag: str) -> str:

@@ -285,6 +285,16 @@ def _cdnow_csv(folder: Path) -> Path:
     return out
 
 
+def test_the_method_line_says_what_the_draws_vary_and_why_the_curves_do_not():
+    """An uncalibrated sample with a plan: the draws vary the repeat-purchase parameters only, and the line says
+    why the acquisition curves stay fixed (not 'draws of the no fitted acquisition curves')."""
+    sample = Path(__file__).resolve().parents[1] / "data" / "samples" / "scenarios" / "early_stage_d2c.yaml"
+    method = forecast(load_scenario(sample), 2, draws=20, seed=1).attrs["method"]
+    assert "20 draws of the repeat-purchase parameters" in method
+    assert "acquisition curves fixed: no fitted acquisition curves" in method
+    assert "draws of the no " not in method
+
+
 def test_cdnow_holdout_forecast_error_is_bounded(tmp_path):
     orders = _cdnow_csv(tmp_path)
     cal = calibrate(orders, until="1997-09-30", assumptions=Assumptions(currency="USD"))

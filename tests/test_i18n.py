@@ -234,3 +234,8 @@ def test_a_listing_reads_as_a_sentence_in_each_language():
     assert listing(["a", "b"], "en") == "a and b"
     assert listing(["가", "나", "다"], "ko") == "가, 나, 다"
     assert listing(["a"], "en") == "a" and listing([], "ko") == ""
+
+
+def test_english_counts_agree_with_their_noun():
+    assert t("levers.reading", "en", months=1, items="x").startswith("Change in contribution over 1 month ")
+    assert "over 11 months" in t("levers.reading", "en", months=11, items="x")

@@ -195,3 +195,44 @@ def test_a_second_language_shows_the_figures_of_the_data_beside_it(tmp_path):
     assert "1999-01-01 00:00 UTC" in second.html.read_text(encoding="utf-8")
     folders = {p.name for p in (tmp_path / "out").iterdir() if p.name.endswith("_data")}
     assert folders == {first.data_dir.name, second.data_dir.name}
+
+
+def test_the_page_never_shows_what_a_cell_wrote_to_stderr(tmp_path):
+    """A library's warning (a cell's stderr) stays in the executed notebook and never reaches the client's page."""
+    import nbformat
+
+    from sim.report.convert import notebook_to_html
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output(
+            "stream", name="stderr", text="UserWarning: Attempting to set identical low and high xlims"
+        ),
+        nbformat.v4.new_output("stream", name="stdout", text="the report's words"),
+    ]
+    nb.cells = [cell]
+    path = tmp_path / "executed.ipynb"
+    nbformat.write(nb, path)
+    page = notebook_to_html(path, title="t", lang="en")
+    assert "the report's words" in page and "UserWarning" not in page
+    assert "UserWarning" in path.read_text(encoding="utf-8")  # the notebook keeps it
+
+
+def test_a_one_month_report_reads_right_and_says_its_horizon_is_short(tmp_path):
+    """A horizon of one month: English counts agree ('over 1 month'), the plan caption has one period, the page
+    says the horizon undervalues acquisition and retention, and no library warning reaches the client."""
+    from path_fixtures import html_text
+
+    from sim.report.i18n import t
+    from sim.report.render import render_report
+
+    data = yaml.safe_load(small_scenario(tmp_path).read_text(encoding="utf-8"))
+    data["simulation"]["horizon_months"] = 1
+    path = tmp_path / "one_month.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    page = html_text(render_report(path, tmp_path / "out", "en", replications=2).html)
+    assert "1 months" not in page and "over 1 month" in page
+    assert t("summary.short_horizon", "en", months=1, enough=12) in page
+    assert "Warning" not in page and "site-packages" not in page
+    assert "one period from" in page

@@ -100,7 +100,10 @@ class Constraints:
             )
         if not (math.isfinite(self.hurdle_rate) and -1.0 < self.hurdle_rate <= 10.0):
             raise UserInputError(
-                "must lie between -1 and 10", file=source, location="hurdle_rate", found=f"{self.hurdle_rate:g}"
+                "must be above -1 (a unit returning nothing at all) and at most 10",
+                file=source,
+                location="hurdle_rate",
+                found=f"{self.hurdle_rate:g}",
             )
         if self.budget_cap is not None and not (math.isfinite(self.budget_cap) and 0 < self.budget_cap <= MAX_MONEY):
             raise UserInputError(

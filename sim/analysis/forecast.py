@@ -352,7 +352,9 @@ def forecast(
         methods.append(f"existing customers: closed form, bands from {draws} parameter draws ({basis})")
     new = None
     if acquires(scenario) or not closed:
-        variants, what_varies = acquisition_draws(scenario, draws, rng)
+        variants, acquisition_basis = acquisition_draws(scenario, draws, rng)
+        # what the draws vary, and why the acquisition curves do not when they are fixed
+        varies = [acquisition_basis] if variants else []
         if not closed:  # the engine simulates the existing customers too: their parameters vary with the curves
             repeat_sets, basis = parameter_draws(scenario, draws, rng)
             family = family_of(scenario)
@@ -361,16 +363,21 @@ def forecast(
                 for row in repeat_sets
             ]
             variants = [{**a, **b} for a, b in zip(variants or [{}] * draws, repeat, strict=True)]
-            what_varies += f" and repeat-purchase parameters ({basis})"
+            varies.append(f"repeat-purchase parameters ({basis})")
         new = {k: weekly(v) for k, v in _engine_runs(scenario, weeks, engine, seed, not closed, variants).items()}
         varied = len(new["orders"]) > 1
         what = "new customers" if closed else "everything (the plan changes the existing customers)"
+        fixed = (
+            ""
+            if not varied or acquisition_basis == "fitted acquisition curves"
+            else f"; acquisition curves fixed: {acquisition_basis}"
+        )
         methods.append(
             f"{what}: {engine} engine, expected values, bands from "
             + (
-                f"{draws} draws of the {what_varies} and the noise of single futures"
+                f"{draws} draws of the {' and the '.join(varies)} and the noise of single futures{fixed}"
                 if varied
-                else f"the noise of single futures only ({what_varies})"
+                else f"the noise of single futures only ({acquisition_basis})"
             )
         )
     zeros = np.zeros((1, weeks))

@@ -53,7 +53,7 @@ def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
     from sim.report.i18n import t
     from sim.report.markup import embedded_font_css, html_text
 
-    nb = nbformat.read(str(executed), as_version=4)
+    nb = without_stderr(nbformat.read(str(executed), as_version=4))
     font_css = embedded_font_css(_output_text(nb) + title)
     nbconvert_dirs = nbconvert_template_dirs()
     with as_file(files("sim.report") / "templates") as template_dir:
@@ -74,6 +74,17 @@ def notebook_to_html(executed: Path, *, title: str, lang: str = "en") -> str:
         body, _ = exporter.from_notebook_node(nb, resources=resources)
     # nbconvert gives every image an English placeholder alt text; say it in the report's language
     return body.replace(f'alt="{NBCONVERT_ALT}"', f'alt="{html_text(t("report.figure_alt", lang))}"')
+
+
+def without_stderr(nb):
+    """The notebook without what its cells wrote to stderr (a library's warning, a log line): the page shows what
+    the report says to the client; the executed notebook beside it keeps everything, for whoever debugs it."""
+    for cell in nb.cells:
+        if "outputs" in cell:
+            cell["outputs"] = [
+                o for o in cell["outputs"] if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    return nb
 
 
 def _output_text(nb) -> str:

@@ -20,6 +20,7 @@ from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_ratio, fmt_roi, listing, t
 from sim.report.plans import FRONT_KPIS
 
+SHORT_HORIZON_MONTHS = 12  # a shorter horizon leaves out most of what a customer won now is worth: said so
 MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
 UNEQUAL_MARGINS = 0.1  # recommended-plan marginal ROIs this far apart are explained (`unequal_margins_note`)
 MIN_PART_SHARE = 0.005  # a part of the gain under 0.5% of the current plan's value is "no change"

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import re
 import string
 from datetime import date
 from functools import cache
@@ -69,7 +70,17 @@ def t(key: str, lang: str, **fmt: object) -> str:
         text = template.format(**fmt) if fmt or "{" in template else template
     except KeyError as exc:
         raise KeyError(f"message {key!r} ({lang}) needs placeholder {exc.args[0]!r}") from None
-    return particles.resolve(text) if lang == "ko" and fmt else text
+    if lang == "ko" and fmt:
+        return particles.resolve(text)
+    return _singular(text) if lang == "en" and fmt else text
+
+
+# English counts agree with their noun: "over 1 month", never "over 1 months" (a one-month horizon, one day)
+_ONE_OF = re.compile(r"(?<![\d.,])1 (month|day|week|quarter|year|customer|order)s\b")
+
+
+def _singular(text: str) -> str:
+    return _ONE_OF.sub(r"1 \1", text)
 
 
 def listing(items: list[str], lang: str) -> str:

@@ -342,3 +342,10 @@ def test_cli_bad_option_value_exit_2(scenario_file, tmp_path):
     assert proc.returncode == 2 and "NAME=VALUE" in proc.stderr and "Traceback" not in proc.stderr
     proc = _cli(str(scenario_file), "--out", str(tmp_path / "o"), "--period", "fortnight")
     assert proc.returncode == 2 and "--period" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_budget_cap_below_the_budget_is_refused_not_ignored(scenario):
+    """The level search starts from the scenario's budget: a cap below it would be kept only on paper."""
+    monthly = float(budget.monthly_budget(scenario).max())
+    with pytest.raises(UserInputError, match="below the scenario's largest monthly budget"):
+        optimize_budget(scenario, constraints={"budget_cap": 0.5 * monthly}, replications=2, find_breakevens=False)

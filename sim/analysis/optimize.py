@@ -199,6 +199,15 @@ def optimize_budget(
     original, scenario = scenario, fixed_spend(scenario)
     space = plan_space(scenario, constraints)
     totals = space.totals
+    if constraints.budget_cap is not None and constraints.budget_cap < float(totals.max()) * (1 - 1e-9):
+        # the search starts from the scenario's levels and moves them from there: it would keep a plan over the cap
+        raise UserInputError(
+            f"is below the scenario's largest monthly budget of {float(totals.max()):,.0f}, which the plan the search"
+            " starts from spends (lower budget -> totals in the scenario to plan with less)",
+            location="budget_cap",
+            found=f"{constraints.budget_cap:g}",
+            allowed=f">= {float(totals.max()):,.0f}",
+        )
     evaluator = FastEvaluator(scenario, objective, constraints.hurdle_rate, constraints.payback_within_months, workers)
     search = Search(evaluator, space)
     steps = tqdm(total=6, desc="optimize", unit="step", disable=None if progress else True, leave=False)

@@ -145,7 +145,6 @@ def _checked(limits: Constraints, flags: Constraints, scenario: Scenario, constr
     """The file's constraints with the flags' over them, each checked against the scenario."""
     _check_flags(flags, scenario)
     merged = limits.merged(flags)
-    _check_budget_cap(merged, scenario, flags, constraints)
     return merged
 
 
@@ -217,28 +216,3 @@ def _blamed(exc: UserInputError, flags: Constraints, constraints: Path | None) -
         message = message.replace(name, flag)
     location = f"{_CONSTRAINT_FLAGS[key]} (constraint {exc.location})"  # its name in a --constraints file too
     return UserInputError(message, location=location, found=exc.found, allowed=exc.allowed)
-
-
-def _check_budget_cap(limits: Constraints, scenario: Scenario, flags: Constraints, constraints: Path | None) -> None:
-    """Refuse a --budget-cap below the scenario's largest monthly budget: the search starts from the scenario's
-    plan and only moves the level from there, so it could return a plan that spends more than the cap."""
-    if limits.budget_cap is None:
-        return
-    from sim.analysis.constraints import capped_totals
-    from sim.analysis.optimize import fixed_spend
-
-    largest = float(capped_totals(fixed_spend(scenario), limits.monthly_cap).max())
-    if limits.budget_cap >= largest * (1 - 1e-9):
-        return
-    from sim.errors import plain_number
-
-    given = flags.budget_cap is not None
-    where = {"location": "--budget-cap"} if given else {"file": str(constraints), "location": "budget_cap"}
-    raise UserInputError(
-        f"is below the scenario's largest monthly budget of {plain_number(largest)}, which the plan the search starts"
-        " from spends (at that level the search may lower each period's budget; to plan with less, lower budget ->"
-        " totals in the scenario)",
-        found=plain_number(limits.budget_cap),
-        allowed=f">= {plain_number(largest)}",
-        **where,
-    )

@@ -252,6 +252,8 @@ def test_optimize_constraints_from_a_file_name_the_file(tmp_path, no_search):
     for text, fragments in (
         ("min_share: {back: 0.7, front: 0.7}\n", ["min_share", "add up to 1.4"]),
         ("budget_cap: 5\n", ["budget_cap", "below the scenario's largest monthly budget"]),
+        ("max_channel: {search_ads: 5.000}\n", ["max_channel -> search_ads", "5.000 is ambiguous", "write 5000"]),
+        ("monthly_cap: 24.000\n", ["monthly_cap", "24.000 is ambiguous"]),
     ):
         constraints = tmp_path / "limits.yaml"
         constraints.write_text(text, encoding="utf-8")

@@ -153,6 +153,7 @@ _CONSTRAINT_KEYS = (
     "budget_cap",
 )
 _NUMBER_KEYS = ("monthly_cap", "payback_within_months", "hurdle_rate", "budget_cap")
+_MONEY_KEYS = ("monthly_cap", "budget_cap", "min_channel", "max_channel")  # amounts a month
 
 
 def constraints_from_mapping(data: Any, source: str = "constraints") -> Constraints:
@@ -161,10 +162,19 @@ def constraints_from_mapping(data: Any, source: str = "constraints") -> Constrai
         return Constraints()
     if not isinstance(data, Mapping):
         raise UserInputError("constraints must be a mapping of keys", file=source, allowed=", ".join(_CONSTRAINT_KEYS))
+    from sim.model.scenario import grouped_number
+
     kwargs: dict[str, Any] = {}
     for key, value in data.items():
         if key not in _CONSTRAINT_KEYS:
             raise UserInputError("unknown key", file=source, location=str(key), allowed=", ".join(_CONSTRAINT_KEYS))
+        if key in _MONEY_KEYS:  # an amount typed 5.000 may mean 5,000: refused, as in a scenario
+            values = value.items() if isinstance(value, Mapping) else [("", value)]
+            for name, v in values:
+                problem = grouped_number(v)
+                if problem:
+                    where = f"{key} -> {name}" if name else key
+                    raise UserInputError(problem, file=source, location=where)
         if key in _NUMBER_KEYS:
             kwargs[key] = None if value is None else _number(value, source, key)
         else:

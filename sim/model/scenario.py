@@ -60,7 +60,7 @@ class _Block(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         problem = _not_a_number(field.annotation, value) if field is not None else None
         if problem is None and field is not None and _counts_or_money(field):
-            problem = _grouped_number(value)
+            problem = grouped_number(value)
         if problem:
             raise ValueError(problem)
         return value
@@ -82,7 +82,7 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def _grouped_number(value: Any, where: str = "") -> str | None:
+def grouped_number(value: Any, where: str = "") -> str | None:
     """Why a number written like `38.000` or `1.500` is ambiguous for an amount or a count, or None.
 
     Python and YAML writers never end a decimal with a zero, so such a number was typed by a person, who may have
@@ -92,7 +92,7 @@ def _grouped_number(value: Any, where: str = "") -> str | None:
 
     if isinstance(value, list):
         for i, item in enumerate(value):
-            problem = _grouped_number(item, f"{where}[{i}]")
+            problem = grouped_number(item, f"{where}[{i}]")
             if problem:
                 return problem
         return None

@@ -40,7 +40,7 @@ from sim.errors import UserInputError
 from sim.model.scenario import Scenario
 
 FORECAST_COLUMNS = ["week_start", "base_repeat_orders", "new_customers", "orders", "revenue"]
-MAX_WEEKS = 500
+MAX_WEEKS = 520  # ten years of weeks, as `sim score` allows
 
 
 def family_of(scenario: Scenario) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.analysis.forecast import customer_pieces, family_of, snapshot_histories
+from sim.analysis.forecast import MAX_WEEKS, customer_pieces, family_of, snapshot_histories
 from sim.calibration import families
 from sim.errors import ScenarioError, UserInputError
 from sim.model.calendar import DAYS_PER_MONTH
@@ -53,8 +53,8 @@ def score_customers(scenario: Scenario, weeks: int) -> pd.DataFrame:
     Expected orders and revenue over the next `weeks` and the CLV follow the scenario's seasonal index and
     events (the forecast's seasonal clock, `sim.analysis.forecast.customer_pieces`); revenue is what the
     customers pay after the events' discounts."""
-    if not 1 <= weeks <= 520:
-        raise UserInputError("out of range", location="--weeks", found=str(weeks), allowed="1 to 520")
+    if not 1 <= weeks <= MAX_WEEKS:
+        raise UserInputError("out of range", location="--weeks", found=str(weeks), allowed=f"1 to {MAX_WEEKS}")
     if scenario.market.existing.snapshot is None:
         raise ScenarioError(
             "has no customer snapshot to score",

@@ -267,10 +267,9 @@ def _refine(walks: list[dict], rows: list[tuple], scenario: Scenario, target: np
     splits = best_splits([_set(rows[k][0], scenario, v) for k, _, v in cases])
     for (k, side, value), split in zip(cases, splits, strict=True):
         walks[k][side].append((value, split))
-    base_of = [base for _, base, _ in rows]
-    for k, walk in enumerate(walks):
-        for side in walk:
-            walk[side].sort(key=lambda t: abs(t[0] - base_of[k]))
+    for k, side in {(k, side) for k, side, _ in cases}:  # the walks that got values: in order again
+        base = rows[k][1]
+        walks[k][side].sort(key=lambda t: abs(t[0] - base))
 
 
 def _first_change(base: float, pts: list[tuple[float, np.ndarray]], target: np.ndarray):

@@ -344,11 +344,6 @@ def _drop_empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[~blank] if blank.any() else frame
 
 
-def _file_row(frame: pd.DataFrame | pd.Series, i: int) -> int:
-    """The file row (header = 1) of the `i`-th row of a frame from `read_table` (empty rows dropped)."""
-    return int(frame.index[i]) + 2
-
-
 def _short(text: str) -> str:
     text = str(text)
     return repr(text if len(text) <= 60 else text[:57] + "...")
@@ -460,8 +455,9 @@ def _unique_view(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return pd.Series(np.asarray(uniques, dtype=object), index=index, dtype=object).str.strip(), codes
 
 
-def _row(text: pd.Series, i: int) -> int:
-    """The file row (header = 1) of position `i` of a column view."""
+def _row(text: pd.DataFrame | pd.Series, i: int) -> int:
+    """The file row (header = 1) of position `i` of a frame from `read_table` or a column view of it (its index
+    keeps the file's rows when empty rows are dropped)."""
     return int(text.index[i]) + 2
 
 
@@ -697,7 +693,7 @@ def parse_amounts(values: pd.Series, source: str, column: str, *, decimal: str |
         raise DataError(
             "negative amount (a refund or cancellation?)",
             file=source,
-            location=f"row {_file_row(values, i)}, column {column!r}",
+            location=f"row {_row(values, i)}, column {column!r}",
             found=_short(str(values.iloc[i]).strip()),
             allowed="amounts >= 0; remove refunds and cancellations from the export",
         )
@@ -721,7 +717,7 @@ def _no_dot_thousands_doubt(values: pd.Series, source: str, column: str) -> None
         return
     i = int(np.flatnonzero(dotted)[0])
     value = str(arr[i])
-    row = _file_row(values, int(np.flatnonzero(codes == i)[0]))
+    row = _row(values, int(np.flatnonzero(codes == i)[0]))
     raise DataError(
         f"amounts such as {value!r} are ambiguous: {value} with a decimal point, or"
         f" {value.replace('.', '')} with a dot between thousands (no other row tells which)",
@@ -824,7 +820,7 @@ def read_orders(
     if missing.all():
         raise DataError("customer id column is empty", file=source, location=f"column {cust!r}")
     if missing.any():
-        row = _file_row(frame, int(np.flatnonzero(missing.to_numpy())[0]))
+        row = _row(frame, int(np.flatnonzero(missing.to_numpy())[0]))
         warnings.append(
             f"{int(missing.sum())} orders without a customer id (first at row {row}) were left out (guest orders?)"
         )
@@ -844,7 +840,7 @@ def read_orders(
         raise DataError(
             "order date is in the future",
             file=source,
-            location=f"row {_file_row(frame, i)}, column {dcol!r}",
+            location=f"row {_row(frame, i)}, column {dcol!r}",
             found=str(dates.iloc[i].date()),
             allowed=f"dates up to today ({today_ts.date()})",
         )
@@ -977,7 +973,7 @@ def _without_cancelled(frame: pd.DataFrame, roles: tuple[str, ...], source: str,
         kept = sorted(set(uniq) - gone - {""})
         warnings.append(
             f"{int(drop.sum())} orders with status {', '.join(repr(v) for v in sorted(gone))} in column {col!r}"
-            f" (first at row {_file_row(out, int(np.flatnonzero(drop)[0]))}) were left out as not bought;"
+            f" (first at row {_row(out, int(np.flatnonzero(drop)[0]))}) were left out as not bought;"
             f" statuses kept: {', '.join(repr(v) for v in kept[:6]) or 'none'}"
         )
         out = out[~drop]
@@ -1210,7 +1206,7 @@ def read_spend(
     channels = frame[ccol].astype(str).str.strip()
     empty = channels == ""
     if empty.any():
-        row = _file_row(frame, int(np.flatnonzero(empty.to_numpy())[0]))
+        row = _row(frame, int(np.flatnonzero(empty.to_numpy())[0]))
         raise DataError("empty channel name", file=source, location=f"row {row}, column {ccol!r}")
     safe = channels.map(_channel_id)
     _refuse_duplicate_rows(dates, safe, channels, source, dcol)
@@ -1281,7 +1277,7 @@ def _refuse_duplicate_rows(dates: pd.Series, channels: pd.Series, shown: pd.Seri
         & (key["channel"].to_numpy()[rows] == key["channel"].iloc[first])
     ]
     raise DataError(
-        f"rows {_file_row(dates, int(same[0]))} and {_file_row(dates, int(same[1]))} both give the spend of {shown.iloc[first]!r} on"
+        f"rows {_row(dates, int(same[0]))} and {_row(dates, int(same[1]))} both give the spend of {shown.iloc[first]!r} on"
         f" {dates.iloc[first]:%Y-%m-%d}: a duplicated row would count that spend twice",
         file=source,
         location=f"column {column!r}",

@@ -13,7 +13,6 @@ from sim.errors import UserInputError
 
 if TYPE_CHECKING:
     from sim.analysis.constraints import Constraints
-    from sim.model.scenario import Scenario
 
 OPTIMIZE_OUTPUTS = (  # the set `optimize` writes (sensitivity.csv: an older version's, removed by a re-run)
     "recommendation.json",
@@ -92,7 +91,8 @@ def optimize(
             hurdle_rate=hurdle,
             budget_cap=budget_cap,
         )
-        limits = _checked(limits, flags, s, constraints)
+        _check_flags(flags, s)
+        limits = limits.merged(flags)
         try:
             result = optimize_budget(
                 s,
@@ -141,13 +141,6 @@ _CONSTRAINT_FLAGS = {
 }
 
 
-def _checked(limits: Constraints, flags: Constraints, scenario: Scenario, constraints: Path | None) -> Constraints:
-    """The file's constraints with the flags' over them, each checked against the scenario."""
-    _check_flags(flags, scenario)
-    merged = limits.merged(flags)
-    return merged
-
-
 def _check_flags(flags, scenario) -> None:
     """The constraints given as flags checked on their own, each error naming its flag."""
     try:
@@ -167,6 +160,7 @@ def _assignments(items: list[str] | None, flag: str) -> dict[str, float]:
     from sim.model.scenario import number_hint
 
     seen: dict[str, str] = {}
+    out: dict[str, float] = {}
     for item in items or []:
         name, _, value = item.partition("=")
         if name.strip() in seen:
@@ -178,11 +172,11 @@ def _assignments(items: list[str] | None, flag: str) -> dict[str, float]:
             )
         seen[name.strip()] = item
         try:
-            parse_assignments([item], flag)
+            out.update(parse_assignments([item], flag))
         except UserInputError as exc:
             hint = number_hint(value).strip(" ()")
             raise UserInputError(exc.message, location=flag, found=exc.found, allowed=hint or exc.allowed) from None
-    return parse_assignments(items or [], flag)
+    return out
 
 
 def _given(flags: Constraints, key: str) -> bool:

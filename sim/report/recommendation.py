@@ -333,7 +333,7 @@ def curve_recommended_note(data: ReportData, lang: str) -> str:
     shares = rec[[f"{p}_per_month" for p in PURPOSES]].to_numpy(dtype=float) / np.maximum(level, 1e-12)[:, None]
     if float(np.ptp(shares, axis=0).max()) <= PHASED_SPREAD:
         return t("curve.recommended", lang, **fmt)
-    gain = data.gain if data.gain is not None else None
+    gain = data.gain
     timing = gain.loc[gain["part"] == "timing", "value"] if gain is not None and not gain.empty else []
     fmt["period"] = t(f"period.{(data.plans or {}).get('period', 'quarter')}", lang)
     fmt["timing"] = signed_money(data, float(timing.iloc[0]), lang) if len(timing) else "–"

@@ -119,11 +119,17 @@ def _watch(root: str) -> None:
     os._exit(1)
 
 
-def _hold_lifeline(in_worker: bool) -> None:
-    """In a child process: follow the root when it goes; ignore Ctrl-C if this is a worker process."""
+def _hold_lifeline(in_worker: bool, tied: bool = False) -> None:
+    """In a child process: follow the root when it goes; ignore Ctrl-C if this is a worker process.
+
+    `tied`: forked from the root or from a process that holds its lifeline. Such a process holds it whether or
+    not the root is still there: a root killed just after the fork would otherwise make this process take
+    itself for one started on its own, and a pool worker would wait for work forever."""
     root = os.environ.get(ROOT_ENV, "")
-    if not root or root.split(":", 1)[0] == str(os.getpid()) or not _alive(root):
-        return  # no root, or we are it, or it is gone already (we were started on our own): nothing to hold
+    if not root or root.split(":", 1)[0] == str(os.getpid()):
+        return  # no root, or we are it
+    if not tied and not _alive(root):
+        return  # started on its own after the root had gone (a stale variable): nothing to hold
     if in_worker and threading.current_thread() is threading.main_thread():
         with contextlib.suppress(ValueError, OSError):
             signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -134,6 +140,9 @@ def _hold_lifeline(in_worker: bool) -> None:
 
 
 def _after_fork_in_child() -> None:
+    root = os.environ.get(ROOT_ENV, "")
+    watching = _state["watching"]
+    tied = bool(root) and (_state["root"] == root or (watching is not None and watching[1] == root))
     _state["watching"] = None  # the parent's thread did not come along
     _state["signal"] = None
     _state["held"], _state["pending"] = 0, None  # forked inside the parent's hold: the hold is the parent's
@@ -143,7 +152,7 @@ def _after_fork_in_child() -> None:
         with contextlib.suppress(ValueError, OSError, TypeError):
             if signal.getsignal(signum) is _on_signal:
                 signal.signal(signum, signal.SIG_IGN if signum == signal.SIGINT else signal.SIG_DFL)
-    _hold_lifeline(in_worker=True)
+    _hold_lifeline(in_worker=True, tied=tied)
 
 
 def _is_multiprocessing_child() -> bool:
@@ -272,6 +281,23 @@ class WorkerPool(ProcessPoolExecutor):
     def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
         with signals_held():
             return super().submit(fn, *args, **kwargs)
+
+    def map(self, fn: Any, *iterables: Any, timeout: float | None = None, chunksize: int = 1) -> Any:
+        """`fn` over the iterables' items, results in order, as `Executor.map` -- except that leaving early (an
+        interrupt, a failed job) cancels nothing from this thread. The standard map cancels the jobs still
+        waiting when its iterator closes, while the pool's own thread may be failing those same jobs because the
+        interrupt stopped the workers; the two collide (CPython 3.11 raises InvalidStateError in that thread,
+        printing a traceback). The pool's thread alone settles what is left: `shutdown(cancel_futures=True)`
+        cancels in that thread, and workers that are gone fail the rest there."""
+        if timeout is not None or chunksize != 1:
+            raise ValueError("WorkerPool.map takes neither a timeout nor a chunksize")
+        futures = [self.submit(fn, *args) for args in zip(*iterables, strict=False)]
+
+        def results() -> Any:
+            for future in futures:
+                yield future.result()
+
+        return results()
 
 
 @contextlib.contextmanager

@@ -76,3 +76,76 @@ def test_interrupt_during_a_worker_fork_lands_in_submit_not_in_an_at_fork_hook(t
     assert stops <= set(seen["blocked_at_fork"])  # held while forking ...
     assert seen["landed"] == "submit" and seen["signal"] == signal.SIGINT  # ... and delivered on the way out of submit
     assert not stops & set(seen["worker_blocked"])  # the worker does not keep them blocked
+
+
+# A root killed just after it forked a worker, before the worker's own at-fork hook ran: the hook registered
+# before `sim` was imported runs first in the child; it kills the parent (the root) and waits until it is dead.
+ORPHANED_FORK = textwrap.dedent(
+    """
+    import os, signal, sys, time
+
+    def kill_the_root():
+        root = os.getppid()
+        with open(sys.argv[1], "w") as handle:
+            handle.write(str(os.getpid()))
+        os.kill(root, signal.SIGKILL)
+        for _ in range(2000):  # until the kernel has it dead (a zombie: its parent has not collected it yet)
+            with open(f"/proc/{root}/stat") as stat:
+                if stat.read().rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+                    break
+            time.sleep(0.005)
+
+    os.register_at_fork(after_in_child=kill_the_root)
+    from sim import lifeline
+
+    lifeline.become_root()
+    if os.fork() == 0:
+        time.sleep(120)  # a pool worker waiting for work that will never come
+        os._exit(0)
+    time.sleep(120)
+    """
+)
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc") or not hasattr(os, "register_at_fork"), reason="needs Linux fork")
+def test_a_worker_forked_just_before_the_root_is_killed_still_follows_it(tmp_path):
+    """Before, the worker found no living root and took itself for a process started on its own: it waited for
+    work forever, holding the command's output pipes (a test reading them hung)."""
+    import psutil
+
+    pid_file = tmp_path / "child.pid"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("SIM_ROOT_PROCESS", None)
+    root = subprocess.Popen([sys.executable, "-c", ORPHANED_FORK, str(pid_file)], env=env, stderr=subprocess.PIPE)
+    _, err = root.communicate(timeout=120)  # the child holds stderr too: this returns once both have gone
+    assert root.returncode == -signal.SIGKILL, err
+    child = int(pid_file.read_text())
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+
+
+def _wait_for(go: str, i: int, done: str) -> int:
+    """A job that waits (except the first) until the file `go` exists, then leaves a file saying it ran."""
+    import time
+
+    while i and not os.path.exists(go):
+        time.sleep(0.01)
+    Path(done, str(i)).write_text("ran")
+    return i
+
+
+@pytest.mark.skipif(not hasattr(os, "register_at_fork"), reason="needs fork")
+def test_leaving_a_pool_map_early_cancels_nothing_from_the_calling_thread(tmp_path):
+    """The standard map cancels waiting jobs from the caller's thread when its iterator closes, which collides
+    with the pool's own thread failing those jobs after an interrupt stopped the workers (a traceback from
+    concurrent.futures). The product's pools leave every job to the pool's thread."""
+    from sim import lifeline
+
+    go, done = str(tmp_path / "go"), tmp_path / "done"
+    done.mkdir()
+    pool = lifeline.WorkerPool(max_workers=2)
+    results = pool.map(_wait_for, [go] * 8, range(8), [str(done)] * 8)
+    assert next(results) == 0  # the others wait: two run, one is queued, five are still in the pool's hands
+    results.close()  # leaving early, as an interrupt or a failed job does
+    Path(go).write_text("")
+    pool.shutdown(wait=True)
+    assert sorted(int(p.name) for p in done.iterdir()) == list(range(8))

@@ -105,6 +105,18 @@ SCENARIO_CASES = [
         [],
     ),
     ("thousands_point_in_a_count", _edit("  size: 400000", "  size: 400.000"), ["market -> size", "ambiguous"], []),
+    (
+        "three_decimals_in_won",  # a won has no decimals: 42.125 can only be 42,125 written with a point
+        _edit("order_value_mean: 38000", "order_value_mean: 42.125"),
+        ["economics -> order_value_mean", "42.125", "ambiguous", "42125"],
+        ["trailing zeros"],
+    ),
+    (
+        "three_decimals_in_a_count",
+        _edit("  size: 400000", "  size: 400.125"),
+        ["market -> size", "400.125", "ambiguous", "400125"],
+        [],
+    ),
     ("currency_lower_case", _edit("currency: KRW", "currency: krw"), ["economics -> currency", "write KRW"], []),
     ("currency_sign_as_code", _edit("currency: KRW", "currency: ₩"), ["economics -> currency", "write KRW"], []),
     (
@@ -157,6 +169,27 @@ def test_what_is_unambiguous_is_accepted(tmp_path):
     assert s.economics.order_value_mean == 38000.0
     assert s.economics.fulfilment_cost_per_order == 3.5
     assert s.operations.complaint_share == 0.125
+    # three decimals are an amount where fractions exist (dollars) and a rate of people may have decimals
+    dollars = _edit("currency: KRW", "currency: USD").replace("order_value_mean: 38000", "order_value_mean: 42.125")
+    path.write_text(dollars.replace("max_reach: 6000,", "max_reach: 741.203,", 1), encoding="utf-8")
+    s = load_scenario(path)
+    assert s.economics.order_value_mean == 42.125
+    assert 741.203 in [c.reach.max_reach for c in s.channels.values()]
+
+
+def test_what_the_product_writes_reads_back_in_won(tmp_path):
+    """The calibration's and the what-if tool's writers never write a float a reader would refuse as 42.125 won:
+    152.611 is written 152.6110, the same number."""
+    from sim.calibration.writer import _scalar
+    from sim.model.scenario import load_scenario
+    from sim.model.yamlfile import ScenarioDumper
+
+    assert _scalar(152.611) == "152.6110" and _scalar([1.5, 42.125]) == "[1.5, 42.1250]"
+    data = yaml.safe_load(TEXT)
+    data["economics"]["order_value_mean"] = 152.611
+    path = tmp_path / "written.yaml"
+    path.write_text(yaml.dump(data, Dumper=ScenarioDumper, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    assert load_scenario(path).economics.order_value_mean == 152.611
 
 
 def test_a_snapshot_scenario_cannot_start_before_its_cutoff(tmp_path):

@@ -668,7 +668,9 @@ def _key(key: Any) -> str:
 
 def _scalar(value: Any) -> str:
     """One YAML scalar or flow sequence on one line (quoted as PyYAML would)."""
-    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=10**9).strip()
+    from sim.model.yamlfile import ScenarioDumper  # floats a reader cannot take for thousands (152.6110)
+
+    text = yaml.dump(value, Dumper=ScenarioDumper, default_flow_style=True, allow_unicode=True, width=10**9).strip()
     if text.endswith("\n..."):
         text = text[: -len("\n...")]
     if text.endswith("..."):

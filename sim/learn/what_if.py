@@ -278,7 +278,9 @@ class WhatIf:
                 "exists already; tick 'overwrite' to replace it", location="save as", found=str(target)
             )
         raw, _ = self.edited(values)
-        text = yaml.safe_dump(raw, sort_keys=False, allow_unicode=True, default_flow_style=False)
+        from sim.model.yamlfile import ScenarioDumper  # floats a reader cannot take for thousands (152.6110)
+
+        text = yaml.dump(raw, Dumper=ScenarioDumper, sort_keys=False, allow_unicode=True, default_flow_style=False)
         parse_scenario(yaml.safe_load(text), str(target))  # what is written reads back as a valid scenario
         return io.write_text(target, text)
 

@@ -60,7 +60,9 @@ class _Block(BaseModel):
         field = cls.model_fields.get(info.field_name or "")
         problem = _not_a_number(field.annotation, value) if field is not None else None
         if problem is None and field is not None and _counts_or_money(field):
-            problem = grouped_number(value)
+            money = "[currency" in (field.description or "")
+            whole = _counts(field) or (money and _whole_currency((info.context or {}).get("currency")))
+            problem = grouped_number(value, whole=whole)
         if problem:
             raise ValueError(problem)
         return value
@@ -70,6 +72,20 @@ def _counts_or_money(field: Any) -> bool:
     """Whether a field holds an amount of money or a count of people (where `38.000` may mean 38,000)."""
     text = field.description or ""
     return "[currency" in text or "[people" in text or _base_type(field.annotation) is int
+
+
+def _counts(field: Any) -> bool:
+    """Whether a field counts whole things (people in a market, orders a day); a rate of people per month, such
+    as a channel's reach, may have decimals."""
+    return _base_type(field.annotation) is int
+
+
+# ISO 4217 currencies without minor units: an amount in them has no decimals (42.125 won is 42,125 won)
+WHOLE_CURRENCIES = frozenset("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split())
+
+
+def _whole_currency(currency: Any) -> bool:
+    return isinstance(currency, str) and currency in WHOLE_CURRENCIES
 
 
 def _base_type(annotation: Any) -> Any:
@@ -82,26 +98,33 @@ def _base_type(annotation: Any) -> Any:
     return annotation
 
 
-def grouped_number(value: Any, where: str = "") -> str | None:
-    """Why a number written like `38.000` or `1.500` is ambiguous for an amount or a count, or None.
+def grouped_number(value: Any, where: str = "", *, whole: bool = False) -> str | None:
+    """Why a number written like `38.000`, `1.500` or `42.125` is ambiguous for an amount or a count, or None.
 
-    Python and YAML writers never end a decimal with a zero, so such a number was typed by a person, who may have
-    meant a point between thousands (38.000 = 38,000); it is refused rather than read as 38.
+    Three digits after the point may be decimals or a point between thousands (38.000 = 38,000). Ending in a
+    zero, a person typed it (Python and YAML writers never end a decimal with a zero): always refused. Otherwise
+    it is refused where no fraction can be meant (`whole`: a count, or money in a currency without minor units,
+    such as 42.125 won), and read as written elsewhere ($42.125 may be a price in tenths of a cent).
     """
     from sim.model.yamlfile import GroupedFloat
 
     if isinstance(value, list):
         for i, item in enumerate(value):
-            problem = grouped_number(item, f"{where}[{i}]")
+            problem = grouped_number(item, f"{where}[{i}]", whole=whole)
             if problem:
                 return problem
         return None
-    if isinstance(value, GroupedFloat):
+    if isinstance(value, GroupedFloat) and (value.text.endswith("0") or whole):
         prefix = f"{where}: " if where else ""
-        whole = value.text.replace(".", "")
+        grouped = int(value.text.lstrip("+").replace(".", ""))
+        if not value.text.endswith("0"):
+            return (
+                f"{prefix}{value.text} is ambiguous: this amount or count has no decimals, so it may be {grouped:,}"
+                f" (a point between thousands); write {grouped} for {grouped:,}"
+            )
         return (
-            f"{prefix}{value.text} is ambiguous: it may be {float(value):g} or {int(whole):,} (a point between "
-            f"thousands); write {int(whole)} for {int(whole):,}, or {float(value):g} without the trailing zeros"
+            f"{prefix}{value.text} is ambiguous: it may be {float(value):g} or {grouped:,} (a point between "
+            f"thousands); write {grouped} for {grouped:,}, or {float(value):g} without the trailing zeros"
         )
     return None
 
@@ -918,7 +941,9 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
             found=type(data).__name__,
         )
     try:
-        return Scenario.model_validate(data)
+        economics = data.get("economics")
+        currency = economics.get("currency", "USD") if isinstance(economics, dict) else None
+        return Scenario.model_validate(data, context={"currency": currency})  # 42.125 won is ambiguous, $42.125 not
     except ValidationError as exc:
         errors = _first_errors(exc.errors(include_url=False))
         path, message, found, allowed = _describe_error(errors[0])

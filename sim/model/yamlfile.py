@@ -50,9 +50,24 @@ _TIMESTAMP = re.compile(
 _DATE_ONLY = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 
 
-# a decimal a person typed with three digits after the point, the last a zero (38.000, 1.500): Python and YAML
-# writers never write the trailing zero, and a point between thousands is how much of Europe writes 38,000
-_GROUPED = re.compile(r"^[+]?[1-9][0-9]{0,2}\.[0-9]{2}0$")
+# a decimal with one to three digits, a point and three more (38.000, 1.500, 42.125): a point between thousands
+# is how much of Europe writes 38,000. Ending in a zero, a person typed it (Python and YAML writers never write
+# the trailing zero); otherwise it is ambiguous only where a fraction cannot be meant (see `grouped_number`)
+_GROUPED = re.compile(r"^[+]?[1-9][0-9]{0,2}\.[0-9]{3}$")
+
+
+class ScenarioDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper, writing every float so that no reader takes its point for one between thousands:
+    152.611 is written 152.6110 (the same number), as a scenario in won would otherwise refuse it."""
+
+    def represent_float(self, data: float) -> Any:
+        node = super().represent_float(data)
+        if _GROUPED.match(node.value):
+            node.value += "0"
+        return node
+
+
+ScenarioDumper.add_representer(float, ScenarioDumper.represent_float)
 
 
 class GroupedFloat(float):

@@ -108,8 +108,8 @@ def test_money_formats_follow_currency_and_language():
     assert fmt_money(12345.678, "USD", "en") == "$12,346"
     assert fmt_money(1_234_567.0, "USD", "en", compact=True) == "$1.23M"
     assert fmt_money(1_200_000.0, "USD", "ko", compact=True) == "120만 달러"
-    assert fmt_money(-2500.0, "USD", "en") == "-$2,500"
-    assert fmt_money(-250_000_000.0, "KRW", "ko", compact=True) == "-2.5억 원"
+    assert fmt_money(-2500.0, "USD", "en") == "\u2212$2,500"  # the minus sign, as ROIs have it
+    assert fmt_money(-250_000_000.0, "KRW", "ko", compact=True) == "\u22122.5억 원"
     assert fmt_money(9.5, "EUR", "en") == "€9.50"
     assert fmt_money(1234.5, "CHF", "en") == "CHF 1,234"
     assert fmt_money(None, "USD", "en") == "–"
@@ -125,7 +125,7 @@ def test_money_formats_follow_currency_and_language():
 
 def test_other_formats():
     assert fmt_percent(0.1234, "en") == "12.3%"
-    assert fmt_points(0.05, "en") == "5 pp" and fmt_points(-0.05, "ko", signed=True) == "-5%p"
+    assert fmt_points(0.05, "en") == "5 pp" and fmt_points(-0.05, "ko", signed=True) == "\u22125%p"
     assert fmt_points(0.05, "en", signed=True) == "+5 pp"
     assert fmt_ratio(5.8, "en") == "5.8×" and fmt_ratio(5.8, "ko") == "5.8배"
     assert fmt_months(7, "en") == "7 months" and fmt_months(1, "en") == "1 month" and fmt_months(7, "ko") == "7개월"

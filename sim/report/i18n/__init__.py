@@ -112,18 +112,26 @@ def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and not math.isfinite(value))
 
 
+MINUS = "\u2212"  # the minus sign, as typeset (−₩7.07M, −0.19, −3.0%): never a hyphen beside an ROI's minus
+
+
+def _signed(text: str) -> str:
+    """`text` (a formatted number) with its leading hyphen-minus typeset as the minus sign."""
+    return MINUS + text[1:] if text.startswith("-") else text
+
+
 def fmt_number(value: float | None, lang: str = "en", decimals: int = 0) -> str:
     """1,234,567 (both languages group thousands with commas); '–' for a missing value."""
     if _missing(value):
         return "–"
-    return f"{value:,.{decimals}f}"
+    return _signed(f"{value:,.{decimals}f}")
 
 
 def fmt_count(value: float | None, lang: str = "en") -> str:
     """A count of people: 33,366 (en) or 33,366명 (ko)."""
     if _missing(value):
         return "–"
-    text = f"{round(value):,d}"
+    text = _signed(f"{round(value):,d}")
     return text + "명" if lang == "ko" else text
 
 
@@ -131,7 +139,7 @@ def fmt_percent(value: float | None, lang: str = "en", decimals: int = 1) -> str
     """A share as a percentage: 0.123 -> 12.3%."""
     if _missing(value):
         return "–"
-    return f"{100.0 * value:.{decimals}f}%"
+    return _signed(f"{100.0 * value:.{decimals}f}%")
 
 
 def fmt_points(value: float | None, lang: str = "en", decimals: int = 0, signed: bool = False) -> str:
@@ -139,14 +147,14 @@ def fmt_points(value: float | None, lang: str = "en", decimals: int = 0, signed:
     if _missing(value):
         return "–"
     unit = "%p" if lang == "ko" else " pp"
-    return f"{100.0 * value:{'+' if signed else ''}.{decimals}f}{unit}"
+    return _signed(f"{100.0 * value:{'+' if signed else ''}.{decimals}f}{unit}")
 
 
 def fmt_ratio(value: float | None, lang: str = "en", decimals: int = 1) -> str:
     """A ratio: 5.8× (en) or 5.8배 (ko)."""
     if _missing(value):
         return "–"
-    return f"{value:.{decimals}f}배" if lang == "ko" else f"{value:.{decimals}f}×"
+    return _signed(f"{value:.{decimals}f}배" if lang == "ko" else f"{value:.{decimals}f}×")
 
 
 SMALL_ROI_DECIMALS = 4  # a marginal ROI too small for two decimals shows its first digit, up to four places
@@ -161,7 +169,7 @@ def fmt_roi(value: float | None, lang: str = "en", decimals: int = 2) -> str:
     a = abs(value)
     if 0.0 < a < 0.5 * 10.0**-decimals:
         decimals = min(max(-math.floor(math.log10(a)), decimals), SMALL_ROI_DECIMALS)
-    return f"{value:+.{decimals}f}".replace("-", "−")
+    return _signed(f"{value:+.{decimals}f}")
 
 
 def fmt_months(value: float | None, lang: str = "en") -> str:
@@ -189,7 +197,7 @@ def currency_symbol(currency: str) -> str:
 def _ko_units(value: float, digits: int = 3) -> str:
     """A number in Korean 만/억/조 units: 32,771,000 -> '3,277만'; 3,276,716,592 -> '32.8억'."""
     a = abs(value)
-    sign = "-" if value < 0 else ""
+    sign = MINUS if value < 0 else ""
     for unit, size in (("조", 1e12), ("억", 1e8), ("만", 1e4)):
         if a >= size:
             x = a / size
@@ -203,7 +211,7 @@ def _ko_units(value: float, digits: int = 3) -> str:
 
 def _en_compact(value: float) -> str:
     a = abs(value)
-    sign = "-" if value < 0 else ""
+    sign = MINUS if value < 0 else ""
     for unit, size in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("k", 1e3)):
         if a >= size:
             x = a / size
@@ -220,7 +228,7 @@ def fmt_compact(value: float | None, lang: str = "en") -> str:
     if _missing(value):
         return "–"
     if abs(value) < 1e4:
-        return f"{value:,.0f}"
+        return _signed(f"{value:,.0f}")
     return _ko_units(value) if lang == "ko" else _en_compact(value)
 
 
@@ -233,7 +241,7 @@ def fmt_money(value: float | None, currency: str, lang: str = "en", *, compact: 
     if _missing(value):
         return "–"
     symbol, decimals = _CURRENCIES.get(currency, (currency + " ", 2))
-    minus = "-" if value < 0 else ""
+    minus = MINUS if value < 0 else ""
     a = abs(value)
     if compact and a >= 1e4:
         if lang == "ko":

@@ -253,6 +253,12 @@ def test_a_hurdle_with_a_budget_cap_spends_only_where_it_earns_the_hurdle(scenar
     spend_strict = strict.kpis["recommended"]["marketing_spend"]
     assert spend_strict < spend_free
     assert free.decomposition.loc[free.decomposition["part"] == "budget_level", "value"].item() != 0.0
+    # the budget a month each plan spends, as recommendation.json and `sim optimize` say it (the level moved)
+    for r in (free, strict):
+        assert r.budget_per_month("current") == pytest.approx(monthly)
+        assert 0.0 <= r.budget_per_month("recommended") <= 2 * monthly * (1 + 1e-9)
+        assert r.recommendation()["recommended_budget_per_month"] == r.budget_per_month("recommended")
+    assert strict.budget_per_month("recommended") < free.budget_per_month("recommended")
 
 
 def test_a_calibrated_scenario_without_win_back_is_optimized(tmp_path):

@@ -101,6 +101,16 @@ class OptimizationResult:
     monthly_totals: np.ndarray | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
+    def budget_per_month(self, plan: str) -> float | None:
+        """The plan's budget a month, averaged over the horizon ("current" or "recommended"): with a budget cap
+        the recommended level may differ from today's, down to nothing where every unit loses money."""
+        if plan == "current":
+            return None if self.monthly_totals is None else float(np.mean(self.monthly_totals))
+        start, end = pd.to_datetime(self.periods["start"]), pd.to_datetime(self.periods["end"])
+        months = (end.dt.year - start.dt.year) * 12 + end.dt.month - start.dt.month + 1
+        total = float((self.periods["budget_per_month"] * months).sum())
+        return total / float(months.sum()) if months.sum() else None
+
     def recommendation(self) -> dict[str, Any]:
         """The JSON-ready summary written to recommendation.json (every figure labelled with its plan)."""
         return {
@@ -112,6 +122,8 @@ class OptimizationResult:
             "recommended_split": self.recommended_split,
             "current_channel_split": self.current_channel_split,
             "recommended_channel_split": self.recommended_channel_split,
+            "current_budget_per_month": self.budget_per_month("current"),
+            "recommended_budget_per_month": self.budget_per_month("recommended"),
             "recommended_path": _records(self.periods),
             "current_value": self.current_value,
             "current_value_p05": self.current_band[0],

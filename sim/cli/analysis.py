@@ -118,6 +118,8 @@ def optimize(
         json.dumps(
             {
                 "recommended_split": {k: round(v, 4) for k, v in result.recommended_split.items()},
+                "current_budget_per_month": result.budget_per_month("current"),
+                "recommended_budget_per_month": result.budget_per_month("recommended"),
                 "current_value": result.current_value,
                 "recommended_value": result.recommended_value,
                 "uplift_mean": result.uplift_mean,

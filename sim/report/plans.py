@@ -37,6 +37,13 @@ def recommended_scenario(scenario: Scenario, opt) -> Scenario:
     return scenario_with_path(fixed_spend(scenario), opt.recommended_path)
 
 
+def plan_rows(path: pd.DataFrame | None, plan: str) -> pd.DataFrame | None:
+    """One plan's rows ("current" or "recommended") of a `plan_path` table, in period order; None without one."""
+    if path is None or path.empty:
+        return None
+    return path[path["plan"] == plan].reset_index(drop=True)
+
+
 def plan_path(scenario: Scenario, recommended: Scenario, period_months: int) -> pd.DataFrame:
     """Spend a month by purpose in each period of both plans (the periods the optimizer searched: quarters by
     default), from the spend tables both engines read; one row per plan and period."""

@@ -29,6 +29,7 @@ from sim.report.i18n import (
     money_axis_label,
     t,
 )
+from sim.report.plans import plan_rows
 
 PURPOSE_COLORS = {"front": "#4C72B0", "back": "#55A868", "winback": "#C44E52"}
 STAGE_ORDER = ["aware", "customer", "loyal", "lapsed"]
@@ -386,8 +387,8 @@ def plot_plan_path(
     """The recommended plan over time: spend a month by purpose in each period (stacked bars), and the current
     plan's spend by purpose as dashed steps over the same periods."""
     ax = _axes(ax, 5.0)
-    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
-    cur = path[path["plan"] == "current"].reset_index(drop=True)
+    rec = plan_rows(path, "recommended")
+    cur = plan_rows(path, "current")
     x = np.arange(len(rec))
     bottom = np.zeros(len(rec))
     for p in PURPOSES_ORDER:

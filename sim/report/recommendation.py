@@ -18,7 +18,7 @@ import numpy as np
 from sim.model.scenario import PURPOSES
 from sim.report.data import ReportData
 from sim.report.i18n import fmt_amount, fmt_date, fmt_number, fmt_percent, fmt_ratio, fmt_roi, listing, t
-from sim.report.plans import FRONT_KPIS
+from sim.report.plans import FRONT_KPIS, plan_rows
 
 SHORT_HORIZON_MONTHS = 12  # a shorter horizon leaves out most of what a customer won now is worth: said so
 MIN_ACTION_SHARE = 0.05  # a change of a purpose's spend under 5% of the monthly budget is not an action
@@ -112,8 +112,8 @@ def plan_actions(data: ReportData) -> list[Action]:
     path = data.path
     if path is None or path.empty:
         return []
-    cur = path[path["plan"] == "current"].reset_index(drop=True)
-    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
+    cur = plan_rows(path, "current")
+    rec = plan_rows(path, "recommended")
     rows = [cur.iloc[0]] + [rec.iloc[k] for k in range(len(rec))]  # the current plan, then each period
 
     def spend(row) -> np.ndarray:
@@ -280,7 +280,7 @@ def _apart(data: ReportData, first: list[str], second: list[str]) -> bool:
     path = data.path
     if path is None or path.empty:
         return False
-    rec = path[path["plan"] == "recommended"]
+    rec = plan_rows(path, "recommended")
     spread = []
     for group in (first, second):
         spend = rec[[f"{p}_per_month" for p in group]].to_numpy(dtype=float).sum(axis=1)
@@ -326,7 +326,7 @@ def curve_recommended_note(data: ReportData, lang: str) -> str:
         return ""
     fmt = {"share": fmt_percent(float(share), lang, 0), "value": money(data, float(value), lang)}
     path = data.path
-    rec = path[path["plan"] == "recommended"] if path is not None and not path.empty else None
+    rec = plan_rows(path, "recommended")
     if rec is None or len(rec) < 2:
         return t("curve.recommended", lang, **fmt)
     level = rec["budget_per_month"].to_numpy(dtype=float)
@@ -506,7 +506,7 @@ def back_end_start(data: ReportData) -> tuple[date, float, float] | None:
     path = data.path
     if path is None or path.empty:
         return None
-    rec = path[path["plan"] == "recommended"].reset_index(drop=True)
+    rec = plan_rows(path, "recommended")
     for k in range(len(rec)):
         back, total = float(rec.loc[k, "back_per_month"]), float(rec.loc[k, "budget_per_month"])
         if total > 0 and back >= MIN_ACTION_SHARE * total:

@@ -613,6 +613,30 @@ def write_text(target: str | Path, text: str) -> Path:
     return Path(target)
 
 
+def plain(value: Any, *, dates: str | None = "iso") -> Any:
+    """Python data for a JSON or YAML file: numpy scalars and arrays as Python numbers and lists, tuples as
+    lists, NaN and infinities as null (None); timestamps and dates as ISO text ("iso", for JSON), as dates
+    ("date", for YAML) or untouched (None)."""
+    import datetime as dt
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): plain(v, dates=dates) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v, dates=dates) for v in value]
+    if isinstance(value, np.ndarray):
+        return plain(value.tolist(), dates=dates)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if dates is not None and isinstance(value, dt.date):
+        day = value.date() if isinstance(value, dt.datetime) else value  # a pandas Timestamp is a datetime
+        return day.isoformat() if dates == "iso" else day
+    return value
+
+
 def finite_or_none(value: Any) -> float | None:
     """A number as the output files hold it: a finite float, or None for a missing, unreadable or infinite
     value (written as null, shown as "not defined")."""

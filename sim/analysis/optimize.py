@@ -48,7 +48,7 @@ from sim.analysis.plans import PERIOD_MONTHS, PlanPath, from_scenario, scenario_
 from sim.analysis.search import Search, best_constant, best_levels, best_path, feasible
 from sim.engines.fast import run_fast, simulate_batch
 from sim.errors import UserInputError
-from sim.io import ensure_output_dir, write_csv, write_json
+from sim.io import ensure_output_dir, plain, write_csv, write_json
 from sim.io import finite_or_none as _num
 from sim.model import budget
 from sim.model.kpis import compute_kpis
@@ -158,17 +158,7 @@ class OptimizationResult:
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.floating | np.integer):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
-    return value
+    return plain(frame.to_dict(orient="records"))
 
 
 # -- the optimizer ---------------------------------------------------------------------------------------

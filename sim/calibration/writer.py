@@ -9,7 +9,6 @@ after checking that the YAML reads back to the same mapping and validates as a s
 from __future__ import annotations
 
 import math
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from sim.calibration.acquisition import (
 from sim.calibration.lifttest import EFFECT_CAPS
 from sim.calibration.summary import DAYS_PER_MONTH, month_index
 from sim.errors import DataError, UserInputError
+from sim.io import plain
 from sim.model.scenario import Retention, Winback, parse_scenario
 
 # speed: libyaml's C loader and dumper where PyYAML has them (the calibration block is long), else Python's
@@ -589,7 +589,7 @@ def _diagnostics(cal, acq: dict[str, Any], orders_source: str, spend_source: str
             "mean_purchase_interval_days": _r(_mean_interval(fit)),
             "median_purchase_interval_days": _r(_median_interval(fit)),
         },
-        "model_choice": _plain(cal.family_choice),
+        "model_choice": _yaml_data(cal.family_choice),
         "order_value": {
             "model": value.model_,
             "mean": _r(value.mean_),
@@ -616,7 +616,7 @@ def _diagnostics(cal, acq: dict[str, Any], orders_source: str, spend_source: str
         out["events"] = cal.events.summary()
     if cal.lift is not None:
         out["lift_test"] = cal.lift.summary()
-    return _plain(out)
+    return _yaml_data(out)
 
 
 def _mean_interval(fit) -> float:
@@ -708,7 +708,7 @@ def write_calibration(cal, out: str | Path) -> tuple[Path, Path]:
     out = check_scenario_out(out)
     snap_name = out.name[: -len(out.suffix)] + ".customers.csv"
     snap_path = out.parent / snap_name
-    data = _plain(cal.scenario)
+    data = _yaml_data(cal.scenario)
     data["market"]["existing"]["snapshot"] = snap_name
     body = {k: v for k, v in data.items() if k != "calibration"}
     commented = HEADER.format(source=cal.diagnostics["source"], cutoff=cal.diagnostics["cutoff"]) + dump_commented(
@@ -763,20 +763,6 @@ def _exact(split: dict[str, float]) -> dict[str, float]:
     return dict(zip(keys, vals, strict=True))
 
 
-def _plain(value: Any) -> Any:
-    """Python scalars only (for YAML): numpy scalars as Python numbers, timestamps as dates, NaN as null."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    return value
+def _yaml_data(value: Any) -> Any:
+    """Python data for YAML (timestamps as dates, NaN as null)."""
+    return plain(value, dates="date")

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from sim.io import plain
+
 SIM = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().with_name("data") / "optimizer_runs.json"
 MODEL_CODE = ("model", "engines", "analysis", "calibration", "__init__.py", "errors.py", "io.py")
@@ -71,25 +73,13 @@ def key_digest(key: dict[str, Any]) -> str:
 # -- a run as JSON and back ------------------------------------------------------------------------------
 
 
-def _plain(value: Any) -> Any:
-    """JSON-ready: numpy scalars and arrays as Python numbers and lists, NaN and infinities as null."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _plain(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value
-
-
 def _frame(frame: pd.DataFrame) -> dict[str, Any]:
-    return {"columns": list(frame.columns), "rows": _plain(frame.to_numpy(dtype=object).tolist())}
+    return {"columns": list(frame.columns), "rows": _json(frame.to_numpy(dtype=object).tolist())}
+
+
+def _json(value: Any) -> Any:
+    """JSON-ready data (dates left as they are: the cache holds none)."""
+    return plain(value, dates=None)
 
 
 def _unframe(stored: dict[str, Any]) -> pd.DataFrame:
@@ -111,7 +101,7 @@ def to_record(result) -> dict[str, Any]:
         "period": result.period,
         **{name: _frame(getattr(result, name)) for name in FRAMES},
         **{
-            name: _plain(getattr(result, name))
+            name: _json(getattr(result, name))
             for name in (
                 "current_split",
                 "recommended_split",
@@ -135,9 +125,9 @@ def to_record(result) -> dict[str, Any]:
         if path is None
         else {
             "period_months": path.period_months,
-            **{k: _plain(getattr(path, k)) for k in ("levels", "shares", "mix")},
+            **{k: _json(getattr(path, k)) for k in ("levels", "shares", "mix")},
         },
-        "meta": _plain({k: v for k, v in result.meta.items() if k != "timings"}),
+        "meta": _json({k: v for k, v in result.meta.items() if k != "timings"}),
     }
 
 

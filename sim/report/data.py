@@ -32,7 +32,7 @@ import pandas as pd
 
 import sim
 from sim.io import finite_or_none as _num
-from sim.io import write_csv, write_json
+from sim.io import plain, write_csv, write_json
 from sim.model.kpis import KPI_NAMES, compute_kpis
 from sim.model.scenario import PURPOSES, Scenario, scenario_slug
 from sim.report import events as events_mod
@@ -658,8 +658,8 @@ def _plan(scenario: Scenario, opt, kpis: dict[str, Any], plan_run=None) -> dict[
             {
                 "objective": getattr(opt, "objective", "contribution"),
                 "recommended_split": {p: float(opt.recommended_split.get(p, 0.0)) for p in PURPOSES},
-                "current_channel_split": _plain(getattr(opt, "current_channel_split", None)),
-                "recommended_channel_split": _plain(getattr(opt, "recommended_channel_split", None)),
+                "current_channel_split": plain(getattr(opt, "current_channel_split", None)),
+                "recommended_channel_split": plain(getattr(opt, "recommended_channel_split", None)),
                 "recommended_value": _num(opt.recommended_value),
                 "uplift_mean": _num(opt.uplift_mean),
                 "uplift_p05": _num(opt.uplift_p05),
@@ -693,14 +693,6 @@ def _channel_shares(scenario: Scenario) -> dict[str, dict[str, float]]:
         if total > 0:
             out[purpose] = {c: float(v / total) for c, v in zip(scenario.channels, spend[:, j], strict=True) if v > 0}
     return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value
 
 
 def _curve(opt) -> pd.DataFrame:

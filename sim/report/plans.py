@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from sim.io import finite_or_none as _num
+from sim.io import plain
 from sim.model import budget
 from sim.model.calendar import calendar
 from sim.model.kpis import compute_kpis
@@ -97,7 +98,7 @@ def plan_figures(current_run, recommended_run, opt, current_kpis: dict[str, Any]
         },
         "cohort": {"current": _cohort(current_run), "recommended": _cohort(recommended_run)},
         "recommended_budget_mean": _spent(recommended_run) / recommended_run.scenario.simulation.horizon_months,
-        "advice": [{k: _plain(v) for k, v in a.items()} for a in opt.advice],
+        "advice": plain(opt.advice),
         "hurdle_rate": float(opt.hurdle_rate),
         "period": opt.period,
         "budget_level_free": opt.constraints.budget_cap is not None,
@@ -134,9 +135,3 @@ def clean_kpis(kpis: dict[str, Any]) -> dict[str, float | None]:
 def _cohort(run) -> dict[str, float | None]:
     """The retention cohort of a run: people active 12 months before the end and those still active at it."""
     return {"start": _num(run.cohort.get("start")), "retained": _num(run.cohort.get("retained"))}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.floating | np.integer | float):
-        return _num(value)
-    return value

@@ -108,23 +108,15 @@ def calibrate(
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
     `until` cuts the history (later orders are ignored); `model` forces a family (bgnbd, mbgnbd, pareto, each
-    also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and `decimal` say how to
-    read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months missing from the spend
-    log as no spend; `duplicate_orders` ("drop" or "keep") says what rows repeating an order id in every cell
-    are (see `orderlog.read_orders`).
+    also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and
+    `decimal` say how to read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months
+    missing from the spend log as no spend; `duplicate_orders` ("drop" or "keep") says what rows repeating an
+    order id in every cell are (see `orderlog.read_orders`).
     """
     from sim.calibration import writer
 
     t0 = time.perf_counter()
-    if model is not None and model not in families.supported():
-        raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
-    if duplicate_orders not in DUPLICATE_ORDERS:
-        raise UserInputError(
-            "unknown choice",
-            location="--duplicate-orders",
-            found=repr(duplicate_orders),
-            allowed=", ".join(DUPLICATE_ORDERS),
-        )
+    _check_choices(model, duplicate_orders)
     cut = _parse_until(until, date_format)
     log = read_orders(
         orders,
@@ -138,37 +130,16 @@ def calibrate(
         duplicate_orders=duplicate_orders,
     )
     currency, currency_source = _currency(log, assumptions.currency)
-    cutoff = cut if cut is not None else log.last_date
-    warnings = list(log.warnings)
-    if cut is not None and (cut - log.last_date).days > 30:
-        warnings.append(
-            f"--until {cut.date()} is {(cut - log.last_date).days} days after the last order ({log.last_date.date()}):"
-            " every customer looks inactive since; is the export complete?"
-        )
+    cutoff, warnings = _cutoff(log, cut)
     # the other exports are read before any fitting: a bad spend log or calendar is refused in seconds
     spend_table = _read_spend_log(spend, cutoff, spend_date_format, decimal, spend_gaps, warnings)
-    from sim.calibration import seasonality as seasonality_module
-
-    calendar = seasonality_module.read_events(events) if events is not None else None
+    calendar = _read_calendar(events)
     summary = summarize(log.transactions, cutoff)
     _enough_customers(summary, str(orders), warnings, cut)
-
-    seasonal_fit = seasonality_module.identified(log.transactions, cutoff)
-    repeat, choice = fit_repeat_purchase(
-        log.transactions, summary, cutoff, model, str(orders), warnings, full_fit=not seasonal_fit
+    repeat, choice, seasonal, event_fit = _fit_purchases_and_calendar(
+        log, summary, cutoff, model, calendar, str(orders), warnings
     )
-    seasonal, event_fit, repeat = seasonality_module.estimate(
-        log.transactions, summary, cutoff, repeat, calendar, str(orders), warnings
-    )
-    _check_fit(repeat, warnings)
-    value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
-    if value.zero_values_:
-        warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
-    lift = None
-    if lift_test is not None:
-        from sim.calibration import lifttest
-
-        lift = lifttest.fit_lift_test(lift_test, repeat, summary)
+    value = _fit_order_values(log, summary, warnings)
     cal = Calibration(
         log=log,
         summary=summary,
@@ -180,7 +151,7 @@ def calibrate(
         currency_source=currency_source,
         spend=spend_table,
         seasonality=seasonal,
-        lift=lift,
+        lift=_fit_lift_test(lift_test, repeat, summary),
         events=event_fit,
         warnings=warnings,
     )
@@ -195,6 +166,83 @@ def calibrate(
     )
     cal.diagnostics["seconds"] = round(time.perf_counter() - t0, 3)
     return cal
+
+
+def _check_choices(model: str | None, duplicate_orders: str) -> None:
+    """The flags that choose among names (--model, --duplicate-orders), before any file is read."""
+    if model is not None and model not in families.supported():
+        raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
+    if duplicate_orders not in DUPLICATE_ORDERS:
+        raise UserInputError(
+            "unknown choice",
+            location="--duplicate-orders",
+            found=repr(duplicate_orders),
+            allowed=", ".join(DUPLICATE_ORDERS),
+        )
+
+
+def _cutoff(log: OrderLog, cut: pd.Timestamp | None) -> tuple[pd.Timestamp, list[str]]:
+    """The day the history ends (--until, else the last order) and the warnings so far: the export's, and one
+    when --until lies a month or more after the last order (an export cut short?)."""
+    warnings = list(log.warnings)
+    if cut is None:
+        return log.last_date, warnings
+    if (cut - log.last_date).days > 30:
+        warnings.append(
+            f"--until {cut.date()} is {(cut - log.last_date).days} days after the last order ({log.last_date.date()}):"
+            " every customer looks inactive since; is the export complete?"
+        )
+    return cut, warnings
+
+
+def _read_calendar(events: str | Path | None) -> Any:
+    """The campaign calendar (--events), or None without one."""
+    if events is None:
+        return None
+    from sim.calibration import seasonality
+
+    return seasonality.read_events(events)
+
+
+def _fit_purchases_and_calendar(
+    log: OrderLog,
+    summary: pd.DataFrame,
+    cutoff: pd.Timestamp,
+    model: str | None,
+    calendar: Any,
+    source: str,
+    warnings: list[str],
+) -> tuple[RepeatPurchaseFitter, dict[str, Any], Any, Any]:
+    """Repeat purchasing (the family chosen out of sample) and, with 12 months or more, the seasonal index and
+    the events' uplifts jointly with it: (the fit, the family comparison, the seasonality, the events)."""
+    from sim.calibration import seasonality
+
+    seasonal_fit = seasonality.identified(log.transactions, cutoff)
+    repeat, choice = fit_repeat_purchase(
+        log.transactions, summary, cutoff, model, source, warnings, full_fit=not seasonal_fit
+    )
+    seasonal, event_fit, repeat = seasonality.estimate(
+        log.transactions, summary, cutoff, repeat, calendar, source, warnings
+    )
+    _check_fit(repeat, warnings)
+    return repeat, choice, seasonal, event_fit
+
+
+def _fit_order_values(log: OrderLog, summary: pd.DataFrame, warnings: list[str]) -> OrderValueFit:
+    """Order values: one Gamma or Gamma-Gamma, whichever fits better; transactions of 0 are said to be left out."""
+    value = OrderValueFit().fit(summary, log.transactions["amount"].to_numpy(dtype=float))
+    if value.zero_values_:
+        warnings.append(f"{value.zero_values_} transactions of amount 0 were left out of the order-value fit")
+    return value
+
+
+def _fit_lift_test(lift_test: str | Path | None, repeat: RepeatPurchaseFitter, summary: pd.DataFrame) -> Any:
+    """The retention effects from a CRM holdout test (--lift-test), or None without one."""
+    if lift_test is None:
+        return None
+    from sim.calibration import lifttest
+
+    return lifttest.fit_lift_test(lift_test, repeat, summary)
 
 
 def _read_spend_log(

@@ -39,6 +39,7 @@ MIN_CUSTOMERS = 100  # below this the four parameters of a family are not identi
 MIN_REPEAT_BUYERS = 30  # below this dropout is barely identified: warn
 DEFAULT_GROSS_MARGIN = 0.5
 DUPLICATE_ORDERS = ("error", "drop", "keep")  # --duplicate-orders: rows repeating an order id in every cell
+REFUNDS = ("error", "net", "drop")  # --refunds: rows with a negative amount
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,7 @@ def calibrate(
     customer_col: str | None = None,
     date_col: str | None = None,
     amount_col: str | None = None,
+    order_col: str | None = None,
     assumptions: Assumptions = Assumptions(),
     plan: Plan = Plan(),
     model: str | None = None,
@@ -104,6 +106,7 @@ def calibrate(
     decimal: str | None = None,
     spend_gaps: str = "error",
     duplicate_orders: str = "error",
+    refunds: str = "error",
 ) -> Calibration:
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
@@ -111,23 +114,26 @@ def calibrate(
     also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and
     `decimal` say how to read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months
     missing from the spend log as no spend; `duplicate_orders` ("drop" or "keep") says what rows repeating an
-    order id in every cell are (see `orderlog.read_orders`).
+    order id in every cell are, `refunds` ("net" or "drop") what rows with a negative amount are, and
+    `order_col` which column holds the order id (see `orderlog.read_orders`).
     """
     from sim.calibration import writer
 
     t0 = time.perf_counter()
-    _check_choices(model, duplicate_orders)
+    _check_choices(model, duplicate_orders, refunds)
     cut = _parse_until(until, date_format)
     log = read_orders(
         orders,
         customer_col=customer_col,
         date_col=date_col,
         amount_col=amount_col,
+        order_col=order_col,
         until=cut,
         today=today,
         date_format=date_format,
         decimal=decimal,
         duplicate_orders=duplicate_orders,
+        refunds=refunds,
     )
     currency, currency_source = _currency(log, assumptions.currency)
     cutoff, warnings = _cutoff(log, cut)
@@ -168,17 +174,16 @@ def calibrate(
     return cal
 
 
-def _check_choices(model: str | None, duplicate_orders: str) -> None:
-    """The flags that choose among names (--model, --duplicate-orders), before any file is read."""
+def _check_choices(model: str | None, duplicate_orders: str, refunds: str) -> None:
+    """The flags that choose among names (--model, --duplicate-orders, --refunds), before any file is read."""
     if model is not None and model not in families.supported():
         raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
-    if duplicate_orders not in DUPLICATE_ORDERS:
-        raise UserInputError(
-            "unknown choice",
-            location="--duplicate-orders",
-            found=repr(duplicate_orders),
-            allowed=", ".join(DUPLICATE_ORDERS),
-        )
+    for flag, value, allowed in (
+        ("--duplicate-orders", duplicate_orders, DUPLICATE_ORDERS),
+        ("--refunds", refunds, REFUNDS),
+    ):
+        if value not in allowed:
+            raise UserInputError("unknown choice", location=flag, found=repr(value), allowed=", ".join(allowed))
 
 
 def _cutoff(log: OrderLog, cut: pd.Timestamp | None) -> tuple[pd.Timestamp, list[str]]:

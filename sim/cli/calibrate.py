@@ -85,6 +85,11 @@ months or more, a monthly seasonal index (and with --events each event's uplift)
 The currency is never guessed: give --currency unless the export states it (a currency column, or one
 currency's marks such as ₩ or 원 in the amounts).
 
+Exports as shops write them: line items of one order id are added up, or, where only an order's first line
+has the amount (Shopify's export: Name, Email, Created at, Total), read as one order with that total; a totals
+row at the foot (no date, no customer, the sum of the rows above) is left out. Refunds written as negative
+rows are refused unless --refunds net or --refunds drop says what to do with them.
+
 The plan to test: --budget (a monthly total) with --split by purpose and --channel-split by channel, e.g.
 
   --budget 30000000 --split front=0.6,back=0.3,winback=0.1
@@ -153,6 +158,14 @@ def calibrate(
     ] = None,
     date_col: Annotated[str | None, typer.Option("--date-col", help="Header of the order date column.")] = None,
     amount_col: Annotated[str | None, typer.Option("--amount-col", help="Header of the amount column.")] = None,
+    order_col: Annotated[
+        str | None,
+        typer.Option(
+            "--order-col",
+            help="Header of the order id column, when it is not recognized (order_id, invoice, 주문번호, Shopify's"
+            " Name): the rows of one order id are its lines.",
+        ),
+    ] = None,
     date_format: Annotated[
         str | None,
         typer.Option(
@@ -180,6 +193,14 @@ def calibrate(
             "--duplicate-orders",
             help="Rows repeating an order id in every cell: 'error' (default), 'drop' (a duplicated export: read"
             " each once) or 'keep' (separate order lines: added up; also skips the order id checks).",
+        ),
+    ] = "error",
+    refunds: Annotated[
+        str,
+        typer.Option(
+            "--refunds",
+            help="Rows with a negative amount (refunds): 'error' (default), 'net' (each subtracted from the order"
+            " with its order id; an order refunded in full is left out) or 'drop' (left out; orders count in full).",
         ),
     ] = "error",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the written scenario.")] = 42,
@@ -238,6 +259,7 @@ def calibrate(
             customer_col=customer_col,
             date_col=date_col,
             amount_col=amount_col,
+            order_col=order_col,
             assumptions=Assumptions(currency=currency, market_size=market_size, aware=aware, gross_margin=gross_margin),
             plan=plan,
             model=model,
@@ -248,6 +270,7 @@ def calibrate(
             decimal=decimal,
             spend_gaps=spend_gaps,
             duplicate_orders=duplicate_orders,
+            refunds=refunds,
         )
         written = write_calibration(cal, out)
     except UserInputError as exc:

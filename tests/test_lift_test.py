@@ -97,3 +97,14 @@ def test_no_effect_gives_effects_near_zero(tmp_path):
     fit = fit_lift_test(path, fitter_from_params("mbgnbd", {"r": 0.9, "alpha": 72.0, "a": 1.2, "b": 5.0}))
     assert abs(fit.purchase_rate_uplift[0]) < 3 * fit.purchase_rate_uplift[1]
     assert abs(fit.order_value_uplift[0]) < 3 * fit.order_value_uplift[1]
+
+
+def test_a_fitted_effect_is_capped_where_the_scenario_schema_caps_it():
+    """The caps are read from the schema: a scenario with an effect at its cap validates, one above is refused."""
+    from sim.calibration.lifttest import EFFECT_CAPS
+    from sim.model.scenario import Retention
+
+    for name, cap in EFFECT_CAPS.items():
+        assert getattr(Retention(**{name: cap}), name) == cap
+        with pytest.raises(ValueError):
+            Retention(**{name: cap * 1.01})

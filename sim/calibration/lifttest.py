@@ -34,6 +34,7 @@ from scipy import optimize, special
 
 from sim.calibration.btyd import RepeatPurchaseFitter, hessian
 from sim.errors import DataError
+from sim.model.scenario import Retention, upper_bound
 
 GROUP_NAMES = ("group", "arm", "variant", "그룹", "집단")
 SPEND_NAMES = ("spend", "spendpercustomer", "cost", "비용", "광고비", "지출")
@@ -46,7 +47,11 @@ TREATED = ("treated", "treatment", "test", "t", "1", "처치", "실험", "실험
 CONTROL = ("control", "holdout", "c", "0", "대조", "대조군")
 MAX_ORDERS = 60
 NODES = 24  # Gauss-Jacobi nodes for the dropout chance
-EFFECT_CAPS = {"purchase_rate_uplift_max": 3.0, "dropout_reduction_max": 1.0, "order_value_uplift_max": 1.0}  # schema
+# the most a fitted effect may be: the scenario schema's bounds on the retention block's maxima
+EFFECT_CAPS = {
+    name: upper_bound(Retention, name)
+    for name in ("purchase_rate_uplift_max", "dropout_reduction_max", "order_value_uplift_max")
+}
 
 
 @dataclass

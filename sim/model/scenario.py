@@ -88,6 +88,17 @@ def _whole_currency(currency: Any) -> bool:
     return isinstance(currency, str) and currency in WHOLE_CURRENCIES
 
 
+def upper_bound(model: type[BaseModel], name: str) -> float:
+    """The largest value the scenario allows for `model`'s field `name` (its `le` bound), so that code which
+    clips a fitted value to what a scenario accepts reads the bound from the schema, never a copy of it."""
+    from annotated_types import Le
+
+    bounds = [float(m.le) for m in model.model_fields[name].metadata if isinstance(m, Le)]
+    if not bounds:
+        raise KeyError(f"{model.__name__}.{name} has no upper bound")
+    return min(bounds)
+
+
 def _base_type(annotation: Any) -> Any:
     """int for `int`, `Annotated[int, ...]` and `int | None`; the annotation itself otherwise."""
     if get_origin(annotation) is Annotated:

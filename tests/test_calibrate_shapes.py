@@ -290,3 +290,185 @@ def test_a_last_row_without_a_date_that_is_not_the_sum_is_refused_as_a_summary_r
     middle.to_csv(path, index=False)
     with pytest.raises(DataError, match=r"row 9, column 'order_date': empty date"):
         read_orders(path)
+
+
+# -- the order's total repeated on every line ---------------------------------------------------------------
+
+
+ORDER_FIELDS = ("Email", "Financial Status", "Paid at", "Currency", "Subtotal", "Total", "Created at", "Id")
+
+
+def _filled_down(export: pd.DataFrame) -> pd.DataFrame:
+    """A Shopify export re-saved with the order's own fields filled down onto its later lines."""
+    out = export.copy()
+    cols = list(ORDER_FIELDS)
+    out[cols] = out[cols].replace("", np.nan).groupby(out["Name"]).ffill().fillna("")
+    return out
+
+
+def _summary(data: dict) -> tuple[int, int, int]:
+    return data["customers"], data["orders"], data["repeat_transactions"]
+
+
+def test_a_total_repeated_on_every_line_is_refused_then_read_once_with_order_amount_total(tmp_path):
+    statuses = np.full(len(HISTORY), "paid", dtype=object)
+    export = _filled_down(_shopify(HISTORY, statuses))
+    path = tmp_path / "orders_export.csv"
+    export.to_csv(path, index=False)
+    multi = export["Name"].duplicated(keep=False)
+    assert (export.loc[multi].groupby("Name")["Total"].nunique() == 1).all() and multi.sum() > 200
+    outcome, out = _calibrate(tmp_path, path)
+    message = _refused(
+        outcome, out, "orders_export.csv", "column 'Total'", "--order-amount total", "--order-amount lines"
+    )
+    assert "order '#1" in message and "carries one amount on all its lines" in message
+    assert f"every one of the {len(export.loc[multi, 'Name'].unique())} orders with more than one line" in message
+
+    outcome, out = _calibrate(tmp_path, path, "--order-amount", "total")
+    assert outcome.code == 0, outcome.stderr
+    assert "repeat their order's amount: each order was read once" in outcome.stdout
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    truth = _truth(HISTORY)
+    n = HISTORY["customer_id"].nunique()
+    assert _summary(data["calibration"]["data"]) == (n, len(HISTORY), len(truth) - n)
+    assert data["economics"]["order_value_mean"] == pytest.approx(truth.mean(), rel=0.02)
+
+    summed = read_orders(path, order_amount="lines")  # as before: each line's amount added up
+    assert np.isclose(summed.transactions["amount"].sum(), pd.to_numeric(export["Total"]).sum())
+    assert summed.transactions["amount"].sum() > 1.8 * HISTORY["amount"].sum()
+    assert summed.raw_orders == len(HISTORY)
+
+
+def test_a_korean_export_repeating_the_payment_on_each_line_reads_once(tmp_path):
+    """Cafe24-style: 주문번호 on every line, 결제금액 (what the order paid) repeated, 판매가 the line's price."""
+    rows = []
+    for k, order in HISTORY.iterrows():
+        n_lines = 1 + k % 3
+        for line in range(n_lines):
+            rows.append(
+                {
+                    "주문번호": f"2025{k:08d}",
+                    "주문자ID": order["customer_id"],
+                    "주문일시": f"{order['day']:%Y-%m-%d} 14:{line:02d}:00",
+                    "상품명": f"상품 {line}",
+                    "판매가": f"{order['amount'] / n_lines:.0f}",
+                    "결제금액": f"{order['amount']:.0f}",
+                }
+            )
+    path = tmp_path / "orders.csv"
+    pd.DataFrame(rows).to_csv(path, index=False, encoding="cp949")
+    with pytest.raises(DataError, match=r"column '결제금액': every one of the \d+ orders with more than one line"):
+        read_orders(path)
+    log = read_orders(path, order_amount="total")
+    truth = _truth(HISTORY)
+    assert log.raw_orders == len(HISTORY) and len(log.transactions) == len(truth)
+    assert log.transactions["customer_id"].nunique() == HISTORY["customer_id"].nunique()
+    assert np.isclose(log.transactions["amount"].mean(), truth.mean())
+
+
+def test_a_line_priced_export_with_a_few_equal_lines_reads_as_before_counting_orders(tmp_path):
+    """Two lines of one item in a few orders, the others' lines priced apart: no repeated total; `orders` counts
+    orders (it counted lines), the transactions and order values as before."""
+    first = HISTORY.assign(amount=HISTORY["amount"] * 0.75, sku="a")
+    second = HISTORY.assign(amount=HISTORY["amount"] * 0.25, sku="b")
+    equal = HISTORY.index[:6]  # six orders of two equal lines: two of one item
+    first.loc[equal, "amount"] = second.loc[equal, "amount"] = HISTORY.loc[equal, "amount"] / 2
+    lines = pd.concat([first, second]).sort_values("order_id", kind="stable")
+    path = _csv(lines, tmp_path / "orders.csv")
+    outcome, out = _calibrate(tmp_path, path)
+    assert outcome.code == 0, outcome.stderr
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    truth = _truth(HISTORY)
+    n = HISTORY["customer_id"].nunique()
+    assert _summary(data["calibration"]["data"]) == (n, len(HISTORY), len(truth) - n)
+    assert data["calibration"]["data"]["transactions"] == len(truth)
+    assert data["economics"]["order_value_mean"] == pytest.approx(truth.mean(), rel=0.02)
+    merged = next(w for w in outcome.stdout.splitlines() if "same-day orders were merged" in w)
+    assert f"{len(HISTORY) - len(truth)} same-day orders" in merged
+
+
+def test_order_amount_total_refuses_an_order_whose_lines_differ(tmp_path):
+    export = _filled_down(_shopify(HISTORY, np.full(len(HISTORY), "paid", dtype=object)))
+    second = export.index[export["Name"] == "#1002"][1]
+    export.loc[second, "Total"] = "1.00"
+    path = tmp_path / "orders_export.csv"
+    export.to_csv(path, index=False)
+    with pytest.raises(DataError, match=r"the lines of order '#1002' carry different amounts.*--order-amount lines"):
+        read_orders(path, order_amount="total")
+
+
+# -- Shopify's Cancelled at and Refunded Amount ---------------------------------------------------------------
+
+
+def test_a_shopify_order_with_a_cancellation_date_is_left_out_though_paid(tmp_path):
+    statuses = _statuses(len(HISTORY))
+    export = _shopify(HISTORY, statuses)
+    cancelled = np.flatnonzero((statuses == "paid") & (np.arange(len(HISTORY)) % 10 == 4))
+    first_lines = export.index[~export["Name"].duplicated()]
+    for k in cancelled:
+        at = first_lines[export.loc[first_lines, "Name"] == f"#{1001 + k}"][0]
+        export.loc[at, "Cancelled at"] = export.loc[at, "Created at"]
+    path = tmp_path / "orders_export.csv"
+    export.to_csv(path, index=False)
+    bought = HISTORY[(statuses == "paid") | (statuses == "partially_refunded")]
+    bought = bought.drop(HISTORY.index[cancelled])
+    outcome, out = _calibrate(tmp_path, path)
+    assert outcome.code == 0, outcome.stderr
+    assert f"{len(cancelled)} orders with a cancellation date in column 'Cancelled at'" in outcome.stdout
+    data = yaml.safe_load(out.read_text(encoding="utf-8"))
+    truth = _truth(bought)
+    n = bought["customer_id"].nunique()
+    assert _summary(data["calibration"]["data"]) == (n, len(bought), len(truth) - n)
+    assert data["economics"]["order_value_mean"] == pytest.approx(truth.mean(), rel=0.02)
+
+
+def test_a_shopify_refunded_amount_lowers_its_partially_refunded_order(tmp_path):
+    statuses = np.full(len(HISTORY), "paid", dtype=object)
+    whole = np.arange(len(HISTORY)) % 31 == 3  # refunded in full, the status not yet changed
+    part = (np.arange(len(HISTORY)) % 6 == 1) & ~whole
+    statuses[part | whole] = "partially_refunded"
+    export = _shopify(HISTORY, statuses)
+    refunded = np.where(part, np.round(HISTORY["amount"] * 0.3, 2), np.where(whole, HISTORY["amount"], 0.0))
+    first_lines = export.index[~export["Name"].duplicated()]
+    k_of = 1001 - export.loc[first_lines, "Name"].str[1:].astype(int).to_numpy()  # -k
+    export.loc[first_lines, "Refunded Amount"] = [f"{refunded[-k]:.2f}" for k in k_of]
+    path = tmp_path / "orders_export.csv"
+    export.to_csv(path, index=False)
+    log = read_orders(path)
+    netted = HISTORY.assign(amount=HISTORY["amount"] - refunded)[~whole]
+    assert log.raw_orders == len(netted)
+    assert np.isclose(log.transactions["amount"].sum(), netted["amount"].sum())
+    assert np.isclose(log.transactions["amount"].mean(), _truth(netted).mean())
+    assert log.transactions["customer_id"].nunique() == netted["customer_id"].nunique()
+    note = next(w for w in log.warnings if "refunded amount in column 'Refunded Amount'" in w)
+    assert (
+        f"{int((part | whole).sum())} orders were lowered" in note
+        and f"{int(whole.sum())} orders refunded in full" in note
+    )
+
+    export.loc[first_lines[3], "Refunded Amount"] = "99999999.00"
+    export.to_csv(path, index=False)
+    outcome, out = _calibrate(tmp_path, path)
+    _refused(outcome, out, f"row {first_lines[3] + 2}", "column 'Refunded Amount'", "is more than its total")
+
+
+# -- an export saved twice ----------------------------------------------------------------------------------
+
+
+def test_a_shopify_export_saved_twice_gets_the_duplicate_message(tmp_path):
+    statuses = _statuses(len(HISTORY))
+    export = _shopify(HISTORY, statuses)
+    twice = pd.concat([export, export], ignore_index=True)
+    path = tmp_path / "orders_export.csv"
+    twice.to_csv(path, index=False)
+    outcome, out = _calibrate(tmp_path, path)
+    message = _refused(
+        outcome, out, "orders_export.csv", "repeat an earlier row in every cell", "--duplicate-orders drop"
+    )
+    assert f"rows 2 and {len(export) + 2}" in message
+    bought = HISTORY[~np.isin(statuses, ["refunded", "voided"])]
+    log = read_orders(path, duplicate_orders="drop")
+    assert log.raw_orders == len(bought)
+    assert log.transactions["customer_id"].nunique() == bought["customer_id"].nunique()
+    assert len(log.transactions) == len(_truth(bought))
+    assert np.isclose(log.transactions["amount"].mean(), _truth(bought).mean())

@@ -40,6 +40,7 @@ MIN_REPEAT_BUYERS = 30  # below this dropout is barely identified: warn
 DEFAULT_GROSS_MARGIN = 0.5
 DUPLICATE_ORDERS = ("error", "drop", "keep")  # --duplicate-orders: rows repeating an order id in every cell
 REFUNDS = ("error", "net", "drop")  # --refunds: rows with a negative amount
+ORDER_AMOUNTS = ("error", "total", "lines")  # --order-amount: one amount on every line of an order
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ def calibrate(
     spend_gaps: str = "error",
     duplicate_orders: str = "error",
     refunds: str = "error",
+    order_amount: str = "error",
 ) -> Calibration:
     """Calibrate a scenario from an order export; raises `UserInputError` (one clear line) on bad input.
 
@@ -114,13 +116,14 @@ def calibrate(
     also with `+stayers`) instead of choosing it by holdout accuracy. `date_format`, `spend_date_format` and
     `decimal` say how to read dates and amounts where the files cannot tell; `spend_gaps="zero"` reads months
     missing from the spend log as no spend; `duplicate_orders` ("drop" or "keep") says what rows repeating an
-    order id in every cell are, `refunds` ("net" or "drop") what rows with a negative amount are, and
-    `order_col` which column holds the order id (see `orderlog.read_orders`).
+    order id in every cell are, `refunds` ("net" or "drop") what rows with a negative amount are,
+    `order_amount` ("total" or "lines") what one amount on every line of an order is, and `order_col` which
+    column holds the order id (see `orderlog.read_orders`).
     """
     from sim.calibration import writer
 
     t0 = time.perf_counter()
-    _check_choices(model, duplicate_orders, refunds)
+    _check_choices(model, duplicate_orders, refunds, order_amount)
     cut = _parse_until(until, date_format)
     log = read_orders(
         orders,
@@ -134,6 +137,7 @@ def calibrate(
         decimal=decimal,
         duplicate_orders=duplicate_orders,
         refunds=refunds,
+        order_amount=order_amount,
     )
     currency, currency_source = _currency(log, assumptions.currency)
     cutoff, warnings = _cutoff(log, cut)
@@ -174,13 +178,15 @@ def calibrate(
     return cal
 
 
-def _check_choices(model: str | None, duplicate_orders: str, refunds: str) -> None:
-    """The flags that choose among names (--model, --duplicate-orders, --refunds), before any file is read."""
+def _check_choices(model: str | None, duplicate_orders: str, refunds: str, order_amount: str = "error") -> None:
+    """The flags that choose among names (--model, --duplicate-orders, --refunds, --order-amount), before any
+    file is read."""
     if model is not None and model not in families.supported():
         raise UserInputError("unknown model", location="--model", found=model, allowed=", ".join(families.supported()))
     for flag, value, allowed in (
         ("--duplicate-orders", duplicate_orders, DUPLICATE_ORDERS),
         ("--refunds", refunds, REFUNDS),
+        ("--order-amount", order_amount, ORDER_AMOUNTS),
     ):
         if value not in allowed:
             raise UserInputError("unknown choice", location=flag, found=repr(value), allowed=", ".join(allowed))

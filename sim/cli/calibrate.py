@@ -88,7 +88,10 @@ currency's marks such as ₩ or 원 in the amounts).
 Exports as shops write them: line items of one order id are added up, or, where only an order's first line
 has the amount (Shopify's export: Name, Email, Created at, Total), read as one order with that total; a totals
 row at the foot (no date, no customer, the sum of the rows above) is left out. Refunds written as negative
-rows are refused unless --refunds net or --refunds drop says what to do with them.
+rows are refused unless --refunds net or --refunds drop says what to do with them. An export where every
+order of several lines carries one amount on all its lines (the total repeated on each line?) is refused
+unless --order-amount total or --order-amount lines says which. Shopify's 'Cancelled at' leaves an order out
+and its 'Refunded Amount' lowers the order's total.
 
 The plan to test: --budget (a monthly total) with --split by purpose and --channel-split by channel, e.g.
 
@@ -203,6 +206,15 @@ def calibrate(
             " with its order id; an order refunded in full is left out) or 'drop' (left out; orders count in full).",
         ),
     ] = "error",
+    order_amount: Annotated[
+        str,
+        typer.Option(
+            "--order-amount",
+            help="What the amount on the lines of an order is, when every order of several lines carries one"
+            " amount on all of them: 'error' (default), 'total' (the order's total repeated on each line: read once)"
+            " or 'lines' (each line's own amount: added up).",
+        ),
+    ] = "error",
     seed: Annotated[int, typer.Option("--seed", help="Seed of the written scenario.")] = 42,
     name: Annotated[
         str | None, typer.Option("--name", help="Scenario name; default: 'Calibrated: <file name>'.")
@@ -271,6 +283,7 @@ def calibrate(
             spend_gaps=spend_gaps,
             duplicate_orders=duplicate_orders,
             refunds=refunds,
+            order_amount=order_amount,
         )
         written = write_calibration(cal, out)
     except UserInputError as exc:

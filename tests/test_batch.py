@@ -296,6 +296,20 @@ def test_two_broken_among_eight(tmp_path):
     assert len(list(out.glob("client-*.html"))) == 6
 
 
+def test_planning_rules_no_plan_can_meet_fail_that_scenario_before_it_runs(tmp_path):
+    """Each client's rules live in its scenario's planning section: one nobody can meet (a budget cap below
+    the budget) fails that scenario while the batch is planned, naming the key; the others are written."""
+    paths = write_scenarios(tmp_path / "in", 3)
+    data = yaml.safe_load(paths[1].read_text())
+    data["planning"] = {"budget_cap": 1000}
+    paths[1].write_text(yaml.safe_dump(data))
+    out = tmp_path / "out"
+    result = run_batch(paths, out, workers=1, job=toy_job, progress=False)
+    assert [o.status for o in result.outcomes] == ["done", "failed", "done"]
+    assert "planning -> budget_cap" in result.outcomes[1].error
+    assert result.outcomes[1].attempts == 0 and len(calls(paths[0].parent)) == 2  # never started
+
+
 def test_duplicate_report_names_fail_the_second(tmp_path):
     paths = write_scenarios(tmp_path / "in", 2)
     data = yaml.safe_load(paths[1].read_text())

@@ -261,6 +261,28 @@ def test_a_hurdle_with_a_budget_cap_spends_only_where_it_earns_the_hurdle(scenar
     assert strict.budget_per_month("recommended") < free.budget_per_month("recommended")
 
 
+def test_a_plan_that_spends_nothing_gives_no_split_of_nothing(scenario):
+    """Where every unit earns less than the hurdle, the capped plan spends nothing: its periods say so (budget
+    zero) and carry no purpose shares (blank in path.csv, null in recommendation.json), not a leftover split."""
+    monthly = float(budget.monthly_budget(scenario).mean())
+    r = optimize_budget(
+        scenario,
+        constraints={"budget_cap": 2 * monthly, "hurdle_rate": 10.0},
+        replications=2,
+        period="half",
+        find_breakevens=False,
+    )
+    assert r.budget_per_month("recommended") == 0.0
+    shares = r.periods[[f"{p}_share" for p in PURPOSES]]
+    assert shares.isna().all().all()
+    assert (r.periods[[f"{p}_per_month" for p in PURPOSES]] == 0.0).all().all()
+    assert all(row[f"{p}_share"] is None for row in r.recommendation()["recommended_path"] for p in PURPOSES)
+    # a plan that spends keeps its split: shares of a funded period add up to one
+    funded = optimize_budget(scenario, replications=2, period="half", find_breakevens=False).periods
+    assert funded["budget_per_month"].gt(0).all()
+    assert funded[[f"{p}_share" for p in PURPOSES]].sum(axis=1).to_numpy() == pytest.approx(1.0)
+
+
 def test_a_calibrated_scenario_without_win_back_is_optimized(tmp_path):
     """The consultant's path: neutral levers, no win-back response, a start that is not the 1st (the NaN of
     issue 11 came from the comeback decay of a zero response)."""

@@ -287,6 +287,45 @@ def test_budget_advice_says_spend_less_when_every_unit_earns_below_the_hurdle(la
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)
+def test_spend_less_with_a_free_budget_level_does_not_say_the_search_kept_the_budget(lang):
+    cut = {"advice": [advice("cut", -0.2), advice("cut", -0.1, "back")], "hurdle_rate": 0.0}
+    texts = reco.budget_advice(report(plans={**cut, "budget_level_free": True}), lang)
+    assert texts[-1] == t("advice.spend_less_level", lang, hurdle="+0.00")
+    assert "--budget-cap" not in texts[-1]
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_rules_the_plan_keeps_are_stated_each_with_its_figure(lang):
+    """The planning section's limits, each in words with its figure and the plan's period; none set: said so."""
+    rules = {
+        "min_share": {"back": 0.1},
+        "max_share": {"winback": 0.05},
+        "min_channel": {},
+        "max_channel": {"search_ads": 4_000_000.0},
+        "monthly_cap": None,
+        "payback_within_months": 9.0,
+        "hurdle_rate": 0.2,
+        "budget_cap": 30_000_000.0,
+    }
+    data = report(
+        plans={"constraints": rules, "period": "half"}, meta={**report().meta, "channels": {"search_ads": "Search ads"}}
+    )
+    text = reco.planning_rules(data, lang)
+    items = [
+        t("rules.min_share", lang, purpose=t("purpose_text.back", lang), share=fmt_percent(0.1, lang, 0)),
+        t("rules.max_share", lang, purpose=t("purpose_text.winback", lang), share=fmt_percent(0.05, lang, 0)),
+        t("rules.max_channel", lang, channel="Search ads", amount=reco.money(data, 4e6, lang)),
+        t("rules.budget_cap", lang, amount=reco.money(data, 3e7, lang)),
+        t("rules.payback", lang, months="9"),
+        t("rules.hurdle", lang, hurdle="+0.20"),
+    ]
+    assert text == t("rules.set", lang, period=t("period.half", lang), items=listing(items, lang))
+    none = {k: ({} if isinstance(v, dict) else None) for k, v in rules.items()} | {"hurdle_rate": 0.0}
+    text = reco.planning_rules(report(plans={"constraints": none, "period": "quarter"}), lang)
+    assert text == t("rules.none", lang, period=t("period.quarter", lang))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
 def test_raise_one_cut_another_in_a_plan_over_time_is_about_when_the_budget_is_spent(lang):
     """Front-end early returns more than the hurdle, back-end late less: that is advice on when the budget is
     spent, not 'the budget is too small'; when the two spend in the same periods, money moves between them

@@ -19,9 +19,8 @@ from scipy.optimize import linprog
 
 from sim.errors import UserInputError
 from sim.model import budget
-from sim.model.scenario import MAX_MONEY, PURPOSES, Scenario
-
-MAX_MONTHS = 1200  # a payback limit beyond a hundred years says nothing [months]
+from sim.model.scenario import MAX_HURDLE, MAX_MONEY, PURPOSES, Scenario
+from sim.model.scenario import MAX_PAYBACK_MONTHS as MAX_MONTHS
 
 _TOL = 1e-9
 
@@ -98,9 +97,9 @@ class Constraints:
                 location="payback_within_months",
                 found=f"{self.payback_within_months:g}",
             )
-        if not (math.isfinite(self.hurdle_rate) and -1.0 < self.hurdle_rate <= 10.0):
+        if not (math.isfinite(self.hurdle_rate) and -1.0 < self.hurdle_rate <= MAX_HURDLE):
             raise UserInputError(
-                "must be above -1 (a unit returning nothing at all) and at most 10",
+                f"must be above -1 (a unit returning nothing at all) and at most {MAX_HURDLE:g}",
                 file=source,
                 location="hurdle_rate",
                 found=f"{self.hurdle_rate:g}",
@@ -113,6 +112,11 @@ class Constraints:
                 found=f"{self.budget_cap:g}",
             )
         return self
+
+    @classmethod
+    def of_scenario(cls, scenario: Scenario) -> Constraints:
+        """The limits the scenario's `planning` section sets (validated with the scenario)."""
+        return cls(**scenario.planning.limits)
 
     def merged(self, other: Constraints) -> Constraints:
         """These constraints with `other`'s values taking precedence (CLI options over a file)."""
@@ -182,6 +186,21 @@ def constraints_from_mapping(data: Any, source: str = "constraints") -> Constrai
                 raise UserInputError("must be a mapping of name: value", file=source, location=key, found=repr(value))
             kwargs[key] = {str(k): _number(v, source, f"{key} -> {k}") for k, v in value.items()}
     return Constraints(**kwargs)
+
+
+def planning_error(exc: UserInputError, scenario: Scenario) -> UserInputError:
+    """A constraint nobody can meet (found while planning) named where the scenario sets it (`planning ->
+    budget_cap` in its file), when the scenario's planning section set it; other errors unchanged."""
+    key = (exc.location or "").partition(" -> ")[0]
+    if exc.file is not None or key not in (*_CONSTRAINT_KEYS, "constraints"):
+        return exc
+    planning = scenario.planning
+    default = type(planning)()
+    if planning == default or (key != "constraints" and getattr(planning, key) == getattr(default, key)):
+        return exc  # a limit the scenario does not set (the optimizer's own default)
+    source = str(scenario.source_path) if scenario.source_path else None
+    location = "planning" if key == "constraints" else f"planning -> {exc.location}"
+    return UserInputError(exc.message, file=source, location=location, found=exc.found, allowed=exc.allowed)
 
 
 def load_constraints(path: str | Path) -> Constraints:

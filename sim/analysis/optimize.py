@@ -28,11 +28,13 @@ from tqdm.auto import tqdm
 from sim.analysis import breakeven as breakeven_mod
 from sim.analysis.constraints import (
     Constraints,
+    PlanSpace,
     constraints_from_mapping,
     feasible_point,
     load_constraints,
     parse_assignments,
     plan_space,
+    planning_error,
 )
 from sim.analysis.evaluate import OBJECTIVES, FastEvaluator
 from sim.analysis.marginal import (
@@ -172,44 +174,61 @@ def optimize_budget(
     seed: int | None = None,
     workers: int = 1,
     progress: bool = False,
-    period: str = "quarter",
+    period: str | None = None,
     find_breakevens: bool = True,
 ) -> OptimizationResult:
     """Find the plan over time that maximizes `objective` (less the hurdle rate x spend), inside `constraints`.
 
-    `period`: how often the purpose split may change (month, quarter, half or year). `replications`: sampled
+    `constraints` None: the scenario's `planning` section's (none when it has none); given, exactly these (build
+    on `Constraints.of_scenario(scenario)` to keep the scenario's). `period`: how often the purpose split may
+    change (month, quarter, half or year); None: the scenario's `planning -> period`. `replications`: sampled
     runs for the bands (at least 2), seeded from `seed` (default the scenario's). Bad input (objective,
-    constraints nobody can meet, a zero budget) raises `UserInputError`.
-
-    Long on purpose: the orchestrator, calling the stages in order (search, bands and parts, both plans,
-    curve, break-evens), each stage its own module or helper; it only passes their results along.
+    constraints nobody can meet, a zero budget) raises `UserInputError`; one the scenario's planning section
+    caused names it (`planning -> budget_cap` in the scenario file).
     """
     if objective not in OBJECTIVES:
         raise UserInputError(
             "unknown objective", location="--objective", found=objective, allowed=", ".join(OBJECTIVES)
         )
+    period = scenario.planning.period if period is None else period
     if period not in PERIOD_MONTHS:
         raise UserInputError("unknown period", location="--period", found=period, allowed=", ".join(PERIOD_MONTHS))
     if replications < 2:
         raise UserInputError(
             "at least 2 replications are needed for bands", location="--replications", found=str(replications)
         )
-    if not isinstance(constraints, Constraints):
+    planned = constraints is None  # the scenario's own planning section: its errors name it
+    if constraints is None:
+        constraints = Constraints.of_scenario(scenario)
+    elif not isinstance(constraints, Constraints):
         constraints = constraints_from_mapping(constraints)
-    constraints.check(scenario)
-    seed = scenario.simulation.seed if seed is None else seed
-    original, scenario = scenario, fixed_spend(scenario)
-    space = plan_space(scenario, constraints)
-    totals = space.totals
-    if constraints.budget_cap is not None and constraints.budget_cap < float(totals.max()) * (1 - 1e-9):
-        # the search starts from the scenario's levels and moves them from there: it would keep a plan over the cap
-        raise UserInputError(
-            f"is below the scenario's largest monthly budget of {float(totals.max()):,.0f}, which the plan the search"
-            " starts from spends (lower budget -> totals in the scenario to plan with less)",
-            location="budget_cap",
-            found=f"{constraints.budget_cap:g}",
-            allowed=f">= {float(totals.max()):,.0f}",
+    try:
+        return _optimize(
+            scenario, objective, constraints, replications, seed, workers, progress, period, find_breakevens
         )
+    except UserInputError as exc:
+        raise (planning_error(exc, scenario) if planned else exc) from None
+
+
+def _optimize(
+    scenario: Scenario,
+    objective: str,
+    constraints: Constraints,
+    replications: int,
+    seed: int | None,
+    workers: int,
+    progress: bool,
+    period: str,
+    find_breakevens: bool,
+) -> OptimizationResult:
+    """`optimize_budget` once its inputs are checked.
+
+    Long on purpose: the orchestrator, calling the stages in order (search, bands and parts, both plans,
+    curve, break-evens), each stage its own module or helper; it only passes their results along.
+    """
+    seed = scenario.simulation.seed if seed is None else seed
+    original, (scenario, space) = scenario, checked_space(scenario, constraints)
+    totals = space.totals
     evaluator = FastEvaluator(scenario, objective, constraints.hurdle_rate, constraints.payback_within_months, workers)
     search = Search(evaluator, space)
     steps = tqdm(total=6, desc="optimize", unit="step", disable=None if progress else True, leave=False)
@@ -334,6 +353,35 @@ class _Clock:
         now = self._now()
         self.laps[name] = round(now - self._last, 3)
         self._last = now
+
+
+def checked_space(scenario: Scenario, constraints: Constraints) -> tuple[Scenario, PlanSpace]:
+    """(the scenario with its spend fixed (`fixed_spend`), the plans the search may take), refusing constraints
+    no plan can meet before any search: a zero budget, limits that contradict each other, a budget cap below
+    the plan the search starts from."""
+    constraints.check(scenario)
+    scenario = fixed_spend(scenario)
+    space = plan_space(scenario, constraints)
+    totals = space.totals
+    if constraints.budget_cap is not None and constraints.budget_cap < float(totals.max()) * (1 - 1e-9):
+        # the search starts from the scenario's levels and moves them from there: it would keep a plan over the cap
+        raise UserInputError(
+            f"is below the scenario's largest monthly budget of {float(totals.max()):,.0f}, which the plan the search"
+            " starts from spends (lower budget -> totals in the scenario to plan with less)",
+            location="budget_cap",
+            found=f"{constraints.budget_cap:g}",
+            allowed=f">= {float(totals.max()):,.0f}",
+        )
+    return scenario, space
+
+
+def check_planning(scenario: Scenario) -> None:
+    """Refuse a scenario whose planning section no plan can meet, naming the key in its file (the report asks
+    before it starts any run)."""
+    try:
+        checked_space(scenario, Constraints.of_scenario(scenario))
+    except UserInputError as exc:
+        raise planning_error(exc, scenario) from None
 
 
 def fixed_spend(scenario: Scenario) -> Scenario:
@@ -491,7 +539,9 @@ def _curve(scenario: Scenario, space, path: PlanPath, objective: str, workers: i
 
 
 def _periods_table(scenario: Scenario, path: PlanPath, totals: np.ndarray) -> pd.DataFrame:
-    """One row per period of the recommended plan: dates, level, purpose shares and spend a month by purpose."""
+    """One row per period of the recommended plan: dates, level, purpose shares and spend a month by purpose. A
+    period the plan leaves without budget (a budget cap where every unit loses money) has no split: its shares
+    are blank (NaN), not the search's leftover split of nothing."""
     from sim.model.calendar import calendar
 
     cal = calendar(scenario)
@@ -508,7 +558,7 @@ def _periods_table(scenario: Scenario, path: PlanPath, totals: np.ndarray) -> pd
         row["level"] = float(path.levels[p])
         row["budget_per_month"] = monthly
         for j, name in enumerate(PURPOSES):
-            row[f"{name}_share"] = float(path.shares[p, j])
+            row[f"{name}_share"] = float(path.shares[p, j]) if monthly > 0 else float("nan")
             row[f"{name}_per_month"] = monthly * float(path.shares[p, j])
         rows.append(row)
     return pd.DataFrame(rows)

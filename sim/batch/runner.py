@@ -304,7 +304,9 @@ def plan_batch(
     job: Job,
 ) -> tuple[list[JobSpec], list[JobOutcome | None]]:
     """Load every scenario once: jobs to run, and for each input either its final outcome or None (to run)."""
+    from sim.analysis.optimize import check_planning
     from sim.model.scenario import load_scenario, scenario_slug
+    from sim.report.data import plan_to_split
     from sim.report.render import report_files
 
     specs: list[JobSpec] = []
@@ -313,6 +315,8 @@ def plan_batch(
     for path in paths:
         try:
             scenario = load_scenario(path)
+            if plan_to_split(scenario):  # planning rules no plan can meet: this report fails before it starts
+                check_planning(scenario)
             slug = scenario_slug(scenario)
             fingerprint = _fingerprint(scenario, lang, options)
         except UserInputError as exc:

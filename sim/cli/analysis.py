@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -13,6 +14,7 @@ from sim.errors import UserInputError
 
 if TYPE_CHECKING:
     from sim.analysis.constraints import Constraints
+    from sim.model.scenario import Scenario
 
 OPTIMIZE_OUTPUTS = (  # the set `optimize` writes (sensitivity.csv: an older version's, removed by a re-run)
     "recommendation.json",
@@ -53,16 +55,25 @@ def optimize(
         typer.Option("--min-payback-months", help="Acquired customers must pay back front-end spend within N months."),
     ] = None,
     hurdle: Annotated[
-        float,
-        typer.Option("--hurdle", help="Spend a unit only where it earns at least this much contribution, e.g. 0.2."),
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--hurdle",
+            help="Spend a unit only where it earns at least this much contribution, e.g. 0.2; default: the"
+            " scenario's planning -> hurdle_rate, else 0.",
+        ),
+    ] = None,
     budget_cap: Annotated[
         float | None,
         typer.Option("--budget-cap", help="Let the budget level of each period change, up to this much a month."),
     ] = None,
     period: Annotated[
-        str, typer.Option("--period", help="How often the split may change: month, quarter (default), half or year.")
-    ] = "quarter",
+        str | None,
+        typer.Option(
+            "--period",
+            help="How often the split may change: month, quarter, half or year; default: the scenario's"
+            " planning -> period, else quarter.",
+        ),
+    ] = None,
     breakevens: Annotated[
         bool, typer.Option("--breakevens/--no-breakevens", help="Also find what one must believe (break-evens).")
     ] = True,
@@ -80,7 +91,7 @@ def optimize(
         workers = check_run_flags(replications=replications, workers=workers, seed=seed)
         check_output_folder(out)
         s = load_scenario(scenario)
-        limits = load_constraints(constraints) if constraints is not None else Constraints()
+        from_file = load_constraints(constraints) if constraints is not None else Constraints()
         flags = Constraints(
             min_share=_assignments(min_share, "--min-share"),
             max_share=_assignments(max_share, "--max-share"),
@@ -88,11 +99,14 @@ def optimize(
             max_channel=_assignments(max_channel, "--max-channel"),
             monthly_cap=monthly_cap,
             payback_within_months=min_payback_months,
-            hurdle_rate=hurdle,
+            hurdle_rate=hurdle or 0.0,
             budget_cap=budget_cap,
         )
         _check_flags(flags, s)
-        limits = limits.merged(flags)
+        # the scenario's planning section, then the --constraints file, then the flags (an explicit --hurdle 0 too)
+        limits = Constraints.of_scenario(s).merged(from_file).merged(flags)
+        if hurdle is not None:
+            limits = replace(limits, hurdle_rate=hurdle)
         try:
             result = optimize_budget(
                 s,
@@ -106,7 +120,7 @@ def optimize(
                 find_breakevens=breakevens,
             )
         except UserInputError as exc:
-            raise _blamed(exc, flags, constraints) from None
+            raise _blamed(exc, flags, constraints, from_file, s) from None
         with output_set(out, "optimize", OPTIMIZE_OUTPUTS) as outs:
             staged = result.to_files(outs.stage)
         written = [outs.folder / p.name for p in staged]
@@ -191,24 +205,29 @@ def _given(flags: Constraints, key: str) -> bool:
     return value is not None
 
 
-def _blamed(exc: UserInputError, flags: Constraints, constraints: Path | None) -> UserInputError:
+def _blamed(
+    exc: UserInputError, flags: Constraints, constraints: Path | None, from_file: Constraints, scenario: Scenario
+) -> UserInputError:
     """A constraint nobody can meet (found while planning) named as the user gave it: the flag (`--min-share`),
-    else the --constraints file; other errors unchanged."""
+    else the --constraints file, else the scenario's planning section; other errors unchanged."""
+    from sim.analysis.constraints import planning_error
+
     key = (exc.location or "").partition(" -> ")[0]
     if exc.file is not None or key not in _CONSTRAINT_FLAGS and key != "constraints":
         return exc
     message = exc.message
-    if key == "constraints" or not _given(flags, key):
-        if constraints is None and key == "constraints":
-            return UserInputError(message, location="the optimize flags", found=exc.found, allowed=exc.allowed)
+    if key != "constraints" and _given(flags, key):
+        for name, flag in _CONSTRAINT_FLAGS.items():
+            message = message.replace(name, flag)
+        location = f"{_CONSTRAINT_FLAGS[key]} (constraint {exc.location})"  # its name in a --constraints file too
+        return UserInputError(message, location=location, found=exc.found, allowed=exc.allowed)
+    if constraints is not None and (key == "constraints" or _given(from_file, key)):
         return UserInputError(
-            message,
-            file=str(constraints) if constraints else None,
-            location=exc.location,
-            found=exc.found,
-            allowed=exc.allowed,
+            message, file=str(constraints), location=exc.location, found=exc.found, allowed=exc.allowed
         )
-    for name, flag in _CONSTRAINT_FLAGS.items():
-        message = message.replace(name, flag)
-    location = f"{_CONSTRAINT_FLAGS[key]} (constraint {exc.location})"  # its name in a --constraints file too
-    return UserInputError(message, location=location, found=exc.found, allowed=exc.allowed)
+    planned = planning_error(exc, scenario)
+    if planned is not exc:
+        return planned
+    if key == "constraints":
+        return UserInputError(message, location="the optimize flags", found=exc.found, allowed=exc.allowed)
+    return exc

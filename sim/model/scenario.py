@@ -45,6 +45,8 @@ MAX_UNIT_MONEY = 1e9  # money per order, per contact or per customer [currency]
 MAX_REACH = 1e10  # people reached in a month (with repeats) [people per month]
 MAX_PER_DAY = 1e9  # orders or tickets a team handles in a day
 MAX_SEED = 2**63 - 1
+MAX_PAYBACK_MONTHS = 1200  # a payback limit beyond a hundred years says nothing [months]
+MAX_HURDLE = 10.0  # a unit of spend asked to earn more than ten times itself says nothing [share of spend]
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2199, 12, 31)  # a simulation's start date
 
 
@@ -710,6 +712,68 @@ class Event(_Block):
         return self
 
 
+class Planning(_Block):
+    """What the recommended plan must respect, kept with the scenario: `sim optimize`, the report and a batch then
+    plan under the same limits, and the report states them. Each key is the optimizer's constraint of that name
+    (`sim.analysis.constraints.Constraints`); `sim optimize`'s `--constraints` file and flags add to these or
+    override them. None of them is a fact about the market: they are the client's rules for the plan."""
+
+    period: Literal["month", "quarter", "half", "year"] = Field(
+        "quarter", description="How often the recommended purpose split may change."
+    )
+    hurdle_rate: Annotated[float, Field(gt=-1.0, le=MAX_HURDLE)] = Field(
+        0.0,
+        description="A unit of spend is spent only where it earns at least this much contribution [share of spend].",
+    )
+    budget_cap: Annotated[float, Field(gt=0.0, le=MAX_MONEY)] | None = Field(
+        None,
+        description="When given, the budget level of each period may change, up to this much a month [currency per month].",
+    )
+    monthly_cap: Annotated[float, Field(gt=0.0, le=MAX_MONEY)] | None = Field(
+        None, description="Most the plan may spend in any one month; the total stays [currency per month]."
+    )
+    payback_within_months: Annotated[float, Field(gt=0.0, le=MAX_PAYBACK_MONTHS)] | None = Field(
+        None, description="Acquired customers must repay front-end spend within this many months [months]."
+    )
+    min_share: dict[str, Share] = Field(
+        default_factory=dict, description="Least share of the budget by purpose [share]."
+    )
+    max_share: dict[str, Share] = Field(
+        default_factory=dict, description="Most share of the budget by purpose [share]."
+    )
+    min_channel: dict[str, Annotated[float, Field(ge=0.0, le=MAX_MONEY)]] = Field(
+        default_factory=dict, description="Least spend a month by channel, all purposes together [currency per month]."
+    )
+    max_channel: dict[str, Annotated[float, Field(ge=0.0, le=MAX_MONEY)]] = Field(
+        default_factory=dict, description="Most spend a month by channel, all purposes together [currency per month]."
+    )
+
+    @field_validator("min_channel", "max_channel", mode="before")
+    @classmethod
+    def _no_grouped_amounts(cls, value: Any, info: ValidationInfo) -> Any:
+        """An amount typed 5.000 may mean 5,000: refused here as in every other amount of a scenario."""
+        if isinstance(value, dict):
+            whole = _whole_currency((info.context or {}).get("currency"))
+            for name, amount in value.items():
+                problem = grouped_number(amount, str(name), whole=whole)
+                if problem:
+                    raise ValueError(problem)
+        return value
+
+    @field_validator("min_share", "max_share")
+    @classmethod
+    def _known_purposes(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(PURPOSES))
+        if unknown:
+            raise ValueError(f"unknown purpose {unknown[0]!r}; allowed: {', '.join(PURPOSES)}")
+        return value
+
+    @property
+    def limits(self) -> dict[str, Any]:
+        """The constraints this section sets, by the optimizer's names (the period apart)."""
+        return {name: getattr(self, name) for name in type(self).model_fields if name != "period"}
+
+
 class Simulation(_Block):
     """Time frame and randomness."""
 
@@ -745,6 +809,10 @@ class Scenario(_Block):
     seasonality: Seasonality | None = Field(None, description="Monthly demand index; none means flat demand.")
     events: list[Event] = Field(default_factory=list, max_length=1000, description="Dated promotions.")
     simulation: Simulation = Field(default_factory=Simulation)
+    planning: Planning = Field(
+        default_factory=Planning,
+        description="The client's rules for the recommended plan (split period, hurdle rate, caps, limits).",
+    )
     calibration: dict[str, Any] | None = Field(
         None, description="Diagnostics written by `sim calibrate` (read-only information)."
     )
@@ -773,6 +841,14 @@ class Scenario(_Block):
                             f"budget -> channel_split -> {purpose} names channel {channel!r}, which is not in"
                             f" channels ({', '.join(self.channels)}){hint}"
                         )
+        for key in ("min_channel", "max_channel"):
+            for channel in getattr(self.planning, key):
+                if channel not in self.channels:
+                    hint = _did_you_mean(channel, list(self.channels))
+                    raise ValueError(
+                        f"planning -> {key} names channel {channel!r}, which is not in channels"
+                        f" ({', '.join(self.channels)}){hint}"
+                    )
         return self
 
     @model_validator(mode="after")
@@ -801,9 +877,14 @@ class Scenario(_Block):
         """Client name if given, else the scenario name."""
         return self.client or self.name
 
+    def content(self) -> dict[str, Any]:
+        """The scenario's content as JSON data: every field, the planning section only when it sets something (a
+        scenario without one reads as it did before the section existed: stored runs and manifests still match)."""
+        return self.model_dump(mode="json", exclude={"planning"} if self.planning == Planning() else None)
+
     def content_hash(self) -> str:
         """A short hash of the scenario's content, for reproducibility notes and batch resumption."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        payload = json.dumps(self.content(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
     def with_changes(self, changes: dict[str, Any]) -> Scenario:

@@ -102,6 +102,7 @@ def plan_figures(current_run, recommended_run, opt, current_kpis: dict[str, Any]
         "hurdle_rate": float(opt.hurdle_rate),
         "period": opt.period,
         "budget_level_free": opt.constraints.budget_cap is not None,
+        "constraints": plain(opt.constraints.as_dict()),  # the rules the plan keeps (the scenario's planning)
     }
 
 

@@ -237,7 +237,8 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
     rois = [a["marginal_roi"] for a in advice if a.get("marginal_roi") is not None and a["spend_per_month"] > 0]
     raise_, cut = (any(a["direction"] == d for a in advice) for d in ("raise", "cut"))
     if rois and all(r < hurdle for r in rois):
-        texts.append(t("advice.spend_less", lang, hurdle=fmt_roi(hurdle, lang)))
+        key = "advice.spend_less_level" if plans.get("budget_level_free") else "advice.spend_less"
+        texts.append(t(key, lang, hurdle=fmt_roi(hurdle, lang)))
     elif raise_ and not plans.get("budget_level_free"):
         # raise one and cut another: money moves between them first; when they spend in different periods it
         # is the budget's placement in time that the advice points at, not its size
@@ -251,6 +252,36 @@ def budget_advice(data: ReportData, lang: str) -> list[str]:
         )
         texts.append(t(key, lang, hurdle=fmt_roi(hurdle, lang)))
     return texts
+
+
+def planning_rules(data: ReportData, lang: str) -> str:
+    """The rules the recommended plan keeps (the scenario's planning section) in one sentence, so a client reads
+    which limits shaped the answer, or that none did and how often the split may change."""
+    plans = data.plans or {}
+    rules = plans.get("constraints") or {}
+    channels = data.meta.get("channels") or {}
+    period = t(f"period.{plans.get('period') or 'quarter'}", lang)
+    items = []
+    for key in ("min_share", "max_share"):
+        for purpose, share in (rules.get(key) or {}).items():
+            items.append(
+                t(f"rules.{key}", lang, purpose=t(f"purpose_text.{purpose}", lang), share=fmt_percent(share, lang, 0))
+            )
+    for key in ("min_channel", "max_channel"):
+        for channel, amount in (rules.get(key) or {}).items():
+            items.append(
+                t(f"rules.{key}", lang, channel=channels.get(channel, channel), amount=money(data, amount, lang))
+            )
+    for key in ("monthly_cap", "budget_cap"):
+        if rules.get(key) is not None:
+            items.append(t(f"rules.{key}", lang, amount=money(data, rules[key], lang)))
+    if rules.get("payback_within_months") is not None:
+        items.append(t("rules.payback", lang, months=fmt_number(rules["payback_within_months"], lang)))
+    if rules.get("hurdle_rate"):
+        items.append(t("rules.hurdle", lang, hurdle=fmt_roi(rules["hurdle_rate"], lang)))
+    if not items:
+        return t("rules.none", lang, period=period)
+    return t("rules.set", lang, period=period, items=listing(items, lang))
 
 
 def unequal_margins_note(data: ReportData, lang: str) -> str:

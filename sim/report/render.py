@@ -182,17 +182,20 @@ def render_report(
     per stage. Bad input (scenario, language, replications, seed, kernel) raises `UserInputError`; a
     failing notebook raises `ReportError`.
     """
+    from sim.analysis.optimize import check_planning
     from sim.engines import get_engine
     from sim.io import ensure_output_dir, output_set
     from sim.model.scenario import load_scenario, scenario_slug
     from sim.report.convert import notebook_to_html
-    from sim.report.data import prepare_report_data, reuse_report_data, summary_row
+    from sim.report.data import plan_to_split, prepare_report_data, reuse_report_data, summary_row
     from sim.report.execute import check_kernel, check_parameters, execute_notebook, report_kernel
 
     _check_options(lang, replications, seed, timeout, client_name)
     scenario = load_scenario(scenario_path)
     check_kernel(kernel_name)
     get_engine("agent").check_memory(scenario)  # the report runs the agent engine once: refuse up front
+    if plan_to_split(scenario):  # planning rules no plan can meet: refused before any run
+        check_planning(scenario)
     notebook = report_notebook_path()
     folder = ensure_output_dir(out_dir).resolve()
     slug = scenario_slug(scenario)
